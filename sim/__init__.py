@@ -1,0 +1,1 @@
+"""twinql sim package."""
