@@ -1,0 +1,1 @@
+"""Cypher statements, one module per aggregate, as named constants."""
