@@ -8,6 +8,7 @@ from .linting import (
     lint_cypher,
     lint_questdb,
     looks_like_cypher,
+    looks_like_sql,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "lint_cypher",
     "lint_questdb",
     "looks_like_cypher",
+    "looks_like_sql",
 ]

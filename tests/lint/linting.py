@@ -23,7 +23,7 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -34,6 +34,7 @@ __all__ = [
     "lint_cypher",
     "lint_questdb",
     "looks_like_cypher",
+    "looks_like_sql",
 ]
 
 LINT_DIR = Path(__file__).resolve().parent
@@ -67,8 +68,25 @@ _CYPHER_KEYWORDS = (
     "ALTER",
     "FINISH",
 )
-_CYPHER_START = re.compile(r"(?:" + "|".join(_CYPHER_KEYWORDS) + r")\b", re.IGNORECASE)
+_CYPHER_START = re.compile(r"(?:" + "|".join(_CYPHER_KEYWORDS) + r")(?=[\s(])", re.IGNORECASE)
 _LEADING_COMMENTS = re.compile(r"\A(?:\s+|//[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.DOTALL)
+_SQL_KEYWORDS = (
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "CREATE",
+    "ALTER",
+    "DROP",
+    "TRUNCATE",
+    "WITH",
+    "SHOW",
+    "EXPLAIN",
+    "DECLARE",
+    "VACUUM",
+    "REINDEX",
+)
+_SQL_START = re.compile(r"(?:" + "|".join(_SQL_KEYWORDS) + r")(?=[\s(])", re.IGNORECASE)
+_SQL_LEADING_COMMENTS = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.DOTALL)
 
 
 def lint_cypher(statements: Sequence[str], *, names: Sequence[str] | None = None) -> list[str]:
@@ -86,26 +104,42 @@ def lint_questdb(statements: Sequence[str], *, names: Sequence[str] | None = Non
 
 
 def looks_like_cypher(text: str) -> bool:
-    """True when ``text`` starts (after comments) with a Cypher clause keyword, any case."""
+    """True when ``text`` starts (after comments) with a Cypher keyword, then space or ``(``."""
     rest = text[_LEADING_COMMENTS.match(text).end() :]  # type: ignore[union-attr]
     return _CYPHER_START.match(rest) is not None
 
 
-def collect_named_constants(modules: Iterable[str | ModuleType]) -> dict[str, str]:
-    """Import ``modules`` and return their public module-level Cypher constants.
+def looks_like_sql(text: str) -> bool:
+    """True when ``text`` starts (after comments) with a SQL keyword, then space or ``(``."""
+    rest = text[_SQL_LEADING_COMMENTS.match(text).end() :]  # type: ignore[union-attr]
+    return _SQL_START.match(rest) is not None
 
-    Keys are qualified names (``graph.cypher.assets.UPSERT_ASSETS``). Names
+
+def collect_named_constants(
+    modules: Iterable[str | ModuleType],
+    predicate: Callable[[str], bool] = looks_like_cypher,
+) -> dict[str, str]:
+    """Import ``modules`` and return their public module-level statement constants.
+
+    Keys are qualified names (``graph.cypher.assets.UPSERT_ASSETS``); a tuple or
+    list of strings contributes one entry per item (``NAME[0]``, ...). Names
     starting with ``_`` (fragments such as a shared RETURN list) are skipped,
-    and so are strings that do not look like Cypher (see ``looks_like_cypher``).
+    and so are strings ``predicate`` refuses (by default: not Cypher-looking).
     """
     found: dict[str, str] = {}
     for item in modules:
         module = importlib.import_module(item) if isinstance(item, str) else item
         for name, value in vars(module).items():
-            if name.startswith("_") or not isinstance(value, str):
+            if name.startswith("_"):
                 continue
-            if looks_like_cypher(value):
-                found[f"{module.__name__}.{name}"] = value
+            qualified = f"{module.__name__}.{name}"
+            if isinstance(value, str):
+                if predicate(value):
+                    found[qualified] = value
+            elif isinstance(value, tuple | list):
+                for index, part in enumerate(value):
+                    if isinstance(part, str) and predicate(part):
+                        found[f"{qualified}[{index}]"] = part
     return found
 
 

@@ -16,6 +16,7 @@ from .linting import (
     lint_cypher,
     lint_questdb,
     looks_like_cypher,
+    looks_like_sql,
 )
 
 GOOD_CYPHER = [
@@ -175,4 +176,16 @@ def test_collect_imports_modules_by_name(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.syspath_prepend(str(tmp_path))
     assert collect_named_constants(["twinql_lint_probe"]) == {
         "twinql_lint_probe.GET": "OPTIONAL MATCH (a:Asset {id: $id}) RETURN a"
+    }
+
+
+def test_collect_with_a_sql_predicate_takes_tuple_items() -> None:
+    module = types.ModuleType("fake_sql")
+    module.SCHEMA = ("CREATE TABLE a (x INT)", "-- two\nCREATE TABLE b (y INT)")  # type: ignore[attr-defined]
+    module.LATEST = "SELECT * FROM a"  # type: ignore[attr-defined]
+    module.KIND = "select"  # type: ignore[attr-defined]
+    assert collect_named_constants([module], predicate=looks_like_sql) == {
+        "fake_sql.SCHEMA[0]": "CREATE TABLE a (x INT)",
+        "fake_sql.SCHEMA[1]": "-- two\nCREATE TABLE b (y INT)",
+        "fake_sql.LATEST": "SELECT * FROM a",
     }
