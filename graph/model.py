@@ -64,6 +64,14 @@ def _check_limits(lo: float | None, hi: float | None, what: str) -> None:
         raise ValidationError(f"{what} minValue {lo} is above maxValue {hi}")
 
 
+def _check_scale(scale: float, offset: float, what: str) -> None:
+    for name, v in (("scale", scale), ("offset", offset)):
+        if not isinstance(v, int | float) or not math.isfinite(v):
+            raise ValidationError(f"{what} {name} must be a finite number, got {v!r}")
+    if scale == 0:
+        raise ValidationError(f"{what} scale cannot be 0")
+
+
 class AssetLevel(StrEnum):
     """ISA-95 levels, outermost first."""
 
@@ -238,7 +246,7 @@ class SensorBinding:
         check_id(self.sensor_id, "sensor id")
         if not isinstance(self.address, str) or not self.address:
             raise ValidationError(f"binding of {self.sensor_id} needs an address")
-        _check_limits(self.scale, self.offset, "scale/offset")
+        _check_scale(self.scale, self.offset, f"binding of {self.sensor_id}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +265,7 @@ class ActuatorBinding:
         check_id(self.actuator_id, "actuator id")
         if not isinstance(self.address, str) or not self.address:
             raise ValidationError(f"binding of {self.actuator_id} needs an address")
+        _check_scale(self.scale, self.offset, f"binding of {self.actuator_id}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,226 @@
+"""Assets and the ISA-95 hierarchy: registration, lookups, subtree, ancestors, deletion."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from graph import _rows
+from graph.client import GraphClient, Tx
+from graph.cypher import assets as q
+from graph.errors import Conflict, NotFound, ValidationError
+from graph.model import Asset, AssetLevel, utcnow
+
+__all__ = ["AssetPage", "AssetRepository", "DeleteBlockers", "TreeNode"]
+
+MAX_DEPTH = 12
+
+
+@dataclass(frozen=True, slots=True)
+class TreeNode:
+    asset: Asset
+    depth: int
+
+
+@dataclass(frozen=True, slots=True)
+class AssetPage:
+    items: list[Asset]
+    has_next: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteBlockers:
+    asset_id: str
+    children: int
+    sensors: int
+    actuators: int
+    maintenance: int
+
+    @property
+    def blocked(self) -> bool:
+        return any((self.children, self.sensors, self.actuators, self.maintenance))
+
+    def describe(self) -> str:
+        parts = [
+            f"{n} {what}"
+            for n, what in (
+                (self.children, "child assets"),
+                (self.sensors, "sensors"),
+                (self.actuators, "actuators"),
+                (self.maintenance, "maintenance events"),
+            )
+            if n
+        ]
+        return ", ".join(parts)
+
+
+class AssetRepository:
+    def __init__(self, client: GraphClient) -> None:
+        self._client = client
+
+    # -- writes ----------------------------------------------------------------------
+    async def upsert(self, assets: Sequence[Asset]) -> None:
+        """Create or update assets and their PART_OF edges, all in one transaction."""
+        await self._client.write_tx(lambda tx: self.upsert_in(tx, assets))
+
+    async def upsert_in(self, tx: Tx, assets: Sequence[Asset], *, checked: bool = False) -> None:
+        if not assets:
+            return
+        if not checked:
+            await self._check_hierarchy(tx, assets)
+        rows = [_rows.asset_row(a) for a in assets]
+        now = _rows.iso(utcnow())
+        await tx.batched_now(q.UPSERT_ASSETS, rows, now)
+        await tx.batched(q.DETACH_FROM_PARENT, rows)
+        await tx.batched(q.LINK_TO_PARENT, [r for r in rows if r["parent"] is not None])
+
+    async def _check_hierarchy(self, tx: Tx, assets: Sequence[Asset]) -> None:
+        """Parents exist, levels descend, and no asset becomes its own ancestor."""
+        by_id = {a.id: a for a in assets}
+        if len(by_id) != len(assets):
+            raise ValidationError("the same asset id appears twice in one request")
+        outside = sorted({a.parent_id for a in assets if a.parent_id} - by_id.keys())
+        known: dict[str, Asset] = {}
+        if outside:
+            rows = await tx.rows(q.GET_ASSETS, ids=outside)
+            known = {r["id"]: _rows.asset_from(r) for r in rows}
+            missing = [pid for pid in outside if pid not in known]
+            if missing:
+                raise NotFound(f"parent asset(s) not found: {', '.join(missing)}")
+        for a in assets:
+            if a.parent_id is None:
+                continue
+            parent = by_id.get(a.parent_id) or known[a.parent_id]
+            if a.level.rank <= parent.level.rank:
+                raise ValidationError(
+                    f"asset {a.id} ({a.level.value}) cannot be part of {parent.id} "
+                    f"({parent.level.value}): ISA-95 levels must descend"
+                )
+        # A re-parented existing asset must not land under its own subtree.
+        for a in assets:
+            if a.parent_id is None or a.parent_id in by_id:
+                continue
+            rows = await tx.rows(q.ANCESTORS, id=a.parent_id)
+            if any(r["id"] == a.id for r in rows):
+                raise Conflict(f"moving {a.id} under {a.parent_id} would create a cycle")
+        _check_batch_cycles(by_id)
+
+    async def delete(self, asset_id: str, *, cascade: bool = False) -> list[str]:
+        """Delete an asset. With children or history it needs ``cascade``, which takes
+        the whole subtree with its sensors, actuators, maintenance and work orders."""
+
+        async def work(tx: Tx) -> list[str]:
+            rows = await tx.rows(q.SUBTREE_IDS, id=asset_id)
+            if not rows:
+                raise NotFound(f"asset {asset_id} not found")
+            ids = [asset_id, *rows[0]["ids"]]
+            if not cascade:
+                blockers = await _blockers(tx, [asset_id])
+                b = blockers[asset_id]
+                if b.blocked:
+                    raise Conflict(
+                        f"asset {asset_id} has {b.describe()}; delete with cascade: true "
+                        f"to remove it with everything under it",
+                        details={
+                            "children": b.children,
+                            "sensors": b.sensors,
+                            "actuators": b.actuators,
+                            "maintenance": b.maintenance,
+                        },
+                    )
+                await tx.run(q.DELETE_ASSETS, ids=[asset_id])
+                return [asset_id]
+            await tx.run(q.DELETE_ASSETS_CASCADE, ids=ids)
+            return ids
+
+        return await self._client.write_tx(work)
+
+    # -- reads -----------------------------------------------------------------------
+    async def get_many(self, ids: Iterable[str]) -> dict[str, Asset]:
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return {}
+        rows = await self._client.read(q.GET_ASSETS, ids=ids)
+        return {r["id"]: _rows.asset_from(r) for r in rows}
+
+    async def get(self, asset_id: str) -> Asset:
+        found = await self.get_many([asset_id])
+        if asset_id not in found:
+            raise NotFound(f"asset {asset_id} not found")
+        return found[asset_id]
+
+    async def children_of(self, parent_ids: Iterable[str]) -> dict[str, list[Asset]]:
+        ids = list(dict.fromkeys(parent_ids))
+        out: dict[str, list[Asset]] = {pid: [] for pid in ids}
+        if ids:
+            for r in await self._client.read(q.CHILDREN_OF, ids=ids):
+                out[r["parentKey"]].append(_rows.asset_from(r))
+        return out
+
+    async def list(
+        self,
+        *,
+        after: str = "",
+        limit: int = 50,
+        level: AssetLevel | None = None,
+        type: str | None = None,
+        text: str | None = None,
+        roots_only: bool = False,
+    ) -> AssetPage:
+        if roots_only:
+            rows = await self._client.read(q.ROOTS, after=after, limit=limit + 1)
+        else:
+            rows = await self._client.read(
+                q.LIST_ASSETS,
+                after=after,
+                limit=limit + 1,
+                level=level.value if level else None,
+                type=type,
+                text=text.lower() if text else None,
+            )
+        items = [_rows.asset_from(r) for r in rows]
+        return AssetPage(items=items[:limit], has_next=len(items) > limit)
+
+    async def subtree(self, asset_id: str, depth: int = 3) -> list[TreeNode]:
+        _check_depth(depth)
+        await self.get(asset_id)
+        rows = await self._client.read(q.SUBTREE, id=asset_id, depth=depth)
+        return [TreeNode(_rows.asset_from(r), int(r["depth"])) for r in rows]
+
+    async def ancestors(self, asset_id: str) -> list[TreeNode]:
+        await self.get(asset_id)
+        rows = await self._client.read(q.ANCESTORS, id=asset_id)
+        return [TreeNode(_rows.asset_from(r), int(r["depth"])) for r in rows]
+
+    async def delete_blockers(self, ids: Sequence[str]) -> dict[str, DeleteBlockers]:
+        return await self._client.read_tx(lambda tx: _blockers(tx, ids))
+
+    async def counts(self) -> dict[str, int]:
+        rows = await self._client.read(q.COUNT_BY_LABEL)
+        return {k: int(v) for k, v in rows[0].items()}
+
+
+async def _blockers(tx: Tx, ids: Sequence[str]) -> dict[str, DeleteBlockers]:
+    rows = await tx.rows(q.DELETE_GUARDS, ids=list(ids))
+    return {
+        r["id"]: DeleteBlockers(
+            r["id"], r["children"], r["sensors"], r["actuators"], r["maintenance"]
+        )
+        for r in rows
+    }
+
+
+def _check_depth(depth: int) -> None:
+    if not 1 <= depth <= MAX_DEPTH:
+        raise ValidationError(f"depth must be between 1 and {MAX_DEPTH}, got {depth}")
+
+
+def _check_batch_cycles(by_id: dict[str, Asset]) -> None:
+    for start in by_id:
+        seen = {start}
+        cur = by_id[start].parent_id
+        while cur in by_id:
+            if cur in seen:
+                raise Conflict(f"assets {', '.join(sorted(seen))} form a PART_OF cycle")
+            seen.add(cur)
+            cur = by_id[cur].parent_id

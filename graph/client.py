@@ -1,0 +1,156 @@
+"""The Bolt client: one ``AsyncDriver`` per process, one session per unit of work.
+
+Every statement runs inside a managed transaction (``execute_read``/``execute_write``,
+which retry transient failures, so the work functions are idempotent and consume their
+results inside). Driver errors are translated here, at the edge, into the twinql error
+tree. In tests, every statement sent can be appended to a JSON-lines file so the
+suite lints it with Neo4j's own parser.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, LiteralString, TypeVar
+
+import neo4j
+from neo4j import AsyncGraphDatabase, AsyncManagedTransaction
+from neo4j import exceptions as neo4j_errors
+
+from graph.errors import Conflict, TwinqlError, Unavailable, ValidationError
+from graph.settings import GraphSettings
+
+__all__ = ["GraphClient", "Tx"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Row = dict[str, Any]
+
+DEFAULT_BATCH = 5_000
+
+
+class Tx:
+    """A transaction handed to work functions: run statements, get rows back."""
+
+    __slots__ = ("_client", "_tx")
+
+    def __init__(self, client: GraphClient, tx: AsyncManagedTransaction) -> None:
+        self._client = client
+        self._tx = tx
+
+    async def rows(self, query: LiteralString, **params: Any) -> list[Row]:
+        self._client._record(query)
+        result = await self._tx.run(query, params)
+        return [record.data() for record in await result.fetch(2**31 - 1)]
+
+    async def run(self, query: LiteralString, **params: Any) -> None:
+        self._client._record(query)
+        result = await self._tx.run(query, params)
+        await result.consume()
+
+    async def batched(
+        self, query: LiteralString, rows: Sequence[Mapping[str, Any]], batch: int = DEFAULT_BATCH
+    ) -> None:
+        """Run an ``UNWIND $rows AS r ...`` statement over ``rows`` in chunks."""
+        for i in range(0, len(rows), batch):
+            await self.run(query, rows=list(rows[i : i + batch]))
+
+    async def batched_now(
+        self,
+        query: LiteralString,
+        rows: Sequence[Mapping[str, Any]],
+        now: str | None,
+        batch: int = DEFAULT_BATCH,
+    ) -> None:
+        """Like ``batched`` for statements that also take a ``$now`` timestamp."""
+        for i in range(0, len(rows), batch):
+            await self.run(query, rows=list(rows[i : i + batch]), now=now)
+
+
+class GraphClient:
+    """Async access to Neo4j 5 (or the embedded ArcadeDB Bolt server)."""
+
+    def __init__(self, settings: GraphSettings) -> None:
+        if not settings.uri:
+            raise ValidationError("GraphClient needs a Bolt URI")
+        self.settings = settings
+        self.database = settings.database
+        self._driver = AsyncGraphDatabase.driver(
+            settings.uri,
+            auth=(settings.user, settings.password),
+            max_connection_pool_size=settings.max_connection_pool_size,
+            connection_timeout=settings.connection_timeout_s,
+        )
+        self._record_path: Path | None = settings.record_statements_to
+        self._recorded: set[str] = set()
+
+    async def __aenter__(self) -> GraphClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._driver.close()
+
+    async def ping(self) -> None:
+        """Raise Unavailable unless the server answers a trivial read."""
+        await self.read(_PING)
+
+    async def read(self, query: LiteralString, **params: Any) -> list[Row]:
+        async def work(tx: Tx) -> list[Row]:
+            return await tx.rows(query, **params)
+
+        return await self.read_tx(work)
+
+    async def write(self, query: LiteralString, **params: Any) -> list[Row]:
+        async def work(tx: Tx) -> list[Row]:
+            return await tx.rows(query, **params)
+
+        return await self.write_tx(work)
+
+    async def read_tx(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        return await self._execute(work, write=False)
+
+    async def write_tx(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run ``work`` in one write transaction: all of it commits, or none of it."""
+        return await self._execute(work, write=True)
+
+    async def _execute(self, work: Callable[[Tx], Awaitable[T]], *, write: bool) -> T:
+        async def unit(tx: AsyncManagedTransaction) -> T:
+            return await work(Tx(self, tx))
+
+        try:
+            async with self._driver.session(database=self.database) as session:
+                if write:
+                    return await session.execute_write(unit)
+                return await session.execute_read(unit)
+        except TwinqlError:
+            raise
+        except neo4j_errors.ConstraintError as exc:
+            raise Conflict(_server_message(exc)) from exc
+        except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired, OSError) as exc:
+            raise Unavailable(f"the graph server is unavailable: {exc}") from exc
+        except neo4j_errors.AuthError as exc:
+            raise Unavailable(f"the graph server refused our credentials: {exc}") from exc
+        except neo4j_errors.Neo4jError as exc:
+            raise TwinqlError(f"graph query failed: {_server_message(exc)}") from exc
+        except neo4j_errors.DriverError as exc:
+            raise Unavailable(f"graph driver error: {exc}") from exc
+
+    def _record(self, query: str) -> None:
+        if self._record_path is None or query in self._recorded:
+            return
+        self._recorded.add(query)
+        with self._record_path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(query) + "\n")
+
+
+def _server_message(exc: neo4j.exceptions.Neo4jError) -> str:
+    return exc.message or str(exc)
+
+
+_PING: LiteralString = "RETURN 1 AS ok"

@@ -1,0 +1,124 @@
+"""Assets and the PART_OF hierarchy."""
+
+from typing import LiteralString
+
+_ASSET_FIELDS: LiteralString = (
+    "a.id AS id, a.name AS name, a.type AS type, a.level AS level, "
+    "a.description AS description, a.lat AS lat, a.lon AS lon, a.metadata AS metadata, "
+    "a.createdAt AS createdAt, a.updatedAt AS updatedAt"
+)
+
+UPSERT_ASSETS: LiteralString = (
+    "UNWIND $rows AS r "
+    "MERGE (a:Asset {id: r.id}) "
+    "ON CREATE SET a.createdAt = $now "
+    "SET a.name = r.name, a.type = r.type, a.level = r.level, "
+    "a.description = r.description, a.lat = r.lat, a.lon = r.lon, "
+    "a.metadata = r.metadata, a.updatedAt = $now"
+)
+
+# Re-parenting: drop the old PART_OF edge, then link to the new parent.
+DETACH_FROM_PARENT: LiteralString = (
+    "UNWIND $rows AS r "
+    "MATCH (c:Asset {id: r.id})-[old:PART_OF]->(p:Asset) "
+    "WHERE r.parent IS NULL OR p.id <> r.parent "
+    "DELETE old"
+)
+LINK_TO_PARENT: LiteralString = (
+    "UNWIND $rows AS r "
+    "MATCH (c:Asset {id: r.id}) "
+    "MATCH (p:Asset {id: r.parent}) "
+    "MERGE (c)-[:PART_OF]->(p)"
+)
+
+GET_ASSETS: LiteralString = (
+    "UNWIND $ids AS id "
+    "MATCH (a:Asset {id: id}) "
+    "OPTIONAL MATCH (a)-[:PART_OF]->(p:Asset) "
+    "RETURN " + _ASSET_FIELDS + ", p.id AS parentId"
+)
+
+CHILDREN_OF: LiteralString = (
+    "UNWIND $ids AS pid "
+    "MATCH (p:Asset {id: pid})<-[:PART_OF]-(a:Asset) "
+    "RETURN pid AS parentKey, " + _ASSET_FIELDS + ", p.id AS parentId "
+    "ORDER BY a.id"
+)
+
+COUNT_CHILDREN: LiteralString = (
+    "UNWIND $ids AS pid "
+    "MATCH (p:Asset {id: pid}) "
+    "RETURN pid AS id, COUNT { (p)<-[:PART_OF]-(:Asset) } AS n"
+)
+
+LIST_ASSETS: LiteralString = (
+    "MATCH (a:Asset) "
+    "WHERE a.id > $after "
+    "AND ($level IS NULL OR a.level = $level) "
+    "AND ($type IS NULL OR a.type = $type) "
+    "AND ($text IS NULL OR toLower(a.id) CONTAINS $text OR toLower(a.name) CONTAINS $text) "
+    "OPTIONAL MATCH (a)-[:PART_OF]->(p:Asset) "
+    "RETURN " + _ASSET_FIELDS + ", p.id AS parentId "
+    "ORDER BY a.id LIMIT $limit"
+)
+
+ROOTS: LiteralString = (
+    "MATCH (a:Asset) "
+    "WHERE a.id > $after AND NOT (a)-[:PART_OF]->(:Asset) "
+    "RETURN " + _ASSET_FIELDS + ", null AS parentId "
+    "ORDER BY a.id LIMIT $limit"
+)
+
+# Subtree and ancestors walk PART_OF with a fixed upper bound; callers filter depth.
+SUBTREE: LiteralString = (
+    "MATCH (root:Asset {id: $id}) "
+    "MATCH path = (root)<-[:PART_OF*1..12]-(a:Asset) "
+    "WITH a, length(path) AS depth "
+    "WHERE depth <= $depth "
+    "OPTIONAL MATCH (a)-[:PART_OF]->(p:Asset) "
+    "RETURN " + _ASSET_FIELDS + ", p.id AS parentId, depth "
+    "ORDER BY depth, a.id"
+)
+
+ANCESTORS: LiteralString = (
+    "MATCH path = (a0:Asset {id: $id})-[:PART_OF*1..12]->(a:Asset) "
+    "WITH a, length(path) AS depth "
+    "OPTIONAL MATCH (a)-[:PART_OF]->(p:Asset) "
+    "RETURN " + _ASSET_FIELDS + ", p.id AS parentId, depth "
+    "ORDER BY depth"
+)
+
+# What stands in the way of deleting assets: children, sensors, actuators, history.
+DELETE_GUARDS: LiteralString = (
+    "UNWIND $ids AS id "
+    "MATCH (a:Asset {id: id}) "
+    "RETURN id, "
+    "COUNT { (a)<-[:PART_OF]-(:Asset) } AS children, "
+    "COUNT { (a)-[:HAS_SENSOR]->(:Sensor) } AS sensors, "
+    "COUNT { (a)-[:HAS_ACTUATOR]->(:Actuator) } AS actuators, "
+    "COUNT { (a)-[:HAS_MAINTENANCE]->(:MaintenanceEvent) } AS maintenance"
+)
+
+SUBTREE_IDS: LiteralString = (
+    "MATCH (root:Asset {id: $id}) "
+    "OPTIONAL MATCH (root)<-[:PART_OF*1..12]-(a:Asset) "
+    "RETURN root.id AS rootId, collect(DISTINCT a.id) AS ids"
+)
+
+# Cascade: the assets, their sensors, actuators, maintenance and work orders go together.
+DELETE_ASSETS_CASCADE: LiteralString = (
+    "UNWIND $ids AS id "
+    "MATCH (a:Asset {id: id}) "
+    "OPTIONAL MATCH (a)-[:HAS_SENSOR|HAS_ACTUATOR|HAS_MAINTENANCE]->(x) "
+    "OPTIONAL MATCH (w:WorkOrder)-[:FOR]->(a) "
+    "DETACH DELETE x, w, a"
+)
+
+DELETE_ASSETS: LiteralString = "UNWIND $ids AS id MATCH (a:Asset {id: id}) DETACH DELETE a"
+
+COUNT_BY_LABEL: LiteralString = (
+    "OPTIONAL MATCH (a:Asset) WITH count(a) AS assets "
+    "OPTIONAL MATCH (s:Sensor) WITH assets, count(s) AS sensors "
+    "OPTIONAL MATCH (x:Actuator) "
+    "RETURN assets, sensors, count(x) AS actuators"
+)

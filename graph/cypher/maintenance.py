@@ -1,0 +1,66 @@
+"""Maintenance events and work orders."""
+
+from typing import LiteralString
+
+UPSERT_EVENTS: LiteralString = (
+    "UNWIND $rows AS r "
+    "MATCH (a:Asset {id: r.assetId}) "
+    "MERGE (m:MaintenanceEvent {id: r.id}) "
+    "SET m.kind = r.kind, m.at = r.at, m.description = r.description, "
+    "m.technician = r.technician, m.cost = r.cost, m.downtimeMinutes = r.downtimeMinutes "
+    "MERGE (a)-[:HAS_MAINTENANCE]->(m)"
+)
+UPSERT_WORK_ORDERS: LiteralString = (
+    "UNWIND $rows AS r "
+    "MATCH (a:Asset {id: r.assetId}) "
+    "MERGE (w:WorkOrder {id: r.id}) "
+    "SET w.status = r.status, w.priority = r.priority, w.createdAt = r.createdAt, "
+    "w.dueAt = r.dueAt, w.reason = r.reason "
+    "MERGE (w)-[:FOR]->(a)"
+)
+LINK_RESULTS: LiteralString = (
+    "UNWIND $rows AS r "
+    "MATCH (w:WorkOrder {id: r.workOrderId}) "
+    "MATCH (m:MaintenanceEvent {id: r.eventId}) "
+    "MERGE (w)-[:RESULTED_IN]->(m)"
+)
+
+_EVENT_FIELDS: LiteralString = (
+    "m.id AS id, a.id AS assetId, m.kind AS kind, m.at AS at, m.description AS description, "
+    "m.technician AS technician, m.cost AS cost, m.downtimeMinutes AS downtimeMinutes, "
+    "w.id AS workOrderId"
+)
+
+# History of a set of assets, newest first, filtered; ``after`` is a (at, id) cursor.
+EVENTS_FOR_ASSETS: LiteralString = (
+    "UNWIND $ids AS aid "
+    "MATCH (a:Asset {id: aid})-[:HAS_MAINTENANCE]->(m:MaintenanceEvent) "
+    "WHERE ($kind IS NULL OR m.kind = $kind) "
+    "AND ($since IS NULL OR m.at >= $since) "
+    "AND ($until IS NULL OR m.at < $until) "
+    "AND ($technician IS NULL OR m.technician = $technician) "
+    "OPTIONAL MATCH (w:WorkOrder)-[:RESULTED_IN]->(m) "
+    "RETURN " + _EVENT_FIELDS + " ORDER BY m.at DESC, m.id DESC"
+)
+EVENTS_UNDER: LiteralString = (
+    "MATCH (root:Asset {id: $id}) "
+    "OPTIONAL MATCH (root)<-[:PART_OF*1..12]-(d:Asset) "
+    "WITH root, collect(DISTINCT d) AS below "
+    "UNWIND below + [root] AS a "
+    "MATCH (a)-[:HAS_MAINTENANCE]->(m:MaintenanceEvent) "
+    "WHERE ($kind IS NULL OR m.kind = $kind) "
+    "AND ($since IS NULL OR m.at >= $since) "
+    "AND ($until IS NULL OR m.at < $until) "
+    "AND ($technician IS NULL OR m.technician = $technician) "
+    "OPTIONAL MATCH (w:WorkOrder)-[:RESULTED_IN]->(m) "
+    "RETURN " + _EVENT_FIELDS + " ORDER BY m.at DESC, m.id DESC"
+)
+WORK_ORDERS_FOR_ASSETS: LiteralString = (
+    "UNWIND $ids AS aid "
+    "MATCH (w:WorkOrder)-[:FOR]->(a:Asset {id: aid}) "
+    "WHERE $status IS NULL OR w.status = $status "
+    "OPTIONAL MATCH (w)-[:RESULTED_IN]->(m:MaintenanceEvent) "
+    "RETURN w.id AS id, a.id AS assetId, w.status AS status, w.priority AS priority, "
+    "w.createdAt AS createdAt, w.dueAt AS dueAt, w.reason AS reason, "
+    "collect(m.id) AS eventIds ORDER BY w.createdAt DESC"
+)

@@ -1,0 +1,131 @@
+"""Sensors and actuators of assets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from graph import _rows
+from graph.client import GraphClient, Tx
+from graph.cypher import assets as qa
+from graph.cypher import devices as q
+from graph.errors import NotFound, ValidationError
+from graph.model import Actuator, Sensor, utcnow
+
+__all__ = ["DeviceRepository"]
+
+
+class DeviceRepository:
+    def __init__(self, client: GraphClient) -> None:
+        self._client = client
+
+    async def upsert_sensors(self, sensors: Sequence[Sensor]) -> None:
+        await self._client.write_tx(lambda tx: self.upsert_sensors_in(tx, sensors))
+
+    async def upsert_sensors_in(
+        self, tx: Tx, sensors: Sequence[Sensor], *, checked: bool = False
+    ) -> None:
+        if not sensors:
+            return
+        if not checked:
+            await _require_assets(tx, {s.asset_id for s in sensors})
+            _unique(s.id for s in sensors)
+        rows = [_rows.sensor_row(s) for s in sensors]
+        await tx.batched(q.DETACH_SENSORS_FROM_OTHER_ASSETS, rows)
+        await tx.batched_now(q.UPSERT_SENSORS, rows, _rows.iso(utcnow()))
+
+    async def upsert_actuators(self, actuators: Sequence[Actuator]) -> None:
+        await self._client.write_tx(lambda tx: self.upsert_actuators_in(tx, actuators))
+
+    async def upsert_actuators_in(
+        self, tx: Tx, actuators: Sequence[Actuator], *, checked: bool = False
+    ) -> None:
+        if not actuators:
+            return
+        if not checked:
+            await _require_assets(tx, {x.asset_id for x in actuators})
+            _unique(x.id for x in actuators)
+        rows = [_rows.actuator_row(x) for x in actuators]
+        await tx.batched(q.DETACH_ACTUATORS_FROM_OTHER_ASSETS, rows)
+        await tx.batched_now(q.UPSERT_ACTUATORS, rows, _rows.iso(utcnow()))
+
+    async def sensors_of(self, asset_ids: Iterable[str]) -> dict[str, list[Sensor]]:
+        ids = list(dict.fromkeys(asset_ids))
+        out: dict[str, list[Sensor]] = {aid: [] for aid in ids}
+        if ids:
+            for r in await self._client.read(q.SENSORS_BY_ASSET, ids=ids):
+                out[r["assetId"]].append(_rows.sensor_from(r))
+        return out
+
+    async def actuators_of(self, asset_ids: Iterable[str]) -> dict[str, list[Actuator]]:
+        ids = list(dict.fromkeys(asset_ids))
+        out: dict[str, list[Actuator]] = {aid: [] for aid in ids}
+        if ids:
+            for r in await self._client.read(q.ACTUATORS_BY_ASSET, ids=ids):
+                out[r["assetId"]].append(_rows.actuator_from(r))
+        return out
+
+    async def sensors(self, ids: Iterable[str]) -> dict[str, Sensor]:
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return {}
+        return {
+            r["id"]: _rows.sensor_from(r) for r in await self._client.read(q.GET_SENSORS, ids=ids)
+        }
+
+    async def sensor(self, sensor_id: str) -> Sensor:
+        found = await self.sensors([sensor_id])
+        if sensor_id not in found:
+            raise NotFound(f"sensor {sensor_id} not found")
+        return found[sensor_id]
+
+    async def actuators(self, ids: Iterable[str]) -> dict[str, Actuator]:
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return {}
+        rows = await self._client.read(q.GET_ACTUATORS, ids=ids)
+        return {r["id"]: _rows.actuator_from(r) for r in rows}
+
+    async def actuator(self, actuator_id: str) -> Actuator:
+        found = await self.actuators([actuator_id])
+        if actuator_id not in found:
+            raise NotFound(f"actuator {actuator_id} not found")
+        return found[actuator_id]
+
+    async def sensors_under(self, asset_id: str) -> list[Sensor]:
+        """Sensors of an asset and all its descendants."""
+        return [_rows.sensor_from(r) for r in await self._client.read(q.SENSORS_UNDER, id=asset_id)]
+
+    async def all_sensors(self, *, after: str = "", limit: int = 10_000) -> list[Sensor]:
+        rows = await self._client.read(q.ALL_SENSORS, after=after, limit=limit)
+        return [_rows.sensor_from(r) for r in rows]
+
+    async def delete_sensor(self, sensor_id: str) -> None:
+        async def work(tx: Tx) -> None:
+            if not await tx.rows(q.GET_SENSORS, ids=[sensor_id]):
+                raise NotFound(f"sensor {sensor_id} not found")
+            await tx.run(q.DELETE_SENSORS, ids=[sensor_id])
+
+        await self._client.write_tx(work)
+
+    async def delete_actuator(self, actuator_id: str) -> None:
+        async def work(tx: Tx) -> None:
+            if not await tx.rows(q.GET_ACTUATORS, ids=[actuator_id]):
+                raise NotFound(f"actuator {actuator_id} not found")
+            await tx.run(q.DELETE_ACTUATORS, ids=[actuator_id])
+
+        await self._client.write_tx(work)
+
+
+async def _require_assets(tx: Tx, ids: set[str]) -> None:
+    rows = await tx.rows(qa.GET_ASSETS, ids=sorted(ids))
+    missing = sorted(ids - {r["id"] for r in rows})
+    if missing:
+        raise NotFound(f"asset(s) not found: {', '.join(missing)}")
+
+
+def _unique(ids: Iterable[str]) -> None:
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            raise ValidationError(f"id {i} appears twice in one request")
+        seen.add(i)

@@ -1,0 +1,229 @@
+"""The embedded graph server: ArcadeDB with its Bolt plugin, run as a child process.
+
+The ``arcadedb-embedded`` wheel ships a JRE and the server jars. We start
+``java -cp 'jars/*' com.arcadedb.server.ArcadeDBServer`` with every listener (Bolt,
+HTTP, HTTPS) on its own free loopback port, wait until Bolt answers, and stop it with
+SIGTERM (then SIGKILL after a grace period). The data directory persists across
+restarts; the root password is generated once and kept in the data directory (mode 0600).
+The same neo4j driver and the same Cypher talk to it as to Neo4j 5 in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from graph.errors import Unavailable
+from graph.settings import EmbeddedGraphSettings, GraphSettings
+
+__all__ = ["EmbeddedGraphServer", "free_port"]
+
+log = logging.getLogger(__name__)
+
+_PASSWORD_FILE = "root-password"
+_LOG_TAIL_LINES = 40
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _wheel_paths() -> tuple[Path, Path]:
+    try:
+        import arcadedb_embedded
+    except ImportError as exc:  # pragma: no cover - it is a hard dependency
+        raise Unavailable(
+            "the embedded graph server needs the 'arcadedb-embedded' package"
+        ) from exc
+    root = Path(arcadedb_embedded.__file__).parent
+    java = root / "jre" / "bin" / "java"
+    jars = root / "jars"
+    if not java.exists() or not jars.is_dir():
+        raise Unavailable(f"arcadedb-embedded at {root} has no bundled JRE or jars")
+    return java, jars
+
+
+@dataclass(slots=True)
+class _Ports:
+    bolt: int
+    http: int
+    https: int
+
+
+class EmbeddedGraphServer:
+    """Start, watch and stop an ArcadeDB server with Bolt on loopback.
+
+    Use as ``async with EmbeddedGraphServer(settings) as server:`` and hand
+    ``server.graph_settings()`` to the graph client.
+    """
+
+    def __init__(self, settings: EmbeddedGraphSettings) -> None:
+        self.settings = settings
+        self.root = settings.data_dir.resolve() / "graph"
+        self._proc: asyncio.subprocess.Process | None = None
+        self._ports: _Ports | None = None
+        self._log_tail: deque[str] = deque(maxlen=_LOG_TAIL_LINES)
+        self._reader: asyncio.Task[None] | None = None
+        self._password = ""
+        self._started_seen = False
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def __aenter__(self) -> EmbeddedGraphServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    @property
+    def bolt_uri(self) -> str:
+        if self._ports is None:
+            raise Unavailable("the embedded graph server is not started")
+        return f"bolt://{self.settings.host}:{self._ports.bolt}"
+
+    def graph_settings(self, **overrides: object) -> GraphSettings:
+        return GraphSettings(
+            uri=self.bolt_uri,
+            user="root",
+            password=self._password,
+            database=self.settings.database,
+            **overrides,  # type: ignore[arg-type]
+        )
+
+    def log_tail(self) -> str:
+        return "\n".join(self._log_tail)
+
+    async def start(self) -> None:
+        if self.running:
+            return
+        java, jars = _wheel_paths()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._password = self._root_password()
+        host = self.settings.host
+        self._ports = _Ports(
+            bolt=self.settings.bolt_port or free_port(host),
+            http=free_port(host),
+            https=free_port(host),
+        )
+        props = {
+            "server.rootPath": str(self.root),
+            "server.databaseDirectory": str(self.root / "databases"),
+            "server.rootPassword": self._password,
+            "server.mode": "development",
+            "server.plugins": "Bolt:com.arcadedb.bolt.BoltProtocolPlugin",
+            "server.defaultDatabases": f"{self.settings.database}[root]",
+            "server.httpIncomingHost": host,
+            "server.httpIncomingPort": str(self._ports.http),
+            "server.httpsIncomingPort": str(self._ports.https),
+            "bolt.host": host,
+            "bolt.port": str(self._ports.bolt),
+        }
+        cmd = [
+            str(java),
+            f"-Xmx{self.settings.heap}",
+            "-XX:+UseSerialGC",
+            "-Djava.awt.headless=true",
+            *(f"-Darcadedb.{k}={v}" for k, v in props.items()),
+            "-cp",
+            str(jars / "*"),
+            "com.arcadedb.server.ArcadeDBServer",
+        ]
+        log.info("starting embedded graph server (bolt %s:%d)", host, self._ports.bolt)
+        self._proc = await asyncio.create_subprocess_exec(
+            *cmd,
+            cwd=str(self.root),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._started_seen = False
+        self._reader = asyncio.create_task(self._read_output(), name="arcadedb-log")
+        await self._wait_ready()
+
+    async def aclose(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), timeout=20)
+            except TimeoutError:
+                log.warning("embedded graph server ignored SIGTERM; killing it")
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
+
+    # -- internals -------------------------------------------------------------------
+    def _root_password(self) -> str:
+        path = self.root / _PASSWORD_FILE
+        if path.exists():
+            return path.read_text().strip()
+        password = secrets.token_urlsafe(24)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(password)
+        return password
+
+    async def _read_output(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        stream = self._proc.stdout
+        while line := await stream.readline():
+            text = line.decode(errors="replace").rstrip()
+            self._log_tail.append(text)
+            if "ArcadeDB Server started" in text:
+                self._started_seen = True
+            log.debug("arcadedb: %s", text)
+
+    async def _wait_ready(self) -> None:
+        assert self._proc is not None and self._ports is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.startup_timeout_s
+        while True:
+            if self._proc.returncode is not None:
+                raise Unavailable(
+                    f"the embedded graph server exited with code {self._proc.returncode} "
+                    f"while starting; its last output:\n{self.log_tail()}"
+                )
+            if self._started_seen:
+                if await _port_open(self.settings.host, self._ports.bolt):
+                    return
+            if loop.time() > deadline:
+                await self.aclose()
+                raise Unavailable(
+                    f"the embedded graph server did not start within "
+                    f"{self.settings.startup_timeout_s:.0f}s; its last output:\n{self.log_tail()}"
+                )
+            await asyncio.sleep(0.1)
+
+
+async def _port_open(host: str, port: int) -> bool:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=1)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True

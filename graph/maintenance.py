@@ -1,0 +1,96 @@
+"""Maintenance history and work orders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from graph import _rows
+from graph.client import GraphClient, Tx
+from graph.cypher import assets as qa
+from graph.cypher import maintenance as q
+from graph.errors import NotFound
+from graph.model import MaintenanceEvent, WorkOrder, WorkOrderStatus
+
+__all__ = ["MaintenanceFilter", "MaintenanceRepository"]
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceFilter:
+    kind: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    technician: str | None = None
+
+    def params(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "since": _rows.iso(self.since),
+            "until": _rows.iso(self.until),
+            "technician": self.technician,
+        }
+
+
+class MaintenanceRepository:
+    def __init__(self, client: GraphClient) -> None:
+        self._client = client
+
+    async def record(
+        self, events: Sequence[MaintenanceEvent] = (), work_orders: Sequence[WorkOrder] = ()
+    ) -> None:
+        async def work(tx: Tx) -> None:
+            ids = sorted({e.asset_id for e in events} | {w.asset_id for w in work_orders})
+            found = {r["id"] for r in await tx.rows(qa.GET_ASSETS, ids=ids)}
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise NotFound(f"asset(s) not found: {', '.join(missing)}")
+            await self.record_in(tx, events, work_orders)
+
+        await self._client.write_tx(work)
+
+    async def record_in(
+        self,
+        tx: Tx,
+        events: Sequence[MaintenanceEvent] = (),
+        work_orders: Sequence[WorkOrder] = (),
+    ) -> None:
+        await tx.batched(q.UPSERT_EVENTS, [_rows.event_row(e) for e in events])
+        await tx.batched(q.UPSERT_WORK_ORDERS, [_rows.work_order_row(w) for w in work_orders])
+        links = [
+            {"workOrderId": e.work_order_id, "eventId": e.id} for e in events if e.work_order_id
+        ]
+        await tx.batched(q.LINK_RESULTS, links)
+
+    async def history(
+        self, asset_ids: Iterable[str], flt: MaintenanceFilter | None = None
+    ) -> dict[str, list[MaintenanceEvent]]:
+        """Events per asset, newest first (one query for many assets)."""
+        ids = list(dict.fromkeys(asset_ids))
+        out: dict[str, list[MaintenanceEvent]] = {i: [] for i in ids}
+        if ids:
+            params = (flt or MaintenanceFilter()).params()
+            for r in await self._client.read(q.EVENTS_FOR_ASSETS, ids=ids, **params):
+                out[r["assetId"]].append(_rows.event_from(r))
+        return out
+
+    async def history_under(
+        self, asset_id: str, flt: MaintenanceFilter | None = None
+    ) -> list[MaintenanceEvent]:
+        """Events of an asset and all its descendants, newest first."""
+        params = (flt or MaintenanceFilter()).params()
+        rows = await self._client.read(q.EVENTS_UNDER, id=asset_id, **params)
+        return [_rows.event_from(r) for r in rows]
+
+    async def work_orders(
+        self, asset_ids: Iterable[str], status: WorkOrderStatus | None = None
+    ) -> dict[str, list[WorkOrder]]:
+        ids = list(dict.fromkeys(asset_ids))
+        out: dict[str, list[WorkOrder]] = {i: [] for i in ids}
+        if ids:
+            rows = await self._client.read(
+                q.WORK_ORDERS_FOR_ASSETS, ids=ids, status=status.value if status else None
+            )
+            for r in rows:
+                out[r["assetId"]].append(_rows.work_order_from(r))
+        return out
