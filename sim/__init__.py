@@ -1,14 +1,25 @@
 """twinql simulation: physics models, the ODE engine, what-if scenarios, calibration and
 the production-line event simulation. Pure computation: numpy in, dataclasses out."""
 
+from sim.calibration import CalibrationResult, calibrate
 from sim.engine import Limits, rk4, solve_adaptive
 from sim.events import Cancelled, Event, EventHit, Progress, Trajectory, cancel_on
 from sim.inputs import InputSchedule, InputSeries
 from sim.model import InputSpec, Model, OutputSpec, ParamSpec, StateSpec
 from sim.registry import MODELS, get_model
+from sim.scenario import (
+    ResidualStats,
+    Scenario,
+    ScenarioResult,
+    Uncertain,
+    initial_state_from_readings,
+    residuals,
+    run_scenario,
+)
 
 __all__ = [
     "MODELS",
+    "CalibrationResult",
     "Cancelled",
     "Event",
     "EventHit",
@@ -20,10 +31,18 @@ __all__ = [
     "OutputSpec",
     "ParamSpec",
     "Progress",
+    "ResidualStats",
+    "Scenario",
+    "ScenarioResult",
     "StateSpec",
     "Trajectory",
+    "Uncertain",
+    "calibrate",
     "cancel_on",
     "get_model",
+    "initial_state_from_readings",
+    "residuals",
     "rk4",
+    "run_scenario",
     "solve_adaptive",
 ]
