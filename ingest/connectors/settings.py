@@ -1,0 +1,187 @@
+"""Typed connector settings, parsed once from a ``DataSource`` (endpoint + settings map).
+
+- MQTT: ``mqtt://host:port`` or ``mqtts://host:port``; settings ``username``,
+  ``password``, ``shared_group``, ``client_id``, ``ack_timeout_s``, ``keepalive_s``.
+- OPC UA: ``opc.tcp://host:port/path``; settings ``sampling_interval_ms``,
+  ``publishing_interval_ms``, ``username``, ``password``, ``security``
+  (``"Basic256Sha256,SignAndEncrypt,cert.pem,key.pem"``), ``timeout_s``, ``watchdog_s``.
+- Modbus: ``modbus://host:port?unit=1&timeout=2&poll=1.0&max_gap=10``; the settings map
+  may carry the same keys (``unit``, ``timeout``, ``poll``, ``max_gap``) and wins.
+
+Every protocol also takes ``reconnect_min_s`` and ``reconnect_max_s`` (backoff bounds).
+Anything malformed raises ``ValidationError`` naming the key.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit
+
+from graph.errors import ValidationError
+from graph.model import DataSource
+
+__all__ = ["ModbusSettings", "MqttSettings", "OpcUaSettings", "ReconnectSettings"]
+
+
+def _num(settings: Mapping[str, object], key: str, default: float, *, low: float = 0.0) -> float:
+    raw = settings.get(key, default)
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValidationError(f"setting {key} must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or value <= low:
+        raise ValidationError(f"setting {key} must be a number above {low}, got {raw!r}")
+    return value
+
+
+def _int(settings: Mapping[str, object], key: str, default: int, low: int, high: int) -> int:
+    raw = settings.get(key, default)
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise ValidationError(f"setting {key} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ValidationError(f"setting {key} must be within [{low}, {high}], got {value}")
+    return value
+
+
+def _opt_str(settings: Mapping[str, object], key: str) -> str | None:
+    raw = settings.get(key)
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise ValidationError(f"setting {key} must be a string")
+    return raw
+
+
+def _host_port(endpoint: str, schemes: tuple[str, ...], default_port: int) -> tuple[str, int]:
+    parts = urlsplit(endpoint)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValidationError(
+            f"endpoint {endpoint!r} must look like {schemes[0]}://host:port",
+            path="endpoint",
+        )
+    try:
+        port = parts.port or default_port
+    except ValueError:
+        raise ValidationError(f"endpoint {endpoint!r} has a bad port", path="endpoint") from None
+    return parts.hostname, port
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectSettings:
+    min_s: float = 0.5
+    max_s: float = 30.0
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, object]) -> ReconnectSettings:
+        lo = _num(settings, "reconnect_min_s", 0.5)
+        hi = _num(settings, "reconnect_max_s", max(30.0, lo))
+        if hi < lo:
+            raise ValidationError("reconnect_max_s must not be below reconnect_min_s")
+        return cls(lo, hi)
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    shared_group: str | None = None
+    client_id: str | None = None
+    qos: int = 1
+    ack_timeout_s: float = 5.0
+    keepalive_s: int = 30
+    max_queued_messages: int = 10_000
+    reconnect: ReconnectSettings = ReconnectSettings()
+
+    @classmethod
+    def from_source(cls, source: DataSource) -> MqttSettings:
+        s = source.settings
+        host, port = _host_port(source.endpoint, ("mqtt", "mqtts"), 1883)
+        tls = source.endpoint.startswith("mqtts")
+        if tls and urlsplit(source.endpoint).port is None:
+            port = 8883
+        group = _opt_str(s, "shared_group")
+        if group is not None and any(c in group for c in "/+#"):
+            raise ValidationError("setting shared_group must not contain '/', '+' or '#'")
+        return cls(
+            host=host,
+            port=port,
+            tls=tls,
+            username=_opt_str(s, "username"),
+            password=_opt_str(s, "password"),
+            shared_group=group,
+            client_id=_opt_str(s, "client_id"),
+            ack_timeout_s=_num(s, "ack_timeout_s", 5.0),
+            keepalive_s=_int(s, "keepalive_s", 30, 1, 65535),
+            max_queued_messages=_int(s, "max_queued_messages", 10_000, 1, 10_000_000),
+            reconnect=ReconnectSettings.from_settings(s),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OpcUaSettings:
+    url: str
+    sampling_interval_ms: float = 100.0
+    publishing_interval_ms: float = 100.0
+    username: str | None = None
+    password: str | None = None
+    security: str | None = None
+    timeout_s: float = 4.0
+    watchdog_s: float = 1.0
+    queue_size: int = 10_000
+    reconnect: ReconnectSettings = ReconnectSettings()
+
+    @classmethod
+    def from_source(cls, source: DataSource) -> OpcUaSettings:
+        s = source.settings
+        _host_port(source.endpoint, ("opc.tcp",), 4840)
+        security = _opt_str(s, "security")
+        if security is not None and len(security.split(",")) not in (2, 4, 5):
+            raise ValidationError(
+                "setting security must look like 'Policy,Mode[,cert.pem,key.pem[,server_cert]]'"
+            )
+        return cls(
+            url=source.endpoint,
+            sampling_interval_ms=_num(s, "sampling_interval_ms", 100.0, low=-1.0),
+            publishing_interval_ms=_num(s, "publishing_interval_ms", 100.0),
+            username=_opt_str(s, "username"),
+            password=_opt_str(s, "password"),
+            security=security,
+            timeout_s=_num(s, "timeout_s", 4.0),
+            watchdog_s=_num(s, "watchdog_s", 1.0),
+            queue_size=_int(s, "queue_size", 10_000, 1, 10_000_000),
+            reconnect=ReconnectSettings.from_settings(s),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ModbusSettings:
+    host: str
+    port: int = 502
+    unit: int = 1
+    timeout_s: float = 2.0
+    poll_s: float = 1.0
+    max_gap: int | None = None
+    reconnect: ReconnectSettings = ReconnectSettings()
+
+    @classmethod
+    def from_source(cls, source: DataSource) -> ModbusSettings:
+        host, port = _host_port(source.endpoint, ("modbus", "modbus+tcp"), 502)
+        query = dict(parse_qsl(urlsplit(source.endpoint).query))
+        merged: dict[str, object] = {**query, **source.settings}
+        gap = merged.get("max_gap")
+        return cls(
+            host=host,
+            port=port,
+            unit=_int(merged, "unit", 1, 0, 255),
+            timeout_s=_num(merged, "timeout", 2.0),
+            poll_s=_num(merged, "poll", 1.0),
+            max_gap=None if gap is None else _int(merged, "max_gap", 0, 0, 125),
+            reconnect=ReconnectSettings.from_settings(merged),
+        )

@@ -1,0 +1,268 @@
+"""MqttConnector against a real mosquitto broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import aiomqtt
+import pytest
+
+from graph.errors import ValidationError
+from graph.model import ActuatorBinding, DataSource, SensorBinding
+from ingest.connectors import (
+    AssetEvent,
+    Bindings,
+    ConnectorState,
+    DeadLetter,
+)
+from ingest.connectors.mqtt import MqttConnector
+from ingest.reading import Quality, RawReading
+from tests import peers
+from tests.peers import Mosquitto
+
+# fixtures from tests.peers
+mosquitto = peers.mosquitto
+mosquitto_url = peers.mosquitto_url
+mosquitto_factory = peers.mosquitto_factory
+
+
+class Collector:
+    """Sinks that keep what they get, with waits that fail loudly on timeout."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[RawReading]] = []
+        self.letters: list[DeadLetter] = []
+        self.events: list[AssetEvent] = []
+
+    async def sink(self, batch: list[RawReading]) -> None:
+        self.batches.append(batch)
+
+    async def on_error(self, letter: DeadLetter) -> None:
+        self.letters.append(letter)
+
+    async def on_event(self, event: AssetEvent) -> None:
+        self.events.append(event)
+
+    @property
+    def readings(self) -> list[RawReading]:
+        return [r for b in self.batches for r in b]
+
+    async def until(self, check, within: float = 3.0) -> None:  # noqa: ANN001
+        async with asyncio.timeout(within):
+            while not check():  # noqa: ASYNC110 - polls plain state
+                await asyncio.sleep(0.01)
+
+
+def _uid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def _source(url: str, **settings: object) -> DataSource:
+    settings.setdefault("reconnect_min_s", 0.1)
+    settings.setdefault("reconnect_max_s", 0.5)
+    return DataSource(id=_uid("broker"), protocol="mqtt", endpoint=url, settings=settings)
+
+
+def _bindings(source: DataSource, asset: str) -> Bindings:
+    return Bindings.of(
+        sensors=[
+            (SensorBinding(source.id, f"{asset}-temp", "temp", scale=0.1, offset=-10.0), asset),
+            (SensorBinding(source.id, f"{asset}-flow", "flow_lpm"), asset),
+        ],
+        actuators=[(ActuatorBinding(source.id, f"{asset}-valve", "valve", scale=2.0), asset)],
+    )
+
+
+async def _publish(url: str, topic: str, payload: str) -> None:
+    port = int(url.rsplit(":", 1)[1])
+    async with aiomqtt.Client("127.0.0.1", port) as client:
+        await client.publish(topic, payload, qos=1)
+
+
+@pytest.fixture
+async def rig(mosquitto_url: str) -> AsyncIterator[tuple[MqttConnector, Collector, str, str]]:
+    source = _source(mosquitto_url, ack_timeout_s=1.0)
+    asset = _uid("pump")
+    got = Collector()
+    connector = MqttConnector(
+        source, _bindings(source, asset), got.sink, on_error=got.on_error, on_event=got.on_event
+    )
+    async with connector:
+        assert await connector.wait_connected(5)
+        yield connector, got, asset, mosquitto_url
+
+
+async def test_data_topic_values_are_scaled_with_source_timestamp_and_quality(rig) -> None:  # noqa: ANN001
+    connector, got, asset, url = rig
+    base = f"assets/{asset}/sensors"
+    await _publish(url, f"{base}/{asset}-temp/data", "250")
+    await _publish(
+        url,
+        f"{base}/{asset}-temp/data",
+        json.dumps({"value": 300, "timestamp": 1714564800000, "quality": "uncertain"}),
+    )
+    # the binding's address also names the sensor in the topic
+    await _publish(
+        url, f"{base}/flow_lpm/data", '[{"value": 1.5}, {"value": 2.5, "unit": "l/min"}]'
+    )
+    await got.until(lambda: len(got.readings) == 4)
+    first, second, third, fourth = got.readings
+    assert (first.sensor_id, first.value, first.asset_id) == (f"{asset}-temp", 15.0, asset)
+    assert first.source == connector.source.id and first.raw == "250"
+    assert second.value == pytest.approx(20.0)
+    assert second.timestamp == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    assert second.quality is Quality.SUSPECT
+    assert [third.value, fourth.value, fourth.unit] == [1.5, 2.5, "l/min"]
+    assert len(got.batches) == 3  # one batch per message
+    status = connector.status()
+    assert status.state is ConnectorState.CONNECTED
+    assert status.readings == 4 and status.last_value_at is not None
+
+
+async def test_telemetry_picks_bound_fields_and_reports_the_rest(rig) -> None:  # noqa: ANN001
+    connector, got, asset, url = rig
+    topic = f"assets/{asset}/telemetry"
+    await _publish(
+        url,
+        topic,
+        json.dumps({"timestamp": "2024-05-01T12:00:00Z", "values": {"temp": 200, "flow_lpm": 7}}),
+    )
+    await _publish(url, topic, json.dumps({"flow_lpm": 8, "vibration": 0.3}))
+    await got.until(lambda: len(got.readings) == 3 and len(got.letters) == 1)
+    by_sensor = {(r.sensor_id, r.value) for r in got.readings}
+    assert by_sensor == {(f"{asset}-temp", 10.0), (f"{asset}-flow", 7), (f"{asset}-flow", 8)}
+    assert got.readings[0].timestamp == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    (letter,) = got.letters
+    assert "vibration" in letter.reason and letter.raw == json.dumps(
+        {"flow_lpm": 8, "vibration": 0.3}
+    )
+    assert letter.asset_id == asset and connector.status().errors == 1
+
+
+async def test_bad_payloads_keep_their_raw_text(rig) -> None:  # noqa: ANN001
+    connector, got, asset, url = rig
+    await _publish(url, f"assets/{asset}/sensors/{asset}-temp/data", "twelve{")
+    await _publish(url, f"assets/{asset}/telemetry", "not json at all")
+    await _publish(url, f"assets/{asset}/sensors/ghost/data", "1")
+    await got.until(lambda: len(got.readings) == 1 and len(got.letters) == 2)
+    (bad,) = got.readings
+    assert bad.value == "twelve{" and bad.raw == "twelve{"  # validation will reject it
+    assert "not JSON" in str(bad.metadata["error"])
+    reasons = sorted(letter.reason for letter in got.letters)
+    assert "not bound" in reasons[1] and "JSON" in reasons[0]
+    assert {letter.raw for letter in got.letters} == {"not json at all", "1"}
+    assert connector.status().state is ConnectorState.CONNECTED  # still alive
+    await _publish(url, f"assets/{asset}/sensors/{asset}-temp/data", "100")
+    await got.until(lambda: len(got.readings) == 2)
+
+
+async def test_events_reach_the_event_sink(rig) -> None:  # noqa: ANN001
+    _, got, asset, url = rig
+    await _publish(url, f"assets/{asset}/events/trip", '{"timestamp": 1714564800000, "code": 7}')
+    await got.until(lambda: len(got.events) == 1)
+    (event,) = got.events
+    assert (event.asset_id, event.kind) == (asset, "trip")
+    assert event.timestamp == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    assert json.loads(event.payload)["code"] == 7
+
+
+async def test_setpoint_is_published_and_acknowledged(rig) -> None:  # noqa: ANN001
+    connector, _, asset, url = rig
+    port = int(url.rsplit(":", 1)[1])
+    commands: list[dict[str, object]] = []
+    ready = asyncio.Event()
+
+    async def device() -> None:
+        async with aiomqtt.Client("127.0.0.1", port) as client:
+            await client.subscribe(f"assets/{asset}/actuators/+/set", qos=1)
+            ready.set()
+            async for message in client.messages:
+                command = json.loads(message.payload)
+                commands.append(command)
+                ack = {
+                    "correlation_id": command["correlation_id"],
+                    "ok": True,
+                    "value": command["value"],
+                }
+                await client.publish(
+                    str(message.topic).replace("/set", "/ack"), json.dumps(ack), qos=1
+                )
+
+    task = asyncio.create_task(device())
+    try:
+        await asyncio.wait_for(ready.wait(), 3)
+        binding = connector.bindings.actuators[0]
+        outcome = await connector.write(binding, 42.0)
+        assert outcome.ok, outcome.message
+        assert outcome.confirmed_value == pytest.approx(42.0)
+        assert commands[0]["value"] == pytest.approx(21.0)  # raw = value / scale
+        with pytest.raises(ValidationError):
+            await connector.write(binding, float("nan"))
+    finally:
+        task.cancel()
+    # nobody answers now: the write is not confirmed, and says why
+    outcome = await connector.write(connector.bindings.actuators[0], 1.0)
+    assert not outcome.ok and "no ack" in outcome.message
+    status = connector.status()
+    assert (status.writes, status.write_failures) == (2, 1)
+
+
+async def test_reconnects_and_resubscribes_after_broker_restart(
+    mosquitto_factory: Mosquitto,
+) -> None:
+    broker = mosquitto_factory
+    source = _source(broker.url)
+    asset = _uid("pump")
+    got = Collector()
+    async with MqttConnector(
+        source, _bindings(source, asset), got.sink, on_error=got.on_error
+    ) as c:
+        assert await c.wait_connected(5)
+        topic = f"assets/{asset}/sensors/{asset}-flow/data"
+        await _publish(broker.url, topic, "1")
+        await got.until(lambda: len(got.readings) == 1)
+        broker.stop()
+        await got.until(lambda: c.status().state is not ConnectorState.CONNECTED)
+        assert c.status().last_error is not None
+        broker.start()
+        assert await c.wait_connected(5)
+        await _publish(broker.url, topic, "2")
+        await got.until(lambda: len(got.readings) == 2)
+        assert [r.value for r in got.readings] == [1, 2]
+        assert c.status().reconnects >= 1
+    assert c.status().state is ConnectorState.DISCONNECTED
+    assert not [t for t in asyncio.all_tasks() if t.get_name() == f"connector:{source.id}"]
+
+
+async def test_shared_subscription_splits_messages_between_instances(mosquitto_url: str) -> None:
+    group = _uid("g")
+    source = _source(mosquitto_url, shared_group=group)
+    asset = _uid("pump")
+    bindings = _bindings(source, asset)
+    a, b = Collector(), Collector()
+    async with (
+        MqttConnector(source, bindings, a.sink, on_error=a.on_error) as ca,
+        MqttConnector(source, bindings, b.sink, on_error=b.on_error) as cb,
+    ):
+        assert await ca.wait_connected(5) and await cb.wait_connected(5)
+        port = int(mosquitto_url.rsplit(":", 1)[1])
+        async with aiomqtt.Client("127.0.0.1", port) as client:
+            for i in range(20):
+                await client.publish(f"assets/{asset}/sensors/{asset}-flow/data", str(i), qos=1)
+        await a.until(lambda: len(a.readings) + len(b.readings) == 20)
+    values = sorted(r.value for r in a.readings + b.readings)
+    assert values == list(range(20))  # each message once, across the two instances
+    assert a.readings and b.readings
+
+
+async def test_misconfiguration_is_a_validation_error(mosquitto_url: str) -> None:
+    bad = DataSource(id="b1", protocol="mqtt", endpoint="http://x", settings={})
+    with pytest.raises(ValidationError, match="endpoint"):
+        MqttConnector(bad, Bindings(), Collector().sink)
+    other = DataSource(id="b2", protocol="mqtt", endpoint=mosquitto_url)
+    with pytest.raises(ValidationError, match="data source"):
+        MqttConnector(other, _bindings(_source(mosquitto_url), "p"), Collector().sink)

@@ -1,0 +1,251 @@
+"""Real protocol peers for tests: a mosquitto broker, an asyncua server, a pymodbus server.
+
+Import the fixtures into a test module (or tests/conftest.py)::
+
+    from tests.peers import mosquitto, mosquitto_url, opcua_device, modbus_device
+
+``mosquitto`` is one broker per session (isolate by unique asset ids in topics);
+``mosquitto_factory``, ``opcua_device`` and ``modbus_device`` give a fresh peer per test,
+each with ``stop()`` / ``start()`` on the same port for reconnect tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from asyncua import Server, ua
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+__all__ = [
+    "Mosquitto",
+    "OpcUaDevice",
+    "ModbusDevice",
+    "free_port",
+    "modbus_device",
+    "mosquitto",
+    "mosquitto_factory",
+    "mosquitto_url",
+    "opcua_device",
+]
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+class Mosquitto:
+    """A mosquitto child process on a loopback port, restartable on the same port."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self._dir = Path(tempfile.mkdtemp(prefix="twinql-mosquitto-"))
+        self._conf = self._dir / "mosquitto.conf"
+        self._conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        )
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        if not Path(MOSQUITTO).exists():
+            pytest.fail(f"mosquitto binary not found at {MOSQUITTO}; install mosquitto")
+        log = open(self._dir / "mosquitto.log", "ab")  # noqa: SIM115 - owned by the child
+        self._proc = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self._conf)], stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+        _wait_port(self.port)
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mosquitto() -> Iterator[Mosquitto]:
+    broker = Mosquitto()
+    broker.start()
+    yield broker
+    broker.close()
+
+
+@pytest.fixture(scope="session")
+def mosquitto_url(mosquitto: Mosquitto) -> str:
+    return mosquitto.url
+
+
+@pytest.fixture
+def mosquitto_factory() -> Iterator[Mosquitto]:
+    """A broker of the test's own (for restart tests)."""
+    broker = Mosquitto()
+    broker.start()
+    yield broker
+    broker.close()
+
+
+class OpcUaDevice:
+    """An in-process asyncua server simulating a device.
+
+    ``variables`` maps a string NodeId name (``pump-101.speed``) to ``(value, VariantType)``;
+    every variable lives in namespace 2 (``ns=2;s=<name>``) and is writable.
+    """
+
+    NAMESPACE = "urn:twinql:test-device"
+
+    def __init__(
+        self, variables: dict[str, tuple[object, ua.VariantType]], port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
+        self.variables = dict(variables)
+        self.url = f"opc.tcp://127.0.0.1:{self.port}/twinql/"
+        self._server: Server | None = None
+        self.ns = 2
+
+    async def start(self) -> None:
+        server = Server()
+        await server.init()
+        server.set_endpoint(self.url)
+        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        self.ns = await server.register_namespace(self.NAMESPACE)
+        device = await server.nodes.objects.add_object(self.ns, "device")
+        for name, (value, vtype) in self.variables.items():
+            var = await device.add_variable(
+                ua.NodeId(name, self.ns), name, value, varianttype=vtype
+            )
+            await var.set_writable()
+        await server.start()
+        self._server = server
+
+    async def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            await server.stop()
+
+    def node_id(self, name: str) -> str:
+        return f"ns={self.ns};s={name}"
+
+    def _node(self, name: str):  # noqa: ANN202 - asyncua Node
+        if self._server is None:
+            raise RuntimeError("OPC UA device is stopped")
+        return self._server.get_node(self.node_id(name))
+
+    async def write(self, name: str, value: object, status: int | None = None) -> None:
+        vtype = self.variables[name][1]
+        dv = ua.DataValue(
+            ua.Variant(value, vtype),
+            StatusCode=ua.StatusCode(status if status is not None else ua.StatusCodes.Good),
+            SourceTimestamp=datetime.now(UTC),
+        )
+        await self._node(name).write_value(dv)
+
+    async def read(self, name: str) -> object:
+        return await self._node(name).read_value()
+
+
+@pytest_asyncio.fixture
+async def opcua_device() -> AsyncIterator[OpcUaDevice]:
+    device = OpcUaDevice(
+        {
+            "pump-101.speed": (0.0, ua.VariantType.Double),
+            "pump-101.temp": (0.0, ua.VariantType.Float),
+            "pump-101.count": (0, ua.VariantType.Int32),
+            "pump-101.running": (False, ua.VariantType.Boolean),
+            "pump-101.setpoint": (0.0, ua.VariantType.Double),
+            "pump-101.valve": (0, ua.VariantType.Int16),
+        }
+    )
+    await device.start()
+    yield device
+    await device.stop()
+
+
+class ModbusDevice:
+    """A pymodbus TCP server with 300 holding/input registers and 64 coils/discrete inputs."""
+
+    def __init__(self, port: int | None = None, *, size: int = 300) -> None:
+        self.port = port or free_port()
+        self.size = size
+        self._server: ModbusTcpServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"modbus://127.0.0.1:{self.port}"
+
+    def _device(self) -> SimDevice:
+        bits = [SimData(0, count=64, values=False, datatype=DataType.BITS)]
+        regs = [SimData(0, count=self.size, values=0, datatype=DataType.REGISTERS)]
+        return SimDevice(id=0, simdata=(bits, list(bits), regs, list(regs)))
+
+    async def start(self) -> None:
+        server = ModbusTcpServer(self._device(), address=("127.0.0.1", self.port))
+        await server.serve_forever(background=True)
+        self._server = server
+
+    async def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            await server.shutdown()
+            await asyncio.sleep(0)
+
+    def _live(self) -> ModbusTcpServer:
+        if self._server is None:
+            raise RuntimeError("Modbus device is stopped")
+        return self._server
+
+    _FC = {"coil": 1, "di": 2, "hr": 3, "ir": 4}
+
+    async def set(self, table: str, address: int, values: list[int] | list[bool]) -> None:
+        await self._live().async_setValues(1, self._FC[table], address, values)
+
+    async def get(self, table: str, address: int, count: int = 1) -> list[int] | list[bool]:
+        return await self._live().async_getValues(1, self._FC[table], address, count)
+
+
+@pytest_asyncio.fixture
+async def modbus_device() -> AsyncIterator[ModbusDevice]:
+    device = ModbusDevice()
+    await device.start()
+    yield device
+    with contextlib.suppress(RuntimeError):
+        await device.stop()
