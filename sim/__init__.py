@@ -5,6 +5,16 @@ from sim.calibration import CalibrationResult, calibrate
 from sim.engine import Limits, rk4, solve_adaptive
 from sim.events import Cancelled, Event, EventHit, Progress, Trajectory, cancel_on
 from sim.inputs import InputSchedule, InputSeries
+from sim.line import (
+    BottleneckResult,
+    LineConfig,
+    LineResult,
+    Station,
+    StationGain,
+    StationStats,
+    find_bottleneck,
+    simulate_line,
+)
 from sim.model import InputSpec, Model, OutputSpec, ParamSpec, StateSpec
 from sim.registry import MODELS, get_model
 from sim.scenario import (
@@ -18,6 +28,14 @@ from sim.scenario import (
 )
 
 __all__ = [
+    "BottleneckResult",
+    "LineConfig",
+    "LineResult",
+    "Station",
+    "StationGain",
+    "StationStats",
+    "find_bottleneck",
+    "simulate_line",
     "MODELS",
     "CalibrationResult",
     "Cancelled",
