@@ -1,0 +1,215 @@
+"""ModbusConnector against a real pymodbus TCP server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from graph.errors import ValidationError
+from graph.model import ActuatorBinding, DataSource, SensorBinding
+from ingest.connectors import Bindings, ConnectorState, DeadLetter
+from ingest.connectors.modbus import ModbusConnector
+from ingest.connectors.modbus_codec import Kind, ModbusType, WordOrder, encode_values
+from ingest.reading import Quality, RawReading
+from tests import peers
+from tests.peers import ModbusDevice
+
+modbus_device = peers.modbus_device  # fixture
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.batches: list[list[RawReading]] = []
+        self.letters: list[DeadLetter] = []
+
+    async def __call__(self, batch: list[RawReading]) -> None:
+        self.batches.append(batch)
+
+    async def on_error(self, letter: DeadLetter) -> None:
+        self.letters.append(letter)
+
+    async def until(self, check: Callable[[], bool], within: float = 3.0) -> None:
+        async with asyncio.timeout(within):
+            while not check():  # noqa: ASYNC110 - polls plain state
+                await asyncio.sleep(0.01)
+
+    def latest(self) -> dict[str, RawReading]:
+        return {r.sensor_id: r for r in self.batches[-1]} if self.batches else {}
+
+
+def _regs(value: float, dtype: str) -> list[int]:
+    return encode_values([value], ModbusType.parse(dtype)).reshape(-1).tolist()
+
+
+def _rig(device: ModbusDevice, **settings: object) -> tuple[DataSource, Bindings]:
+    settings.setdefault("reconnect_min_s", 0.1)
+    settings.setdefault("reconnect_max_s", 0.3)
+    source = DataSource(
+        id=f"plc-{uuid.uuid4().hex[:6]}",
+        protocol="modbus",
+        endpoint=f"{device.url}?unit=1&timeout=0.5&poll=0.05",
+        settings=settings,
+    )
+    asset = "pump-7"
+    sensors = [
+        SensorBinding(source.id, "temp", "hr:10", scale=0.1, offset=-20.0, data_type="int16"),
+        SensorBinding(source.id, "flow", "hr:11", data_type="float32:CDAB"),
+        SensorBinding(source.id, "energy", "hr:13", data_type="uint32"),
+        SensorBinding(source.id, "pressure", "ir:0", scale=0.01, data_type="uint16:BADC"),
+        SensorBinding(source.id, "running", "coil:3", data_type="bool"),
+        SensorBinding(source.id, "alarm", "di:2", data_type="bool"),
+        SensorBinding(source.id, "far", "hr:200", data_type="int32:DCBA"),
+    ]
+    actuators = [
+        ActuatorBinding(source.id, "speed-sp", "hr:100", data_type="float32", scale=1.0),
+        ActuatorBinding(source.id, "valve-sp", "hr:110", data_type="int16", scale=0.5),
+        ActuatorBinding(source.id, "pump-on", "coil:5", data_type="bool"),
+    ]
+    return source, Bindings.of([(s, asset) for s in sensors], [(a, asset) for a in actuators])
+
+
+async def test_poll_reads_blocks_with_types_scale_and_offset(modbus_device: ModbusDevice) -> None:
+    dev = modbus_device
+    await dev.set("hr", 10, [0xFF38])  # -200 -> -200 * 0.1 - 20 = -40
+    await dev.set("hr", 11, _regs(12.5, "float32:CDAB"))
+    await dev.set("hr", 13, _regs(4_000_000_000, "uint32"))
+    await dev.set("ir", 0, _regs(1234, "uint16:BADC"))
+    await dev.set("coil", 3, [True])
+    await dev.set("di", 2, [True])
+    await dev.set("hr", 200, _regs(-123456, "int32:DCBA"))
+    source, bindings = _rig(dev)
+    sink = Sink()
+    async with ModbusConnector(source, bindings, sink, on_error=sink.on_error) as connector:
+        # hr:10..14 in one request, hr:200 in another, then ir, coil and di
+        assert [(b.table.value, b.start, b.count) for b in connector.blocks] == [
+            ("hr", 10, 5),
+            ("hr", 200, 2),
+            ("ir", 0, 1),
+            ("coil", 3, 1),
+            ("di", 2, 1),
+        ]
+        await sink.until(lambda: len(sink.batches) >= 1)
+        got = sink.latest()
+        assert {k: r.value for k, r in got.items()} == {
+            "temp": pytest.approx(-40.0),
+            "flow": 12.5,
+            "energy": 4_000_000_000.0,
+            "pressure": pytest.approx(12.34),
+            "running": 1.0,
+            "alarm": 1.0,
+            "far": -123456.0,
+        }
+        assert all(r.quality is Quality.GOOD and r.source == source.id for r in got.values())
+        assert got["temp"].asset_id == "pump-7" and got["temp"].timestamp is not None
+        await dev.set("hr", 10, [300])
+        await sink.until(lambda: sink.latest()["temp"].value == pytest.approx(10.0))
+        status = connector.status()
+        assert status.state is ConnectorState.CONNECTED and status.messages >= 2
+        assert status.readings == 7 * len(sink.batches)
+
+
+async def test_exception_response_gives_bad_quality_not_a_crash(
+    modbus_device: ModbusDevice,
+) -> None:
+    source, bindings = _rig(modbus_device)
+    beyond = SensorBinding(source.id, "ghost", "hr:290", data_type="float32")
+    bindings = Bindings.of(
+        [(s, "pump-7") for s in (*bindings.sensors[:1], beyond)]
+        + [(SensorBinding(source.id, "ghost2", "hr:299", data_type="int32"), "pump-7")]
+    )
+    sink = Sink()
+    async with ModbusConnector(source, bindings, sink) as connector:
+        await sink.until(lambda: len(sink.batches) >= 2)
+        got = sink.latest()
+        assert got["temp"].quality is Quality.GOOD
+        assert got["ghost2"].quality is Quality.BAD and got["ghost2"].value is None
+        assert "exception" in (got["ghost2"].raw or "")
+        assert connector.status().state is ConnectorState.CONNECTED
+        assert connector.status().last_error is not None
+
+
+async def test_setpoints_reach_registers_and_coils(modbus_device: ModbusDevice) -> None:
+    dev = modbus_device
+    source, bindings = _rig(dev)
+    speed, valve, pump = bindings.actuators
+    sink = Sink()
+    async with ModbusConnector(source, bindings, sink) as connector:
+        assert await connector.wait_connected(3)
+        outcome = await connector.write(speed, 1450.5)
+        assert outcome.ok and outcome.confirmed_value == pytest.approx(1450.5)
+        assert await dev.get("hr", 100, 2) == _regs(1450.5, "float32")
+        outcome = await connector.write(valve, -30.0)  # raw -60 with scale 0.5
+        assert outcome.ok and outcome.confirmed_value == -30.0
+        assert await dev.get("hr", 110) == [(-60) & 0xFFFF]
+        outcome = await connector.write(pump, 1)
+        assert outcome.ok and await dev.get("coil", 5) == [True]
+        for bad in (float("nan"), float("inf")):
+            with pytest.raises(ValidationError):
+                await connector.write(speed, bad)
+        with pytest.raises(ValidationError, match="range"):
+            await connector.write(valve, 20000.0)
+        with pytest.raises(ValidationError, match="integer"):
+            await connector.write(valve, 0.2)
+        assert connector.status().writes == 3
+
+
+def test_read_only_and_bad_bindings_are_rejected_up_front() -> None:
+    source = DataSource(id="plc", protocol="modbus", endpoint="modbus://127.0.0.1:1502")
+    ro = Bindings.of(actuators=[(ActuatorBinding("plc", "a", "ir:3", data_type="int16"), "x")])
+    with pytest.raises(ValidationError, match="read-only"):
+        ModbusConnector(source, ro, Sink())
+    bad = Bindings.of([(SensorBinding("plc", "s", "coil:1", data_type="float32"), "x")])
+    with pytest.raises(ValidationError, match="bool"):
+        ModbusConnector(source, bad, Sink())
+    with pytest.raises(ValidationError, match="poll"):
+        ModbusConnector(
+            DataSource(id="plc", protocol="modbus", endpoint="modbus://h?poll=-1"),
+            Bindings(),
+            Sink(),
+        )
+
+
+async def test_reconnects_after_device_restart(modbus_device: ModbusDevice) -> None:
+    dev = modbus_device
+    source, bindings = _rig(dev)
+    sink = Sink()
+    async with ModbusConnector(source, bindings, sink) as connector:
+        await sink.until(lambda: len(sink.batches) >= 1)
+        await dev.stop()
+        await sink.until(lambda: connector.status().state is not ConnectorState.CONNECTED)
+        assert connector.status().last_error is not None
+        await dev.start()
+        await dev.set("hr", 10, [500])
+        await sink.until(lambda: sink.latest()["temp"].value == pytest.approx(30.0), within=5)
+        assert connector.status().state is ConnectorState.CONNECTED
+        assert connector.status().reconnects >= 1
+    assert connector.status().state is ConnectorState.DISCONNECTED
+
+
+async def test_unreachable_device_reports_error_and_stops_fast() -> None:
+    port = peers.free_port()
+    source = DataSource(
+        id="plc-x",
+        protocol="modbus",
+        endpoint=f"modbus://127.0.0.1:{port}?timeout=0.2",
+        settings={"reconnect_min_s": 0.05, "reconnect_max_s": 0.1},
+    )
+    connector = ModbusConnector(source, Bindings(), Sink())
+    await connector.start()
+    async with asyncio.timeout(3):
+        while connector.status().errors < 2:  # noqa: ASYNC110 - polls plain state
+            await asyncio.sleep(0.02)
+    assert connector.status().state in (ConnectorState.ERROR, ConnectorState.CONNECTING)
+    outcome = await connector.write(ActuatorBinding("plc-x", "a", "hr:1", data_type="int16"), 1.0)
+    assert not outcome.ok and "not connected" in outcome.message
+    async with asyncio.timeout(1):
+        await connector.aclose()
+    assert connector.status().state is ConnectorState.DISCONNECTED
+
+
+def test_word_order_helper_matches_codec() -> None:
+    assert _regs(1.0, "float32") == [0x3F80, 0]
+    assert ModbusType.parse("float32:CDAB") == ModbusType(Kind.FLOAT32, WordOrder.CDAB)
