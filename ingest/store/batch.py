@@ -1,0 +1,145 @@
+"""Columnar batches of validated readings, the unit every store writes.
+
+A ``ReadingBatch`` holds parallel numpy arrays: ``ts`` (int64 epoch microseconds, UTC),
+``value`` (float64, NaN where the value is missing), and object arrays of str for
+``sensor_id``, ``asset_id`` and ``quality``. Stores turn it into Arrow (DuckDB) or ILP
+rows (QuestDB) without a Python object per reading in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+
+from graph.errors import ValidationError
+
+__all__ = ["ReadingBatch", "from_us", "to_us"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_us(at: datetime) -> int:
+    """A timezone-aware datetime as int epoch microseconds (naive means UTC)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    delta = at - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(us: int) -> datetime:
+    return datetime.fromtimestamp(int(us) // 1_000_000, UTC).replace(
+        microsecond=int(us) % 1_000_000
+    )
+
+
+def _obj(values: Sequence[str] | np.ndarray) -> np.ndarray:
+    arr = np.asarray(values, dtype=object)
+    if arr.ndim != 1:
+        raise ValidationError("batch columns must be one-dimensional")
+    return arr
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ReadingBatch:
+    ts: np.ndarray
+    sensor_id: np.ndarray
+    asset_id: np.ndarray
+    value: np.ndarray
+    quality: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.ts)
+        for name in ("sensor_id", "asset_id", "value", "quality"):
+            if len(getattr(self, name)) != n:
+                raise ValidationError(f"batch column {name} has a different length")
+
+    @classmethod
+    def from_columns(
+        cls,
+        ts: Sequence[int] | np.ndarray,
+        sensor_id: Sequence[str] | np.ndarray,
+        asset_id: Sequence[str] | np.ndarray,
+        value: Sequence[float | None] | np.ndarray,
+        quality: Sequence[str] | np.ndarray,
+    ) -> ReadingBatch:
+        vals = np.array(value, dtype=np.float64)  # None -> NaN
+        return cls(
+            ts=np.asarray(ts, dtype=np.int64),
+            sensor_id=_obj(sensor_id),
+            asset_id=_obj(asset_id),
+            value=vals,
+            quality=_obj(quality),
+        )
+
+    @classmethod
+    def empty(cls) -> ReadingBatch:
+        return cls.from_columns([], [], [], np.empty(0), [])
+
+    @classmethod
+    def concat(cls, batches: Sequence[ReadingBatch]) -> ReadingBatch:
+        batches = [b for b in batches if len(b)]
+        if not batches:
+            return cls.empty()
+        if len(batches) == 1:
+            return batches[0]
+        return cls(
+            ts=np.concatenate([b.ts for b in batches]),
+            sensor_id=np.concatenate([b.sensor_id for b in batches]),
+            asset_id=np.concatenate([b.asset_id for b in batches]),
+            value=np.concatenate([b.value for b in batches]),
+            quality=np.concatenate([b.quality for b in batches]),
+        )
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def take(self, index: np.ndarray) -> ReadingBatch:
+        return ReadingBatch(
+            ts=self.ts[index],
+            sensor_id=self.sensor_id[index],
+            asset_id=self.asset_id[index],
+            value=self.value[index],
+            quality=self.quality[index],
+        )
+
+    def dedup(self) -> ReadingBatch:
+        """Keep the last reading of each (sensor_id, ts): last write wins, as in the store."""
+        n = len(self)
+        if n < 2:
+            return self
+        keys = np.unique(self.sensor_id, return_inverse=True)[1]
+        order = np.lexsort((np.arange(n), self.ts, keys))
+        k, t = keys[order], self.ts[order]
+        last = np.ones(n, dtype=bool)
+        last[:-1] = (k[1:] != k[:-1]) | (t[1:] != t[:-1])
+        if last.all():
+            return self
+        return self.take(np.sort(order[last]))
+
+    def to_arrow(self) -> pa.Table:
+        value = pa.array(self.value, type=pa.float64(), from_pandas=True)  # NaN -> null
+        return pa.table(
+            {
+                "ts": pa.array(self.ts, type=pa.timestamp("us")),
+                "asset_id": pa.array(self.asset_id, type=pa.string()),
+                "sensor_id": pa.array(self.sensor_id, type=pa.string()),
+                "value": value,
+                "quality": pa.array(self.quality, type=pa.string()),
+            }
+        )
+
+    @classmethod
+    def from_arrow(cls, table: pa.Table) -> ReadingBatch:
+        ts = table.column("ts").cast(pa.int64()).to_numpy()
+        value = table.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
+        return cls(
+            ts=np.asarray(ts, dtype=np.int64),
+            sensor_id=np.asarray(table.column("sensor_id").to_pylist(), dtype=object),
+            asset_id=np.asarray(table.column("asset_id").to_pylist(), dtype=object),
+            value=value,
+            quality=np.asarray(table.column("quality").to_pylist(), dtype=object),
+        )

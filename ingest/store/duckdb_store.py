@@ -1,0 +1,309 @@
+"""The embedded readings store: one DuckDB file in the data directory.
+
+DuckDB is synchronous, so every call runs in a worker thread under one lock (one
+connection, serialised). Batches go in as Arrow tables, never row by row. Dedup on
+(ts, sensor_id) is a delete of the overlap plus an insert, in one transaction.
+
+If the file cannot be opened (another process holds its lock, the disk is gone) or the
+connection died, operations raise ``Unavailable`` and the next one tries to reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from graph.errors import Unavailable
+from ingest.reading import Quality
+from ingest.store import _duckdb_sql as sql
+from ingest.store._shape import split_series
+from ingest.store.batch import ReadingBatch, from_us, to_us
+from ingest.store.port import (
+    Aggregate,
+    EventRow,
+    Fill,
+    LatestValue,
+    RejectedRow,
+    Series,
+    Summary,
+    check_window,
+)
+
+__all__ = ["DuckDBStore"]
+
+T = TypeVar("T")
+
+_FILL_SQL = {
+    Fill.NONE: sql.BUCKETED,
+    Fill.NULL: sql.BUCKETED_FILL_NULL,
+    Fill.PREVIOUS: sql.BUCKETED_FILL_PREVIOUS,
+    Fill.LINEAR: sql.BUCKETED_FILL_LINEAR,
+}
+_CONNECTION_ERRORS = (duckdb.ConnectionException, duckdb.IOException)
+
+
+class DuckDBStore:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        table_prefix: str = "",
+        memory_limit: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.path = str(path)
+        self._p = table_prefix
+        self._config: dict[str, Any] = {}
+        if memory_limit:
+            self._config["memory_limit"] = memory_limit
+        if threads:
+            self._config["threads"] = threads
+        self._lock = threading.Lock()
+        self._conn: duckdb.DuckDBPyConnection | None = None
+        self._closed = False
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def open(self) -> Self:
+        await self._run(lambda conn: None)
+        return self
+
+    async def __aenter__(self) -> Self:
+        return await self.open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await asyncio.to_thread(self._drop)
+
+    async def disconnect(self) -> None:
+        """Drop the connection and release the file; the next operation reconnects."""
+        await asyncio.to_thread(self._drop)
+
+    def _drop(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                conn.close()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        if self._closed:
+            raise Unavailable("the DuckDB readings store is closed")
+        if self._conn is None:
+            try:
+                conn = duckdb.connect(self.path, config=self._config)
+                for statement in sql.SCHEMA:
+                    conn.execute(statement.format(p=self._p))
+            except (*_CONNECTION_ERRORS, duckdb.InvalidInputException) as exc:
+                raise Unavailable(f"cannot open the readings store {self.path}: {exc}") from exc
+            self._conn = conn
+        return self._conn
+
+    def _call(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        with self._lock:
+            conn = self._connect()
+            try:
+                return fn(conn)
+            except _CONNECTION_ERRORS as exc:
+                self._conn = None
+                try:
+                    conn.close()
+                except duckdb.Error as close_exc:
+                    exc.add_note(f"closing the broken connection failed too: {close_exc}")
+                raise Unavailable(f"the readings store {self.path} failed: {exc}") from exc
+
+    async def _run(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        return await asyncio.to_thread(self._call, fn)
+
+    def _q(self, template: str, **fmt: str) -> str:
+        return template.format(p=self._p, **fmt)
+
+    async def sync(self) -> None:
+        """DuckDB reads its own writes: nothing to wait for."""
+
+    async def ping(self) -> None:
+        await self._run(lambda conn: conn.execute("SELECT 1").fetchall())
+
+    # -- writes ----------------------------------------------------------------------
+
+    async def write(self, batch: ReadingBatch) -> int:
+        batch = batch.dedup()
+        if not len(batch):
+            return 0
+        table = batch.to_arrow()
+        bounds = {"lo": int(batch.ts.min()), "hi": int(batch.ts.max())}
+        delete, insert = self._q(sql.DELETE_OVERLAP), self._q(sql.INSERT_BATCH)
+
+        def go(conn: duckdb.DuckDBPyConnection) -> int:
+            conn.register("_batch", table)
+            try:
+                conn.execute("BEGIN TRANSACTION")
+                try:
+                    conn.execute(delete, bounds)
+                    conn.execute(insert)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            finally:
+                conn.unregister("_batch")
+            return len(batch)
+
+        return await self._run(go)
+
+    async def _insert_rows(self, statement: str, table: pa.Table) -> int:
+        def go(conn: duckdb.DuckDBPyConnection) -> int:
+            conn.register("_rows", table)
+            try:
+                conn.execute(statement)
+            finally:
+                conn.unregister("_rows")
+            return table.num_rows
+
+        return await self._run(go)
+
+    async def write_rejected(self, rows: Sequence[RejectedRow]) -> int:
+        if not rows:
+            return 0
+        table = pa.table(
+            {
+                "received_at": pa.array([to_us(r.received_at) for r in rows], pa.timestamp("us")),
+                "id": pa.array([r.id for r in rows], pa.int64()),
+                "asset_id": [r.asset_id for r in rows],
+                "sensor_id": [r.sensor_id for r in rows],
+                "raw": [r.raw for r in rows],
+                "reason": [r.reason for r in rows],
+            }
+        )
+        return await self._insert_rows(self._q(sql.INSERT_REJECTED), table)
+
+    async def write_events(self, rows: Sequence[EventRow]) -> int:
+        if not rows:
+            return 0
+        table = pa.table(
+            {
+                "ts": pa.array([to_us(r.ts) for r in rows], pa.timestamp("us")),
+                "asset_id": [r.asset_id for r in rows],
+                "kind": [r.kind for r in rows],
+                "payload": [r.payload for r in rows],
+            }
+        )
+        return await self._insert_rows(self._q(sql.INSERT_EVENTS), table)
+
+    # -- reads -----------------------------------------------------------------------
+
+    async def latest(self, sensor_ids: Sequence[str]) -> dict[str, LatestValue]:
+        ids = list(dict.fromkeys(sensor_ids))
+        if not ids:
+            return {}
+        query = self._q(sql.LATEST)
+        rows = await self._run(lambda conn: conn.execute(query, {"ids": ids}).fetchall())
+        return {
+            sid: LatestValue(
+                sensor_id=sid,
+                asset_id=row["a"],
+                ts=from_us(t),
+                value=row["v"],
+                quality=Quality(row["q"]),
+            )
+            for sid, t, row in rows
+        }
+
+    async def history(
+        self,
+        sensor_ids: Sequence[str],
+        start: datetime,
+        end: datetime,
+        bucket: timedelta | None = None,
+        aggregate: Aggregate = Aggregate.AVG,
+        fill: Fill = Fill.NONE,
+        include_bad: bool = False,
+    ) -> dict[str, Series]:
+        check_window(start, end, bucket)
+        ids = list(dict.fromkeys(sensor_ids))
+        if not ids:
+            return {}
+        params: dict[str, Any] = {
+            "ids": ids,
+            "start": to_us(start),
+            "end": to_us(end),
+            "include_bad": include_bad,
+        }
+        if bucket is None:
+            query = self._q(sql.RAW)
+        else:
+            params["bucket"] = bucket // timedelta(microseconds=1)
+            if Fill(fill) is not Fill.NONE:
+                params["gstart"] = params["start"] - params["start"] % params["bucket"]
+            query = self._q(_FILL_SQL[Fill(fill)], agg=sql.AGGREGATES[Aggregate(aggregate)])
+
+        def go(conn: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
+            return conn.execute(query, params).fetchnumpy()
+
+        cols = await self._run(go)
+        return split_series(ids, cols, with_quality=bucket is None)
+
+    async def summary(
+        self,
+        sensor_ids: Sequence[str],
+        start: datetime,
+        end: datetime,
+        include_bad: bool = False,
+    ) -> dict[str, Summary]:
+        check_window(start, end, None)
+        ids = list(dict.fromkeys(sensor_ids))
+        if not ids:
+            return {}
+        params = {"ids": ids, "start": to_us(start), "end": to_us(end), "include_bad": include_bad}
+        query = self._q(sql.SUMMARY)
+        rows = await self._run(lambda conn: conn.execute(query, params).fetchall())
+        found = {
+            sid: Summary(sid, n, lo, hi, mean, last, None if t is None else from_us(t))
+            for sid, n, lo, hi, mean, last, t in rows
+        }
+        return {sid: found.get(sid, Summary(sid, 0, None, None, None, None, None)) for sid in ids}
+
+    async def rejected(
+        self, limit: int = 100, sensor_id: str | None = None, since: datetime | None = None
+    ) -> list[RejectedRow]:
+        params = {
+            "limit": max(0, int(limit)),
+            "sensor_id": sensor_id,
+            "since": None if since is None else to_us(since),
+        }
+        query = self._q(sql.REJECTED)
+        rows = await self._run(lambda conn: conn.execute(query, params).fetchall())
+        return [
+            RejectedRow(id=i, received_at=from_us(t), asset_id=a, sensor_id=s, raw=raw, reason=r)
+            for t, i, a, s, raw, r in rows
+        ]
+
+    async def events(
+        self, asset_ids: Sequence[str], start: datetime, end: datetime, limit: int = 1000
+    ) -> list[EventRow]:
+        check_window(start, end, None)
+        params = {
+            "ids": list(asset_ids),
+            "start": to_us(start),
+            "end": to_us(end),
+            "limit": max(0, int(limit)),
+        }
+        query = self._q(sql.EVENTS)
+        rows = await self._run(lambda conn: conn.execute(query, params).fetchall())
+        return [EventRow(from_us(t), a, k, p) for t, a, k, p in rows]

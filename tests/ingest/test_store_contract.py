@@ -1,0 +1,245 @@
+"""The readings-store contract, run against every backend (see ``conftest.store``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from graph.errors import ValidationError
+from ingest.reading import Quality
+from ingest.store import (
+    Aggregate,
+    EventRow,
+    Fill,
+    ReadingBatch,
+    ReadingsStore,
+    RejectedRow,
+    align,
+    bucket_grid,
+    to_us,
+)
+
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+US = 1_000_000
+
+
+def batch(rows: list[tuple[float, str, float | None, str]], asset: str = "a1") -> ReadingBatch:
+    """rows of (seconds after T0, sensor, value, quality)."""
+    return ReadingBatch.from_columns(
+        [to_us(T0) + int(s * US) for s, *_ in rows],
+        [r[1] for r in rows],
+        [asset] * len(rows),
+        [r[2] for r in rows],
+        [r[3] for r in rows],
+    )
+
+
+async def test_ping_and_empty_reads(store: ReadingsStore) -> None:
+    await store.ping()
+    assert await store.latest([]) == {}
+    assert await store.history([], T0, T0 + timedelta(minutes=1)) == {}
+    assert await store.write(ReadingBatch.empty()) == 0
+
+
+async def test_latest_many_sensors_in_one_call(store: ReadingsStore) -> None:
+    await store.write(
+        batch(
+            [
+                (0, "s1", 1.0, "good"),
+                (10, "s1", 2.0, "good"),
+                (5, "s2", 7.0, "bad"),
+                (20, "s3", None, "missing"),
+                (3, "s3", 4.0, "good"),
+            ]
+        )
+    )
+    await store.sync()
+    latest = await store.latest(["s1", "s2", "s3", "nope"])
+    assert set(latest) == {"s1", "s2", "s3"}
+    assert latest["s1"].value == 2.0 and latest["s1"].ts == T0 + timedelta(seconds=10)
+    assert latest["s1"].asset_id == "a1" and latest["s1"].quality is Quality.GOOD
+    assert latest["s2"].quality is Quality.BAD and latest["s2"].value == 7.0
+    assert latest["s3"].value is None and latest["s3"].quality is Quality.MISSING
+
+
+async def test_dedup_on_ts_and_sensor_last_write_wins(store: ReadingsStore) -> None:
+    first = batch([(s, "d1", float(s), "good") for s in range(10)])
+    await store.write(first)
+    await store.write(first)  # a replay
+    await store.write(batch([(4, "d1", 40.0, "suspect"), (4, "d1", 44.0, "good")]))
+    await store.sync()
+    series = (await store.history(["d1"], T0, T0 + timedelta(minutes=1), include_bad=True))["d1"]
+    assert len(series) == 10
+    assert series.values[4] == 44.0 and series.quality[4] == "good"
+    summary = (await store.summary(["d1"], T0, T0 + timedelta(minutes=1)))["d1"]
+    assert summary.count == 10
+
+
+async def test_raw_history_window_order_and_bad(store: ReadingsStore) -> None:
+    await store.write(
+        batch(
+            [
+                (30, "r1", 3.0, "good"),
+                (10, "r1", 1.0, "good"),
+                (20, "r1", 99.0, "bad"),
+                (60, "r1", 6.0, "good"),  # at the window end: excluded
+                (-1, "r1", 0.5, "good"),  # before the start: excluded
+                (15, "r2", 5.0, "suspect"),
+            ]
+        )
+    )
+    await store.sync()
+    end = T0 + timedelta(seconds=60)
+    good = await store.history(["r1", "r2", "r3"], T0, end)
+    assert good["r1"].times.tolist() == [to_us(T0) + 10 * US, to_us(T0) + 30 * US]
+    assert good["r1"].values.tolist() == [1.0, 3.0]
+    assert good["r2"].quality.tolist() == ["suspect"]
+    assert len(good["r3"]) == 0
+    with_bad = await store.history(["r1"], T0, end, include_bad=True)
+    assert with_bad["r1"].values.tolist() == [1.0, 99.0, 3.0]
+
+
+async def test_bucketed_aggregates_match_numpy(store: ReadingsStore) -> None:
+    rng = np.random.default_rng(7)
+    seconds = np.arange(0, 600, 5)
+    values = rng.normal(50, 10, len(seconds)).round(3)
+    quality = np.where(rng.random(len(seconds)) < 0.1, "bad", "good")
+    await store.write(
+        batch(
+            [
+                (float(s), "g1", float(v), str(q))
+                for s, v, q in zip(seconds, values, quality, strict=True)
+            ]
+        )
+    )
+    await store.sync()
+    keep = quality != "bad"
+    buckets = seconds // 60
+    expect = {
+        Aggregate.AVG: lambda x: x.mean(),
+        Aggregate.MIN: np.min,
+        Aggregate.MAX: np.max,
+        Aggregate.SUM: np.sum,
+        Aggregate.COUNT: len,
+        Aggregate.FIRST: lambda x: x[0],
+        Aggregate.LAST: lambda x: x[-1],
+    }
+    for aggregate, fn in expect.items():
+        got = (
+            await store.history(
+                ["g1"], T0, T0 + timedelta(minutes=10), timedelta(minutes=1), aggregate
+            )
+        )["g1"]
+        want = [fn(values[keep & (buckets == b)]) for b in range(10)]
+        assert got.times.tolist() == [to_us(T0) + b * 60 * US for b in range(10)], aggregate
+        np.testing.assert_allclose(got.values, want, rtol=1e-9, err_msg=aggregate)
+    with_bad = (
+        await store.history(
+            ["g1"],
+            T0,
+            T0 + timedelta(minutes=10),
+            timedelta(minutes=1),
+            Aggregate.COUNT,
+            include_bad=True,
+        )
+    )["g1"]
+    assert with_bad.values.sum() == len(seconds)
+
+
+@pytest.mark.parametrize(
+    ("fill", "expected"),
+    [
+        (Fill.NONE, None),
+        (Fill.NULL, [np.nan, 2.0, np.nan, np.nan, 8.0, np.nan]),
+        (Fill.PREVIOUS, [np.nan, 2.0, 2.0, 2.0, 8.0, 8.0]),
+        (Fill.LINEAR, [np.nan, 2.0, 4.0, 6.0, 8.0, np.nan]),
+    ],
+)
+async def test_fill_strategies(
+    store: ReadingsStore, fill: Fill, expected: list[float] | None
+) -> None:
+    await store.write(
+        batch([(60, "f1", 1.0, "good"), (90, "f1", 3.0, "good"), (245, "f1", 8.0, "good")])
+    )
+    await store.sync()
+    got = (
+        await store.history(
+            ["f1"], T0, T0 + timedelta(minutes=6), timedelta(minutes=1), Aggregate.AVG, fill
+        )
+    )["f1"]
+    if expected is None:
+        assert got.times.tolist() == [to_us(T0) + 60 * US, to_us(T0) + 240 * US]
+        assert got.values.tolist() == [2.0, 8.0]
+        return
+    assert got.times.tolist() == [to_us(T0) + m * 60 * US for m in range(6)]
+    np.testing.assert_allclose(got.values, expected)
+
+
+async def test_several_sensors_on_one_time_axis(store: ReadingsStore) -> None:
+    await store.write(
+        batch([(0, "x1", 1.0, "good"), (120, "x1", 3.0, "good"), (60, "x2", 5.0, "good")])
+    )
+    await store.sync()
+    start, end, bucket = T0, T0 + timedelta(minutes=3), timedelta(minutes=1)
+    series = await store.history(["x1", "x2"], start, end, bucket, fill=Fill.NULL)
+    grid = bucket_grid(to_us(start), to_us(end), bucket // timedelta(microseconds=1))
+    matrix = align(series, ["x1", "x2"], grid)
+    np.testing.assert_allclose(matrix, [[1.0, np.nan, 3.0], [np.nan, 5.0, np.nan]])
+
+
+async def test_summary_many_sensors(store: ReadingsStore) -> None:
+    await store.write(
+        batch(
+            [
+                (0, "m1", 1.0, "good"),
+                (10, "m1", 5.0, "good"),
+                (20, "m1", 500.0, "bad"),
+                (5, "m2", 2.0, "good"),
+                (8, "m2", None, "missing"),
+            ]
+        )
+    )
+    await store.sync()
+    end = T0 + timedelta(minutes=1)
+    got = await store.summary(["m1", "m2", "m3"], T0, end)
+    m1 = got["m1"]
+    assert (m1.count, m1.min, m1.max, m1.avg, m1.last) == (2, 1.0, 5.0, 3.0, 5.0)
+    assert m1.last_ts == T0 + timedelta(seconds=10)
+    assert got["m2"].count == 1 and got["m2"].last == 2.0
+    assert got["m3"].count == 0 and got["m3"].avg is None
+    assert (await store.summary(["m1"], T0, end, include_bad=True))["m1"].max == 500.0
+
+
+async def test_rejected_are_kept_and_replays_are_idempotent(store: ReadingsStore) -> None:
+    rows = [
+        RejectedRow(1, T0, "s1", "a1", '{"sensor_id": "s1"}', "unknown sensor"),
+        RejectedRow(2, T0 + timedelta(seconds=1), "s2", "", "not json", "malformed JSON"),
+    ]
+    await store.write_rejected(rows)
+    await store.write_rejected(rows)
+    await store.sync()
+    got = await store.rejected(limit=10)
+    assert [r.id for r in got] == [2, 1]
+    assert got[1] == rows[0]
+    assert [r.id for r in await store.rejected(sensor_id="s1")] == [1]
+    assert [r.id for r in await store.rejected(since=T0 + timedelta(seconds=1))] == [2]
+
+
+async def test_events(store: ReadingsStore) -> None:
+    rows = [EventRow(T0, "a1", "alert", '{"x": 1}'), EventRow(T0, "a2", "alert", "{}")]
+    await store.write_events(rows)
+    await store.write_events(rows[:1])
+    await store.sync()
+    got = await store.events(["a1"], T0, T0 + timedelta(minutes=1))
+    assert got == rows[:1]
+
+
+async def test_window_errors(store: ReadingsStore) -> None:
+    with pytest.raises(ValidationError):
+        await store.history(["s"], T0, T0)
+    with pytest.raises(ValidationError):
+        await store.history(["s"], T0.replace(tzinfo=None), T0 + timedelta(hours=1))
+    with pytest.raises(ValidationError):
+        await store.history(["s"], T0, T0 + timedelta(days=365), timedelta(milliseconds=1))
