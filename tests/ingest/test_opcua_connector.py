@@ -1,0 +1,178 @@
+"""OpcUaConnector against a real in-process asyncua server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+
+import pytest
+from asyncua import ua
+
+from graph.errors import ValidationError
+from graph.model import ActuatorBinding, DataSource, SensorBinding
+from ingest.connectors import Bindings, ConnectorState, DeadLetter
+from ingest.connectors.opcua import OpcUaConnector, quality_of
+from ingest.reading import Quality, RawReading
+from tests import peers
+from tests.peers import OpcUaDevice
+
+opcua_device = peers.opcua_device  # fixture
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.batches: list[list[RawReading]] = []
+        self.letters: list[DeadLetter] = []
+
+    async def __call__(self, batch: list[RawReading]) -> None:
+        self.batches.append(batch)
+
+    async def on_error(self, letter: DeadLetter) -> None:
+        self.letters.append(letter)
+
+    @property
+    def readings(self) -> list[RawReading]:
+        return [r for b in self.batches for r in b]
+
+    def last(self, sensor: str) -> RawReading | None:
+        found = [r for r in self.readings if r.sensor_id == sensor]
+        return found[-1] if found else None
+
+    async def until(self, check: Callable[[], bool], within: float = 4.0) -> None:
+        async with asyncio.timeout(within):
+            while not check():  # noqa: ASYNC110 - polls plain state
+                await asyncio.sleep(0.01)
+
+
+def _rig(
+    device: OpcUaDevice, extra: list[SensorBinding] | None = None
+) -> tuple[DataSource, Bindings]:
+    source = DataSource(
+        id=f"plc-{uuid.uuid4().hex[:6]}",
+        protocol="opcua",
+        endpoint=device.url,
+        settings={
+            "sampling_interval_ms": 20,
+            "publishing_interval_ms": 50,
+            "watchdog_s": 0.3,
+            "timeout_s": 1.0,
+            "reconnect_min_s": 0.1,
+            "reconnect_max_s": 0.3,
+        },
+    )
+    n = device.node_id
+    sensors = [
+        SensorBinding(source.id, "speed", n("pump-101.speed"), scale=0.1),
+        SensorBinding(source.id, "temp", n("pump-101.temp"), offset=-273.15),
+        SensorBinding(source.id, "count", n("pump-101.count")),
+        SensorBinding(source.id, "running", n("pump-101.running")),
+        *(extra or []),
+    ]
+    actuators = [
+        ActuatorBinding(source.id, "speed-sp", n("pump-101.setpoint"), scale=2.0),
+        ActuatorBinding(source.id, "valve", n("pump-101.valve")),
+    ]
+    return source, Bindings.of(
+        [(s, "pump-101") for s in sensors], [(a, "pump-101") for a in actuators]
+    )
+
+
+def test_status_codes_map_to_quality() -> None:
+    assert quality_of(ua.StatusCode(ua.StatusCodes.Good)) is Quality.GOOD
+    assert quality_of(ua.StatusCode(ua.StatusCodes.UncertainLastUsableValue)) is Quality.SUSPECT
+    assert quality_of(ua.StatusCode(ua.StatusCodes.BadSensorFailure)) is Quality.BAD
+
+
+async def test_monitored_items_arrive_as_scaled_readings_with_quality(
+    opcua_device: OpcUaDevice,
+) -> None:
+    dev = opcua_device
+    source, bindings = _rig(dev)
+    sink = Sink()
+    async with OpcUaConnector(source, bindings, sink, on_error=sink.on_error) as connector:
+        await sink.until(lambda: len(sink.readings) >= 4)
+        assert len(sink.batches[0]) == 4  # the initial burst is one batch
+        await dev.write("pump-101.speed", 1500.0)
+        await dev.write("pump-101.temp", 300.0)
+        await dev.write("pump-101.count", 7)
+        await dev.write("pump-101.running", True)
+        await sink.until(lambda: (r := sink.last("running")) is not None and r.value == 1.0)
+        await sink.until(lambda: sink.last("count").value == 7)
+        speed, temp = sink.last("speed"), sink.last("temp")
+        assert speed.value == pytest.approx(150.0) and speed.quality is Quality.GOOD
+        assert temp.value == pytest.approx(26.85)
+        assert speed.timestamp is not None and speed.timestamp.tzinfo is not None
+        assert speed.source == source.id and speed.asset_id == "pump-101"
+        await dev.write("pump-101.speed", 1600.0, ua.StatusCodes.UncertainLastUsableValue)
+        await sink.until(lambda: sink.last("speed").quality is Quality.SUSPECT)
+        await dev.write("pump-101.speed", 0.0, ua.StatusCodes.BadSensorFailure)
+        await sink.until(lambda: sink.last("speed").quality is Quality.BAD)
+        assert "Bad" in str(sink.last("speed").metadata["status"])
+        status = connector.status()
+        assert status.state is ConnectorState.CONNECTED and status.readings == len(sink.readings)
+
+
+async def test_unknown_node_is_reported_and_the_rest_flows(opcua_device: OpcUaDevice) -> None:
+    dev = opcua_device
+    ghost = SensorBinding("x", "ghost", "ns=2;s=does.not.exist")
+    source, bindings = _rig(dev)
+    bindings = Bindings.of(
+        [(s, "pump-101") for s in bindings.sensors]
+        + [(SensorBinding(source.id, ghost.sensor_id, ghost.address), "pump-101")]
+    )
+    sink = Sink()
+    async with OpcUaConnector(source, bindings, sink, on_error=sink.on_error):
+        await sink.until(lambda: len(sink.readings) >= 4 and len(sink.letters) == 1)
+        (letter,) = sink.letters
+        assert letter.sensor_id == "ghost" and "BadNodeIdUnknown" in letter.reason
+
+
+def test_bad_node_id_is_a_validation_error() -> None:
+    source = DataSource(id="plc", protocol="opcua", endpoint="opc.tcp://127.0.0.1:4840/")
+    bindings = Bindings.of([(SensorBinding("plc", "s", "pump.speed"), "a")])
+    with pytest.raises(ValidationError, match="NodeId"):
+        OpcUaConnector(source, bindings, Sink())
+    with pytest.raises(ValidationError, match="endpoint"):
+        OpcUaConnector(
+            DataSource(id="plc", protocol="opcua", endpoint="tcp://x"), Bindings(), Sink()
+        )
+
+
+async def test_setpoints_are_written_and_read_back(opcua_device: OpcUaDevice) -> None:
+    dev = opcua_device
+    source, bindings = _rig(dev)
+    setpoint, valve = bindings.actuators
+    async with OpcUaConnector(source, bindings, Sink()) as connector:
+        assert await connector.wait_connected(4)
+        outcome = await connector.write(setpoint, 90.0)
+        assert outcome.ok, outcome.message
+        assert outcome.confirmed_value == pytest.approx(90.0)
+        assert await dev.read("pump-101.setpoint") == pytest.approx(45.0)  # raw = value / scale
+        outcome = await connector.write(valve, 12)
+        assert outcome.ok and await dev.read("pump-101.valve") == 12
+        with pytest.raises(ValidationError):
+            await connector.write(setpoint, float("nan"))
+        with pytest.raises(ValidationError, match="range"):
+            await connector.write(valve, 1e6)
+        with pytest.raises(ValidationError, match="integer"):
+            await connector.write(valve, 1.5)
+        assert connector.status().writes == 2
+
+
+async def test_resubscribes_after_server_restart(opcua_device: OpcUaDevice) -> None:
+    dev = opcua_device
+    source, bindings = _rig(dev)
+    sink = Sink()
+    async with OpcUaConnector(source, bindings, sink) as connector:
+        await sink.until(lambda: len(sink.readings) >= 4)
+        await dev.stop()
+        await sink.until(lambda: connector.status().state is not ConnectorState.CONNECTED)
+        assert connector.status().last_error is not None
+        await dev.start()  # same port, fresh server: the old session is gone
+        assert await connector.wait_connected(5)
+        await dev.write("pump-101.speed", 4242.0)
+        await sink.until(lambda: sink.last("speed").value == pytest.approx(424.2))
+        assert connector.status().reconnects >= 1
+    assert connector.status().state is ConnectorState.DISCONNECTED
+    assert not [t for t in asyncio.all_tasks() if t.get_name() == f"connector:{source.id}"]
