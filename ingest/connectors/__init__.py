@@ -14,6 +14,11 @@ from ingest.connectors.base import (
     WriteOutcome,
     check_setpoint,
 )
+from ingest.connectors.factory import make_connector
+from ingest.connectors.modbus import ModbusConnector
+from ingest.connectors.mqtt import MqttConnector
+from ingest.connectors.opcua import OpcUaConnector
+from ingest.connectors.settings import ModbusSettings, MqttSettings, OpcUaSettings
 
 __all__ = [
     "AssetEvent",
@@ -24,8 +29,15 @@ __all__ = [
     "DeadLetter",
     "ErrorSink",
     "EventSink",
+    "ModbusConnector",
+    "ModbusSettings",
+    "MqttConnector",
+    "MqttSettings",
+    "OpcUaConnector",
+    "OpcUaSettings",
     "SetpointWriter",
     "Sink",
     "WriteOutcome",
     "check_setpoint",
+    "make_connector",
 ]

@@ -8,6 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from graph.errors import ValidationError
+from graph.model import DataSource
+from ingest.connectors import Bindings, ModbusSettings, MqttSettings, make_connector
 from ingest.connectors.mqtt_codec import (
     PayloadError,
     TopicKind,
@@ -87,3 +90,45 @@ def test_telemetry_forms() -> None:
     for bad in ["[1]", "1", '{"values": 3}', "{}", '{"timestamp": "x", "a": 1}', "nope"]:
         with pytest.raises(PayloadError):
             parse_telemetry_payload(bad)
+
+
+def test_settings_parse_endpoints_and_reject_bad_values() -> None:
+    m = ModbusSettings.from_source(
+        DataSource(
+            id="d",
+            protocol="modbus",
+            endpoint="modbus://10.0.0.5:1502?unit=3&timeout=0.5&poll=0.2",
+            settings={"max_gap": 4},
+        )
+    )
+    assert (m.host, m.port, m.unit, m.timeout_s, m.poll_s, m.max_gap) == (
+        "10.0.0.5",
+        1502,
+        3,
+        0.5,
+        0.2,
+        4,
+    )
+    q = MqttSettings.from_source(DataSource(id="d", protocol="mqtt", endpoint="mqtts://broker"))
+    assert (q.host, q.port, q.tls) == ("broker", 8883, True)
+    for endpoint, settings in [
+        ("modbus://h?unit=300", {}),
+        ("modbus://h", {"poll": "fast"}),
+        ("modbus://h:99999", {}),
+    ]:
+        with pytest.raises(ValidationError):
+            ModbusSettings.from_source(
+                DataSource(id="d", protocol="modbus", endpoint=endpoint, settings=settings)
+            )
+    with pytest.raises(ValidationError, match="shared_group"):
+        MqttSettings.from_source(
+            DataSource(
+                id="d", protocol="mqtt", endpoint="mqtt://h", settings={"shared_group": "a/b"}
+            )
+        )
+
+    async def sink(batch: list[object]) -> None:
+        return None
+
+    with pytest.raises(ValidationError, match="no connector"):
+        make_connector(DataSource(id="d", protocol="http", endpoint=""), Bindings(), sink)

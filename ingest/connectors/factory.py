@@ -1,0 +1,35 @@
+"""Build the connector for a data source by its protocol (the manager's one entry point)."""
+
+from __future__ import annotations
+
+from graph.errors import ValidationError
+from graph.model import DataSource, Protocol
+from ingest.connectors._runtime import ConnectorBase
+from ingest.connectors.base import Bindings, ErrorSink, EventSink, Sink
+from ingest.connectors.modbus import ModbusConnector
+from ingest.connectors.mqtt import MqttConnector
+from ingest.connectors.opcua import OpcUaConnector
+
+__all__ = ["make_connector"]
+
+
+def make_connector(
+    source: DataSource,
+    bindings: Bindings,
+    sink: Sink,
+    *,
+    on_error: ErrorSink | None = None,
+    on_event: EventSink | None = None,
+) -> ConnectorBase:
+    """A stopped connector for ``source``; ``await c.start()`` (or ``async with c``).
+
+    Raises ``ValidationError`` for a protocol without a device connector (``http`` data
+    sources are fed by the HTTP ingest endpoint) or a malformed endpoint/binding.
+    """
+    if source.protocol is Protocol.MQTT:
+        return MqttConnector(source, bindings, sink, on_error=on_error, on_event=on_event)
+    if source.protocol is Protocol.OPCUA:
+        return OpcUaConnector(source, bindings, sink, on_error=on_error)
+    if source.protocol is Protocol.MODBUS:
+        return ModbusConnector(source, bindings, sink, on_error=on_error)
+    raise ValidationError(f"data source {source.id}: protocol {source.protocol} has no connector")
