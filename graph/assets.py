@@ -195,6 +195,31 @@ class AssetRepository:
     async def delete_blockers(self, ids: Sequence[str]) -> dict[str, DeleteBlockers]:
         return await self._client.read_tx(lambda tx: _blockers(tx, ids))
 
+    async def set_specs_in(self, tx: Tx, rows: Sequence[dict[str, object]]) -> None:
+        """Store simulation/station specs: rows of ``{id, sim, station}`` (dicts or None)."""
+        await tx.batched(
+            q.SET_SPECS,
+            [
+                {"id": r["id"], "sim": _rows.dump_map(r.get("sim")), "station": _rows.dump_map(r.get("station"))}  # type: ignore[arg-type]
+                for r in rows
+            ],
+        )
+
+    async def specs(self, ids: Iterable[str]) -> dict[str, dict[str, dict[str, object]]]:
+        """``{asset id: {"sim": {...}, "station": {...}}}`` for assets that have specs."""
+        rows = await self._client.read(q.GET_SPECS, ids=list(dict.fromkeys(ids)))
+        return {
+            r["id"]: {"sim": _rows.load_map(r["sim"]), "station": _rows.load_map(r["station"])}
+            for r in rows
+        }
+
+    async def set_sim_spec(self, asset_id: str, sim: dict[str, object]) -> None:
+        rows = await self._client.write(
+            q.SET_SIM_PARAMETERS, id=asset_id, sim=_rows.dump_map(sim), now=_rows.iso(utcnow())
+        )
+        if not rows:
+            raise NotFound(f"asset {asset_id} not found")
+
     async def counts(self) -> dict[str, int]:
         rows = await self._client.read(q.COUNT_BY_LABEL)
         return {k: int(v) for k, v in rows[0].items()}

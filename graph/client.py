@@ -86,6 +86,7 @@ class GraphClient:
         )
         self._record_path: Path | None = settings.record_statements_to
         self._recorded: set[str] = set()
+        self.sent_count = 0  # statements sent by this client (tests count round trips)
 
     async def __aenter__(self) -> GraphClient:
         return self
@@ -142,6 +143,7 @@ class GraphClient:
             raise Unavailable(f"graph driver error: {exc}") from exc
 
     def _record(self, query: str) -> None:
+        self.sent_count += 1
         if self._record_path is None or query in self._recorded:
             return
         self._recorded.add(query)

@@ -122,3 +122,15 @@ COUNT_BY_LABEL: LiteralString = (
     "OPTIONAL MATCH (x:Actuator) "
     "RETURN assets, sensors, count(x) AS actuators"
 )
+
+# Simulation and production-line specs kept with the asset (serialised JSON).
+SET_SPECS: LiteralString = (
+    "UNWIND $rows AS r MATCH (a:Asset {id: r.id}) SET a.simSpec = r.sim, a.stationSpec = r.station"
+)
+GET_SPECS: LiteralString = (
+    "UNWIND $ids AS id MATCH (a:Asset {id: id}) "
+    "RETURN a.id AS id, a.simSpec AS sim, a.stationSpec AS station"
+)
+SET_SIM_PARAMETERS: LiteralString = (
+    "MATCH (a:Asset {id: $id}) SET a.simSpec = $sim, a.updatedAt = $now RETURN a.id AS id"
+)

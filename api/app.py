@@ -1,0 +1,118 @@
+"""The ASGI app: GraphQL (HTTP, GraphiQL, WebSocket subscriptions), /healthz, /readyz.
+
+``create_app`` builds the services from settings and owns them for the app's
+lifespan; routes of later layers (``POST /ingest``) are added through ``ROUTES``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+
+from api.context import Context
+from api.schema import build_schema
+from api.services import Services
+from api.settings import Settings
+from graph.errors import Unauthenticated
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("twinql.api")
+
+# Later layers append (services -> routes) factories here.
+ROUTE_FACTORIES: list[Callable[[Services], list[BaseRoute]]] = []
+
+
+class TwinqlGraphQL(GraphQL):
+    def __init__(self, services: Services, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.services = services
+
+    async def get_context(self, request: Any, response: Any = None) -> Context:  # type: ignore[override]
+        header = request.headers.get("authorization")
+        ctx = Context(services=self.services, principal=None, request=request, response=response)
+        try:
+            ctx.principal = self.services.tokens.authenticate(header)
+        except Unauthenticated as exc:
+            ctx.auth_error = exc
+        return ctx
+
+    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        if header is None and params.get("token"):
+            header = f"Bearer {params['token']}"
+        try:
+            principal = self.services.tokens.authenticate(header)
+        except Unauthenticated as exc:
+            raise ConnectionRejectionError({"message": exc.message, "code": exc.code}) from exc
+        if principal is None:
+            raise ConnectionRejectionError(
+                {"message": "subscriptions need an API token", "code": "UNAUTHENTICATED"}
+            )
+        context.principal = principal
+        return None
+
+
+def create_app(
+    settings: Settings,
+    *,
+    services: Services | None = None,
+    record_statements_to: Path | None = None,
+    on_started: Callable[[Services], Any] | None = None,
+) -> Starlette:
+    services = services or Services.from_settings(settings)
+    schema = build_schema(max_depth=settings.max_depth, max_cost=settings.max_cost)
+    graphql = TwinqlGraphQL(
+        services,
+        schema=schema,
+        graphql_ide="graphiql",
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+        keep_alive=True,
+        keep_alive_interval=15,
+    )
+
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> JSONResponse:
+        if not services.started:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        checks = await services.readiness()
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "unavailable", "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await services.start(record_statements_to=record_statements_to)
+        app.state.services = services
+        for factory in ROUTE_FACTORIES:
+            app.router.routes.extend(factory(services))
+        if on_started is not None:
+            await on_started(services)
+        try:
+            yield
+        finally:
+            await services.aclose()
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,195 @@
+"""The ``twinql`` command: serve, demo, load, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from api.settings import Settings
+from graph.errors import TwinqlError
+
+__all__ = ["main"]
+
+EXAMPLE_PLANT = Path(__file__).parent / "examples" / "example_plant.yaml"
+
+_DESCRIPTION = """\
+twinql: a live digital twin of physical assets.
+
+The knowledge graph (assets, sensors, actuators, relations, maintenance) lives in
+Neo4j 5, readings in QuestDB, and a GraphQL API joins them. With no settings,
+everything runs embedded: a graph server and a DuckDB readings store in --data-dir.
+Point TWINQL_NEO4J_URI, TWINQL_QUESTDB_URL or TWINQL_MQTT_URL at real servers to use them.
+"""
+
+_EPILOG = """\
+examples:
+  twinql demo                      start with the example plant, GraphiQL at /graphql
+  twinql serve --port 9000         serve whatever the data directory holds
+  twinql load plant.yaml           import a plant description (idempotent)
+  twinql export-schema -o schema.graphql
+"""
+
+
+def _server_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port to listen on (default 8000)")
+    p.add_argument(
+        "--data-dir", type=Path, default=None, help="where embedded stores keep data (./.twinql)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="twinql",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--log-level", default=None, help="debug, info, warning (default info)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the GraphQL service")
+    _server_args(serve)
+
+    demo = sub.add_parser(
+        "demo", help="run the service with the example plant loaded (and its simulated devices)"
+    )
+    _server_args(demo)
+    demo.add_argument(
+        "--no-devices", action="store_true", help="load the plant but start no simulated devices"
+    )
+
+    load = sub.add_parser("load", help="import a plant description (YAML or JSON)")
+    load.add_argument("file", type=Path, help="the plant file; '-' reads JSON/YAML from stdin")
+    load.add_argument("--data-dir", type=Path, default=None)
+    load.add_argument("--check", action="store_true", help="only validate the file; write nothing")
+
+    export = sub.add_parser("export-schema", help="print the GraphQL SDL")
+    export.add_argument("-o", "--output", type=Path, default=None, help="write to this file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env(
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        data_dir=getattr(args, "data_dir", None),
+        log_level=args.log_level,
+    )
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command == "export-schema":
+            return _export_schema(args.output)
+        if args.command == "load":
+            return asyncio.run(_load(settings, args.file, check=args.check))
+        if args.command == "serve":
+            return _serve(settings, demo=False)
+        if args.command == "demo":
+            return _serve(settings, demo=True, devices=not args.no_devices)
+    except TwinqlError as exc:
+        print(f"twinql: {exc.code}: {exc.message}", file=sys.stderr)
+        errors = exc.details.get("errors")
+        if isinstance(errors, list):
+            for e in errors[1:20]:
+                print(f"  also: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _export_schema(output: Path | None) -> int:
+    from api.schema import build_schema
+
+    sdl = build_schema().as_str() + "\n"
+    if output is None:
+        sys.stdout.write(sdl)
+    else:
+        output.write_text(sdl)
+        print(f"wrote {output}", file=sys.stderr)
+    return 0
+
+
+async def _load(settings: Settings, file: Path, *, check: bool) -> int:
+    from graph.importer import import_plant
+
+    from api.services import Services
+    from graph.plant import load_plant_file, parse_plant
+
+    if str(file) == "-":
+        plant = parse_plant(sys.stdin.read(), source_name="<stdin>")
+    else:
+        plant = load_plant_file(file)
+    if check:
+        print(json.dumps(plant.summary(), indent=2))
+        return 0
+    services = Services.from_settings(settings)
+    await services.start()
+    try:
+        report = await import_plant(services.repo, plant)
+    finally:
+        await services.aclose()
+    print(json.dumps(report.as_dict(), indent=2))
+    return 0
+
+
+def _serve(settings: Settings, *, demo: bool, devices: bool = True) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from api.services import Services
+
+    services = Services.from_settings(settings)
+
+    async def on_started(svc: Services) -> None:
+        if demo:
+            from graph.importer import import_plant
+
+            from graph.plant import load_plant_file
+
+            report = await import_plant(svc.repo, load_plant_file(EXAMPLE_PLANT))
+            logging.getLogger("twinql").info("example plant loaded: %s", report.as_dict())
+            if devices:
+                starter = getattr(svc, "start_demo_devices", None)
+                if starter is not None:
+                    await starter()
+        _banner(settings, svc)
+
+    app = create_app(settings, services=services, on_started=on_started)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        ws="websockets-sansio",
+        lifespan="on",
+    )
+    uvicorn.Server(config).run()
+    return 0
+
+
+def _banner(settings: Settings, services: object) -> None:
+    tokens = getattr(services, "tokens", None)
+    admin = tokens.first("admin") if tokens is not None else None
+    url = f"http://{settings.host}:{settings.port}/graphql"
+    lines = [f"twinql is ready: GraphiQL at {url}"]
+    if admin and not settings.tokens:
+        lines.append(
+            f"mutations and subscriptions need a token, e.g. header "
+            f'{{"Authorization": "Bearer {admin}"}} (admin; all tokens in '
+            f"{settings.data_dir / 'tokens.json'})"
+        )
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,58 @@
+"""The one place where twinql errors become GraphQL errors.
+
+A ``TwinqlError`` keeps its message and gains ``extensions.code`` (plus its details);
+GraphQL's own validation errors get ``VALIDATION``; anything else is unexpected: it is
+logged with its traceback and masked as ``INTERNAL``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from graphql.error import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from graph.errors import TwinqlError
+
+__all__ = ["CodedErrors", "code_of"]
+
+log = logging.getLogger("twinql.api")
+
+
+def code_of(error: GraphQLError) -> str:
+    orig = error.original_error
+    if isinstance(orig, TwinqlError):
+        return orig.code
+    if orig is None:
+        return "VALIDATION"
+    return "INTERNAL"
+
+
+class CodedErrors(MaskErrors):
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda _: True, error_message="Unexpected error.")
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        orig = error.original_error
+        code = code_of(error)
+        extensions = dict(error.extensions or {})
+        message = error.message
+        if isinstance(orig, TwinqlError):
+            extensions.update({k: v for k, v in orig.details.items() if _scalarish(v)})
+        elif code == "INTERNAL":
+            log.error("unexpected error in %s", error.path, exc_info=orig)
+            message = self.error_message
+        extensions["code"] = code
+        return GraphQLError(
+            message=message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,
+            extensions=extensions,
+        )
+
+
+def _scalarish(v: object) -> bool:
+    return isinstance(v, str | int | float | bool | list | dict) or v is None

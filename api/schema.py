@@ -1,0 +1,41 @@
+"""The Strawberry schema: queries, mutations and subscriptions of every layer, merged."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
+from strawberry.tools import merge_types
+
+from api.errors import CodedErrors
+from api.graph_mutations import GraphMutation
+from api.graph_queries import GraphQuery
+from api.limits import cost_limit_rule
+
+__all__ = ["build_schema"]
+
+QUERIES: tuple[type, ...] = (GraphQuery,)
+MUTATIONS: tuple[type, ...] = (GraphMutation,)
+SUBSCRIPTIONS: tuple[type, ...] = ()
+
+
+def build_schema(*, max_depth: int = 12, max_cost: int = 100_000) -> strawberry.Schema:
+    query = merge_types("Query", QUERIES)
+    mutation = merge_types("Mutation", MUTATIONS)
+    subscription = merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None
+    return strawberry.Schema(
+        query=query,
+        mutation=mutation,
+        subscription=subscription,
+        extensions=[
+            lambda: QueryDepthLimiter(max_depth=max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=50),
+            lambda: MaxTokensLimiter(max_token_count=5_000),
+            lambda: AddValidationRules([cost_limit_rule(max_cost)]),
+            CodedErrors,
+        ],
+    )

@@ -1,0 +1,106 @@
+"""Settings, read once from the environment by the composition root.
+
+| variable | meaning | default |
+|---|---|---|
+| TWINQL_DATA_DIR | where embedded stores keep their files | ./.twinql |
+| TWINQL_HOST / TWINQL_PORT | where the API listens | 127.0.0.1 / 8000 |
+| TWINQL_NEO4J_URI | Bolt URI of Neo4j 5; unset: the embedded graph server | unset |
+| TWINQL_NEO4J_USER / _PASSWORD / _DATABASE | Neo4j credentials and database | neo4j / "" / neo4j |
+| TWINQL_GRAPH_HEAP | heap of the embedded graph server | 1g |
+| TWINQL_QUESTDB_URL | QuestDB HTTP URL (ILP writes); unset: DuckDB in the data dir | unset |
+| TWINQL_QUESTDB_PG | QuestDB PostgreSQL-wire DSN for reads | derived from the URL |
+| TWINQL_MQTT_URL | MQTT broker for device connectivity | unset |
+| TWINQL_TOKENS | API tokens, ``token:role[:name]`` separated by commas | a generated file |
+| TWINQL_ANONYMOUS_READ | let callers without a token run queries | true on loopback |
+| TWINQL_MAX_DEPTH / TWINQL_MAX_COST | GraphQL query depth and cost limits | 12 / 100000 |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from graph.errors import ValidationError
+
+__all__ = ["Settings"]
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _bool(value: str, name: str) -> bool:
+    v = value.strip().lower()
+    if v in {"1", "true", "yes", "on"}:
+        return True
+    if v in {"0", "false", "no", "off"}:
+        return False
+    raise ValidationError(f"{name} must be true or false, got {value!r}")
+
+
+def _int(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError(f"{name} must be an integer, got {value!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path(".twinql")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    neo4j_uri: str | None = None
+    neo4j_user: str = "neo4j"
+    neo4j_password: str = field(default="", repr=False)
+    neo4j_database: str = "neo4j"
+    graph_heap: str = "1g"
+    questdb_url: str | None = None
+    questdb_pg: str | None = field(default=None, repr=False)
+    mqtt_url: str | None = None
+    tokens: str | None = field(default=None, repr=False)
+    anonymous_read: bool | None = None
+    max_depth: int = 12
+    max_cost: int = 100_000
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if env is None else env
+        s = cls()
+        get = env.get
+        values: dict[str, object] = {}
+        if v := get("TWINQL_DATA_DIR"):
+            values["data_dir"] = Path(v)
+        if v := get("TWINQL_HOST"):
+            values["host"] = v
+        if v := get("TWINQL_PORT"):
+            values["port"] = _int(v, "TWINQL_PORT")
+        for key, attr in (
+            ("TWINQL_NEO4J_URI", "neo4j_uri"),
+            ("TWINQL_NEO4J_USER", "neo4j_user"),
+            ("TWINQL_NEO4J_PASSWORD", "neo4j_password"),
+            ("TWINQL_NEO4J_DATABASE", "neo4j_database"),
+            ("TWINQL_GRAPH_HEAP", "graph_heap"),
+            ("TWINQL_QUESTDB_URL", "questdb_url"),
+            ("TWINQL_QUESTDB_PG", "questdb_pg"),
+            ("TWINQL_MQTT_URL", "mqtt_url"),
+            ("TWINQL_TOKENS", "tokens"),
+            ("TWINQL_LOG_LEVEL", "log_level"),
+        ):
+            if v := get(key):
+                values[attr] = v
+        if v := get("TWINQL_ANONYMOUS_READ"):
+            values["anonymous_read"] = _bool(v, "TWINQL_ANONYMOUS_READ")
+        if v := get("TWINQL_MAX_DEPTH"):
+            values["max_depth"] = _int(v, "TWINQL_MAX_DEPTH")
+        if v := get("TWINQL_MAX_COST"):
+            values["max_cost"] = _int(v, "TWINQL_MAX_COST")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(s, **values)  # type: ignore[arg-type]
+
+    @property
+    def allow_anonymous_read(self) -> bool:
+        if self.anonymous_read is not None:
+            return self.anonymous_read
+        return self.host in _LOOPBACK

@@ -1,0 +1,355 @@
+"""GraphQL types of the knowledge graph, built from domain objects (kept Private)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from api.context import Context
+from api.types.common import (
+    JSON,
+    AssetLevelEnum,
+    Connection,
+    RelationTypeEnum,
+    WorkOrderStatusEnum,
+    paginate,
+)
+from graph import model as m
+from graph.maintenance import MaintenanceFilter
+from graph.topology import Neighbourhood, Reached
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.type(name="Sensor", description="A measured point of an asset.")
+class SensorNode:
+    id: strawberry.ID
+    name: str
+    kind: str
+    unit: str
+    min_value: float | None
+    max_value: float | None
+    sampling_rate_seconds: float | None
+    domain: strawberry.Private[m.Sensor]
+
+    @classmethod
+    def from_domain(cls, s: m.Sensor) -> SensorNode:
+        return cls(
+            id=strawberry.ID(s.id),
+            name=s.name,
+            kind=s.kind,
+            unit=s.unit,
+            min_value=s.min_value,
+            max_value=s.max_value,
+            sampling_rate_seconds=s.sampling_rate_seconds,
+            domain=s,
+        )
+
+    @strawberry.field
+    async def asset(self, info: Info) -> AssetNode:
+        return AssetNode.from_domain(await info.context.loaders.asset.load(self.domain.asset_id))
+
+
+@strawberry.type(name="Actuator", description="A writable control point of an asset.")
+class ActuatorNode:
+    id: strawberry.ID
+    name: str
+    unit: str
+    min_value: float
+    max_value: float
+    domain: strawberry.Private[m.Actuator]
+
+    @classmethod
+    def from_domain(cls, x: m.Actuator) -> ActuatorNode:
+        return cls(
+            id=strawberry.ID(x.id),
+            name=x.name,
+            unit=x.unit,
+            min_value=x.min_value,
+            max_value=x.max_value,
+            domain=x,
+        )
+
+    @strawberry.field
+    async def asset(self, info: Info) -> AssetNode:
+        return AssetNode.from_domain(await info.context.loaders.asset.load(self.domain.asset_id))
+
+
+@strawberry.type(name="MaintenanceEvent")
+class MaintenanceEventNode:
+    id: strawberry.ID
+    kind: str
+    at: datetime
+    description: str
+    technician: str
+    cost: float | None
+    downtime_minutes: float | None
+    work_order_id: strawberry.ID | None
+    domain: strawberry.Private[m.MaintenanceEvent]
+
+    @classmethod
+    def from_domain(cls, e: m.MaintenanceEvent) -> MaintenanceEventNode:
+        return cls(
+            id=strawberry.ID(e.id),
+            kind=e.kind,
+            at=e.at,
+            description=e.description,
+            technician=e.technician,
+            cost=e.cost,
+            downtime_minutes=e.downtime_minutes,
+            work_order_id=strawberry.ID(e.work_order_id) if e.work_order_id else None,
+            domain=e,
+        )
+
+    @strawberry.field
+    async def asset(self, info: Info) -> AssetNode:
+        return AssetNode.from_domain(await info.context.loaders.asset.load(self.domain.asset_id))
+
+
+@strawberry.type(name="WorkOrder")
+class WorkOrderNode:
+    id: strawberry.ID
+    status: WorkOrderStatusEnum  # type: ignore[valid-type]
+    priority: int
+    created_at: datetime
+    due_at: datetime | None
+    reason: str
+
+    @classmethod
+    def from_domain(cls, w: m.WorkOrder) -> WorkOrderNode:
+        return cls(
+            id=strawberry.ID(w.id),
+            status=WorkOrderStatusEnum(w.status.value),
+            priority=w.priority,
+            created_at=w.created_at,
+            due_at=w.due_at,
+            reason=w.reason,
+        )
+
+
+@strawberry.type(description="A process relation between two assets.")
+class Relation:
+    source_id: strawberry.ID
+    target_id: strawberry.ID
+    type: str
+
+    @strawberry.field
+    async def source(self, info: Info) -> AssetNode:
+        return AssetNode.from_domain(await info.context.loaders.asset.load(str(self.source_id)))
+
+    @strawberry.field
+    async def target(self, info: Info) -> AssetNode:
+        return AssetNode.from_domain(await info.context.loaders.asset.load(str(self.target_id)))
+
+
+@strawberry.type(description="An asset of a subtree, with its depth below the root.")
+class TreeEntry:
+    depth: int
+    asset: AssetNode
+
+
+@strawberry.type(description="An asset reached by an impact or root-cause walk.")
+class Reachable:
+    distance: int = strawberry.field(description="Hops from the start asset.")
+    via: str = strawberry.field(description="Relation type of the last hop.")
+    path: list[strawberry.ID] = strawberry.field(description="Asset ids from the start asset.")
+    asset_id: strawberry.ID
+
+    @classmethod
+    def from_domain(cls, r: Reached) -> Reachable:
+        return cls(
+            distance=r.distance,
+            via=r.via,
+            path=[strawberry.ID(p) for p in r.path],
+            asset_id=strawberry.ID(r.id),
+        )
+
+    @strawberry.field
+    async def asset(self, info: Info) -> AssetNode:
+        return AssetNode.from_domain(await info.context.loaders.asset.load(str(self.asset_id)))
+
+
+@strawberry.type
+class GraphNode:
+    id: strawberry.ID
+    name: str
+    type: str
+    level: str
+    distance: int
+
+
+@strawberry.type
+class GraphEdge:
+    source: strawberry.ID
+    target: strawberry.ID
+    type: str
+
+
+@strawberry.type(description="Nodes and edges around an asset, ready for a graph view.")
+class GraphView:
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+    truncated: bool
+
+    @classmethod
+    def from_domain(cls, h: Neighbourhood) -> GraphView:
+        return cls(
+            nodes=[GraphNode(**n) for n in h.nodes.values()],  # type: ignore[arg-type]
+            edges=sorted(
+                (GraphEdge(source=e.source, target=e.target, type=e.type) for e in h.edges),
+                key=lambda e: (e.source, e.target, e.type),
+            ),
+            truncated=h.truncated,
+        )
+
+
+def maintenance_page(
+    events: list[m.MaintenanceEvent],
+    first: int,
+    after: str | None,
+    kind: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    technician: str | None,
+) -> Connection[MaintenanceEventNode]:
+    picked = [
+        e
+        for e in events
+        if (kind is None or e.kind == kind)
+        and (since is None or e.at >= since)
+        and (until is None or e.at < until)
+        and (technician is None or e.technician == technician)
+    ]
+    return paginate(picked, lambda e: e.id, first, after, MaintenanceEventNode.from_domain)
+
+
+@strawberry.type(name="Asset", description="A physical asset in the ISA-95 hierarchy.")
+class AssetNode:
+    id: strawberry.ID
+    name: str
+    type: str
+    level: AssetLevelEnum  # type: ignore[valid-type]
+    description: str
+    lat: float | None
+    lon: float | None
+    metadata: JSON  # type: ignore[valid-type]
+    created_at: datetime | None
+    updated_at: datetime | None
+    domain: strawberry.Private[m.Asset]
+
+    @classmethod
+    def from_domain(cls, a: m.Asset) -> AssetNode:
+        return cls(
+            id=strawberry.ID(a.id),
+            name=a.name,
+            type=a.type,
+            level=AssetLevelEnum(a.level.value),
+            description=a.description,
+            lat=a.lat,
+            lon=a.lon,
+            metadata=a.metadata,
+            created_at=a.created_at,
+            updated_at=a.updated_at,
+            domain=a,
+        )
+
+    @strawberry.field
+    async def parent(self, info: Info) -> AssetNode | None:
+        if self.domain.parent_id is None:
+            return None
+        return AssetNode.from_domain(await info.context.loaders.asset.load(self.domain.parent_id))
+
+    @strawberry.field(description="Direct children, ordered by id.")
+    async def children(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Connection[AssetNode]:
+        kids = await info.context.loaders.children.load(self.domain.id)
+        return paginate(kids, lambda a: a.id, first, after, AssetNode.from_domain)
+
+    @strawberry.field
+    async def sensors(self, info: Info) -> list[SensorNode]:
+        return [
+            SensorNode.from_domain(s)
+            for s in await info.context.loaders.sensors_of.load(self.domain.id)
+        ]
+
+    @strawberry.field
+    async def actuators(self, info: Info) -> list[ActuatorNode]:
+        found = await info.context.loaders.actuators_of.load(self.domain.id)
+        return [ActuatorNode.from_domain(x) for x in found]
+
+    @strawberry.field(description="Parent, grandparent, ... up to the root.")
+    async def ancestors(self, info: Info) -> list[AssetNode]:
+        return [
+            AssetNode.from_domain(n.asset)
+            for n in await info.context.repo.assets.ancestors(self.domain.id)
+        ]
+
+    @strawberry.field(description="Every asset below this one, to a depth (1-12).")
+    async def subtree(self, info: Info, depth: int = 3) -> list[TreeEntry]:
+        nodes = await info.context.repo.assets.subtree(self.domain.id, depth)
+        return [TreeEntry(depth=n.depth, asset=AssetNode.from_domain(n.asset)) for n in nodes]
+
+    @strawberry.field(description="Process relations (FEEDS, DEPENDS_ON, CONNECTED_TO) in and out.")
+    async def relations(self, info: Info) -> list[Relation]:
+        edges = await info.context.loaders.relations.load(self.domain.id)
+        return [Relation(source_id=e.source, target_id=e.target, type=e.type) for e in edges]
+
+    @strawberry.field(description="What a failure here reaches: assets fed by or depending on it.")
+    async def impact(self, info: Info, max_depth: int = 10) -> list[Reachable]:
+        return [
+            Reachable.from_domain(r)
+            for r in await info.context.repo.topology.impact(self.domain.id, max_depth)
+        ]
+
+    @strawberry.field(description="Upstream assets: what feeds this one or what it depends on.")
+    async def root_causes(self, info: Info, max_depth: int = 10) -> list[Reachable]:
+        found = await info.context.repo.topology.root_causes(self.domain.id, max_depth)
+        return [Reachable.from_domain(r) for r in found]
+
+    @strawberry.field(description="Nodes and edges within some hops (1-4), for a graph view.")
+    async def neighbourhood(self, info: Info, hops: int = 1) -> GraphView:
+        return GraphView.from_domain(
+            await info.context.repo.topology.neighbourhood(self.domain.id, hops)
+        )
+
+    @strawberry.field(description="Maintenance history, newest first.")
+    async def maintenance(
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        kind: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        technician: str | None = None,
+    ) -> Connection[MaintenanceEventNode]:
+        events = await info.context.loaders.maintenance.load(self.domain.id)
+        return maintenance_page(events, first, after, kind, since, until, technician)
+
+    @strawberry.field
+    async def work_orders(
+        self,
+        info: Info,
+        status: WorkOrderStatusEnum | None = None,  # type: ignore[valid-type]
+    ) -> list[WorkOrderNode]:
+        orders = await info.context.loaders.work_orders.load(self.domain.id)
+        if status is not None:
+            orders = [w for w in orders if w.status.value == status.value]
+        return [WorkOrderNode.from_domain(w) for w in orders]
+
+
+__all__ = [
+    "ActuatorNode",
+    "AssetNode",
+    "GraphView",
+    "MaintenanceEventNode",
+    "MaintenanceFilter",
+    "Reachable",
+    "Relation",
+    "RelationTypeEnum",
+    "SensorNode",
+    "TreeEntry",
+    "WorkOrderNode",
+]

@@ -1,0 +1,258 @@
+"""The GraphQL API over real HTTP: registry, walks, guards, errors, auth, limits, DataLoaders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.conftest import OPERATOR, VIEWER, Api
+
+REGISTER = """
+mutation($assets: [AssetInput!]!, $sensors: [SensorInput!]!, $actuators: [ActuatorInput!]!,
+         $relations: [RelationInput!]!) {
+  upsertAssets(assets: $assets) { id }
+  upsertSensors(sensors: $sensors) { id }
+  upsertActuators(actuators: $actuators) { id }
+  connectAssets(relations: $relations)
+}
+"""
+
+
+def plant(u: str, pumps: int = 3) -> dict[str, Any]:
+    assets = [
+        {"id": f"{u}-site", "name": "Site", "type": "site", "level": "SITE"},
+        {
+            "id": f"{u}-line",
+            "name": "Line",
+            "type": "line",
+            "level": "LINE",
+            "parentId": f"{u}-site",
+        },
+        {
+            "id": f"{u}-tank",
+            "name": "Tank",
+            "type": "tank",
+            "level": "EQUIPMENT",
+            "parentId": f"{u}-line",
+        },
+    ]
+    sensors, actuators, relations = [], [], []
+    for i in range(pumps):
+        pid = f"{u}-p{i}"
+        assets.append(
+            {
+                "id": pid,
+                "name": f"Pump {i}",
+                "type": "pump",
+                "level": "EQUIPMENT",
+                "parentId": f"{u}-line",
+                "metadata": {"rated_kw": 30},
+            }
+        )
+        sensors += [
+            {
+                "id": f"{pid}-pt",
+                "assetId": pid,
+                "name": "Pressure",
+                "kind": "pressure",
+                "unit": "bar",
+                "minValue": 0,
+                "maxValue": 16,
+            },
+            {"id": f"{pid}-ft", "assetId": pid, "name": "Flow", "kind": "flow", "unit": "m3/h"},
+        ]
+        actuators.append(
+            {
+                "id": f"{pid}-sp",
+                "assetId": pid,
+                "name": "Speed",
+                "unit": "rpm",
+                "minValue": 0,
+                "maxValue": 3000,
+            }
+        )
+        relations.append({"sourceId": f"{u}-tank", "targetId": pid, "type": "FEEDS"})
+    return {"assets": assets, "sensors": sensors, "actuators": actuators, "relations": relations}
+
+
+async def register(api: Api, u: str, pumps: int = 3) -> None:
+    await api.ok(REGISTER, plant(u, pumps))
+
+
+async def test_line_with_equipment_sensors_and_impact(api: Api, uid: str) -> None:
+    await register(api, uid)
+    data = await api.ok(
+        """query($id: ID!) { asset(id: $id) { name level
+             children { nodes { id metadata sensors { id unit maxValue } actuators { id maxValue }
+                                parent { id } } }
+             subtree(depth: 2) { depth asset { id } } }
+           impact(assetId: "%s-tank") { distance via path asset { id type } } }"""
+        % uid,
+        {"id": f"{uid}-line"},
+    )
+    line = data["asset"]
+    assert line["name"] == "Line" and line["level"] == "LINE"
+    kids = {k["id"]: k for k in line["children"]["nodes"]}
+    assert set(kids) == {f"{uid}-tank", f"{uid}-p0", f"{uid}-p1", f"{uid}-p2"}
+    assert [s["id"] for s in kids[f"{uid}-p0"]["sensors"]] == [f"{uid}-p0-ft", f"{uid}-p0-pt"]
+    assert kids[f"{uid}-p0"]["metadata"] == {"rated_kw": 30}
+    assert kids[f"{uid}-p0"]["actuators"][0]["maxValue"] == 3000
+    assert {(e["asset"]["id"], e["distance"]) for e in data["impact"]} == {
+        (f"{uid}-p{i}", 1) for i in range(3)
+    }
+
+
+async def test_tree_query_costs_bounded_round_trips(api: Api, uid: str, cypher_log) -> None:  # noqa: ANN001
+    """Sensors of N assets load in one statement per tree level, whatever N is."""
+    await register(api, uid, pumps=12)
+    before = _count_sent(api)
+    await api.ok(
+        'query { asset(id: "%s-site") { children { nodes { children { nodes { id '
+        "sensors { id } actuators { id } } } } } } }" % uid
+    )
+    sent = _count_sent(api) - before
+    # asset, children(level 1), children(level 2), sensors, actuators: 5 statements.
+    assert sent <= 6, sent
+
+
+def _count_sent(api: Api) -> int:
+    return api.services.repo.client.sent_count
+
+
+async def test_errors_carry_codes(api: Api, uid: str) -> None:
+    await register(api, uid)
+    body = await api.gql('mutation { deleteAsset(id: "%s-line") { deletedIds } }' % uid)
+    assert body["errors"][0]["extensions"]["code"] == "CONFLICT"
+    assert "child assets" in body["errors"][0]["message"]
+    body = await api.gql(
+        'mutation { upsertAssets(assets: [{id: "%s-x", name: "X", type: "pump", level: EQUIPMENT, '
+        'parentId: "nope"}]) { id } }' % uid
+    )
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    body = await api.gql(
+        'mutation { upsertSensors(sensors: [{id: "%s-s", assetId: "%s-tank", name: "L", '
+        'kind: "level", unit: "m", minValue: 5, maxValue: 1}]) { id } }' % (uid, uid)
+    )
+    assert body["errors"][0]["extensions"]["code"] == "VALIDATION"
+    body = await api.gql("query { nosuchfield }")
+    assert body["errors"][0]["extensions"]["code"] == "VALIDATION"
+    body = await api.gql('query { asset(id: "%s-site") { subtree(depth: 99) { depth } } }' % uid)
+    assert body["errors"][0]["extensions"]["code"] == "VALIDATION"
+
+
+async def test_cascade_delete(api: Api, uid: str) -> None:
+    await register(api, uid)
+    data = await api.ok(
+        'mutation { deleteAsset(id: "%s-line", cascade: true) { deletedIds } }' % uid
+    )
+    assert set(data["deleteAsset"]["deletedIds"]) >= {f"{uid}-line", f"{uid}-p0", f"{uid}-tank"}
+    data = await api.ok('query { sensor(id: "%s-p0-pt") { id } }' % uid)
+    assert data["sensor"] is None
+
+
+async def test_auth_and_roles(api: Api, uid: str) -> None:
+    q = 'mutation { upsertAssets(assets: [{id: "%s-a", name: "A", type: "x", level: SITE}]) { id } }'
+    body = await api.gql(q % uid, token=None)
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    body = await api.gql(q % uid, token=VIEWER)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    body = await api.gql(q % uid, token=OPERATOR)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    body = await api.gql(q % uid, token="wrong-token-xxxxxxxxxxxxxxx")
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    # This deployment does not allow anonymous reads.
+    body = await api.gql('query { asset(id: "x") { id } }', token=None)
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert (await api.ok('query { asset(id: "x") { id } }', token=VIEWER))["asset"] is None
+
+
+async def test_depth_and_cost_limits(api: Api) -> None:
+    deep = 'query { asset(id: "x") { ' + "parent { " * 14 + "id" + " }" * 14 + " } }"
+    body = await api.gql(deep)
+    assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+    costly = "query { assets(first: 500) { nodes { children(first: 500) { nodes { sensors { id } } } } } }"
+    body = await api.gql(costly)
+    assert "exceeds the limit" in body["errors"][0]["message"]
+
+
+async def test_pagination_search_paths_neighbourhood(api: Api, uid: str) -> None:
+    await register(api, uid, pumps=5)
+    first = await api.ok(
+        'query { assets(first: 3, search: "%s") { edges { cursor node { id } } '
+        "pageInfo { hasNextPage endCursor } } }" % uid
+    )
+    page = first["assets"]
+    assert len(page["edges"]) == 3 and page["pageInfo"]["hasNextPage"]
+    rest = await api.ok(
+        'query($after: String) { assets(first: 50, search: "%s", after: $after) '
+        "{ nodes { id } pageInfo { hasNextPage } } }" % uid,
+        {"after": page["pageInfo"]["endCursor"]},
+    )
+    ids = [e["node"]["id"] for e in page["edges"]] + [n["id"] for n in rest["assets"]["nodes"]]
+    assert len(ids) == 8 and ids == sorted(ids)
+    data = await api.ok(
+        'query { path(fromId: "%s-p0", toId: "%s-p3", processOnly: true) { assetIds length } '
+        'neighbourhood(assetId: "%s-tank") { nodes { id distance } edges { source target type } } }'
+        % (uid, uid, uid)
+    )
+    assert data["path"] == {"assetIds": [f"{uid}-p0", f"{uid}-tank", f"{uid}-p3"], "length": 2}
+    assert len(data["neighbourhood"]["nodes"]) == 7  # tank, line, 5 pumps
+
+
+async def test_maintenance_and_data_sources(api: Api, uid: str) -> None:
+    await register(api, uid)
+    await api.ok(
+        """mutation($e: [MaintenanceEventInput!]) { recordMaintenance(events: $e) { events { id } } }""",
+        {
+            "e": [
+                {
+                    "id": f"{uid}-m1",
+                    "assetId": f"{uid}-p0",
+                    "kind": "inspection",
+                    "at": "2025-01-01T08:00:00Z",
+                    "technician": "ann",
+                },
+                {
+                    "id": f"{uid}-m2",
+                    "assetId": f"{uid}-p1",
+                    "kind": "repair",
+                    "at": "2025-02-01T08:00:00Z",
+                    "cost": 1200.5,
+                    "downtimeMinutes": 90,
+                },
+            ]
+        },
+        token=OPERATOR,
+    )
+    data = await api.ok(
+        'query { maintenanceHistory(assetId: "%s-line") { nodes { id cost asset { id } } } '
+        'asset(id: "%s-p1") { maintenance(kind: "repair") { nodes { id downtimeMinutes } } } }'
+        % (uid, uid)
+    )
+    assert [n["id"] for n in data["maintenanceHistory"]["nodes"]] == [f"{uid}-m2", f"{uid}-m1"]
+    assert data["asset"]["maintenance"]["nodes"] == [{"id": f"{uid}-m2", "downtimeMinutes": 90.0}]
+    src = await api.ok(
+        """mutation($s: DataSourceInput!) { upsertDataSource(source: $s) {
+             id protocol sensorBindings { sensorId assetId address scale } } }""",
+        {
+            "s": {
+                "id": f"{uid}-mb",
+                "protocol": "MODBUS",
+                "endpoint": "modbus://127.0.0.1:5020",
+                "settings": {"password": "secret", "unit": 1},
+                "sensorBindings": [{"sensorId": f"{uid}-p0-pt", "address": "hr:1", "scale": 0.1}],
+            }
+        },
+    )
+    b = src["upsertDataSource"]["sensorBindings"][0]
+    assert (b["assetId"], b["address"], b["scale"]) == (f"{uid}-p0", "hr:1", 0.1)
+    data = await api.ok("query { dataSources { id settings } }")
+    mine = next(d for d in data["dataSources"] if d["id"] == f"{uid}-mb")
+    assert mine["settings"] == {"unit": 1}  # secrets are never served back
+
+
+async def test_health_and_readiness(api: Api) -> None:
+    assert (await api.client.get("/healthz")).json() == {"status": "ok"}
+    r = await api.client.get("/readyz")
+    assert r.status_code == 200 and r.json()["checks"]["graph"] == "ok"
+    r = await api.client.get("/graphql", headers={"Accept": "text/html"})
+    assert r.status_code == 200 and "graphiql" in r.text.lower()
