@@ -213,3 +213,24 @@ async def test_unreachable_device_reports_error_and_stops_fast() -> None:
 def test_word_order_helper_matches_codec() -> None:
     assert _regs(1.0, "float32") == [0x3F80, 0]
     assert ModbusType.parse("float32:CDAB") == ModbusType(Kind.FLOAT32, WordOrder.CDAB)
+
+
+async def test_reconfigure_swaps_bindings_without_leaking_tasks(
+    modbus_device: ModbusDevice,
+) -> None:
+    dev = modbus_device
+    await dev.set("hr", 10, [100])
+    await dev.set("hr", 50, [7])
+    source, bindings = _rig(dev)
+    sink = Sink()
+    async with ModbusConnector(source, bindings, sink) as connector:
+        await sink.until(lambda: "temp" in sink.latest())
+        only = Bindings.of(
+            [(SensorBinding(source.id, "level", "hr:50", data_type="uint16"), "t-1")]
+        )
+        await connector.reconfigure(only)
+        assert [(b.start, b.count) for b in connector.blocks] == [(50, 1)]
+        await sink.until(lambda: set(sink.latest()) == {"level"})
+        assert sink.latest()["level"].value == 7.0 and sink.latest()["level"].asset_id == "t-1"
+        tasks = [t for t in asyncio.all_tasks() if t.get_name() == f"connector:{source.id}"]
+        assert len(tasks) == 1
