@@ -1,0 +1,172 @@
+"""Parse an HTTP batch body (a JSON array or NDJSON) into raw readings.
+
+Pure: bytes in, ``RawReading``s and per-item errors out. A reading object has
+``sensor_id`` (required), ``value`` (required, may be null), ``timestamp`` (RFC 3339
+with an offset, or epoch milliseconds; the receive time when absent), and optional
+``asset_id``, ``unit``, ``quality`` (good, suspect, bad, missing) and ``metadata``
+(an object). Unknown fields are an error: a misspelt ``timestamp`` must not pass
+silently as "now". Items that fail keep their raw text for ``rejected_readings``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from graph.errors import ValidationError
+from graph.model import check_id
+from ingest.pipeline.validate import ItemError
+from ingest.reading import Quality, RawReading
+
+__all__ = ["ParsedBody", "parse_body", "parse_item"]
+
+_FIELDS = frozenset({"sensor_id", "value", "asset_id", "timestamp", "unit", "quality", "metadata"})
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_RAW = 16_384
+
+
+@dataclass(slots=True)
+class ParsedBody:
+    readings: list[RawReading] = field(default_factory=list)
+    indices: list[int] = field(default_factory=list)  # body position of each reading
+    errors: list[ItemError] = field(default_factory=list)
+    error_raw: list[str] = field(default_factory=list)  # raw text of each error
+
+    def fail(self, index: int, sensor_id: object, reason: str, raw: str) -> None:
+        sid = sensor_id if isinstance(sensor_id, str) else None
+        self.errors.append(ItemError(index, sid, reason))
+        self.error_raw.append(raw[:_MAX_RAW])
+
+
+def _timestamp(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValidationError("timestamp must be RFC 3339 text or epoch milliseconds")
+    if isinstance(value, int | float):
+        try:
+            return _EPOCH + timedelta(milliseconds=value)
+        except (OverflowError, ValueError) as exc:
+            raise ValidationError(f"timestamp {value} is out of range") from exc
+    if isinstance(value, str):
+        try:
+            at = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValidationError(f"timestamp {value[:40]!r} is not RFC 3339") from None
+        if at.tzinfo is None:
+            raise ValidationError("timestamp needs a UTC offset (e.g. 'Z')")
+        return at.astimezone(UTC)
+    raise ValidationError("timestamp must be RFC 3339 text or epoch milliseconds")
+
+
+def _optional_str(item: dict[str, object], key: str) -> str | None:
+    value = item.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValidationError(f"{key} must be a string")
+    return value
+
+
+def parse_item(item: object, *, received_at: datetime, source: str, raw: str) -> RawReading:
+    """One decoded JSON value as a RawReading, or ``ValidationError`` saying why not."""
+    if not isinstance(item, dict):
+        raise ValidationError("a reading must be a JSON object")
+    unknown = sorted(set(item) - _FIELDS)
+    if unknown:
+        raise ValidationError(f"unknown field(s) {', '.join(unknown)}")
+    check_id(item.get("sensor_id"), "sensor_id")
+    if "value" not in item:
+        raise ValidationError("value is required (null for a missing value)")
+    value = item["value"]
+    if isinstance(value, list | dict):
+        raise ValidationError("value must be a number or null")
+    asset_id = _optional_str(item, "asset_id")
+    if asset_id is not None:
+        check_id(asset_id, "asset_id")
+    quality = item.get("quality")
+    if quality is not None:
+        try:
+            quality = Quality(quality)
+        except ValueError:
+            raise ValidationError("quality must be one of good, suspect, bad, missing") from None
+    metadata = item.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise ValidationError("metadata must be an object")
+    return RawReading(
+        sensor_id=item["sensor_id"],
+        value=value,
+        timestamp=_timestamp(item.get("timestamp")),
+        asset_id=asset_id,
+        unit=_optional_str(item, "unit"),
+        quality=quality,
+        metadata=metadata,
+        source=source,
+        received_at=received_at,
+        raw=raw[:_MAX_RAW],
+    )
+
+
+def _is_ndjson(text: str, content_type: str | None) -> bool:
+    ct = (content_type or "").split(";")[0].strip().lower()
+    if ct in (
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/jsonl",
+        "application/x-jsonlines",
+        "application/jsonlines",
+    ):
+        return True
+    if ct == "application/json":
+        return False
+    return not text.lstrip().startswith("[")
+
+
+def parse_body(
+    body: bytes | str,
+    content_type: str | None = None,
+    *,
+    received_at: datetime,
+    source: str = "http",
+    max_items: int = 100_000,
+) -> ParsedBody:
+    """Every item becomes a reading or an error (with its index in the body)."""
+    out = ParsedBody()
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+    except UnicodeDecodeError as exc:
+        out.fail(0, None, f"malformed body: not UTF-8 ({exc.reason})", repr(body[:_MAX_RAW]))
+        return out
+    if _is_ndjson(text, content_type):
+        items: list[tuple[object, str, str | None]] = []
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                items.append((json.loads(line), line, None))
+            except json.JSONDecodeError as exc:
+                items.append((None, line, f"malformed JSON: {exc.msg} at column {exc.colno}"))
+    else:
+        try:
+            decoded = json.loads(text)
+        except json.JSONDecodeError as exc:
+            out.fail(0, None, f"malformed JSON body: {exc.msg} at line {exc.lineno}", text)
+            return out
+        if not isinstance(decoded, list):
+            decoded = [decoded]
+        items = [(item, json.dumps(item), None) for item in decoded]
+    if len(items) > max_items:
+        out.fail(0, None, f"body holds {len(items)} items, more than {max_items}", text)
+        return out
+    for index, (item, raw, problem) in enumerate(items):
+        sid = item.get("sensor_id") if isinstance(item, dict) else None
+        if problem is not None:
+            out.fail(index, sid, problem, raw)
+            continue
+        try:
+            reading = parse_item(item, received_at=received_at, source=source, raw=raw)
+        except ValidationError as exc:
+            out.fail(index, sid, exc.message, raw)
+            continue
+        out.readings.append(reading)
+        out.indices.append(index)
+    return out
