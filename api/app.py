@@ -70,6 +70,7 @@ def create_app(
     *,
     services: Services | None = None,
     record_statements_to: Path | None = None,
+    sql_log: Path | None = None,
     on_started: Callable[[Services], Any] | None = None,
 ) -> Starlette:
     services = services or Services.from_settings(settings)
@@ -98,7 +99,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await services.start(record_statements_to=record_statements_to)
+        await services.start(record_statements_to=record_statements_to, sql_log=sql_log)
         app.state.services = services
         for factory in ROUTE_FACTORIES:
             app.router.routes.extend(factory(services))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,11 +18,24 @@ from graph.client import GraphClient
 from graph.embedded import EmbeddedGraphServer
 from graph.errors import TwinqlError, Unavailable
 from graph.repository import GraphRepository
+from graph.model import Sensor
 from graph.settings import EmbeddedGraphSettings, GraphSettings
+from ingest.pipeline import CachedCatalog, IngestPipeline, PipelineSettings
+from ingest.store import ReadingsStore, StoreSettings, open_store
 
-__all__ = ["Services"]
+__all__ = ["GraphSensorCatalog", "Services"]
 
 log = logging.getLogger(__name__)
+
+
+class GraphSensorCatalog:
+    """The ingest pipeline's sensor catalogue, read from the knowledge graph."""
+
+    def __init__(self, graph: GraphRepository) -> None:
+        self._graph = graph
+
+    async def get_many(self, ids: Iterable[str]) -> dict[str, Sensor]:
+        return await self._graph.devices.sensors(ids)
 
 
 @dataclass
@@ -31,8 +44,13 @@ class Services:
     tokens: TokenStore
     graph: GraphRepository | None = None
     graph_server: EmbeddedGraphServer | None = None
+    store: ReadingsStore | None = None
+    pipeline: IngestPipeline | None = None
+    catalog: CachedCatalog | None = None
     started: bool = False
     registry_listeners: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
+    # Later layers (connectors, jobs) start here, after the stores, in order.
+    starters: list[Callable[[Services], Awaitable[None]]] = field(default_factory=list)
     _client: GraphClient | None = field(default=None, repr=False)
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
@@ -45,12 +63,39 @@ class Services:
         return cls(settings=settings, tokens=tokens)
 
     @property
+    def readings(self) -> ReadingsStore:
+        if self.store is None:
+            raise Unavailable("the readings store is not open")
+        return self.store
+
+    @property
+    def ingest(self) -> IngestPipeline:
+        if self.pipeline is None:
+            raise Unavailable("the ingest pipeline is not running")
+        return self.pipeline
+
+    def store_settings(self, sql_log: Path | None = None) -> StoreSettings:
+        s = self.settings
+        if s.questdb_url:
+            return StoreSettings(
+                backend="questdb",
+                questdb_url=s.questdb_url,
+                pg_port=s.questdb_pg_port,
+                pg_user=s.questdb_user,
+                pg_password=s.questdb_password,
+                sql_log=sql_log,
+            )
+        return StoreSettings(backend="duckdb", path=s.data_dir / "readings.duckdb")
+
+    @property
     def repo(self) -> GraphRepository:
         if self.graph is None:
             raise Unavailable("the knowledge graph is not connected")
         return self.graph
 
-    async def start(self, *, record_statements_to: Path | None = None) -> None:
+    async def start(
+        self, *, record_statements_to: Path | None = None, sql_log: Path | None = None
+    ) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -75,10 +120,42 @@ class Services:
             self._client = client
             self.graph = GraphRepository(client)
             await self.graph.ensure_schema()
+            await self._start_readings(sql_log)
+            for starter in list(self.starters):
+                await starter(self)
             self.started = True
         except BaseException:
             await self.aclose()
             raise
+
+    async def _start_readings(self, sql_log: Path | None) -> None:
+        store = await open_store(self.store_settings(sql_log))
+        self._stack.push_async_callback(store.aclose)
+        self.store = store
+        self.catalog = CachedCatalog(GraphSensorCatalog(self.repo), ttl=30.0)
+        pipeline = IngestPipeline(
+            store, self.catalog, PipelineSettings(spill_dir=self.settings.data_dir / "spill")
+        )
+        sensor_ids = [s.id for s in await self._all_sensors()]
+        await pipeline.start(warm_sensor_ids=sensor_ids)
+        self._stack.push_async_callback(pipeline.aclose)
+        self.pipeline = pipeline
+
+        async def invalidate(what: str) -> None:
+            if what in ("sensors", "assets", "all") and self.catalog is not None:
+                self.catalog.invalidate()
+
+        self.registry_listeners.append(invalidate)
+
+    async def _all_sensors(self) -> list[Sensor]:
+        out: list[Sensor] = []
+        after = ""
+        while True:
+            page = await self.repo.devices.all_sensors(after=after, limit=10_000)
+            out.extend(page)
+            if len(page) < 10_000:
+                return out
+            after = page[-1].id
 
     async def registry_changed(self, what: str) -> None:
         """Tell caches and connectors that the registry changed (``sensors``, ``sources``,
@@ -104,4 +181,9 @@ class Services:
                 checks["graph"] = "ok"
             except TwinqlError as exc:
                 checks["graph"] = exc.message
+        try:
+            await self.readings.ping()
+            checks["readings"] = "ok"
+        except TwinqlError as exc:
+            checks["readings"] = exc.message
         return checks

@@ -8,7 +8,7 @@
 | TWINQL_NEO4J_USER / _PASSWORD / _DATABASE | Neo4j credentials and database | neo4j / "" / neo4j |
 | TWINQL_GRAPH_HEAP | heap of the embedded graph server | 1g |
 | TWINQL_QUESTDB_URL | QuestDB HTTP URL (ILP writes); unset: DuckDB in the data dir | unset |
-| TWINQL_QUESTDB_PG | QuestDB PostgreSQL-wire DSN for reads | derived from the URL |
+| TWINQL_QUESTDB_PG_PORT / _USER / _PASSWORD | QuestDB PostgreSQL-wire reads | 8812 / admin / quest |
 | TWINQL_MQTT_URL | MQTT broker for device connectivity | unset |
 | TWINQL_TOKENS | API tokens, ``token:role[:name]`` separated by commas | a generated file |
 | TWINQL_ANONYMOUS_READ | let callers without a token run queries | true on loopback |
@@ -56,7 +56,9 @@ class Settings:
     neo4j_database: str = "neo4j"
     graph_heap: str = "1g"
     questdb_url: str | None = None
-    questdb_pg: str | None = field(default=None, repr=False)
+    questdb_pg_port: int = 8812
+    questdb_user: str = "admin"
+    questdb_password: str = field(default="quest", repr=False)
     mqtt_url: str | None = None
     tokens: str | None = field(default=None, repr=False)
     anonymous_read: bool | None = None
@@ -83,7 +85,8 @@ class Settings:
             ("TWINQL_NEO4J_DATABASE", "neo4j_database"),
             ("TWINQL_GRAPH_HEAP", "graph_heap"),
             ("TWINQL_QUESTDB_URL", "questdb_url"),
-            ("TWINQL_QUESTDB_PG", "questdb_pg"),
+            ("TWINQL_QUESTDB_USER", "questdb_user"),
+            ("TWINQL_QUESTDB_PASSWORD", "questdb_password"),
             ("TWINQL_MQTT_URL", "mqtt_url"),
             ("TWINQL_TOKENS", "tokens"),
             ("TWINQL_LOG_LEVEL", "log_level"),
@@ -92,6 +95,8 @@ class Settings:
                 values[attr] = v
         if v := get("TWINQL_ANONYMOUS_READ"):
             values["anonymous_read"] = _bool(v, "TWINQL_ANONYMOUS_READ")
+        if v := get("TWINQL_QUESTDB_PG_PORT"):
+            values["questdb_pg_port"] = _int(v, "TWINQL_QUESTDB_PG_PORT")
         if v := get("TWINQL_MAX_DEPTH"):
             values["max_depth"] = _int(v, "TWINQL_MAX_DEPTH")
         if v := get("TWINQL_MAX_COST"):

@@ -48,7 +48,10 @@ class Api:
 
 @pytest.fixture(scope="session")
 async def api(
-    graph_server: EmbeddedGraphServer, tmp_path_factory: pytest.TempPathFactory, cypher_log: Path
+    graph_server: EmbeddedGraphServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    cypher_log: Path,
+    questdb_sql_log: Path,
 ) -> AsyncIterator[Api]:
     data_dir = tmp_path_factory.mktemp("api-data")
     port = free_port()
@@ -65,7 +68,9 @@ async def api(
         anonymous_read=False,
     )
     services = Services.from_settings(settings)
-    app = create_app(settings, services=services, record_statements_to=cypher_log)
+    app = create_app(
+        settings, services=services, record_statements_to=cypher_log, sql_log=questdb_sql_log
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
