@@ -1027,8 +1027,8 @@ class _Walker:
 
 def _level_msg(level: AssetLevel, parent_level: AssetLevel, parent_id: str | None) -> str:
     return (
-        f"a {level.value} cannot sit under the {parent_level.value} {parent_id}: levels go "
-        "enterprise > site > area > line > unit > equipment > component, children deeper"
+        f"level {level.value} must be deeper than the {parent_level.value} level of its "
+        f"parent {parent_id} (enterprise > site > area > line > unit > equipment > component)"
     )
 
 
