@@ -1,0 +1,176 @@
+"""Ingest and read benchmarks of the readings path. Prints figures; asserts nothing.
+
+    python bench/bench_ingest.py [--rows 100000000] [--questdb-url http://127.0.0.1:9000]
+
+1. Pipeline ingest throughput (validation + batching writer + store) in batches of
+   1, 100 and 10,000 readings, into DuckDB (and QuestDB when --questdb-url is given).
+2. A DuckDB store of --rows readings (1,000 sensors at 1 Hz) generated in-database with
+   range(), plus one sensor with 24 h at 1 Hz; then read latencies: that day downsampled
+   to 1 min (no fill and linear fill), latest of 1,000 sensors in one query, a 1 h
+   summary of 100 sensors, and a 10,000-reading write (dedup) into the big table.
+Peak memory (max RSS) is printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from graph.model import Sensor
+from ingest.pipeline import IngestPipeline, PipelineSettings, StaticCatalog
+from ingest.reading import RawReading
+from ingest.store import Aggregate, DuckDBStore, Fill, ReadingBatch, StoreSettings, open_store
+
+SENSORS = 1_000
+DAY_START = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def ingest_throughput(label: str, settings: StoreSettings, spill: Path) -> None:
+    sensors = [
+        Sensor(f"s-{i}", f"a-{i // 10}", f"S{i}", "temperature", "°C", 0, 100) for i in range(100)
+    ]
+    catalog = StaticCatalog(sensors)
+    now = datetime.now(UTC)
+    for size, total in ((1, 5_000), (100, 100_000), (10_000, 500_000)):
+        store = await open_store(settings)
+        pipe = IngestPipeline(
+            store,
+            catalog,
+            PipelineSettings(spill_dir=spill / f"{label}-{size}", flush_interval=0.05),
+        )
+        await pipe.start()
+        base = now - timedelta(seconds=total)
+        raws = [
+            RawReading(
+                f"s-{i % 100}",
+                float(i % 90),
+                base + timedelta(seconds=i // 100, microseconds=i % 100),
+            )
+            for i in range(total)
+        ]
+        t = time.perf_counter()
+        for i in range(0, total, size):
+            await pipe.ingest(raws[i : i + size])
+        await pipe.aclose()
+        elapsed = time.perf_counter() - t
+        stats = pipe.stats()
+        await store.aclose()
+        print(
+            f"  {label:8s} batch {size:>6,}: {total / elapsed:>12,.0f} readings/s "
+            f"({total:,} in {elapsed:.2f} s, stored {stats.stored:,}, spilled {stats.spilled:,})"
+        )
+
+
+def build_big(path: Path, rows: int) -> tuple[float, float]:
+    t = time.perf_counter()
+    start_us = int(DAY_START.timestamp() * 1_000_000)
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("SET preserve_insertion_order = false")
+        conn.execute(
+            """CREATE TABLE readings (ts TIMESTAMP NOT NULL, asset_id VARCHAR NOT NULL,
+               sensor_id VARCHAR NOT NULL, value DOUBLE, quality VARCHAR NOT NULL)"""
+        )
+        conn.execute(
+            """INSERT INTO readings
+               SELECT make_timestamp($start + (i // $n) * 1000000), 'a-' || ((i % $n) // 10),
+                      's-' || (i % $n), 50 + 20 * sin(i / 5000.0),
+                      CASE WHEN i % 997 = 0 THEN 'bad' ELSE 'good' END
+               FROM range($rows) t(i)""",
+            {"start": start_us, "n": SENSORS, "rows": rows},
+        )
+        conn.execute(
+            """INSERT INTO readings
+               SELECT make_timestamp($start + i * 1000000), 'a-day', 'day-1hz',
+                      20 + 5 * sin(i / 600.0), 'good'
+               FROM range(86400) t(i)""",
+            {"start": start_us},
+        )
+    return time.perf_counter() - t, path.stat().st_size / 1e9
+
+
+async def timed(label: str, fn, repeat: int = 5) -> None:  # noqa: ANN001
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = await fn()
+        times.append(time.perf_counter() - t)
+    print(
+        f"  {label:52s} median {statistics.median(times) * 1000:8.1f} ms  (min {min(times) * 1000:.1f})  -> {result}"
+    )
+
+
+async def big_store(path: Path, rows: int) -> None:
+    print(f"building a DuckDB store of {rows:,} + 86,400 rows in-database ...")
+    elapsed, size_gb = await asyncio.to_thread(build_big, path, rows)
+    print(f"  generated in {elapsed:.1f} s, file {size_gb:.2f} GB")
+    ids = [f"s-{i}" for i in range(SENSORS)]
+    day = (DAY_START, DAY_START + timedelta(days=1))
+    async with DuckDBStore(path) as store:
+
+        async def day_1min(fill: Fill = Fill.NONE):  # noqa: ANN202
+            s = await store.history(["day-1hz"], *day, timedelta(minutes=1), Aggregate.AVG, fill)
+            return f"{len(s['day-1hz'])} buckets"
+
+        await timed("24 h @ 1 Hz -> 1 min avg (fill none)", day_1min)
+        await timed("24 h @ 1 Hz -> 1 min avg (fill linear)", lambda: day_1min(Fill.LINEAR))
+
+        async def latest():  # noqa: ANN202
+            return f"{len(await store.latest(ids))} sensors"
+
+        await timed("latest of 1,000 sensors (one query)", latest, repeat=3)
+
+        async def summary():  # noqa: ANN202
+            got = await store.summary(ids[:100], DAY_START, DAY_START + timedelta(hours=1))
+            return f"{sum(s.count for s in got.values()):,} readings summarised"
+
+        await timed("1 h summary of 100 sensors (one query)", summary, repeat=3)
+        last_us = int(DAY_START.timestamp() * 1e6) + (rows // SENSORS) * 1_000_000
+        rng = np.random.default_rng(1)
+
+        async def write_10k():  # noqa: ANN202
+            ts = last_us - rng.integers(0, 60, 10_000) * 1_000_000  # overlaps the newest minute
+            sid = np.array([f"s-{i}" for i in rng.integers(0, SENSORS, 10_000)], dtype=object)
+            batch = ReadingBatch.from_columns(
+                ts, sid, ["a"] * 10_000, rng.random(10_000), ["good"] * 10_000
+            )
+            return f"{await store.write(batch):,} rows"
+
+        await timed("write 10,000 readings with dedup into the big table", write_10k, repeat=3)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000_000)
+    parser.add_argument("--questdb-url", default=None)
+    parser.add_argument("--dir", type=Path, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        root = Path(tmp)
+        print("pipeline ingest throughput (validate + batch + store):")
+        await ingest_throughput(
+            "duckdb", StoreSettings(path=root / "ingest.duckdb"), root / "spill"
+        )
+        if args.questdb_url:
+            qs = StoreSettings(
+                backend="questdb", questdb_url=args.questdb_url, table_prefix="bench_"
+            )
+            await ingest_throughput("questdb", qs, root / "spill")
+        await big_store(root / "big.duckdb", args.rows)
+    print(f"peak memory (max RSS): {peak_mb():,.0f} MB")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
