@@ -148,6 +148,33 @@ class PlantDescription:
         names += ("actuator_bindings", "relations", "maintenance", "work_orders", "sims")
         return {n: len(getattr(self, n)) for n in (*names, "stations")}
 
+    def summary(self) -> dict[str, object]:
+        """A JSON-ready overview (what ``twinql load --check`` prints)."""
+        levels: dict[str, int] = {}
+        for a in self.assets:
+            levels[a.level.value] = levels.get(a.level.value, 0) + 1
+        bound: dict[str, int] = {}
+        for b in (*self.sensor_bindings, *self.actuator_bindings):
+            bound[b.source_id] = bound.get(b.source_id, 0) + 1
+        models: dict[str, int] = {}
+        for m in self.sims:
+            models[m.model] = models.get(m.model, 0) + 1
+        return {
+            "name": self.name,
+            "counts": self.counts(),
+            "assets_by_level": levels,
+            "data_sources": [
+                {
+                    "id": d.id,
+                    "protocol": d.protocol.value,
+                    "endpoint": d.endpoint,
+                    "bindings": bound.get(d.id, 0),
+                }
+                for d in self.data_sources
+            ],
+            "sim_models": models,
+        }
+
 
 # --- text to (data, line tree) ------------------------------------------------------------
 # A line tree mirrors the data: a mapping becomes {key: (line, subtree)}, a list becomes
@@ -601,8 +628,9 @@ _Error = tuple[KeyPath, str, KeyPath | None]  # path, message, "first defined at
 class _Walker:
     """One pass over the plain data: converts, collects errors and deferred references."""
 
-    def __init__(self, sim_models: Collection[str] | None) -> None:
+    def __init__(self, sim_models: Collection[str] | None, external_parents: bool) -> None:
         self.sim_models = sim_models
+        self.external_parents = external_parents
         self.errors: list[_Error] = []
         self.ids: dict[str, dict[str, KeyPath]] = {k: {} for k in _KINDS}
         self.levels: dict[str, AssetLevel] = {}
@@ -737,7 +765,8 @@ class _Walker:
             elif level and parent_level and level.rank <= parent_level.rank:
                 self.add((*path, "level"), _level_msg(level, parent_level, parent_id))
         elif isinstance(parent_id, str):
-            self.refs.append(((*path, "parent"), ("asset",), parent_id))
+            if not self.external_parents:
+                self.refs.append(((*path, "parent"), ("asset",), parent_id))
             self.parent_links.append(((*path, "level"), level, parent_id))
         if ok and parent_id != aid:
             kw = {k: f[k] for k in ("description", "lat", "lon", "metadata") if k in f}
@@ -1066,11 +1095,14 @@ def parse_plant(
     fmt: Literal["yaml", "json"] | None = None,
     source_name: str = "<string>",
     sim_models: Collection[str] | None = None,
+    external_parents: bool = False,
 ) -> PlantDescription:
     """Parse and validate a plant description; ``ValidationError`` names every fault.
 
     ``fmt`` defaults from ``source_name``'s suffix, else from the text (``{`` means JSON).
     ``sim_models``, when given, are the simulation model names a ``sim.model`` may use.
+    ``external_parents`` lets a top-level asset's ``parent`` name an asset outside the
+    file (one already in the graph: the importer checks it exists); off, it is an error.
     """
     if not isinstance(text, str):
         raise ValidationError(f"plant text must be a string, got {type(text).__name__}")
@@ -1083,7 +1115,7 @@ def parse_plant(
             data = _load_json(text)
         else:
             data, tree = _load_yaml(text)
-        walker = _Walker(sim_models)
+        walker = _Walker(sim_models, external_parents)
         walker.document(data)
     except _Fault as fault:
         raise _error(source_name, [(fault.path, fault.line, fault.message)], False) from None
@@ -1115,6 +1147,7 @@ def load_plant_file(
     *,
     fmt: Literal["yaml", "json"] | None = None,
     sim_models: Collection[str] | None = None,
+    external_parents: bool = False,
 ) -> PlantDescription:
     """Read and parse a plant file (UTF-8); the format follows the suffix unless given."""
     p = Path(path)
@@ -1128,7 +1161,9 @@ def load_plant_file(
         ) from None
     except OSError as exc:
         raise ValidationError(f"cannot read plant file {p}: {exc.strerror}") from None
-    return parse_plant(text, fmt=fmt, source_name=str(p), sim_models=sim_models)
+    return parse_plant(
+        text, fmt=fmt, source_name=str(p), sim_models=sim_models, external_parents=external_parents
+    )
 
 
 # --- dump ------------------------------------------------------------------------------------
