@@ -125,12 +125,16 @@ async def _load(settings: Settings, file: Path, *, check: bool) -> int:
     from api.services import Services
     from graph.plant import load_plant_file, parse_plant
 
+    from sim import MODELS
+
     if str(file) == "-":
-        plant = parse_plant(sys.stdin.read(), source_name="<stdin>")
+        plant = parse_plant(
+            sys.stdin.read(), source_name="<stdin>", sim_models=set(MODELS), external_parents=True
+        )
     else:
-        plant = load_plant_file(file)
+        plant = load_plant_file(file, sim_models=set(MODELS), external_parents=True)
     if check:
-        print(json.dumps(plant.summary(), indent=2))
+        print(json.dumps({"valid": True, "counts": plant.counts()}, indent=2))
         return 0
     services = Services.from_settings(settings)
     await services.start()

@@ -5,6 +5,8 @@ Registry edits need the ``engineer`` role; maintenance records need ``operator``
 
 from __future__ import annotations
 
+from enum import Enum
+
 import strawberry
 
 from api.graph_queries import DataSourceNode
@@ -16,6 +18,7 @@ from api.types.assets import (
     SensorNode,
     WorkOrderNode,
 )
+from api.types.common import JSON
 from api.types.inputs import (
     ActuatorInput,
     AssetInput,
@@ -26,8 +29,25 @@ from api.types.inputs import (
     WorkOrderInput,
 )
 from graph.errors import ValidationError
+from graph.importer import import_plant
+from graph.plant import parse_plant
+from sim import MODELS
 
 MAX_BATCH = 10_000
+MAX_PLANT_DOCUMENT = 32 * 1024 * 1024
+
+
+@strawberry.enum
+class PlantFormat(Enum):
+    YAML = "yaml"
+    JSON = "json"
+
+
+@strawberry.type
+class ImportResult:
+    name: str
+    counts: JSON  # type: ignore[valid-type]
+    seconds: float
 
 
 def _check_batch(items: list[object], what: str) -> None:
@@ -48,6 +68,28 @@ class MaintenanceResult:
 
 @strawberry.type
 class GraphMutation:
+    @strawberry.mutation(
+        description="Import a whole plant description (YAML or JSON, the format of "
+        "`twinql load`). Idempotent; a bad document is refused whole, with every fault's "
+        "path and line in extensions.errors."
+    )
+    async def import_plant(
+        self, info: Info, document: str, format: PlantFormat | None = None
+    ) -> ImportResult:
+        info.context.need("engineer")
+        if len(document) > MAX_PLANT_DOCUMENT:
+            raise ValidationError(f"plant documents are limited to {MAX_PLANT_DOCUMENT} bytes")
+        plant = parse_plant(
+            document,
+            fmt=format.value if format else None,
+            source_name="<document>",
+            sim_models=set(MODELS),
+            external_parents=True,
+        )
+        report = await import_plant(info.context.repo, plant)
+        await info.context.services.registry_changed("all")
+        return ImportResult(name=report.name, counts=report.counts, seconds=report.seconds)
+
     @strawberry.mutation(description="Create or update assets (and their place in the hierarchy).")
     async def upsert_assets(self, info: Info, assets: list[AssetInput]) -> list[AssetNode]:
         info.context.need("engineer")
