@@ -120,11 +120,9 @@ def _export_schema(output: Path | None) -> int:
 
 
 async def _load(settings: Settings, file: Path, *, check: bool) -> int:
-    from graph.importer import import_plant
-
     from api.services import Services
+    from graph.importer import import_plant
     from graph.plant import load_plant_file, parse_plant
-
     from sim import MODELS
 
     if str(file) == "-":
@@ -157,7 +155,6 @@ def _serve(settings: Settings, *, demo: bool, devices: bool = True) -> int:
     async def on_started(svc: Services) -> None:
         if demo:
             from graph.importer import import_plant
-
             from graph.plant import load_plant_file
 
             report = await import_plant(svc.repo, load_plant_file(EXAMPLE_PLANT))
