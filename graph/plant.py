@@ -148,6 +148,13 @@ class PlantDescription:
         names += ("actuator_bindings", "relations", "maintenance", "work_orders", "sims")
         return {n: len(getattr(self, n)) for n in (*names, "stations")}
 
+    def same_content(self, other: PlantDescription) -> bool:
+        """Equal entities, whatever their order (``==`` also compares the order)."""
+        return all(set(getattr(self, n)) == set(getattr(other, n)) for n in self.counts()) and (
+            self.name,
+            self.description,
+        ) == (other.name, other.description)
+
     def summary(self) -> dict[str, object]:
         """A JSON-ready overview (what ``twinql load --check`` prints)."""
         levels: dict[str, int] = {}
