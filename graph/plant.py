@@ -1187,7 +1187,8 @@ def _target_doc(t: StateTarget) -> object:
 
 def _some(**values: object) -> dict[str, object]:
     """The entries whose value is not None, an empty string or an empty mapping."""
-    return {k: v for k, v in values.items() if v is not None and v != "" and v != {}}
+    keep = ("unit",)  # "" is a valid unit (dimensionless), and a required key
+    return {k: v for k, v in values.items() if k in keep or (v is not None and v != "" and v != {})}
 
 
 def plant_to_dict(plant: PlantDescription) -> dict[str, object]:
