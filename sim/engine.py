@@ -1,8 +1,10 @@
-"""The integrators: fixed-step RK4 vectorised over a batch, and adaptive ``solve_ivp``.
+"""The integrators: fixed-step RK4 over a batch, and adaptive ``solve_ivp``.
 
-``rk4`` advances every scenario of the batch together (one numpy call per model term
-per stage, whatever the batch size), evaluates inputs a chunk of steps at a time, and
-keeps only every ``record_every``-th step. ``solve_adaptive`` runs each scenario through
+``rk4`` evaluates inputs a chunk of steps at a time and keeps only every
+``record_every``-th step. It steps either with the model's compiled scalar kernel
+(``sim.fastpath``: numba, one scenario after the other, the default where the model has
+a kernel) or vectorised (every scenario of the batch together, one numpy call per model
+term per stage, needed for events). ``solve_adaptive`` runs each scenario through
 ``scipy.integrate.solve_ivp`` (LSODA by default, for stiff or event-driven runs),
 restarting at the jumps of step inputs.
 
@@ -22,10 +24,13 @@ from scipy.integrate import solve_ivp
 
 from graph.errors import ValidationError
 from sim.events import Event, EventHit, Progress, Trajectory
+from sim.fastpath import kernel_available, rk4_kernel
 from sim.inputs import InputSchedule, InputSeries
 from sim.model import Model
 
 __all__ = ["Limits", "rk4", "solve_adaptive"]
+
+_PATHS = ("auto", "vector", "compiled")
 
 InputsArg = InputSchedule | Mapping[str, InputSeries | float] | None
 
@@ -106,6 +111,7 @@ def rk4(
     events: Sequence[Event] = (),
     progress: Progress | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    path: str = "auto",
 ) -> Trajectory:
     """Classic fourth-order Runge-Kutta at fixed step ``dt`` over ``[0, horizon_s]``.
 
@@ -113,7 +119,15 @@ def rk4(
     n_params)`` (default: the model's defaults). The last step is shortened to land on
     ``horizon_s``. Rows are recorded at t=0, every ``record_every`` steps and at the end.
     Events are checked after every step; the crossing time is interpolated linearly.
+
+    ``path`` picks the implementation: ``"vector"`` (numpy over the batch),
+    ``"compiled"`` (the model's scalar kernel compiled with numba, see ``sim.fastpath``;
+    no events) or ``"auto"``: compiled when the model has a kernel and no events are
+    watched (it measured faster at every batch size, 1 to 1,000: ``bench/bench_sim.py``),
+    vectorised otherwise.
     """
+    if path not in _PATHS:
+        raise ValidationError(f"path must be one of {_PATHS}, got {path!r}")
     x, p, schedule = _prepare(model, x0, params, inputs, limits)
     n_steps = _check_time(horizon_s, dt, limits)
     if not (isinstance(record_every, int) and record_every >= 1):
@@ -127,6 +141,12 @@ def rk4(
         raise ValidationError(
             f"{len(rec_steps)} records x {batch} scenarios would exceed "
             f"{limits.max_recorded_values} values: raise record_every (output interval)"
+        )
+    compiled = path == "compiled" or (path == "auto" and not events and kernel_available(model))
+    if compiled and (events or not kernel_available(model)):
+        raise ValidationError(
+            f"the compiled path needs a model kernel and numba, and takes no events "
+            f"(model {model.name!r}, {len(events)} events)"
         )
     watch = _watch(model, events)
     need_y = any(kind == "output" for _, kind, _ in watch)
@@ -147,6 +167,23 @@ def rk4(
     next_rec = rec_steps[1] if len(rec_steps) > 1 else -1
     chunk = max(1, min(4096, limits.chunk_values // max(1, 3 * schedule.width * len(model.inputs))))
     step = 0
+    if compiled:
+        rk4_kernel(
+            model,
+            x,
+            p,
+            schedule,
+            n_steps=n_steps,
+            dt=dt,
+            horizon_s=horizon_s,
+            record_every=record_every,
+            times=times,
+            xs=xs,
+            ys=ys,
+            chunk=chunk,
+            progress=progress,
+        )
+        step = n_steps
     while step < n_steps and alive.any():
         k = min(chunk, n_steps - step)
         t_start = np.arange(step, step + k) * dt

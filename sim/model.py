@@ -20,7 +20,7 @@ pickles by reference to its class.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -103,6 +103,13 @@ class Model:
     inputs: tuple[InputSpec, ...] = ()
     parameters: tuple[ParamSpec, ...] = ()
     outputs: tuple[OutputSpec, ...] = ()
+
+    kernel: Callable[..., None] | None = None
+    """Optional scalar form of ``rhs`` for the compiled fast path (``sim.fastpath``):
+    ``kernel(t, x, u, c, dx)`` over one scenario's 1-D arrays, ``c`` the ``prepare``
+    tuple flattened to floats, writing the derivatives into ``dx``. It must compute the
+    same as ``rhs`` and stay within what numba compiles (floats, ``abs``/``min``/``max``,
+    ``math``)."""
 
     # -- hot path, implemented by subclasses -------------------------------------------
     def prepare(self, p: np.ndarray) -> Any:

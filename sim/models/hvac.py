@@ -59,6 +59,17 @@ class HvacZoneModel(Model):
         ca, cm, ram, rao, rmo, aw, g, fm, qp = (p[:, i] for i in range(9))
         return (1 / ca, 1 / cm, 1 / ram, 1 / rao, 1 / rmo, aw * g / 1000.0, fm, qp)
 
+    @staticmethod
+    def kernel(t: float, x: Any, u: Any, c: Any, dx: Any) -> None:
+        """``rhs`` for one scenario over floats (``c`` is ``prepare``'s tuple, flattened)."""
+        ta = x[0]
+        tm = x[1]
+        to = u[0]
+        solar = u[2] * c[5]
+        flow_am = (tm - ta) * c[2]
+        dx[0] = (flow_am + (to - ta) * c[3] + u[3] + u[1] * c[7] + (1 - c[6]) * solar) * c[0]
+        dx[1] = (-flow_am + (to - tm) * c[4] + c[6] * solar) * c[1]
+
     def rhs(self, t: float, x: np.ndarray, u: np.ndarray, prep: Any) -> np.ndarray:
         ica, icm, gam, gao, gmo, sol_k, fm, qp = prep
         ta, tm, to = x[:, 0], x[:, 1], u[:, 0]

@@ -130,6 +130,24 @@ class PumpModel(Model):
             v0 + vw * w,
         )
 
+    @staticmethod
+    def kernel(t: float, x: Any, u: Any, c: Any, dx: Any) -> None:
+        """``rhs`` for one scenario over floats (``c`` is ``prepare``'s tuple, flattened)."""
+        s = x[0] * c[0]
+        q = x[1]
+        qq = q * abs(q)
+        head = c[1] * s * s - c[2] * qq
+        shaft = (c[8] * s + c[9] * q) * s * s
+        opening = max(u[2], 0.01)
+        h_sys = c[4] - u[1] / BAR_PER_M + (c[5] + c[6] / (opening * opening)) * qq
+        dq = c[7] * (head - h_sys)
+        if q <= 0.0 and dq < 0.0:
+            dq = 0.0
+        heat = c[11] * abs(s) + c[12] * shaft
+        dx[0] = (u[0] - x[0]) * c[3]
+        dx[1] = dq
+        dx[2] = (heat - (x[2] - u[3]) * c[14]) * c[13]
+
     def _hydraulics(
         self, x: np.ndarray, u: np.ndarray, pr: tuple[np.ndarray, ...]
     ) -> tuple[np.ndarray, ...]:

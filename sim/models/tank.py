@@ -57,6 +57,14 @@ class TankModel(Model):
     def _outflow(x: np.ndarray, u: np.ndarray, prep: Any) -> np.ndarray:
         return u[:, 1] * np.clip(x[:, 0] * prep[3], 0.0, 1.0)
 
+    @staticmethod
+    def kernel(t: float, x: Any, u: Any, c: Any, dx: Any) -> None:
+        """``rhs`` for one scenario over floats (``c`` is ``prepare``'s tuple, flattened)."""
+        q_out = u[1] * min(max(x[0] * c[3], 0.0), 1.0)
+        dx[0] = (u[0] - q_out) * c[0]
+        dx[1] = u[0] / 3600.0
+        dx[2] = q_out / 3600.0
+
     def rhs(self, t: float, x: np.ndarray, u: np.ndarray, prep: Any) -> np.ndarray:
         q_out = self._outflow(x, u, prep)
         q_in = u[:, 0]

@@ -79,6 +79,13 @@ class MotorThermalModel(Model):
         s = u[:, 0] * prep[0]
         return s, bearing_heat_kw(s, u[:, 1], prep[1], prep[2])
 
+    @staticmethod
+    def kernel(t: float, x: Any, u: Any, c: Any, dx: Any) -> None:
+        """``rhs`` for one scenario over floats (``c`` is ``prepare``'s tuple, flattened)."""
+        s = u[0] * c[0]
+        heat = c[1] * abs(s) + c[2] * u[1]
+        dx[0] = (heat - (x[0] - u[2]) * c[4]) * c[3]
+
     def rhs(self, t: float, x: np.ndarray, u: np.ndarray, prep: Any) -> np.ndarray:
         _, heat = self._heat(u, prep)
         d = (heat - (x[:, 0] - u[:, 2]) * prep[4]) * prep[3]

@@ -45,6 +45,11 @@ class ValveModel(Model):
         kv, r, tau, sg = (p[:, i] for i in range(4))
         return kv, r, 1.0 / r, 1.0 / tau, 1.0 / sg
 
+    @staticmethod
+    def kernel(t: float, x: Any, u: Any, c: Any, dx: Any) -> None:
+        """``rhs`` for one scenario over floats (``c`` is ``prepare``'s tuple, flattened)."""
+        dx[0] = (min(max(u[0], 0.0), 1.0) - x[0]) * c[3]
+
     def rhs(self, t: float, x: np.ndarray, u: np.ndarray, prep: Any) -> np.ndarray:
         d = (np.clip(u[:, 0], 0.0, 1.0) - x[:, 0]) * prep[3]
         return d[:, None]
