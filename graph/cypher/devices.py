@@ -24,7 +24,7 @@ UPSERT_SENSORS: LiteralString = (
 # A sensor moved to another asset loses its old HAS_SENSOR edge.
 DETACH_SENSORS_FROM_OTHER_ASSETS: LiteralString = (
     "UNWIND $rows AS r "
-    "MATCH (o:Asset)-[old:HAS_SENSOR]->(s:Sensor {id: r.id}) "
+    "MATCH (s:Sensor {id: r.id})<-[old:HAS_SENSOR]-(o:Asset) "
     "WHERE o.id <> r.assetId "
     "DELETE old"
 )
@@ -38,7 +38,7 @@ UPSERT_ACTUATORS: LiteralString = (
 )
 DETACH_ACTUATORS_FROM_OTHER_ASSETS: LiteralString = (
     "UNWIND $rows AS r "
-    "MATCH (o:Asset)-[old:HAS_ACTUATOR]->(x:Actuator {id: r.id}) "
+    "MATCH (x:Actuator {id: r.id})<-[old:HAS_ACTUATOR]-(o:Asset) "
     "WHERE o.id <> r.assetId "
     "DELETE old"
 )
@@ -55,12 +55,12 @@ ACTUATORS_BY_ASSET: LiteralString = (
 )
 GET_SENSORS: LiteralString = (
     "UNWIND $ids AS sid "
-    "MATCH (a:Asset)-[:HAS_SENSOR]->(s:Sensor {id: sid}) "
+    "MATCH (s:Sensor {id: sid})<-[:HAS_SENSOR]-(a:Asset) "
     "RETURN " + _SENSOR_FIELDS
 )
 GET_ACTUATORS: LiteralString = (
     "UNWIND $ids AS xid "
-    "MATCH (a:Asset)-[:HAS_ACTUATOR]->(x:Actuator {id: xid}) "
+    "MATCH (x:Actuator {id: xid})<-[:HAS_ACTUATOR]-(a:Asset) "
     "RETURN " + _ACTUATOR_FIELDS
 )
 SENSORS_UNDER: LiteralString = (

@@ -57,7 +57,7 @@ EVENTS_UNDER: LiteralString = (
 )
 WORK_ORDERS_FOR_ASSETS: LiteralString = (
     "UNWIND $ids AS aid "
-    "MATCH (w:WorkOrder)-[:FOR]->(a:Asset {id: aid}) "
+    "MATCH (a:Asset {id: aid})<-[:FOR]-(w:WorkOrder) "
     "WHERE $status IS NULL OR w.status = $status "
     "OPTIONAL MATCH (w)-[:RESULTED_IN]->(m:MaintenanceEvent) "
     "RETURN w.id AS id, a.id AS assetId, w.status AS status, w.priority AS priority, "

@@ -52,7 +52,7 @@ ACTUATOR_BINDINGS: LiteralString = (
 )
 BINDING_OF_ACTUATOR: LiteralString = (
     "UNWIND $ids AS xid "
-    "MATCH (d:DataSource)-[b:DRIVES]->(x:Actuator {id: xid}) "
+    "MATCH (x:Actuator {id: xid})<-[b:DRIVES]-(d:DataSource) "
     "RETURN d.id AS sourceId, x.id AS actuatorId, b.address AS address, "
     "b.dataType AS dataType, b.scale AS scale, b.offset AS offset"
 )
