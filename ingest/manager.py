@@ -1,0 +1,490 @@
+"""The connector manager: one running connector per device data source in the graph.
+
+``reconcile()`` reads every ``DataSource`` with its bindings and brings the running
+connectors in line: new sources are started, sources whose protocol, endpoint or
+settings changed are restarted, sources whose bindings changed are reconfigured, and
+deleted sources are stopped. It runs at start and whenever the registry changes (the
+composition root calls ``on_registry_change``). A source that cannot be built (bad
+endpoint, MQTT without a broker) shows as an ``error`` status, never as a crash; a
+device that is down shows as ``connecting``/``error`` while its connector retries with
+backoff.
+
+Where things go: readings to ``sink`` (the pipeline's ingest), dead letters to
+``reject`` as ``RejectedRow``s (the pipeline's writer keeps them in
+``rejected_readings``), MQTT asset events to the store's ``events`` table (batched,
+through a bounded queue) and to ``events``, a ``Fanout`` that the GraphQL asset-events
+subscription reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Generic, TypeVar
+from typing import Protocol as TypingProtocol
+
+from graph.errors import TwinqlError, ValidationError
+from graph.model import ActuatorBinding, DataSource, Protocol, utcnow
+from graph.sources import SourceConfig
+from ingest.connectors import (
+    AssetEvent,
+    Bindings,
+    ConnectorState,
+    ConnectorStatus,
+    DeadLetter,
+    Sink,
+    WriteOutcome,
+    make_connector,
+)
+from ingest.connectors._runtime import ConnectorBase
+from ingest.pipeline.bus import Missed
+from ingest.store import EventRow, RejectedRow
+
+__all__ = [
+    "ConnectorManager",
+    "Fanout",
+    "FanoutSubscription",
+    "ManagerSettings",
+    "ReconcileReport",
+    "SourceProvider",
+]
+
+log = logging.getLogger("twinql.ingest.manager")
+
+DEVICE_PROTOCOLS = frozenset({Protocol.MQTT, Protocol.OPCUA, Protocol.MODBUS})
+
+RejectSink = Callable[[list[RejectedRow]], Awaitable[None]]
+EventStore = Callable[[Sequence[EventRow]], Awaitable[int]]
+ConnectorFactory = Callable[..., ConnectorBase]
+
+
+class SourceProvider(TypingProtocol):
+    """Where the data sources come from (``GraphRepository.sources``)."""
+
+    async def configs(self, source_ids: Iterable[str] | None = None) -> list[SourceConfig]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerSettings:
+    """``default_mqtt_url``: broker of MQTT sources with an empty endpoint
+    (``TWINQL_MQTT_URL``). ``event_queue``: asset events waiting for the store before
+    the oldest are dropped (and counted). ``close_timeout_s``: bound on stopping one
+    connector."""
+
+    default_mqtt_url: str | None = None
+    event_queue: int = 10_000
+    event_batch: int = 500
+    event_flush_s: float = 0.2
+    events_fanout_maxsize: int = 1_000
+    close_timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.event_queue < 1 or self.event_batch < 1 or self.events_fanout_maxsize < 1:
+            raise ValidationError("manager queue sizes must be positive")
+        if self.event_flush_s <= 0 or self.close_timeout_s <= 0:
+            raise ValidationError("manager intervals must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileReport:
+    started: tuple[str, ...] = ()
+    restarted: tuple[str, ...] = ()
+    reconfigured: tuple[str, ...] = ()
+    stopped: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class _Running:
+    connector: ConnectorBase
+    key: tuple[object, ...]
+    bindings_key: tuple[object, ...]
+
+
+@dataclass(slots=True)
+class _Counters:
+    dead_letters: int = 0
+    events: int = 0
+    events_stored: int = 0
+    events_dropped: int = 0
+    event_store_errors: int = 0
+    reconciles: int = 0
+    reconcile_errors: int = 0
+
+
+T = TypeVar("T")
+
+
+class FanoutSubscription(Generic[T]):
+    """One subscriber's bounded queue; ``get`` returns ``Missed`` after drops."""
+
+    def __init__(self, hub: Fanout[T], accept: Callable[[T], bool] | None, maxsize: int) -> None:
+        self._hub = hub
+        self._accept = accept
+        self._queue: deque[T] = deque()
+        self._maxsize = maxsize
+        self._event = asyncio.Event()
+        self._missed = 0
+        self.closed = False
+
+    def _offer(self, item: T) -> None:
+        if self._accept is not None and not self._accept(item):
+            return
+        if len(self._queue) >= self._maxsize:
+            self._queue.popleft()
+            self._missed += 1
+        self._queue.append(item)
+        self._event.set()
+
+    async def get(self) -> T | Missed:
+        while True:
+            if self._missed:
+                marker = Missed(self._missed, self._missed)
+                self._missed = 0
+                return marker
+            if self._queue:
+                return self._queue.popleft()
+            if self.closed:
+                raise StopAsyncIteration
+            self._event.clear()
+            await self._event.wait()
+
+    def __aiter__(self) -> AsyncIterator[T | Missed]:
+        return self
+
+    async def __anext__(self) -> T | Missed:
+        return await self.get()
+
+    def close(self) -> None:
+        self.closed = True
+        self._event.set()
+        self._hub._subscribers.discard(self)
+
+    def __enter__(self) -> FanoutSubscription[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Fanout(Generic[T]):
+    """Items (asset events, command outcomes) to many subscribers. ``publish`` never
+    waits: a full subscriber loses its oldest item and is told with ``Missed``."""
+
+    def __init__(self, default_maxsize: int = 1_000) -> None:
+        self._default = default_maxsize
+        self._subscribers: set[FanoutSubscription[T]] = set()
+        self.published = 0
+
+    def subscribe(
+        self, accept: Callable[[T], bool] | None = None, maxsize: int | None = None
+    ) -> FanoutSubscription[T]:
+        sub = FanoutSubscription(self, accept, maxsize or self._default)
+        self._subscribers.add(sub)
+        return sub
+
+    def publish(self, item: T) -> None:
+        self.published += 1
+        for sub in list(self._subscribers):
+            sub._offer(item)
+
+    def close(self) -> None:
+        for sub in list(self._subscribers):
+            sub.close()
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+
+def _source_key(s: DataSource) -> tuple[object, ...]:
+    return (s.protocol.value, s.endpoint, json.dumps(s.settings, sort_keys=True, default=str))
+
+
+def _bindings_key(b: Bindings) -> tuple[object, ...]:
+    return (
+        b.sensors,
+        b.actuators,
+        tuple(sorted(b.sensor_asset.items())),
+        tuple(sorted(b.actuator_asset.items())),
+    )
+
+
+def _failed_status(source: DataSource, message: str) -> ConnectorStatus:
+    return ConnectorStatus(
+        source_id=source.id,
+        protocol=source.protocol.value,
+        endpoint=source.endpoint,
+        state=ConnectorState.ERROR,
+        last_error=message,
+        last_error_at=utcnow(),
+        errors=1,
+    )
+
+
+class ConnectorManager:
+    def __init__(
+        self,
+        sources: SourceProvider,
+        sink: Sink,
+        *,
+        reject: RejectSink,
+        store_events: EventStore,
+        settings: ManagerSettings | None = None,
+        factory: ConnectorFactory = make_connector,
+    ) -> None:
+        self._sources = sources
+        self._sink = sink
+        self._reject = reject
+        self._store_events = store_events
+        self.settings = settings or ManagerSettings()
+        self._factory = factory
+        self._running: dict[str, _Running] = {}
+        self._failed: dict[str, ConnectorStatus] = {}
+        self._lock = asyncio.Lock()
+        self._closed = False
+        self.events: Fanout[AssetEvent] = Fanout(self.settings.events_fanout_maxsize)
+        # Final setpoint commands, published by whoever runs them (the API's control).
+        self.outcomes: Fanout[Any] = Fanout(self.settings.events_fanout_maxsize)
+        self._event_queue: asyncio.Queue[EventRow] = asyncio.Queue()
+        self._event_task: asyncio.Task[None] | None = None
+        self.counters = _Counters()
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> ReconcileReport:
+        """Start the event writer and every connector (devices may still be down)."""
+        if self._event_task is None:
+            self._event_task = asyncio.create_task(self._write_events(), name="twinql-events")
+        return await self.reconcile()
+
+    async def aclose(self) -> None:
+        """Stop every connector (each bounded by ``close_timeout_s``) and flush events."""
+        async with self._lock:
+            self._closed = True
+            running, self._running = list(self._running.values()), {}
+            self._failed.clear()
+            await asyncio.gather(*(self._stop(r.connector) for r in running))
+        task, self._event_task = self._event_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._flush_events(final=True)
+        self.events.close()
+        self.outcomes.close()
+
+    async def on_registry_change(self, what: str) -> None:
+        """Registry listener: any change may touch sources, bindings or their assets."""
+        await self.reconcile()
+
+    async def reconcile(self) -> ReconcileReport:
+        """Bring the running connectors in line with the graph's data sources."""
+        async with self._lock:
+            if self._closed:
+                return ReconcileReport()
+            self.counters.reconciles += 1
+            try:
+                configs = await self._sources.configs()
+            except TwinqlError as exc:
+                self.counters.reconcile_errors += 1
+                log.warning("cannot read data sources, keeping connectors as they are: %s", exc)
+                return ReconcileReport()
+            return await self._apply(configs)
+
+    async def _apply(self, configs: list[SourceConfig]) -> ReconcileReport:
+        report: dict[str, list[str]] = {k: [] for k in ReconcileReport.__slots__}
+        wanted = {c.source.id: c for c in configs if c.source.protocol in DEVICE_PROTOCOLS}
+        for sid in [s for s in self._running if s not in wanted]:
+            await self._stop(self._running.pop(sid).connector)
+            report["stopped"].append(sid)
+        for sid in [s for s in self._failed if s not in wanted]:
+            del self._failed[sid]
+        for sid, config in wanted.items():
+            outcome = await self._apply_one(config)
+            if outcome:
+                report[outcome].append(sid)
+        return ReconcileReport(**{k: tuple(v) for k, v in report.items()})
+
+    async def _apply_one(self, config: SourceConfig) -> str | None:
+        sid = config.source.id
+        try:
+            source = self._effective(config.source)
+            bindings = Bindings(
+                sensors=config.sensors,
+                actuators=config.actuators,
+                sensor_asset=config.sensor_asset,
+                actuator_asset=config.actuator_asset,
+            )
+        except ValidationError as exc:
+            return await self._fail(config.source, exc.message)
+        key, bkey = _source_key(source), _bindings_key(bindings)
+        current = self._running.get(sid)
+        if current is not None and current.key == key:
+            if current.bindings_key == bkey:
+                return None
+            try:
+                await current.connector.reconfigure(bindings)
+            except ValidationError as exc:
+                await self._stop(self._running.pop(sid).connector)
+                return await self._fail(source, exc.message)
+            current.bindings_key = bkey
+            log.info("data source %s reconfigured (%d points)", sid, len(bindings.sensors))
+            return "reconfigured"
+        if current is not None:
+            await self._stop(self._running.pop(sid).connector)
+        try:
+            connector = self._factory(
+                source,
+                bindings,
+                self._sink,
+                on_error=self._dead_letter,
+                on_event=self._on_event,
+            )
+        except ValidationError as exc:
+            return await self._fail(source, exc.message)
+        self._failed.pop(sid, None)
+        await connector.start()
+        self._running[sid] = _Running(connector, key, bkey)
+        log.info("data source %s (%s %s) started", sid, source.protocol, source.endpoint)
+        return "restarted" if current is not None else "started"
+
+    async def _fail(self, source: DataSource, message: str) -> str:
+        if source.id in self._running:
+            await self._stop(self._running.pop(source.id).connector)
+        previous = self._failed.get(source.id)
+        if previous is None or previous.last_error != message:
+            log.warning("data source %s cannot run: %s", source.id, message)
+        self._failed[source.id] = _failed_status(source, message)
+        return "failed"
+
+    def _effective(self, source: DataSource) -> DataSource:
+        if source.protocol is Protocol.MQTT and not source.endpoint.strip():
+            url = self.settings.default_mqtt_url
+            if not url:
+                raise ValidationError(
+                    f"data source {source.id} has no endpoint and no default broker "
+                    "is configured (TWINQL_MQTT_URL)"
+                )
+            return replace(source, endpoint=url)
+        return source
+
+    async def _stop(self, connector: ConnectorBase) -> None:
+        try:
+            await asyncio.wait_for(connector.aclose(), self.settings.close_timeout_s)
+        except TimeoutError:
+            log.warning(
+                "connector %s did not stop within %gs",
+                connector.source.id,
+                self.settings.close_timeout_s,
+            )
+
+    # ---- queries ---------------------------------------------------------------------
+
+    def status(self, source_id: str) -> ConnectorStatus | None:
+        """The source's connector status; None for sources without a device connector."""
+        running = self._running.get(source_id)
+        if running is not None:
+            return running.connector.status()
+        return self._failed.get(source_id)
+
+    def statuses(self) -> dict[str, ConnectorStatus]:
+        out = {sid: r.connector.status() for sid, r in self._running.items()}
+        out.update(self._failed)
+        return out
+
+    def connector(self, source_id: str) -> ConnectorBase | None:
+        running = self._running.get(source_id)
+        return running.connector if running is not None else None
+
+    # ---- setpoints -------------------------------------------------------------------
+
+    async def write(self, binding: ActuatorBinding, value: float) -> WriteOutcome:
+        """Write through the connector of ``binding.source_id`` and confirm.
+
+        The outcome is ``ok`` only when the device acknowledged or read back the value;
+        a source without a running connector gives a failed outcome saying why.
+        """
+        connector = self.connector(binding.source_id)
+        if connector is None or binding not in connector.bindings.actuators:
+            await self.reconcile()  # the binding may be newer than our last reconcile
+            connector = self.connector(binding.source_id)
+        if connector is None:
+            failed = self._failed.get(binding.source_id)
+            why = failed.last_error if failed is not None else "it is not a device source"
+            return WriteOutcome(
+                False, None, f"data source {binding.source_id} has no running connector: {why}"
+            )
+        if binding.actuator_id not in connector.bindings.actuator_asset:
+            return WriteOutcome(
+                False,
+                None,
+                f"actuator {binding.actuator_id} is not bound to {binding.source_id}",
+            )
+        current = next(
+            (a for a in connector.bindings.actuators if a.actuator_id == binding.actuator_id),
+            binding,
+        )
+        return await connector.write(current, value)
+
+    # ---- dead letters and events -----------------------------------------------------
+
+    async def _dead_letter(self, letter: DeadLetter) -> None:
+        self.counters.dead_letters += 1
+        where = f" on {letter.topic}" if letter.topic else ""
+        row = RejectedRow(
+            id=secrets.randbits(63),
+            received_at=letter.received_at,
+            sensor_id=letter.sensor_id or "",
+            asset_id=letter.asset_id or "",
+            raw=letter.raw,
+            reason=f"{letter.source_id}{where}: {letter.reason}",
+        )
+        await self._reject([row])
+
+    async def _on_event(self, event: AssetEvent) -> None:
+        self.counters.events += 1
+        self.events.publish(event)
+        if self._event_queue.qsize() >= self.settings.event_queue:
+            self._event_queue.get_nowait()
+            self.counters.events_dropped += 1
+            log.warning("asset event queue full: dropped the oldest event")
+        self._event_queue.put_nowait(
+            EventRow(
+                ts=event.timestamp or event.received_at,
+                asset_id=event.asset_id,
+                kind=event.kind,
+                payload=event.payload,
+            )
+        )
+
+    async def _write_events(self) -> None:
+        while True:
+            first = await self._event_queue.get()
+            await asyncio.sleep(self.settings.event_flush_s)  # gather a batch
+            await self._flush_events(final=False, first=[first])
+
+    async def _flush_events(self, *, final: bool, first: list[EventRow] | None = None) -> None:
+        pending = first or []
+        while pending or not self._event_queue.empty():
+            rows, pending = pending, []
+            while len(rows) < self.settings.event_batch and not self._event_queue.empty():
+                rows.append(self._event_queue.get_nowait())
+            try:
+                await self._store_events(rows)
+            except TwinqlError as exc:
+                self.counters.event_store_errors += 1
+                log.warning("cannot store %d asset events: %s", len(rows), exc)
+                if final:
+                    log.error("dropping %d asset events at shutdown: %r", len(rows), rows)
+                    return
+                await asyncio.sleep(1.0)  # keep them for the next attempt, in order
+                pending = rows
+                continue
+            self.counters.events_stored += len(rows)

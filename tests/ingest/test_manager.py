@@ -1,0 +1,325 @@
+"""ConnectorManager against the real graph, a DuckDB-backed pipeline and real devices."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from graph.model import (
+    Actuator,
+    ActuatorBinding,
+    Asset,
+    DataSource,
+    Sensor,
+    SensorBinding,
+    utcnow,
+)
+from graph.repository import GraphRepository
+from graph.sources import SourceConfig
+from ingest.connectors import AssetEvent, ConnectorState
+from ingest.connectors.modbus_codec import ModbusType, encode_values
+from ingest.manager import ConnectorManager, Fanout, ManagerSettings
+from ingest.pipeline import IngestPipeline, Missed, PipelineSettings
+from ingest.reading import RawReading
+from ingest.store import ReadingBatch, ReadingsStore, RejectedRow, StoreSettings, open_store
+from tests import peers
+from tests.peers import ModbusDevice
+
+mosquitto = peers.mosquitto
+mosquitto_url = peers.mosquitto_url
+modbus_device = peers.modbus_device
+
+FAST = {"reconnect_min_s": 0.1, "reconnect_max_s": 0.3}
+
+
+class OnlyMine:
+    """The graph's data sources, restricted to this test's ids (the graph is shared)."""
+
+    def __init__(self, repo: GraphRepository, prefix: str) -> None:
+        self.repo = repo
+        self.prefix = prefix
+
+    async def configs(self, source_ids: Iterable[str] | None = None) -> list[SourceConfig]:
+        found = await self.repo.sources.configs(source_ids)
+        return [c for c in found if c.source.id.startswith(self.prefix)]
+
+
+class GraphCatalog:
+    def __init__(self, repo: GraphRepository) -> None:
+        self.repo = repo
+
+    async def get_many(self, ids: Iterable[str]) -> dict[str, Sensor]:
+        return await self.repo.devices.sensors(ids)
+
+
+@dataclass
+class Rig:
+    repo: GraphRepository
+    uid: str
+    store: ReadingsStore
+    pipeline: IngestPipeline
+    manager: ConnectorManager
+
+    @property
+    def asset(self) -> str:
+        return f"{self.uid}-pump"
+
+    async def until(self, check: Callable[[], bool], within: float = 5.0) -> None:
+        async with asyncio.timeout(within):
+            while not check():  # noqa: ASYNC110 - polls plain state
+                await asyncio.sleep(0.02)
+
+    def latest(self, sensor: str) -> float | None:
+        v = self.pipeline.latest.get(f"{self.uid}-{sensor}")
+        return None if v is None else v.value
+
+
+async def _register(repo: GraphRepository, uid: str) -> None:
+    asset = f"{uid}-pump"
+    await repo.assets.upsert([Asset(asset, "Pump", "pump", "equipment")])
+    await repo.devices.upsert_sensors(
+        [
+            Sensor(f"{uid}-temp", asset, "temp", "temperature", "degC", -50, 500),
+            Sensor(f"{uid}-flow", asset, "flow", "flow", "m3/h", 0, 1000),
+        ]
+    )
+    await repo.devices.upsert_actuators([Actuator(f"{uid}-speed", asset, "speed", "rpm", 0, 3000)])
+
+
+@pytest.fixture
+async def rig(repo: GraphRepository, uid: str, tmp_path: Path) -> AsyncIterator[Rig]:
+    await _register(repo, uid)
+    store = await open_store(StoreSettings(path=tmp_path / "r.duckdb", threads=1))
+    pipeline = IngestPipeline(
+        store,
+        GraphCatalog(repo),
+        PipelineSettings(spill_dir=tmp_path / "spill", flush_interval=0.05),
+    )
+    await pipeline.start()
+
+    async def sink(raws: list[RawReading]) -> None:
+        await pipeline.ingest(raws)
+
+    async def reject(rows: list[RejectedRow]) -> None:
+        await pipeline.writer.submit(ReadingBatch.empty(), rows)
+
+    manager = ConnectorManager(
+        OnlyMine(repo, uid),
+        sink,
+        reject=reject,
+        store_events=store.write_events,
+        settings=ManagerSettings(event_flush_s=0.02),
+    )
+    try:
+        yield Rig(repo, uid, store, pipeline, manager)
+    finally:
+        await manager.aclose()
+        await pipeline.aclose()
+        await store.aclose()
+
+
+def _regs(value: float, dtype: str = "float32") -> list[int]:
+    return encode_values([value], ModbusType.parse(dtype)).reshape(-1).tolist()
+
+
+def _modbus(rig: Rig, device: ModbusDevice, name: str = "plc") -> DataSource:
+    return DataSource(
+        f"{rig.uid}-{name}", "modbus", f"{device.url}?unit=1&timeout=0.5&poll=0.05", settings=FAST
+    )
+
+
+async def test_modbus_source_feeds_the_pipeline_and_takes_setpoints(
+    rig: Rig, modbus_device: ModbusDevice
+) -> None:
+    src = _modbus(rig, modbus_device)
+    await rig.repo.sources.upsert(
+        [src],
+        [SensorBinding(src.id, f"{rig.uid}-temp", "hr:10", scale=0.1, data_type="int16")],
+        [ActuatorBinding(src.id, f"{rig.uid}-speed", "hr:20", data_type="uint16")],
+    )
+    await modbus_device.set("hr", 10, [235])
+    report = await rig.manager.start()
+    assert report.started == (src.id,)
+    await rig.until(lambda: rig.latest("temp") == pytest.approx(23.5))
+    status = rig.manager.status(src.id)
+    assert status is not None and status.state is ConnectorState.CONNECTED
+    assert status.last_value_at is not None and status.readings >= 1
+
+    binding = await rig.repo.sources.binding_of_actuator(f"{rig.uid}-speed")
+    assert binding is not None
+    outcome = await rig.manager.write(binding, 1450.0)
+    assert outcome.ok, outcome.message
+    assert outcome.confirmed_value == 1450.0
+    assert await modbus_device.get("hr", 20) == [1450]
+    assert rig.manager.status(src.id).writes == 1  # type: ignore[union-attr]
+
+
+async def test_reconcile_follows_edits_of_sources_and_bindings(
+    rig: Rig, modbus_device: ModbusDevice
+) -> None:
+    src = _modbus(rig, modbus_device)
+    temp = f"{rig.uid}-temp"
+    await rig.repo.sources.upsert([src], [SensorBinding(src.id, temp, "hr:1", data_type="int16")])
+    await modbus_device.set("hr", 1, [11])
+    await modbus_device.set("hr", 2, [22])
+    await rig.manager.start()
+    await rig.until(lambda: rig.latest("temp") == 11.0)
+    first = rig.manager.connector(src.id)
+
+    # Same device, new address: the running connector is reconfigured, not replaced.
+    await rig.repo.sources.upsert([], [SensorBinding(src.id, temp, "hr:2", data_type="int16")])
+    report = await rig.manager.reconcile()
+    assert report.reconfigured == (src.id,)
+    assert rig.manager.connector(src.id) is first
+    await rig.until(lambda: rig.latest("temp") == 22.0)
+
+    # Nothing changed: nothing happens.
+    assert await rig.manager.reconcile() == type(report)()
+
+    # New endpoint: a new connector to the other device.
+    other = ModbusDevice()
+    await other.start()
+    try:
+        await other.set("hr", 2, [33])
+        moved = DataSource(
+            src.id, "modbus", f"{other.url}?unit=1&timeout=0.5&poll=0.05", settings=FAST
+        )
+        await rig.repo.sources.upsert([moved])
+        report = await rig.manager.reconcile()
+        assert report.restarted == (src.id,)
+        assert rig.manager.connector(src.id) is not first
+        await rig.until(lambda: rig.latest("temp") == 33.0)
+    finally:
+        await other.stop()
+
+    await rig.repo.sources.delete(src.id)
+    report = await rig.manager.reconcile()
+    assert report.stopped == (src.id,)
+    assert rig.manager.status(src.id) is None
+
+
+async def test_sources_whose_devices_are_down_or_malformed_never_break_the_manager(
+    rig: Rig,
+) -> None:
+    dead = peers.free_port()
+    sources = [
+        DataSource(
+            f"{rig.uid}-plc", "modbus", f"modbus://127.0.0.1:{dead}?timeout=0.2", settings=FAST
+        ),
+        DataSource(f"{rig.uid}-opc", "opcua", f"opc.tcp://127.0.0.1:{dead}/x", settings=FAST),
+        DataSource(f"{rig.uid}-mq", "mqtt", f"mqtt://127.0.0.1:{dead}", settings=FAST),
+        DataSource(f"{rig.uid}-nobroker", "mqtt", "", settings=FAST),  # no default broker
+        DataSource(f"{rig.uid}-bad", "modbus", "http://nowhere", settings=FAST),
+        DataSource(f"{rig.uid}-http", "http", ""),
+    ]
+    await rig.repo.sources.upsert(
+        sources, [SensorBinding(f"{rig.uid}-plc", f"{rig.uid}-temp", "hr:1")]
+    )
+    report = await rig.manager.start()
+    assert set(report.started) == {f"{rig.uid}-plc", f"{rig.uid}-opc", f"{rig.uid}-mq"}
+    assert set(report.failed) == {f"{rig.uid}-nobroker", f"{rig.uid}-bad"}
+    for sid in ("plc", "opc", "mq"):
+        await rig.until(
+            lambda sid=sid: rig.manager.status(f"{rig.uid}-{sid}").last_error is not None  # type: ignore[union-attr]
+        )
+        status = rig.manager.status(f"{rig.uid}-{sid}")
+        assert status is not None
+        assert status.state in (ConnectorState.CONNECTING, ConnectorState.ERROR)
+    nobroker = rig.manager.status(f"{rig.uid}-nobroker")
+    assert nobroker is not None and nobroker.state is ConnectorState.ERROR
+    assert "TWINQL_MQTT_URL" in (nobroker.last_error or "")
+    bad = rig.manager.status(f"{rig.uid}-bad")
+    assert bad is not None and "endpoint" in (bad.last_error or "")
+    assert rig.manager.status(f"{rig.uid}-http") is None
+
+    binding = ActuatorBinding(f"{rig.uid}-bad", f"{rig.uid}-speed", "hr:1")
+    outcome = await rig.manager.write(binding, 1.0)
+    assert not outcome.ok and "no running connector" in outcome.message
+
+    async with asyncio.timeout(10):  # hang guard: stopping retrying connectors is prompt
+        await rig.manager.aclose()
+    assert rig.manager.statuses() == {}
+
+
+async def test_mqtt_default_broker_dead_letters_and_events_are_kept(
+    repo: GraphRepository, uid: str, tmp_path: Path, mosquitto_url: str
+) -> None:
+    await _register(repo, uid)
+    store = await open_store(StoreSettings(path=tmp_path / "r.duckdb", threads=1))
+    pipeline = IngestPipeline(
+        store,
+        GraphCatalog(repo),
+        PipelineSettings(spill_dir=tmp_path / "spill", flush_interval=0.05),
+    )
+    await pipeline.start()
+
+    async def sink(raws: list[RawReading]) -> None:
+        await pipeline.ingest(raws)
+
+    async def reject(rows: list[RejectedRow]) -> None:
+        await pipeline.writer.submit(ReadingBatch.empty(), rows)
+
+    manager = ConnectorManager(
+        OnlyMine(repo, uid),
+        sink,
+        reject=reject,
+        store_events=store.write_events,
+        settings=ManagerSettings(default_mqtt_url=mosquitto_url, event_flush_s=0.02),
+    )
+    asset = f"{uid}-pump"
+    src = DataSource(f"{uid}-broker", "mqtt", "", settings=FAST)
+    await repo.sources.upsert([src], [SensorBinding(src.id, f"{uid}-temp", "temp")])
+    try:
+        await manager.start()
+        status = manager.status(src.id)
+        assert status is not None and status.endpoint == mosquitto_url
+        connector = manager.connector(src.id)
+        assert connector is not None and await connector.wait_connected(5)
+        with manager.events.subscribe(lambda e: e.asset_id == asset) as events:
+            async with aiomqtt.Client("127.0.0.1", int(mosquitto_url.rsplit(":", 1)[1])) as c:
+                await c.publish(f"assets/{asset}/sensors/temp/data", "21.5", qos=1)
+                await c.publish(f"assets/{asset}/sensors/ghost/data", "1.0", qos=1)
+                await c.publish(f"assets/{asset}/sensors/temp/data", "not a number", qos=1)
+                await c.publish(f"assets/{asset}/events/alarm", json.dumps({"code": 7}), qos=1)
+            async with asyncio.timeout(5):
+                event = await events.get()
+        assert isinstance(event, AssetEvent)
+        assert (event.kind, json.loads(event.payload)) == ("alarm", {"code": 7})
+
+        async with asyncio.timeout(5):
+            while manager.counters.events_stored < 1 or manager.counters.dead_letters < 1:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        await pipeline.writer.flush()
+        assert pipeline.latest.get(f"{uid}-temp").value == 21.5  # type: ignore[union-attr]
+        rejected = await store.rejected(limit=10)
+        reasons = " | ".join(r.reason for r in rejected)
+        assert any(r.raw == "1.0" and "ghost" in r.reason for r in rejected), reasons
+        assert any(r.raw == "not a number" for r in rejected), reasons
+        now = utcnow()
+        stored = await store.events([asset], now - timedelta(minutes=1), now + timedelta(minutes=1))
+        assert [(e.kind, json.loads(e.payload)) for e in stored] == [("alarm", {"code": 7})]
+    finally:
+        await manager.aclose()
+        await pipeline.aclose()
+        await store.aclose()
+
+
+async def test_fanout_is_bounded_and_reports_missed_items() -> None:
+    hub: Fanout[int] = Fanout(default_maxsize=3)
+    slow = hub.subscribe()
+    odd = hub.subscribe(lambda i: i % 2 == 1, maxsize=10)
+    for i in range(10):
+        hub.publish(i)  # never waits for anyone
+    assert await slow.get() == Missed(7, 7)
+    assert [await slow.get() for _ in range(3)] == [7, 8, 9]
+    assert [await odd.get() for _ in range(5)] == [1, 3, 5, 7, 9]
+    hub.close()
+    assert [i async for i in odd] == []
+    assert hub.subscribers == 0
