@@ -21,6 +21,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from api.context import Context
+from api.readings_http import routes as readings_routes
 from api.schema import build_schema
 from api.services import Services
 from api.settings import Settings
@@ -31,7 +32,7 @@ __all__ = ["create_app"]
 log = logging.getLogger("twinql.api")
 
 # Later layers append (services -> routes) factories here.
-ROUTE_FACTORIES: list[Callable[[Services], list[BaseRoute]]] = []
+ROUTE_FACTORIES: list[Callable[[Services], list[BaseRoute]]] = [readings_routes]
 
 
 class TwinqlGraphQL(GraphQL):

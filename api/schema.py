@@ -15,11 +15,12 @@ from api.errors import CodedErrors
 from api.graph_mutations import GraphMutation
 from api.graph_queries import GraphQuery
 from api.limits import cost_limit_rule
+from api.readings import ReadingsMutation, ReadingsQuery
 
 __all__ = ["build_schema"]
 
-QUERIES: tuple[type, ...] = (GraphQuery,)
-MUTATIONS: tuple[type, ...] = (GraphMutation,)
+QUERIES: tuple[type, ...] = (GraphQuery, ReadingsQuery)
+MUTATIONS: tuple[type, ...] = (GraphMutation, ReadingsMutation)
 SUBSCRIPTIONS: tuple[type, ...] = ()
 
 

@@ -6,7 +6,9 @@ from datetime import datetime
 
 import strawberry
 
+from api import readings as _readings
 from api.context import Context
+from api.readings_types import LatestValueNode, SensorSummaryNode, SeriesNode
 from api.types.common import (
     JSON,
     AssetLevelEnum,
@@ -49,6 +51,14 @@ class SensorNode:
     @strawberry.field
     async def asset(self, info: Info) -> AssetNode:
         return AssetNode.from_domain(await info.context.loaders.asset.load(self.domain.asset_id))
+
+    latest: LatestValueNode | None = strawberry.field(
+        resolver=_readings.sensor_latest, description="The newest reading; null before the first."
+    )
+    readings: SeriesNode = strawberry.field(
+        resolver=_readings.sensor_readings,
+        description="Readings in a window: raw, or downsampled in the store by a bucket.",
+    )
 
 
 @strawberry.type(name="Actuator", description="A writable control point of an asset.")
@@ -338,6 +348,11 @@ class AssetNode:
         if status is not None:
             orders = [w for w in orders if w.status.value == status.value]
         return [WorkOrderNode.from_domain(w) for w in orders]
+
+    summary: list[SensorSummaryNode] = strawberry.field(
+        resolver=_readings.asset_summary,
+        description="Count, min, max, avg and last of each of the asset's sensors in a window.",
+    )
 
 
 __all__ = [
