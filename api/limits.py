@@ -42,6 +42,7 @@ LIST_FIELDS = {
     "assets": 50,
     "dataSources": 10,
     "readings": 1,
+    "summary": 10,
     "series": 10,
     "points": 1,
 }
