@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 
+from api.control import DataSourceStatusNode, status_node
 from api.types.assets import (
     ActuatorNode,
     AssetNode,
@@ -70,6 +71,14 @@ class DataSourceNode:
     settings: JSON  # type: ignore[valid-type]
     sensor_bindings: list[SensorBindingNode]
     actuator_bindings: list[ActuatorBindingNode]
+
+    @strawberry.field(
+        description="The connector's live state (connected, last value, errors); null for "
+        "sources without a device connector (HTTP)."
+    )
+    def status(self, info: Info) -> DataSourceStatusNode | None:
+        manager = info.context.services.connectors
+        return None if manager is None else status_node(manager.status(str(self.id)))
 
     @classmethod
     def from_config(cls, c: SourceConfig) -> DataSourceNode:

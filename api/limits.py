@@ -39,6 +39,7 @@ LIST_FIELDS = {
     "maintenance": 20,
     "maintenanceHistory": 50,
     "workOrders": 10,
+    "commands": 20,
     "assets": 50,
     "dataSources": 10,
     "readings": 1,

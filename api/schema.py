@@ -11,17 +11,19 @@ from strawberry.extensions import (
 )
 from strawberry.tools import merge_types
 
+from api.control import ControlMutation, ControlQuery
 from api.errors import CodedErrors
 from api.graph_mutations import GraphMutation
 from api.graph_queries import GraphQuery
 from api.limits import cost_limit_rule
 from api.readings import ReadingsMutation, ReadingsQuery
+from api.subscriptions import SubscriptionRoot
 
 __all__ = ["build_schema"]
 
-QUERIES: tuple[type, ...] = (GraphQuery, ReadingsQuery)
-MUTATIONS: tuple[type, ...] = (GraphMutation, ReadingsMutation)
-SUBSCRIPTIONS: tuple[type, ...] = ()
+QUERIES: tuple[type, ...] = (GraphQuery, ReadingsQuery, ControlQuery)
+MUTATIONS: tuple[type, ...] = (GraphMutation, ReadingsMutation, ControlMutation)
+SUBSCRIPTIONS: tuple[type, ...] = (SubscriptionRoot,)
 
 
 def build_schema(*, max_depth: int = 12, max_cost: int = 100_000) -> strawberry.Schema:

@@ -17,11 +17,13 @@ from api.settings import Settings
 from graph.client import GraphClient
 from graph.embedded import EmbeddedGraphServer
 from graph.errors import TwinqlError, Unavailable
-from graph.repository import GraphRepository
 from graph.model import Sensor
+from graph.repository import GraphRepository
 from graph.settings import EmbeddedGraphSettings, GraphSettings
+from ingest.manager import ConnectorManager, ManagerSettings
 from ingest.pipeline import CachedCatalog, IngestPipeline, PipelineSettings
-from ingest.store import ReadingsStore, StoreSettings, open_store
+from ingest.reading import RawReading
+from ingest.store import ReadingBatch, ReadingsStore, RejectedRow, StoreSettings, open_store
 
 __all__ = ["GraphSensorCatalog", "Services"]
 
@@ -47,6 +49,7 @@ class Services:
     store: ReadingsStore | None = None
     pipeline: IngestPipeline | None = None
     catalog: CachedCatalog | None = None
+    connectors: ConnectorManager | None = None
     started: bool = False
     registry_listeners: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
     # Later layers (connectors, jobs) start here, after the stores, in order.
@@ -60,7 +63,9 @@ class Services:
             tokens = TokenStore.parse(settings.tokens)
         else:
             tokens = TokenStore.from_file(settings.data_dir / "tokens.json")
-        return cls(settings=settings, tokens=tokens)
+        services = cls(settings=settings, tokens=tokens)
+        services.starters.append(start_connectors)
+        return services
 
     @property
     def readings(self) -> ReadingsStore:
@@ -187,3 +192,26 @@ class Services:
         except TwinqlError as exc:
             checks["readings"] = exc.message
         return checks
+
+
+async def start_connectors(services: Services) -> None:
+    """The connector manager: device data sources of the graph feed the pipeline."""
+    pipeline = services.ingest
+
+    async def sink(raws: list[RawReading]) -> None:
+        await pipeline.ingest(raws)
+
+    async def reject(rows: list[RejectedRow]) -> None:
+        await pipeline.writer.submit(ReadingBatch.empty(), rows)
+
+    manager = ConnectorManager(
+        services.repo.sources,
+        sink,
+        reject=reject,
+        store_events=services.readings.write_events,
+        settings=ManagerSettings(default_mqtt_url=services.settings.mqtt_url),
+    )
+    services._stack.push_async_callback(manager.aclose)
+    services.connectors = manager
+    services.registry_listeners.append(manager.on_registry_change)
+    await manager.start()

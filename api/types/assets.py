@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -20,6 +21,9 @@ from api.types.common import (
 from graph import model as m
 from graph.maintenance import MaintenanceFilter
 from graph.topology import Neighbourhood, Reached
+
+if TYPE_CHECKING:
+    from api.control import SetpointCommandNode
 
 Info = strawberry.Info[Context, None]
 
@@ -84,6 +88,14 @@ class ActuatorNode:
     @strawberry.field
     async def asset(self, info: Info) -> AssetNode:
         return AssetNode.from_domain(await info.context.loaders.asset.load(self.domain.asset_id))
+
+    @strawberry.field(description="Setpoint commands sent to this actuator (audit), newest first.")
+    async def commands(
+        self, info: Info, first: int = 20
+    ) -> list[Annotated[SetpointCommandNode, strawberry.lazy("api.control")]]:
+        from api.control import actuator_commands
+
+        return await actuator_commands(info, self.domain.id, first)
 
 
 @strawberry.type(name="MaintenanceEvent")

@@ -1,0 +1,192 @@
+"""writeSetpoint against a real Modbus device through the running app; audit; status."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests import peers
+from tests.api.conftest import OPERATOR, VIEWER, Api
+from tests.peers import ModbusDevice
+
+modbus_device = peers.modbus_device
+
+REGISTER = """
+mutation($assets: [AssetInput!]!, $sensors: [SensorInput!]!, $actuators: [ActuatorInput!]!) {
+  upsertAssets(assets: $assets) { id }
+  upsertSensors(sensors: $sensors) { id }
+  upsertActuators(actuators: $actuators) { id }
+}
+"""
+UPSERT_SOURCE = """
+mutation($s: DataSourceInput!) { upsertDataSource(source: $s) { id status { state } } }
+"""
+WRITE = """
+mutation($id: ID!, $v: Float!, $r: String!) {
+  writeSetpoint(actuatorId: $id, value: $v, reason: $r) {
+    id status value confirmedValue requestedBy reason message sourceId completedAt
+    actuator { id }
+  }
+}
+"""
+COMMANDS = """
+query($id: ID!) { actuator(id: $id) { commands {
+  id status value confirmedValue requestedBy reason requestedAt completedAt message
+} } }
+"""
+
+
+async def register(api: Api, u: str) -> None:
+    await api.ok(
+        REGISTER,
+        {
+            "assets": [
+                {"id": f"{u}-line", "name": "Line", "type": "line", "level": "LINE"},
+                {
+                    "id": f"{u}-pump",
+                    "name": "Pump",
+                    "type": "pump",
+                    "level": "EQUIPMENT",
+                    "parentId": f"{u}-line",
+                },
+            ],
+            "sensors": [
+                {
+                    "id": f"{u}-temp",
+                    "assetId": f"{u}-pump",
+                    "name": "Temp",
+                    "kind": "temperature",
+                    "unit": "degC",
+                    "minValue": -50,
+                    "maxValue": 500,
+                }
+            ],
+            "actuators": [
+                {
+                    "id": f"{u}-speed",
+                    "assetId": f"{u}-pump",
+                    "name": "Speed",
+                    "unit": "rpm",
+                    "minValue": 0,
+                    "maxValue": 3000,
+                },
+                {
+                    "id": f"{u}-valve",
+                    "assetId": f"{u}-pump",
+                    "name": "Valve",
+                    "unit": "%",
+                    "minValue": 0,
+                    "maxValue": 100,
+                },
+            ],
+        },
+    )
+
+
+def modbus_source(u: str, device: ModbusDevice) -> dict[str, Any]:
+    return {
+        "id": f"{u}-plc",
+        "protocol": "MODBUS",
+        "endpoint": f"{device.url}?unit=1&timeout=0.5&poll=0.05",
+        "settings": {"reconnect_min_s": 0.1, "reconnect_max_s": 0.3},
+        "sensorBindings": [
+            {"sensorId": f"{u}-temp", "address": "hr:10", "dataType": "int16", "scale": 0.1}
+        ],
+        "actuatorBindings": [
+            {"actuatorId": f"{u}-speed", "address": "hr:20", "dataType": "uint16"}
+        ],
+    }
+
+
+async def commands(api: Api, actuator: str) -> list[dict[str, Any]]:
+    data = await api.ok(COMMANDS, {"id": actuator}, token=VIEWER)
+    return data["actuator"]["commands"]
+
+
+async def test_setpoint_reaches_the_modbus_register_and_is_audited(
+    api: Api, uid: str, modbus_device: ModbusDevice
+) -> None:
+    await register(api, uid)
+    await api.ok(UPSERT_SOURCE, {"s": modbus_source(uid, modbus_device)})
+    data = await api.ok(
+        WRITE, {"id": f"{uid}-speed", "v": 1450, "r": "ramp up for the night shift"}, token=OPERATOR
+    )
+    cmd = data["writeSetpoint"]
+    assert cmd["status"] == "APPLIED", cmd
+    assert cmd["confirmedValue"] == 1450
+    assert (cmd["requestedBy"], cmd["sourceId"]) == ("olga", f"{uid}-plc")
+    assert cmd["actuator"] == {"id": f"{uid}-speed"}
+    assert await modbus_device.get("hr", 20) == [1450]
+
+    (audited,) = await commands(api, f"{uid}-speed")
+    assert audited["id"] == cmd["id"]
+    assert audited["status"] == "APPLIED"
+    assert (audited["value"], audited["confirmedValue"]) == (1450, 1450)
+    assert audited["reason"] == "ramp up for the night shift"
+    assert audited["requestedAt"] <= audited["completedAt"]
+
+    one = await api.ok(
+        "query($id: ID!) { setpointCommand(id: $id) { status actuatorId } }", {"id": cmd["id"]}
+    )
+    assert one["setpointCommand"] == {"status": "APPLIED", "actuatorId": f"{uid}-speed"}
+
+
+async def test_data_source_status_is_visible(
+    api: Api, uid: str, modbus_device: ModbusDevice
+) -> None:
+    await register(api, uid)
+    await modbus_device.set("hr", 10, [215])
+    await api.ok(UPSERT_SOURCE, {"s": modbus_source(uid, modbus_device)})
+    query = (
+        """query($id: ID!) {
+      dataSourceStatus(id: $id) { state connected endpoint lastValueAt readings errors }
+      dataSources { id status { state lastValueAt } }
+      sensor(id: "%s-temp") { id }
+    }"""
+        % uid
+    )
+    for _ in range(100):
+        data = await api.ok(query, {"id": f"{uid}-plc"}, token=VIEWER)
+        status = data["dataSourceStatus"]
+        if status["lastValueAt"] is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert status["state"] == "CONNECTED" and status["connected"] is True
+    assert status["endpoint"].startswith(modbus_device.url)
+    assert status["readings"] >= 1
+    listed = {s["id"]: s["status"] for s in data["dataSources"]}
+    assert listed[f"{uid}-plc"]["state"] == "CONNECTED"
+    assert api.services.ingest.latest.get(f"{uid}-temp").value == 21.5  # type: ignore[union-attr]
+
+
+async def test_out_of_range_is_rejected_and_audited(api: Api, uid: str) -> None:
+    await register(api, uid)
+    body = await api.gql(WRITE, {"id": f"{uid}-speed", "v": 5000, "r": "too fast"}, token=OPERATOR)
+    (err,) = body["errors"]
+    assert err["extensions"]["code"] == "VALIDATION"
+    assert "outside its limits" in err["message"]
+    (audited,) = await commands(api, f"{uid}-speed")
+    assert audited["id"] == err["extensions"]["commandId"]
+    assert (audited["status"], audited["value"]) == ("REJECTED", 5000)
+    assert audited["completedAt"] is not None and "outside" in audited["message"]
+
+
+async def test_unbound_actuator_fails_with_a_clear_error_and_is_audited(api: Api, uid: str) -> None:
+    await register(api, uid)
+    body = await api.gql(WRITE, {"id": f"{uid}-valve", "v": 40, "r": "open"}, token=OPERATOR)
+    (err,) = body["errors"]
+    assert err["extensions"]["code"] == "VALIDATION"
+    assert "no DRIVES binding" in err["message"]
+    (audited,) = await commands(api, f"{uid}-valve")
+    assert audited["status"] == "FAILED" and "no DRIVES binding" in audited["message"]
+
+
+async def test_viewer_is_forbidden_and_unknown_actuator_is_not_found(api: Api, uid: str) -> None:
+    await register(api, uid)
+    body = await api.gql(WRITE, {"id": f"{uid}-speed", "v": 10, "r": ""}, token=VIEWER)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    body = await api.gql(WRITE, {"id": f"{uid}-speed", "v": 10, "r": ""}, token=None)
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    body = await api.gql(WRITE, {"id": f"{uid}-nope", "v": 10, "r": ""}, token=OPERATOR)
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert await commands(api, f"{uid}-speed") == []
