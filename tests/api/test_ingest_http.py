@@ -1,0 +1,248 @@
+"""POST /ingest over real HTTP: JSON arrays and NDJSON, per-item rejections kept for
+inspection, whole-body failures (400, 413, 415), and auth (401, 403)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from api.readings_http import MAX_BODY, routes
+from tests.api.conftest import ADMIN, INGEST, OPERATOR, VIEWER, Api
+
+REGISTER = """
+mutation($assets: [AssetInput!]!, $sensors: [SensorInput!]!) {
+  upsertAssets(assets: $assets) { id }
+  upsertSensors(sensors: $sensors) { id }
+}
+"""
+LATEST = "query($ids: [ID!]!) { sensors(ids: $ids) { id latest { value quality timestamp } } }"
+
+
+async def register(api: Api, u: str) -> None:
+    await api.ok(
+        REGISTER,
+        {
+            "assets": [
+                {"id": f"{u}-pump", "name": "Pump", "type": "pump", "level": "EQUIPMENT"},
+                {"id": f"{u}-tank", "name": "Tank", "type": "tank", "level": "EQUIPMENT"},
+            ],
+            "sensors": [
+                {
+                    "id": f"{u}-pt",
+                    "assetId": f"{u}-pump",
+                    "name": "Pressure",
+                    "kind": "pressure",
+                    "unit": "bar",
+                    "minValue": 0,
+                    "maxValue": 16,
+                },
+                {
+                    "id": f"{u}-tt",
+                    "assetId": f"{u}-pump",
+                    "name": "Temperature",
+                    "kind": "temperature",
+                    "unit": "°C",
+                },
+            ],
+        },
+    )
+
+
+def headers(token: str | None = INGEST, content_type: str = "application/json") -> dict[str, str]:
+    out = {"Content-Type": content_type}
+    if token:
+        out["Authorization"] = f"Bearer {token}"
+    return out
+
+
+def ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+async def latest(api: Api, *ids: str) -> dict[str, Any]:
+    data = await api.ok(LATEST, {"ids": list(ids)}, token=VIEWER)
+    return {s["id"]: s["latest"] for s in data["sensors"]}
+
+
+async def test_json_array_with_good_and_bad_items(api: Api, uid: str) -> None:
+    await register(api, uid)
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    items: list[dict[str, Any]] = [
+        {"sensor_id": f"{uid}-pt", "value": 4.2, "timestamp": ms(at), "unit": "bar"},
+        {
+            "sensor_id": f"{uid}-tt",
+            "value": 61.5,
+            "timestamp": at.isoformat().replace("+00:00", "Z"),
+            "unit": "degC",
+            "asset_id": f"{uid}-pump",
+            "quality": "suspect",
+            "metadata": {"line": 3},
+        },
+        {"sensor_id": f"{uid}-ghost", "value": 1.0},  # 2: unknown sensor
+        {"sensor_id": f"{uid}-pt", "value": 3.0, "unit": "psi"},  # 3: wrong unit
+        {"sensor_id": f"{uid}-pt", "value": 40.0, "timestamp": ms(at) + 500},  # 4: out of range
+        {"sensor_id": f"{uid}-pt", "value": float("nan")},  # 5: NaN
+        {"sensor_id": f"{uid}-pt", "value": 1.0, "timestamp": ms(at + timedelta(hours=2))},  # 6
+        {"sensor_id": f"{uid}-pt", "value": 1.0, "asset_id": f"{uid}-tank"},  # 7: asset mismatch
+        {"sensor_id": f"{uid}-pt", "value": 1.0, "timestmp": ms(at)},  # 8: misspelt field
+        {"sensor_id": f"{uid}-pt", "value": "high"},  # 9: not a number
+        {"sensor_id": f"{uid}-pt", "value": 1.0, "timestamp": "yesterday"},  # 10
+    ]
+    body = json.dumps(items)  # NaN is written as the JSON extension NaN
+    r = await api.client.post("/ingest", content=body, headers=headers())
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["accepted"], out["rejected"]) == (3, 8)
+    reasons = {e["index"]: e["reason"] for e in out["errors"]}
+    assert sorted(reasons) == [2, 3, 5, 6, 7, 8, 9, 10]
+    assert reasons[2] == "unknown sensor"
+    assert reasons[3].startswith("unit mismatch")
+    assert reasons[5] == "non-finite value"
+    assert reasons[6] == "timestamp in the future"
+    assert reasons[7].startswith("asset mismatch")
+    assert "timestmp" in reasons[8]
+    assert reasons[9].startswith("non-numeric value")
+    assert "RFC 3339" in reasons[10]
+    assert all(e["sensor_id"] for e in out["errors"])
+
+    values = await latest(api, f"{uid}-pt", f"{uid}-tt")
+    assert values[f"{uid}-pt"]["value"] == 40.0  # the newest, stored as bad
+    assert values[f"{uid}-pt"]["quality"] == "bad"
+    assert values[f"{uid}-tt"] == {
+        "value": 61.5,
+        "quality": "suspect",
+        "timestamp": at.isoformat(),
+    }
+
+    await api.services.ingest.writer.flush()
+    kept = await api.services.readings.rejected(limit=50, sensor_id=f"{uid}-pt")
+    assert len(kept) == 7  # every rejected item of a known sensor, with its raw text
+    assert {r.reason for r in kept} >= {"non-finite value", "timestamp in the future"}
+    ghost = await api.services.readings.rejected(limit=5, sensor_id=f"{uid}-ghost")
+    assert [json.loads(g.raw)["value"] for g in ghost] == [1.0]
+
+
+async def test_ndjson_lines_are_items(api: Api, uid: str) -> None:
+    await register(api, uid)
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    lines = [
+        json.dumps({"sensor_id": f"{uid}-pt", "value": 1.0 + i, "timestamp": ms(at) + i * 1000})
+        for i in range(5)
+    ]
+    lines.insert(2, '{"sensor_id": "broken", "value": ')  # a torn line
+    lines.append("")  # blank lines are skipped
+    lines.append(json.dumps({"sensor_id": f"{uid}-tt", "value": None, "quality": "missing"}))
+    body = "\n".join(lines) + "\n"
+    for content_type in ("application/x-ndjson", "application/x-ndjson; charset=utf-8"):
+        r = await api.client.post(
+            "/ingest", content=body, headers=headers(content_type=content_type)
+        )
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert (out["accepted"], out["rejected"]) == (6, 1)
+        assert out["errors"][0]["index"] == 2
+        assert out["errors"][0]["reason"].startswith("malformed JSON")
+    values = await latest(api, f"{uid}-pt", f"{uid}-tt")
+    assert values[f"{uid}-pt"]["value"] == 5.0
+    assert values[f"{uid}-tt"]["value"] is None and values[f"{uid}-tt"]["quality"] == "missing"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "words"),
+    [
+        (b"[{]", "application/json", 400, "malformed JSON body"),
+        (b'{"sensor_id": "x", "value": 1', "application/json", 400, "malformed JSON body"),
+        (b"\xff\xfe[]", "application/json", 400, "not UTF-8"),
+        (b"   ", "application/json", 400, "empty"),
+        (b"<xml/>", "application/xml", 415, "application/x-ndjson"),
+    ],
+)
+async def test_unusable_bodies(
+    api: Api, body: bytes, content_type: str, status: int, words: str
+) -> None:
+    r = await api.client.post("/ingest", content=body, headers=headers(content_type=content_type))
+    assert r.status_code == status, r.text
+    out = r.json()
+    assert out["error"]["code"] == "VALIDATION"
+    assert words in out["error"]["message"]
+    if status == 400 and "accepted" in out:
+        assert (out["accepted"], out["rejected"]) == (0, 1)
+
+
+async def test_malformed_body_is_kept_for_inspection(api: Api, uid: str) -> None:
+    body = '[{"sensor_id": "%s-pt", "value": 1' % uid
+    r = await api.client.post("/ingest", content=body, headers=headers())
+    assert r.status_code == 400
+    await api.services.ingest.writer.flush()
+    kept = await api.services.readings.rejected(limit=200)
+    assert any(k.raw == body for k in kept)
+
+
+async def test_too_many_items_is_413(api: Api) -> None:
+    limit = api.services.ingest.settings.max_body_items
+    body = "\n".join(['{"sensor_id": "x", "value": 1}'] * (limit + 1))
+    r = await api.client.post(
+        "/ingest", content=body, headers=headers(content_type="application/x-ndjson")
+    )
+    assert r.status_code == 413, r.text
+    assert str(limit) in r.json()["error"]["message"]
+
+
+async def test_body_size_limit_is_413(api: Api, uid: str) -> None:
+    """The limit is a parameter of the route; a small one keeps the test light. The
+    body is streamed in chunks without a length, so the limit is enforced while reading."""
+    await register(api, uid)
+    app = Starlette(routes=routes(api.services, max_body=1024))
+    item = json.dumps({"sensor_id": f"{uid}-pt", "value": 1.0}).encode()
+
+    async def chunks(n: int):  # noqa: ANN202
+        yield b"["
+        for i in range(n):
+            yield (b"," if i else b"") + item
+        yield b"]"
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://ingest"
+    ) as client:
+        big = await client.post("/ingest", content=chunks(100), headers=headers())
+        assert big.status_code == 413 and "1024 bytes" in big.json()["error"]["message"]
+        small = await client.post("/ingest", content=chunks(5), headers=headers())
+        assert small.status_code == 200 and small.json()["accepted"] == 5
+        declared = await client.post(
+            "/ingest", content=b"[" + b" " * 2000 + b"]", headers=headers()
+        )
+        assert declared.status_code == 413
+    assert MAX_BODY == 16 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("token", "status", "code"),
+    [
+        (None, 401, "UNAUTHENTICATED"),
+        ("not-a-known-token-at-all", 401, "UNAUTHENTICATED"),
+        (VIEWER, 403, "FORBIDDEN"),
+        (OPERATOR, 403, "FORBIDDEN"),
+    ],
+)
+async def test_auth_failures(api: Api, token: str | None, status: int, code: str) -> None:
+    r = await api.client.post("/ingest", content=b"[]", headers=headers(token))
+    assert r.status_code == status
+    assert r.json()["error"]["code"] == code
+    if status == 401:
+        assert r.headers["www-authenticate"] == "Bearer"
+
+
+async def test_admin_may_ingest_and_get_is_not_allowed(api: Api, uid: str) -> None:
+    await register(api, uid)
+    r = await api.client.post(
+        "/ingest", json=[{"sensor_id": f"{uid}-pt", "value": 2.0}], headers=headers(ADMIN)
+    )
+    assert r.status_code == 200 and r.json() == {"accepted": 1, "rejected": 0, "errors": []}
+    assert (await api.client.get("/ingest", headers=headers())).status_code == 405
+    r = await api.client.post("/ingest", content=b"Bearer", headers={"Authorization": "Basic x"})
+    assert r.status_code == 401
