@@ -1,9 +1,12 @@
 """Benchmark: one simulated hour of the pump at 10 ms steps (360,000 RK4 steps).
 
-Compares the vectorised engine (``sim.rk4``), for one scenario and for a batch of 1,000
-scenarios, with the straightforward RK4 it replaces: state as a dict of floats, new dicts
-at every stage, a Python loop per step. The baseline runs a fraction of the hour and is
-extrapolated (said so in the output). Inputs follow the issue's what-if: speed set to
+Compares both paths of the engine (``sim.rk4``): the compiled scalar kernel
+(``path="compiled"``, numba, the default) and the vectorised numpy path
+(``path="vector"``), for one scenario and for a batch of 1,000 scenarios, with the
+straightforward RK4 they replace: state as a dict of Python floats, new dicts at every
+stage, a Python loop per step. The baseline runs a fraction of the hour and is
+extrapolated (said so in the output). The compiled path's one-off compile (or numba
+cache load) time is printed separately and excluded from its rate. Inputs follow the issue's what-if: speed set to
 2,900 rpm from 2,500, inlet pressure ramping down 20 % over the hour.
 
     python bench/bench_sim.py [--quick]
@@ -20,6 +23,7 @@ import tracemalloc
 import numpy as np
 
 from sim import InputSeries, get_model, rk4, solve_adaptive
+from sim.fastpath import warm_up
 
 DT = 0.01
 HOUR = 3600.0
@@ -94,7 +98,8 @@ def main() -> None:
         "speed_setpoint_rpm": 2900.0,
         "inlet_pressure_bar": InputSeries.ramp(1.0, 0.8, HOUR),
     }
-    params = dict(zip(pump.param_names, pump.param_vector({"wear": 0.3}), strict=True))
+    vector = pump.param_vector({"wear": 0.3})
+    params = {k: float(v) for k, v in zip(pump.param_names, vector, strict=True)}
     print(f"pump model, dt = {DT * 1000:.0f} ms, horizon {horizon:.0f} s = {steps:,} steps")
 
     # -- baseline: a fraction of the run, extrapolated --------------------------------
@@ -116,36 +121,49 @@ def main() -> None:
         inputs=inputs,
         params=pump.param_vector({"wear": 0.3}),
         record_every=base_steps,
+        path="vector",
     )
     diff = max(abs(check.states[-1, 0, j] - base_x[n]) for j, n in enumerate(pump.state_names))
-    print(f"  engine vs baseline after {base_steps:,} steps: max state difference {diff:.2e}")
-
-    # -- vectorised engine, one scenario ---------------------------------------------
-    p1 = pump.param_vector({"wear": 0.3})
-    t0 = time.perf_counter()
-    single = rk4(
-        pump,
-        pump.state_vector(start),
-        horizon_s=horizon,
-        dt=DT,
-        inputs=inputs,
-        params=p1,
-        record_every=100,
-    )
-    single_s = time.perf_counter() - t0
-    single_rate = steps / single_s
-    flow = single.output("flow_m3h")[-1, 0]
     print(
-        f"engine, 1 scenario:     {single_s:6.1f} s  {single_rate:12,.0f} steps/s   "
-        f"ratio to baseline {single_rate / base_rate:6.2f}x  (final flow {flow:.1f} m3/h)"
+        f"  vectorised engine vs baseline after {base_steps:,} steps: max state difference {diff:.2e}"
     )
+
+    # -- compiled path: compile (or load numba's on-disk cache) once ------------------
+    print(
+        f"compiled path: kernel + loop compile/cache load {warm_up(pump):.2f} s (once per process)"
+    )
+    p1 = pump.param_vector({"wear": 0.3})
+    x1 = pump.state_vector(start)
+    single: dict[str, object] = {}
+    for path in ("compiled", "vector"):
+        t0 = time.perf_counter()
+        run = rk4(
+            pump,
+            x1,
+            horizon_s=horizon,
+            dt=DT,
+            inputs=inputs,
+            params=p1,
+            record_every=100,
+            path=path,
+        )
+        took = time.perf_counter() - t0
+        rate = steps / took
+        single[path] = run
+        print(
+            f"{path:8s} path, 1 scenario:     {took:6.2f} s  {rate:12,.0f} steps/s   "
+            f"ratio to baseline {rate / base_rate:7.2f}x  "
+            f"(final flow {run.output('flow_m3h')[-1, 0]:.3f} m3/h)"
+        )
+    gap1 = np.max(np.abs(single["compiled"].outputs - single["vector"].outputs))  # type: ignore[attr-defined]
+    print(f"  compiled vs vectorised, 1 scenario: max output difference {gap1:.1e}")
     rss_single = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    # -- adaptive (LSODA), one scenario: the practical path for a single run ---------
+    # -- adaptive (LSODA), one scenario ----------------------------------------------
     t0 = time.perf_counter()
     adaptive = solve_adaptive(
         pump,
-        pump.state_vector(start),
+        x1,
         horizon_s=horizon,
         output_every_s=1.0,
         inputs=inputs,
@@ -154,38 +172,64 @@ def main() -> None:
         atol=1e-8,
     )
     adaptive_s = time.perf_counter() - t0
-    gap = np.nanmax(np.abs(adaptive.outputs[:, 0] - single.outputs[:, 0]))
+    gap = np.nanmax(np.abs(adaptive.outputs[:, 0] - single["compiled"].outputs[:, 0]))  # type: ignore[attr-defined]
     print(
         f"adaptive LSODA, 1 scenario, same horizon: {adaptive_s:5.2f} s, "
         f"{adaptive.steps:,} derivative calls, {steps / base_rate / adaptive_s:5.1f}x faster "
         f"than the extrapolated baseline (max output gap to fixed-step {gap:.1e})"
     )
 
-    # -- where batching starts to pay: scenario-steps/s by batch size (1/100 hour) ----
-    sizes = []
-    for size in (1, 4, 16, 64):
-        xs = np.repeat(pump.state_vector(start)[None], size, axis=0)
-        t0 = time.perf_counter()
-        rk4(pump, xs, horizon_s=horizon / 100, dt=DT, inputs=inputs, params=p1, record_every=100)
-        rate = size * steps / 100 / (time.perf_counter() - t0)
-        sizes.append(f"{size}: {rate / base_rate:.2f}x")
-    print("engine / baseline by batch size (scenario-steps/s ratio): " + ", ".join(sizes))
+    # -- scenario-steps/s by batch size, both paths (1/100 hour) ---------------------
+    for path in ("compiled", "vector"):
+        sizes = []
+        for size in (1, 4, 16, 64, 256):
+            xs = np.repeat(x1[None], size, axis=0)
+            t0 = time.perf_counter()
+            rk4(
+                pump,
+                xs,
+                horizon_s=horizon / 100,
+                dt=DT,
+                inputs=inputs,
+                params=p1,
+                record_every=100,
+                path=path,
+            )
+            rate = size * steps / 100 / (time.perf_counter() - t0)
+            sizes.append(f"{size}: {rate / base_rate:.1f}x")
+        print(f"{path:8s} / baseline by batch size (scenario-steps/s): " + ", ".join(sizes))
 
-    # -- vectorised engine, a batch ---------------------------------------------------
+    # -- a batch of n scenarios, both paths --------------------------------------------
     n = args.batch
     rng = np.random.default_rng(1)
     pb = np.repeat(p1[None], n, axis=0)
     pb[:, pump.param_names.index("wear")] = rng.uniform(0.0, 0.6, n)
-    xb = np.repeat(pump.state_vector(start)[None], n, axis=0)
-    t0 = time.perf_counter()
-    batch = rk4(pump, xb, horizon_s=horizon, dt=DT, inputs=inputs, params=pb, record_every=1000)
-    batch_s = time.perf_counter() - t0
-    batch_rate = n * steps / batch_s
-    final = batch.output("flow_m3h")[-1]
+    xb = np.repeat(x1[None], n, axis=0)
+    finals = {}
+    for path in ("compiled", "vector"):
+        t0 = time.perf_counter()
+        batch = rk4(
+            pump,
+            xb,
+            horizon_s=horizon,
+            dt=DT,
+            inputs=inputs,
+            params=pb,
+            record_every=1000,
+            path=path,
+        )
+        batch_s = time.perf_counter() - t0
+        batch_rate = n * steps / batch_s
+        final = batch.output("flow_m3h")[-1]
+        finals[path] = batch.outputs
+        print(
+            f"{path:8s} path, {n} scenarios: {batch_s:6.1f} s  {batch_rate:12,.0f} "
+            f"scenario-steps/s   ratio to baseline {batch_rate / base_rate:6.1f}x  "
+            f"(final flow p5..p95 {np.percentile(final, 5):.1f}..{np.percentile(final, 95):.1f})"
+        )
     print(
-        f"engine, {n} scenarios: {batch_s:6.1f} s  {batch_rate:12,.0f} scenario-steps/s   "
-        f"ratio to baseline {batch_rate / base_rate:6.1f}x  "
-        f"(final flow p5..p95 {np.percentile(final, 5):.1f}..{np.percentile(final, 95):.1f})"
+        f"  compiled vs vectorised, {n} scenarios: max output difference "
+        f"{np.max(np.abs(finals['compiled'] - finals['vector'])):.1e}"
     )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
