@@ -46,6 +46,11 @@ LIST_FIELDS = {
     "summary": 10,
     "series": 10,
     "points": 1,
+    "simulationModels": 10,
+    "simulationRuns": 20,
+    "stations": 20,
+    "residuals": 5,
+    "fits": 5,
 }
 _SIZE_ARGS = ("first", "limit")
 

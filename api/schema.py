@@ -17,13 +17,19 @@ from api.graph_mutations import GraphMutation
 from api.graph_queries import GraphQuery
 from api.limits import cost_limit_rule
 from api.readings import ReadingsMutation, ReadingsQuery
+from api.simulation import SimulationMutation, SimulationQuery, SimulationSubscription
 from api.subscriptions import SubscriptionRoot
 
 __all__ = ["build_schema"]
 
-QUERIES: tuple[type, ...] = (GraphQuery, ReadingsQuery, ControlQuery)
-MUTATIONS: tuple[type, ...] = (GraphMutation, ReadingsMutation, ControlMutation)
-SUBSCRIPTIONS: tuple[type, ...] = (SubscriptionRoot,)
+QUERIES: tuple[type, ...] = (GraphQuery, ReadingsQuery, ControlQuery, SimulationQuery)
+MUTATIONS: tuple[type, ...] = (
+    GraphMutation,
+    ReadingsMutation,
+    ControlMutation,
+    SimulationMutation,
+)
+SUBSCRIPTIONS: tuple[type, ...] = (SubscriptionRoot, SimulationSubscription)
 
 
 def build_schema(*, max_depth: int = 12, max_cost: int = 100_000) -> strawberry.Schema:

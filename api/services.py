@@ -50,6 +50,7 @@ class Services:
     pipeline: IngestPipeline | None = None
     catalog: CachedCatalog | None = None
     connectors: ConnectorManager | None = None
+    simulation: object | None = None  # api.sim_service.SimulationService (its starter)
     started: bool = False
     registry_listeners: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
     # Later layers (connectors, jobs) start here, after the stores, in order.
@@ -65,6 +66,9 @@ class Services:
             tokens = TokenStore.from_file(settings.data_dir / "tokens.json")
         services = cls(settings=settings, tokens=tokens)
         services.starters.append(start_connectors)
+        from api.sim_service import start_simulation  # noqa: PLC0415 - import cycle
+
+        services.starters.append(start_simulation)
         return services
 
     @property

@@ -1,0 +1,313 @@
+"""Simulation through the real app: what-if runs with bands on the example pump station,
+progress over WebSocket, cancellation, calibration, replay residuals, line bottleneck."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+
+from api.cli import EXAMPLE_PLANT
+from graph.importer import import_plant
+from graph.plant import load_plant_file, parse_plant
+from ingest.reading import RawReading
+from sim import MODELS, InputSeries, get_model, rk4
+from tests.api.conftest import VIEWER, Api
+from tests.e2e.wsclient import connect
+
+RUN_FIELDS = "id model status progress message summary startAt createdBy percentiles outputs"
+
+
+async def _ingest(api: Api, raws: list[RawReading]) -> None:
+    result = await api.services.ingest.ingest(raws)
+    assert result.accepted == len(raws), result.errors
+    await api.services.ingest.writer.flush()
+    await api.services.readings.sync()
+
+
+async def _wait_status(api: Api, run_id: str, statuses: set[str], within: float = 120) -> dict:
+    q = f"query($id: ID!) {{ simulationRun(id: $id) {{ {RUN_FIELDS} }} }}"
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        run = (await api.ok(q, {"id": run_id}))["simulationRun"]
+        if run["status"] in statuses:
+            return run
+        assert asyncio.get_running_loop().time() < deadline, run
+        await asyncio.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+async def example(api: Api) -> None:
+    plant = load_plant_file(EXAMPLE_PLANT)
+    await import_plant(api.services.repo, plant)
+    await api.services.registry_changed("all")
+
+
+async def test_simulation_models_lists_models_with_units_and_bounds(api: Api) -> None:
+    data = await api.ok(
+        "{ simulationModels { name states { name unit default } "
+        "parameters { name unit default min max } outputs { name unit } } }",
+        token=VIEWER,
+    )
+    models = {m["name"]: m for m in data["simulationModels"]}
+    assert set(models) == set(MODELS)
+    wear = next(p for p in models["pump"]["parameters"] if p["name"] == "wear")
+    assert (wear["min"], wear["max"], wear["default"]) == (0.0, 1.0, 0.0)
+    assert {"name": "flow_m3h", "unit": "m3/h"} in models["pump"]["outputs"]
+
+
+RUN = """mutation($asset: ID!, $s: ScenarioInput!) {
+  runSimulation(assetId: $asset, scenario: $s) { id status model createdBy }
+}"""
+
+SUBSCRIBE = "subscription($id: ID!) { simulationProgress(runId: $id) { status progress message } }"
+
+
+async def test_what_if_on_the_example_pump_has_bands_progress_and_stored_series(
+    api: Api, example: None
+) -> None:
+    now = datetime.now(UTC)
+    await _ingest(
+        api,
+        [
+            RawReading(sensor_id="pump-102.speed", value=2500.0, timestamp=now),
+            RawReading(sensor_id="pump-102.flow", value=150.0, timestamp=now),
+            RawReading(sensor_id="pump-102.bearing_temp", value=45.0, timestamp=now),
+        ],
+    )
+    scenario = {
+        "horizonSeconds": 3600,
+        "stepSeconds": 0.05,
+        "outputEverySeconds": 30,
+        "inputs": [
+            {"name": "speed_setpoint_rpm", "times": [0], "values": [2900]},
+            {
+                "name": "inlet_pressure_bar",
+                "times": [0, 3600],
+                "values": [1.0, 0.8],
+                "interpolation": "LINEAR",
+            },
+        ],
+        "monteCarlo": [{"parameter": "wear", "distribution": "uniform", "args": [0.2, 0.5]}],
+        "samples": 40,
+        "seed": 3,
+    }
+    started = (await api.ok(RUN, {"asset": "pump-102", "s": scenario}))["runSimulation"]
+    assert started["status"] == "queued" and started["model"] == "pump"
+    assert started["createdBy"] == "alice"
+    updates: list[dict[str, Any]] = []
+    async with connect(api.base, VIEWER) as ws:
+        await ws.subscribe(SUBSCRIBE, {"id": started["id"]})
+        while True:
+            u = (await ws.next(within=120))["simulationProgress"]
+            updates.append(u)
+            if u["status"] in ("succeeded", "failed", "cancelled"):
+                break
+    assert updates[-1]["status"] == "succeeded", updates
+    assert updates[-1]["progress"] == 1.0
+    progress = [u["progress"] for u in updates]
+    assert progress == sorted(progress)
+
+    q = """query($id: ID!) { simulationRun(id: $id) {
+      status percentiles outputs summary asset { id }
+      nominal: series(output: "flow_m3h") { timestamps values unit }
+      p5: series(output: "flow_m3h", percentile: 5) { values }
+      p50: series(output: "flow_m3h", percentile: 50) { values }
+      p95: series(output: "flow_m3h", percentile: 95) { values }
+      speed: series(output: "speed_rpm", bucket: "10m", aggregate: LAST) { values bucketSeconds }
+    } }"""
+    run = (await api.ok(q, {"id": started["id"]}, token=VIEWER))["simulationRun"]
+    assert run["status"] == "succeeded" and run["asset"]["id"] == "pump-102"
+    assert run["percentiles"] == [5.0, 50.0, 95.0]
+    nominal = np.array(run["nominal"]["values"])
+    p5, p50, p95 = (np.array(run[k]["values"]) for k in ("p5", "p50", "p95"))
+    assert nominal.size == p5.size == p95.size == 121  # t = 0, 30 .. 3600 s
+    assert run["nominal"]["unit"] == "m3/h"
+    times = [datetime.fromisoformat(t) for t in run["nominal"]["timestamps"]]
+    assert times[-1] - times[0] == timedelta(hours=1)
+    assert np.all(p5 <= p50) and np.all(p50 <= p95)
+    assert np.all((p95 - p5)[1:] > 0.5)  # wear uncertainty widens the band (after t=0)
+    inside = (nominal >= p5 - 0.5) & (nominal <= p95 + 0.5)
+    assert inside.mean() > 0.9  # nominal wear 0.35 lies inside U(0.2, 0.5)
+    summary = run["summary"]
+    assert summary["initialState"]["speed_rpm"]["sensorId"] == "pump-102.speed"
+    assert summary["initialState"]["speed_rpm"]["value"] == pytest.approx(2500.0)
+    assert summary["samples"] == 40
+    assert nominal[0] == pytest.approx(150.0)  # starts from the measured flow
+    assert run["speed"]["values"][-1] == pytest.approx(2900.0, abs=1.0)
+    # the pressure ramp lowers the flow over the hour at constant speed
+    assert nominal[-1] < nominal[20]
+
+    listed = await api.ok(
+        'query { simulationRuns(assetId: "pump-102", first: 50) { nodes { id status } } }'
+    )
+    assert {"id": started["id"], "status": "succeeded"} in listed["simulationRuns"]["nodes"]
+
+
+async def test_long_run_is_cancelled(api: Api, example: None) -> None:
+    scenario = {
+        "horizonSeconds": 86400,
+        "stepSeconds": 0.01,
+        "monteCarlo": [{"parameter": "wear", "distribution": "uniform", "args": [0.0, 0.5]}],
+        "samples": 200,
+    }
+    run = (await api.ok(RUN, {"asset": "pump-103", "s": scenario}))["runSimulation"]
+    await _wait_status(api, run["id"], {"running"}, within=60)
+    cancel = "mutation($id: ID!) { cancelSimulation(id: $id) { id status } }"
+    await api.ok(cancel, {"id": run["id"]})
+    done = await _wait_status(api, run["id"], {"cancelled", "failed", "succeeded"}, within=30)
+    assert done["status"] == "cancelled", done
+    assert done["progress"] < 1.0
+    # a viewer may watch but not start or cancel
+    body = await api.gql(cancel, {"id": run["id"]}, token=VIEWER)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def _pump_plant(uid: str) -> str:
+    return f"""
+assets:
+  - id: {uid}-site
+    level: site
+    type: site
+    children:
+      - id: {uid}-pump
+        type: centrifugal_pump
+        level: equipment
+        sensors:
+          - {{id: {uid}.speed, kind: speed, unit: rpm, min_value: 0, max_value: 4000}}
+          - {{id: {uid}.flow, kind: flow, unit: m3/h, min_value: 0, max_value: 500}}
+          - {{id: {uid}.temp, kind: temperature, unit: degC, min_value: -20, max_value: 150}}
+          - {{id: {uid}.speed_sp, kind: speed, unit: rpm, min_value: 0, max_value: 4000}}
+        sim:
+          model: pump
+          parameters: {{wear: 0.1, static_head_m: 35.2}}
+          state_map: {{{uid}.speed: speed_rpm, {uid}.flow: flow_m3h, {uid}.temp: bearing_temp_c}}
+          input_map: {{{uid}.speed_sp: speed_setpoint_rpm}}
+"""
+
+
+async def test_calibration_recovers_wear_stores_it_and_replay_has_residuals(
+    api: Api, uid: str
+) -> None:
+    plant = parse_plant(_pump_plant(uid), sim_models=set(MODELS))
+    await import_plant(api.services.repo, plant)
+    await api.services.registry_changed("all")
+    # the "plant": the pump model at wear 0.4 driven through setpoint steps
+    m = get_model("pump")
+    true = m.param_vector({"wear": 0.4, "static_head_m": 35.2})
+    sp = InputSeries.steps([0, 600, 2400], [2500.0, 2900.0, 2700.0])
+    x0 = m.state_vector({"speed_rpm": 2500.0, "flow_m3h": 150.0, "bearing_temp_c": 40.0})
+    tr = rk4(
+        m,
+        x0,
+        horizon_s=3600,
+        dt=0.1,
+        inputs={"speed_setpoint_rpm": sp},
+        params=true,
+        record_every=100,
+    )
+    t0 = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
+    raws = []
+    for k, t in enumerate(tr.times):
+        at = t0 + timedelta(seconds=float(t))
+        for sensor, out in (
+            ("speed", "speed_rpm"),
+            ("flow", "flow_m3h"),
+            ("temp", "bearing_temp_c"),
+        ):
+            value = float(tr.output(out)[k, 0])
+            raws.append(RawReading(sensor_id=f"{uid}.{sensor}", value=value, timestamp=at))
+        raws.append(
+            RawReading(
+                sensor_id=f"{uid}.speed_sp", value=float(sp.at(np.array([t]))[0]), timestamp=at
+            )
+        )
+    await _ingest(api, raws)
+
+    q = """mutation($a: ID!, $from: DateTime!, $to: DateTime!) {
+      calibrateModel(assetId: $a, parameters: ["wear"], from: $from, to: $to) {
+        model parameters { name value stdError } fits { output sensorId points rmse r2 }
+        r2 success message stored evaluations
+      } }"""
+    end = t0 + timedelta(hours=1)
+    res = (await api.ok(q, {"a": f"{uid}-pump", "from": t0.isoformat(), "to": end.isoformat()}))[
+        "calibrateModel"
+    ]
+    assert res["success"] and res["stored"], res
+    wear = res["parameters"][0]
+    assert wear["name"] == "wear" and wear["value"] == pytest.approx(0.4, abs=0.05), res
+    fits = {f["output"]: f for f in res["fits"]}
+    assert set(fits) == {"speed_rpm", "flow_m3h", "bearing_temp_c"}
+    assert fits["flow_m3h"]["r2"] > 0.9 and fits["flow_m3h"]["sensorId"] == f"{uid}.flow"
+    specs = await api.services.repo.assets.specs([f"{uid}-pump"])
+    assert specs[f"{uid}-pump"]["sim"]["parameters"]["wear"] == pytest.approx(wear["value"])
+
+    # replay the recorded hour with the stored parameters: residuals against the sensors
+    scenario = {
+        "horizonSeconds": 3600,
+        "stepSeconds": 0.1,
+        "outputEverySeconds": 10,
+        "startAt": t0.isoformat(),
+        "inputs": [
+            {"name": "speed_setpoint_rpm", "times": [0, 600, 2400], "values": [2500, 2900, 2700]}
+        ],
+    }
+    run = (await api.ok(RUN, {"asset": f"{uid}-pump", "s": scenario}))["runSimulation"]
+    done = await _wait_status(api, run["id"], {"succeeded", "failed", "cancelled"})
+    assert done["status"] == "succeeded", done
+    assert done["summary"]["parameters"]["wear"] == pytest.approx(wear["value"])
+    assert done["summary"]["initialState"]["flow_m3h"]["value"] == pytest.approx(150.0)
+    q = "query($id: ID!) { simulationRun(id: $id) { residuals { sensorId output n rmse bias } } }"
+    rows = (await api.ok(q, {"id": run["id"]}))["simulationRun"]["residuals"]
+    by = {r["output"]: r for r in rows}
+    assert by["flow_m3h"]["n"] > 300 and by["flow_m3h"]["rmse"] < 3.0, by
+    assert by["speed_rpm"]["sensorId"] == f"{uid}.speed"
+
+
+def _line_plant(uid: str) -> str:
+    def station(name: str, cycle: float, buf: str | None) -> str:
+        after = f", buffer_after: {buf}, buffer_capacity: 5" if buf else ""
+        return (
+            f"      - {{id: {uid}-{name}, type: station, level: unit, "
+            f"station: {{cycle_time_s: {cycle}{after}}}}}\n"
+        )
+
+    buffer = "      - {{id: {uid}-{name}, type: buffer, level: unit, metadata: {{capacity: 5}}}}\n"
+    return (
+        f"assets:\n  - id: {uid}-line\n    type: production_line\n    level: line\n"
+        "    children:\n"
+        + station("s1", 30, f"{uid}-b1")
+        + buffer.format(uid=uid, name="b1")
+        + station("s2", 45, f"{uid}-b2")
+        + buffer.format(uid=uid, name="b2")
+        + station("s3", 40, None)
+        + "relations:\n"
+        + "".join(
+            f"  - {{from: {uid}-{a}, to: {uid}-{b}, type: FEEDS}}\n"
+            for a, b in (("s1", "b1"), ("b1", "s2"), ("s2", "b2"), ("b2", "s3"))
+        )
+    )
+
+
+async def test_line_bottleneck_is_the_slowest_station(api: Api, uid: str) -> None:
+    plant = parse_plant(_line_plant(uid), sim_models=set(MODELS))
+    await import_plant(api.services.repo, plant)
+    q = """query($line: ID!) { lineBottleneck(lineId: $line, hours: 10, seed: 1) {
+      bottleneck baselineThroughputPerHour stations {
+        stationId cycleTimeSeconds bufferAfter gainPerHour utilisation blocked starved } } }"""
+    res = (await api.ok(q, {"line": f"{uid}-line"}, token=VIEWER))["lineBottleneck"]
+    assert res["bottleneck"] == f"{uid}-s2"
+    # deterministic cycle times: the line runs at the pace of its slowest station, 45 s
+    assert res["baselineThroughputPerHour"] == pytest.approx(3600 / 45, rel=0.02)
+    stations = {s["stationId"]: s for s in res["stations"]}
+    assert [s["stationId"] for s in res["stations"]] == [f"{uid}-s{i}" for i in (1, 2, 3)]
+    assert stations[f"{uid}-s2"]["utilisation"] == pytest.approx(1.0, abs=0.01)
+    assert stations[f"{uid}-s1"]["blocked"] > 0.2  # 30 s station waits for the 45 s one
+    assert stations[f"{uid}-s3"]["starved"] > 0.05
+    # 10 % faster at the bottleneck: 45 -> 40.5 s, 80 -> 88.9 parts/h (s3 at 40 s follows)
+    assert stations[f"{uid}-s2"]["gainPerHour"] == pytest.approx(3600 / 40.5 - 80, rel=0.1)
+    assert abs(stations[f"{uid}-s1"]["gainPerHour"]) < 0.5
+    assert stations[f"{uid}-s1"]["bufferAfter"] == 5
