@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
+
+import pytest
 
 from tests import peers
 from tests.api.conftest import OPERATOR, VIEWER, Api
@@ -98,15 +101,25 @@ def modbus_source(u: str, device: ModbusDevice) -> dict[str, Any]:
     }
 
 
+@pytest.fixture
+async def cleanup(api: Api) -> AsyncIterator[list[str]]:
+    """Data sources to delete after the test (their connectors stop with them)."""
+    ids: list[str] = []
+    yield ids
+    for sid in ids:
+        await api.ok("mutation($id: ID!) { deleteDataSource(id: $id) { deletedIds } }", {"id": sid})
+
+
 async def commands(api: Api, actuator: str) -> list[dict[str, Any]]:
     data = await api.ok(COMMANDS, {"id": actuator}, token=VIEWER)
     return data["actuator"]["commands"]
 
 
 async def test_setpoint_reaches_the_modbus_register_and_is_audited(
-    api: Api, uid: str, modbus_device: ModbusDevice
+    api: Api, uid: str, modbus_device: ModbusDevice, cleanup: list[str]
 ) -> None:
     await register(api, uid)
+    cleanup.append(f"{uid}-plc")
     await api.ok(UPSERT_SOURCE, {"s": modbus_source(uid, modbus_device)})
     data = await api.ok(
         WRITE, {"id": f"{uid}-speed", "v": 1450, "r": "ramp up for the night shift"}, token=OPERATOR
@@ -132,9 +145,10 @@ async def test_setpoint_reaches_the_modbus_register_and_is_audited(
 
 
 async def test_data_source_status_is_visible(
-    api: Api, uid: str, modbus_device: ModbusDevice
+    api: Api, uid: str, modbus_device: ModbusDevice, cleanup: list[str]
 ) -> None:
     await register(api, uid)
+    cleanup.append(f"{uid}-plc")
     await modbus_device.set("hr", 10, [215])
     await api.ok(UPSERT_SOURCE, {"s": modbus_source(uid, modbus_device)})
     query = (

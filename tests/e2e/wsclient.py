@@ -73,6 +73,8 @@ class GraphQLWs:
         """The errors of the next message (a failed subscription)."""
         async with asyncio.timeout(within):
             msg = await self._recv()
+            while msg["type"] == "complete":  # the end of an earlier operation
+                msg = await self._recv()
         payload = msg.get("payload")
         if msg["type"] == "error":
             return payload if isinstance(payload, list) else [payload]

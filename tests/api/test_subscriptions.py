@@ -1,0 +1,127 @@
+"""Subscriptions over real WebSockets (graphql-transport-ws and graphql-ws) on the running app."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from api.subscriptions import live_messages
+from graph.model import utcnow
+from ingest.pipeline import LiveBus
+from ingest.reading import RawReading
+from ingest.store import ReadingBatch
+from tests.api.conftest import ADMIN, VIEWER, Api
+from tests.api.test_control import register
+from tests.e2e.wsclient import LEGACY_WS, TRANSPORT_WS, Rejected, connect
+
+LIVE = """subscription($ids: [ID!], $asset: ID, $throttle: Int, $band: Float) {
+  liveReadings(sensorIds: $ids, assetId: $asset, throttleMs: $throttle, deadband: $band) {
+    readings { sensorId assetId value quality timestamp } missed missedReadings
+  }
+}"""
+
+
+async def ingest(api: Api, sensor: str, asset: str, *values: float) -> None:
+    """One pipeline batch per value (what a device connector hands over)."""
+    now = utcnow()
+    for i, v in enumerate(values):
+        ts = now + timedelta(milliseconds=i)
+        await api.services.ingest.ingest([RawReading(sensor, v, ts, asset_id=asset)])
+
+
+async def subscribed(api: Api, before: int) -> None:
+    """Wait until the server registered the subscription on the live bus."""
+    async with asyncio.timeout(5):
+        while api.services.ingest.bus.subscribers <= before:  # noqa: ASYNC110 - plain state
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_websocket_without_a_valid_token_is_refused(api: Api, protocol: str) -> None:
+    for token in (None, "not-a-known-token-at-all"):
+        with pytest.raises(Rejected):
+            async with connect(api.base, token, protocol) as ws:
+                await ws.subscribe(LIVE, {"ids": ["x"]})
+                await ws.next(within=2)
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_live_readings_of_sensors_and_of_an_asset_subtree(
+    api: Api, uid: str, protocol: str
+) -> None:
+    await register(api, uid)
+    sensor, asset = f"{uid}-temp", f"{uid}-pump"
+    async with connect(api.base, VIEWER, protocol) as ws:
+        before = api.services.ingest.bus.subscribers
+        await ws.subscribe(LIVE, {"ids": [sensor]})
+        await ws.subscribe(LIVE, {"asset": f"{uid}-line"})  # the pump is below the line
+        await subscribed(api, before + 1)
+        await ingest(api, sensor, asset, 42.5)
+        got = [await ws.next(), await ws.next()]
+    for data in got:
+        (r,) = data["liveReadings"]["readings"]
+        assert (r["sensorId"], r["assetId"], r["value"], r["quality"]) == (
+            sensor,
+            asset,
+            42.5,
+            "good",
+        )
+        assert data["liveReadings"]["missed"] == 0
+
+
+async def test_deadband_and_throttle_thin_the_stream(api: Api, uid: str) -> None:
+    await register(api, uid)
+    sensor, asset = f"{uid}-temp", f"{uid}-pump"
+    async with connect(api.base, ADMIN) as ws:
+        before = api.services.ingest.bus.subscribers
+        await ws.subscribe(LIVE, {"ids": [sensor], "band": 1.0})
+        await subscribed(api, before)
+        await ingest(api, sensor, asset, 10.0, 10.5, 11.2, 11.3, 13.0)
+        values = [(await ws.next())["liveReadings"]["readings"][0]["value"] for _ in range(3)]
+        assert values == [10.0, 11.2, 13.0]
+
+    async with connect(api.base, ADMIN) as ws:
+        before = api.services.ingest.bus.subscribers
+        await ws.subscribe(LIVE, {"ids": [sensor], "throttle": 400})
+        await subscribed(api, before)
+        await ingest(api, sensor, asset, 1.0, 2.0, 3.0, 4.0, 5.0)
+        first = (await ws.next())["liveReadings"]["readings"]
+        second = (await ws.next())["liveReadings"]["readings"]
+    assert [r["value"] for r in first] == [1.0]
+    assert [r["value"] for r in second] == [5.0]  # the newest of the interval
+
+
+async def test_subscription_errors_are_coded(api: Api, uid: str) -> None:
+    async with connect(api.base, VIEWER) as ws:
+        await ws.subscribe(LIVE, {"asset": f"{uid}-nowhere"})
+        (err,) = await ws.error()
+        assert err["extensions"]["code"] == "NOT_FOUND"
+        await ws.subscribe(LIVE, {})
+        (err,) = await ws.error()
+        assert err["extensions"]["code"] == "VALIDATION"
+
+
+def _batch(sensor: str, value: float) -> ReadingBatch:
+    return ReadingBatch.from_columns([1_700_000_000_000_000], [sensor], ["a"], [value], ["good"])
+
+
+async def test_a_slow_subscriber_is_told_what_it_missed() -> None:
+    bus = LiveBus()
+    sub = bus.subscribe(["s"], maxsize=2)
+    other = bus.subscribe(["s"], maxsize=100)
+    for i in range(10):
+        bus.publish(_batch("s", float(i)))  # never waits for the slow one
+    stream = live_messages(sub)
+    first = await anext(stream)
+    assert (first.missed, first.missed_readings, first.readings) == (8, 8, [])
+    values = [(await anext(stream)).readings[0].value for _ in range(2)]
+    assert values == [8.0, 9.0]
+    fast = live_messages(other)
+    got = [(await anext(fast)) for _ in range(10)]
+    assert [m.readings[0].value for m in got] == [float(i) for i in range(10)]
+    assert all(m.missed == 0 for m in got)
+    sub.close()
+    other.close()
+    assert [m async for m in stream] == []
