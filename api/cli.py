@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--no-devices", action="store_true", help="load the plant but start no simulated devices"
     )
+    demo.add_argument(
+        "--speedup",
+        type=float,
+        default=1.0,
+        help="run plant time this many times faster (the pump bearing wears in ~30 plant min)",
+    )
 
     load = sub.add_parser("load", help="import a plant description (YAML or JSON)")
     load.add_argument("file", type=Path, help="the plant file; '-' reads JSON/YAML from stdin")
@@ -94,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(settings, demo=False)
         if args.command == "demo":
-            return _serve(settings, demo=True, devices=not args.no_devices)
+            return _serve(settings, demo=True, devices=not args.no_devices, speedup=args.speedup)
     except TwinqlError as exc:
         print(f"twinql: {exc.code}: {exc.message}", file=sys.stderr)
         errors = exc.details.get("errors")
@@ -144,7 +150,7 @@ async def _load(settings: Settings, file: Path, *, check: bool) -> int:
     return 0
 
 
-def _serve(settings: Settings, *, demo: bool, devices: bool = True) -> int:
+def _serve(settings: Settings, *, demo: bool, devices: bool = True, speedup: float = 1.0) -> int:
     import uvicorn
 
     from api.app import create_app
@@ -153,17 +159,19 @@ def _serve(settings: Settings, *, demo: bool, devices: bool = True) -> int:
     services = Services.from_settings(settings)
 
     async def on_started(svc: Services) -> None:
+        extra: list[str] = []
         if demo:
             from graph.importer import import_plant
             from graph.plant import load_plant_file
 
-            report = await import_plant(svc.repo, load_plant_file(EXAMPLE_PLANT))
+            plant = load_plant_file(EXAMPLE_PLANT)
+            report = await import_plant(svc.repo, plant)
             logging.getLogger("twinql").info("example plant loaded: %s", report.as_dict())
-            if devices:
-                starter = getattr(svc, "start_demo_devices", None)
-                if starter is not None:
-                    await starter()
-        _banner(settings, svc)
+            if devices:  # before the connectors look: they find the devices' real ports
+                running = await svc.start_demo_devices(plant, speedup=speedup)
+                extra = ["simulated devices of the example plant:", *running.describe()]
+            await svc.registry_changed("all")
+        _banner(settings, svc, extra)
 
     app = create_app(settings, services=services, on_started=on_started)
     config = uvicorn.Config(
@@ -178,7 +186,7 @@ def _serve(settings: Settings, *, demo: bool, devices: bool = True) -> int:
     return 0
 
 
-def _banner(settings: Settings, services: object) -> None:
+def _banner(settings: Settings, services: object, extra: Sequence[str] = ()) -> None:
     tokens = getattr(services, "tokens", None)
     admin = tokens.first("admin") if tokens is not None else None
     url = f"http://{settings.host}:{settings.port}/graphql"
@@ -189,6 +197,7 @@ def _banner(settings: Settings, services: object) -> None:
             f'{{"Authorization": "Bearer {admin}"}} (admin; all tokens in '
             f"{settings.data_dir / 'tokens.json'})"
         )
+    lines.extend(f"  {line}" if i else line for i, line in enumerate(extra))
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from api.auth import TokenStore
 from api.settings import Settings
@@ -24,6 +25,10 @@ from ingest.manager import ConnectorManager, ManagerSettings
 from ingest.pipeline import CachedCatalog, IngestPipeline, PipelineSettings
 from ingest.reading import RawReading
 from ingest.store import ReadingBatch, ReadingsStore, RejectedRow, StoreSettings, open_store
+
+if TYPE_CHECKING:
+    from graph.plant import PlantDescription
+    from ingest.demo import DemoDevices
 
 __all__ = ["GraphSensorCatalog", "Services"]
 
@@ -174,6 +179,27 @@ class Services:
                 await listener(what)
             except Exception:
                 log.exception("registry listener %r failed on %s change", listener, what)
+
+    async def start_demo_devices(self, plant: PlantDescription, **demo: object) -> DemoDevices:
+        """Start the simulated devices of ``plant`` (``twinql demo``) and point its data
+        sources in the graph at them, so the connectors reconnect. ``demo`` overrides
+        ``ingest.demo.DemoSettings`` fields (``speedup``, ``seed``, ...). Returns the
+        running ``DemoDevices``; they stop with the services."""
+        from ingest.demo import DemoDevices, DemoSettings
+
+        settings = DemoSettings(mqtt_url=self.settings.mqtt_url, **demo)  # type: ignore[arg-type]
+        devices = DemoDevices(plant, settings)
+        await devices.start()
+
+        async def stop() -> None:
+            if self.connectors is not None:  # connectors first, or they see devices vanish
+                await self.connectors.aclose()
+            await devices.aclose()
+
+        self._stack.push_async_callback(stop)
+        await self.repo.sources.upsert(devices.sources())
+        await self.registry_changed("sources")
+        return devices
 
     async def aclose(self) -> None:
         self.started = False

@@ -58,7 +58,7 @@ class Zones:
         window = group.p[:, group.model.index_of("parameter", "window_area_m2")]
         self.capacity = np.maximum(np.round(window / 2.0), 2.0)
         self.setpoint = np.full(n, 21.0)
-        self.max_heat_kw = np.maximum(group.p[:, 0] / 150.0, 5.0)  # ~20 kW for 3000 kJ/K
+        self.max_heat_kw = np.maximum(group.p[:, 0] / 75.0, 5.0)  # 40 kW for 3000 kJ/K
         self.integral = np.zeros(n)
         self.co2 = np.full(n, _CO2_OUTDOOR + 30.0)
         self.humidity = np.full(n, _RH_BASE)

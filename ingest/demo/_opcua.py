@@ -1,8 +1,9 @@
 """The demo's OPC UA device: an asyncua server with one variable per bound NodeId.
 
 Sensor variables are read-only and updated from the plant with source timestamps;
-actuator variables are writable, and a value a client writes is applied to the plant
-(a value the plant refuses is written back to the last accepted setpoint).
+actuator variables are writable, and a value a client writes is applied to the plant as
+the write completes (a value the plant refuses is written back to the last accepted
+setpoint, so the client's read-back shows the refusal).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from datetime import datetime
 
 from asyncua import Server, ua
+from asyncua.common.callback import CallbackType, ServerItemCallback
 
 from graph.errors import TwinqlError, ValidationError
 from graph.model import ActuatorBinding, DataSource, SensorBinding
@@ -112,6 +114,12 @@ class OpcUaDemoDevice:
             self._last[b.actuator_id] = raw
         await server.start()
         self._server = server
+
+        async def on_write(event: ServerItemCallback, _dispatcher: object) -> None:
+            if event.is_external:  # apply before the client's write call returns
+                await self.poll(plant)
+
+        server.subscribe_server_callback(CallbackType.PostWrite, on_write)
 
     async def aclose(self) -> None:
         server, self._server = self._server, None
