@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import gc
 import json
 import math
 import re
@@ -96,7 +97,7 @@ StateTarget = str | tuple[str, float, float]
 
 _MAX_ERRORS = 200
 _MAX_DEPTH = 64
-_MAX_NODES = 5_000_000
+_MAX_ALIASED = 1_000_000  # nodes reachable through YAML aliases (no billion laughs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,22 +203,27 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _YamlBuilder:
-    """Plain data plus a line tree from a composed YAML node graph.
+    """Plain data plus a line tree, straight from libyaml's event stream (no node graph).
 
     Timestamps stay strings (checked as RFC 3339 later); anchors/aliases work, alias
-    expansion is bounded (no billion laughs), recursive aliases and merge keys are refused.
+    expansion is bounded (no billion laughs); recursive aliases, merge keys, non-string
+    keys and tags other than str/int/float/bool/null/timestamp/seq/map are refused.
     """
 
     def __init__(self, loader: yaml.SafeLoader) -> None:
         self.loader = loader
-        self.memo: dict[int, tuple[object, LineTree, int]] = {}
-        self.active: set[int] = set()
-        self.count = 0
+        self.anchors: dict[str, tuple[object, LineTree, int]] = {}
+        self.count = 0  # nodes built, aliases counted at their expanded size
+        self.expanded = 0  # of which through aliases
 
-    def scalar(self, node: yaml.ScalarNode, path: KeyPath) -> object:
-        tag = node.tag
+    def scalar(self, event: yaml.ScalarEvent, path: KeyPath) -> object:
+        tag = event.tag
+        if tag is None or tag == "!":
+            if not event.implicit[0]:
+                return event.value  # quoted: a string
+            tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
         if tag in (_Y + "str", _Y + "timestamp"):
-            return node.value
+            return event.value
         if tag == _Y + "null":
             return None
         constructor = {
@@ -225,73 +231,91 @@ class _YamlBuilder:
             _Y + "float": self.loader.construct_yaml_float,
             _Y + "bool": self.loader.construct_yaml_bool,
         }.get(tag)
+        line = event.start_mark.line + 1
+        if tag == _Y + "merge":
+            raise _Fault("YAML merge keys (<<) are not supported", path, line)
         if constructor is None:
-            raise _Fault(f"unsupported YAML tag {tag}", path, node.start_mark.line + 1)
-        return constructor(node)
+            raise _Fault(f"unsupported YAML tag {tag}", path, line)
+        try:
+            return constructor(yaml.ScalarNode(tag, event.value))
+        except (ValueError, yaml.YAMLError) as exc:
+            raise _Fault(f"bad {tag} value {event.value!r}: {exc}", path, line) from None
 
-    def build(self, node: yaml.Node, path: KeyPath, depth: int) -> tuple[object, LineTree]:
+    def node(self, event: yaml.Event, path: KeyPath, depth: int) -> tuple[object, LineTree]:
+        """The value starting at ``event`` (its end event is consumed too)."""
         self.count += 1
-        line = node.start_mark.line + 1
-        if self.count > _MAX_NODES:
-            raise _Fault(f"document too large (over {_MAX_NODES} nodes)", path, line)
-        if isinstance(node, yaml.ScalarNode):
-            return self.scalar(node, path), None
-        key = id(node)
-        if key in self.memo:
-            value, tree, size = self.memo[key]
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor not in self.anchors:
+                raise _Fault(f"unknown or recursive YAML alias *{event.anchor}", path, line)
+            value, tree, size = self.anchors[event.anchor]
             self.count += size
+            self.expanded += size
+            if self.expanded > _MAX_ALIASED:
+                raise _Fault(f"aliases expand too large (over {_MAX_ALIASED} nodes)", path, line)
             return value, tree
-        if key in self.active:
-            raise _Fault("recursive YAML alias", path, line)
-        if depth > _MAX_DEPTH:
-            raise _Fault(f"nested deeper than {_MAX_DEPTH} levels", path, line)
-        self.active.add(key)
         start = self.count
         value: object
         tree: LineTree
-        if isinstance(node, yaml.SequenceNode) and node.tag == _Y + "seq":
+        if isinstance(event, yaml.ScalarEvent):
+            value, tree = self.scalar(event, path), None
+        elif depth > _MAX_DEPTH:
+            raise _Fault(f"nested deeper than {_MAX_DEPTH} levels", path, line)
+        elif isinstance(event, yaml.SequenceStartEvent) and event.tag in (None, "!", _Y + "seq"):
             value, tree = [], []
-            for i, item in enumerate(node.value):
-                v, t = self.build(item, (*path, i), depth + 1)
+            get = self.loader.get_event
+            while not isinstance(item := get(), yaml.SequenceEndEvent):
+                v, t = self.node(item, (*path, len(value)), depth + 1)
                 value.append(v)
                 tree.append((item.start_mark.line + 1, t))
-        elif isinstance(node, yaml.MappingNode) and node.tag == _Y + "map":
-            value, tree = {}, {}
-            for knode, vnode in node.value:
-                kline = knode.start_mark.line + 1
-                if knode.tag == _Y + "merge":
-                    raise _Fault("YAML merge keys (<<) are not supported", path, kline)
-                if not isinstance(knode, yaml.ScalarNode):
-                    raise _Fault("mapping keys must be strings", path, kline)
-                k = self.scalar(knode, path)
-                if not isinstance(k, str):
-                    raise _Fault(f"key {k!r} is a {_kind(k)}, not a string: quote it", path, kline)
-                if k in value:
-                    raise _Fault(f"duplicate key {k!r}", (*path, k), kline)
-                v, t = self.build(vnode, (*path, k), depth + 1)
-                value[k] = v
-                tree[k] = (kline, t)
+        elif isinstance(event, yaml.MappingStartEvent) and event.tag in (None, "!", _Y + "map"):
+            value, tree = self.mapping(path, depth)
         else:
-            raise _Fault(f"unsupported YAML node {node.tag}", path, line)
-        self.active.discard(key)
-        self.memo[key] = (value, tree, self.count - start)
+            raise _Fault(f"unsupported YAML tag {event.tag}", path, line)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = (value, tree, self.count - start)
         return value, tree
+
+    def mapping(self, path: KeyPath, depth: int) -> tuple[dict[str, object], LineTree]:
+        value: dict[str, object] = {}
+        tree: dict[str, tuple[int, LineTree]] = {}
+        get = self.loader.get_event
+        while not isinstance(kev := get(), yaml.MappingEndEvent):
+            kline = kev.start_mark.line + 1
+            if not isinstance(kev, yaml.ScalarEvent | yaml.AliasEvent):
+                raise _Fault("mapping keys must be strings", path, kline)
+            k = self.node(kev, path, depth + 1)[0]
+            if not isinstance(k, str):
+                raise _Fault(f"key {k!r} is a {_kind(k)}, not a string: quote it", path, kline)
+            if k in value:
+                raise _Fault(f"duplicate key {k!r}", (*path, k), kline)
+            v, t = self.node(get(), (*path, k), depth + 1)
+            value[k] = v
+            tree[k] = (kline, t)
+        return value, tree
+
+    def document(self) -> tuple[object, LineTree]:
+        get = self.loader.get_event
+        get()  # stream start
+        if isinstance(event := get(), yaml.StreamEndEvent):
+            return None, None
+        result = self.node(get(), (), 0)  # after the document start
+        get()  # document end
+        if not isinstance(event := get(), yaml.StreamEndEvent):
+            raise _Fault("a plant file holds one YAML document", (), event.start_mark.line + 1)
+        return result
 
 
 def _load_yaml(text: str) -> tuple[object, LineTree]:
     loader = _YAML_LOADER(text)
     try:
-        try:
-            node = loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            what = exc.problem or exc.context or "syntax error"
-            raise _Fault(f"YAML: {what}", (), mark.line + 1 if mark else None) from None
-        except yaml.YAMLError as exc:
-            raise _Fault(f"YAML: {exc}") from None
-        if node is None:
-            return None, None
-        return _YamlBuilder(loader).build(node, (), 0)
+        return _YamlBuilder(loader).document()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or exc.context or "syntax error"
+        raise _Fault(f"YAML: {what}", (), mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise _Fault(f"YAML: {exc}") from None
     finally:
         loader.dispose()
 
@@ -1117,6 +1141,10 @@ def parse_plant(
     if fmt not in ("yaml", "json"):
         raise ValidationError(f"unknown plant format {fmt!r}; expected yaml or json")
     tree: LineTree = None
+    # Parsing allocates millions of small containers and no cycles: the cyclic GC would
+    # rescan them over and over (3x slower YAML), so it pauses for the parse.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         if fmt == "json":
             data = _load_json(text)
@@ -1130,6 +1158,9 @@ def parse_plant(
         raise _error(
             source_name, [((), None, "the document is nested too deeply")], False
         ) from None
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     if not walker.errors:
         return walker.result()
     if fmt == "json":
