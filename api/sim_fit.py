@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from api.sim_service import SimulationService, _target
+from api.sim_records import mapping_target
+from api.sim_service import SimulationService
 from api.sim_work import work_bottleneck, work_calibrate
 from graph.errors import ValidationError
 from ingest.store.batch import to_us
@@ -53,7 +54,7 @@ async def _bucketed(
 ) -> dict[str, tuple[str, np.ndarray, np.ndarray]]:
     """``{model name: (sensor id, t_s, value)}`` averaged per bucket in the store; ``t`` is
     the bucket's middle in seconds from ``start`` (points outside the window dropped)."""
-    targets = {sid: _target(t) for sid, t in mapping.items()}
+    targets = {sid: mapping_target(t) for sid, t in mapping.items()}
     targets = {sid: t for sid, t in targets.items() if t[0] in names}
     if not targets:
         return {}

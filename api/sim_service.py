@@ -18,13 +18,20 @@ import math
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from api.jobs import JobRunner, JobSettings
+from api.sim_records import (
+    ProgressUpdate,
+    ScenarioRequest,
+    band_id,
+    mapping_target,
+    run_summary,
+    series_id,
+)
 from api.sim_work import work_scenario
 from graph.errors import TwinqlError, Unavailable, ValidationError
 from graph.model import utcnow
@@ -32,93 +39,16 @@ from graph.simruns import TERMINAL, SimRunRepository, SimulationRunRecord
 from ingest.reading import Quality
 from ingest.store import ReadingBatch
 from ingest.store.batch import to_us
-from sim import Cancelled, InputSeries, Scenario, ScenarioResult, Uncertain, get_model
+from sim import Cancelled, InputSeries, Scenario, ScenarioResult, get_model
 
 if TYPE_CHECKING:
     from api.services import Services
 
-__all__ = [
-    "ProgressUpdate",
-    "ScenarioRequest",
-    "SimulationService",
-    "band_id",
-    "series_id",
-    "start_simulation",
-]
+__all__ = ["SimulationService", "require_service", "start_simulation"]
 
 log = logging.getLogger(__name__)
 REPLAY_LOOKBACK = timedelta(hours=1)
 PERSIST_EVERY_S = 1.0
-
-
-def series_id(run_id: str, output: str) -> str:
-    return f"{run_id}/{output}"
-
-
-def band_id(run_id: str, output: str, q: float) -> str:
-    return f"{run_id}/{output}@p{q:g}"
-
-
-@dataclass(frozen=True)
-class ScenarioRequest:
-    """A what-if as the API receives it (times in seconds from ``start_at``)."""
-
-    model: str | None = None
-    horizon_s: float = 3600.0
-    step_s: float = 0.1
-    output_every_s: float | None = None
-    parameters: dict[str, float] = field(default_factory=dict)
-    inputs: dict[str, InputSeries] = field(default_factory=dict)
-    initial_state: dict[str, float] = field(default_factory=dict)
-    monte_carlo: dict[str, Uncertain] = field(default_factory=dict)
-    samples: int = 0
-    seed: int = 0
-    percentiles: tuple[float, ...] = (5.0, 50.0, 95.0)
-    method: str = "rk4"
-    start_at: datetime | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "horizonSeconds": self.horizon_s,
-            "stepSeconds": self.step_s,
-            "outputEverySeconds": self.output_every_s,
-            "parameters": self.parameters,
-            "inputs": {
-                k: {
-                    "times": list(s.times),
-                    "values": list(s.values),
-                    "interpolation": s.interpolation,
-                }
-                for k, s in self.inputs.items()
-            },
-            "initialState": self.initial_state,
-            "monteCarlo": {
-                k: {"distribution": u.distribution, "args": list(u.args)}
-                for k, u in self.monte_carlo.items()
-            },
-            "samples": self.samples,
-            "seed": self.seed,
-            "percentiles": list(self.percentiles),
-            "method": self.method,
-            "startAt": self.start_at.isoformat() if self.start_at else None,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ProgressUpdate:
-    run_id: str
-    status: str
-    progress: float
-    message: str = ""
-
-
-def _target(t: object) -> tuple[str, float, float]:
-    if isinstance(t, str):
-        return t, 1.0, 0.0
-    if isinstance(t, dict) and isinstance(t.get("name"), str):
-        return t["name"], float(t.get("scale", 1.0)), float(t.get("offset", 0.0))  # type: ignore[arg-type]
-    raise ValidationError(f"bad sim spec mapping target {t!r}")
 
 
 class SimulationService:
@@ -164,7 +94,7 @@ class SimulationService:
     async def _from_readings(
         self, mapping: dict[str, Any], names: tuple[str, ...], at: datetime | None
     ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
-        targets = {sid: _target(t) for sid, t in mapping.items()}
+        targets = {sid: mapping_target(t) for sid, t in mapping.items()}
         targets = {sid: t for sid, t in targets.items() if t[0] in names}
         got = await self.readings_at(list(targets), at)
         values: dict[str, float] = {}
@@ -283,7 +213,7 @@ class SimulationService:
                 run_id, work_scenario, scenario, on_progress=on_progress
             )
             n = await self._store(record, result)
-            summary = _summary(record, scenario, result, provenance, n)
+            summary = run_summary(record, scenario, result, provenance, n)
             await self._finish(run_id, "succeeded", 1.0, "", summary)
         except Cancelled as exc:
             await self._finish(run_id, "cancelled", None, exc.message, None)
@@ -383,51 +313,6 @@ class SimulationService:
 
     async def aclose(self) -> None:
         await self.runner.aclose()
-
-
-def _final(a: np.ndarray) -> float | None:
-    ok = a[np.isfinite(a)]
-    return float(ok[-1]) if ok.size else None
-
-
-def _summary(
-    record: SimulationRunRecord,
-    scenario: Scenario,
-    result: ScenarioResult,
-    provenance: dict[str, Any],
-    points_written: int,
-) -> dict[str, Any]:
-    outputs: dict[str, Any] = {}
-    for name, values in result.outputs.items():
-        ok = values[np.isfinite(values)]
-        outputs[name] = {
-            "unit": result.units.get(name, ""),
-            "seriesId": series_id(record.id, name),
-            "initial": float(ok[0]) if ok.size else None,
-            "final": float(ok[-1]) if ok.size else None,
-            "min": float(ok.min()) if ok.size else None,
-            "max": float(ok.max()) if ok.size else None,
-            "bands": {f"p{q:g}": _final(b) for q, b in result.bands.get(name, {}).items()},
-        }
-    return {
-        "model": result.model,
-        "horizonSeconds": scenario.horizon_s,
-        "stepSeconds": scenario.step_s,
-        "outputEverySeconds": scenario.record_every * scenario.step_s,
-        "points": int(result.times.size),
-        "pointsWritten": points_written,
-        "samples": result.samples,
-        "percentiles": list(scenario.percentiles) if result.bands else [],
-        "clippedSamples": result.clipped_samples,
-        "parameters": result.parameters,
-        "events": [
-            {"event": e.event, "scenario": e.scenario, "timeSeconds": e.time_s}
-            for e in result.events[:100]
-        ],
-        "eventProbability": result.event_probability,
-        "outputs": outputs,
-        **provenance,
-    }
 
 
 async def start_simulation(services: Services) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 
-from api.sim_service import ScenarioRequest
+from api.sim_records import ScenarioRequest
 from graph.errors import ValidationError
 from sim import InputSeries, Model, Uncertain
 

@@ -18,7 +18,8 @@ import strawberry
 from api.readings_types import AggregateEnum, SeriesNode
 from api.readings_window import check_points, make_window
 from api.sim_fit import calibrate_asset, line_bottleneck
-from api.sim_service import SimulationService, _target, band_id, require_service, series_id
+from api.sim_records import band_id, mapping_target, series_id
+from api.sim_service import SimulationService, require_service
 from api.sim_types import (
     CalibrationResultNode,
     FittedParameterNode,
@@ -165,7 +166,7 @@ class SimulationRunNode:
             return []
         every = float(self.record.summary.get("outputEverySeconds") or 1.0)
         targets = {
-            sid: _target(t) for sid, t in (self.record.summary.get("stateMap") or {}).items()
+            sid: mapping_target(t) for sid, t in (self.record.summary.get("stateMap") or {}).items()
         }
         targets = {sid: t for sid, t in targets.items() if t[0] in model.output_names}
         if not targets:

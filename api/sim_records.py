@@ -1,0 +1,138 @@
+"""Plain data of simulation runs: the request as received, progress updates, series ids
+in the readings store, mapping targets of sim specs, and the run summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from graph.errors import ValidationError
+from graph.simruns import SimulationRunRecord
+from sim import InputSeries, Scenario, ScenarioResult, Uncertain
+
+__all__ = [
+    "ProgressUpdate",
+    "ScenarioRequest",
+    "band_id",
+    "mapping_target",
+    "run_summary",
+    "series_id",
+]
+
+
+def series_id(run_id: str, output: str) -> str:
+    return f"{run_id}/{output}"
+
+
+def band_id(run_id: str, output: str, q: float) -> str:
+    return f"{run_id}/{output}@p{q:g}"
+
+
+@dataclass(frozen=True)
+class ScenarioRequest:
+    """A what-if as the API receives it (times in seconds from ``start_at``)."""
+
+    model: str | None = None
+    horizon_s: float = 3600.0
+    step_s: float = 0.1
+    output_every_s: float | None = None
+    parameters: dict[str, float] = field(default_factory=dict)
+    inputs: dict[str, InputSeries] = field(default_factory=dict)
+    initial_state: dict[str, float] = field(default_factory=dict)
+    monte_carlo: dict[str, Uncertain] = field(default_factory=dict)
+    samples: int = 0
+    seed: int = 0
+    percentiles: tuple[float, ...] = (5.0, 50.0, 95.0)
+    method: str = "rk4"
+    start_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "horizonSeconds": self.horizon_s,
+            "stepSeconds": self.step_s,
+            "outputEverySeconds": self.output_every_s,
+            "parameters": self.parameters,
+            "inputs": {
+                k: {
+                    "times": list(s.times),
+                    "values": list(s.values),
+                    "interpolation": s.interpolation,
+                }
+                for k, s in self.inputs.items()
+            },
+            "initialState": self.initial_state,
+            "monteCarlo": {
+                k: {"distribution": u.distribution, "args": list(u.args)}
+                for k, u in self.monte_carlo.items()
+            },
+            "samples": self.samples,
+            "seed": self.seed,
+            "percentiles": list(self.percentiles),
+            "method": self.method,
+            "startAt": self.start_at.isoformat() if self.start_at else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressUpdate:
+    run_id: str
+    status: str
+    progress: float
+    message: str = ""
+
+
+def mapping_target(t: object) -> tuple[str, float, float]:
+    if isinstance(t, str):
+        return t, 1.0, 0.0
+    if isinstance(t, dict) and isinstance(t.get("name"), str):
+        return t["name"], float(t.get("scale", 1.0)), float(t.get("offset", 0.0))  # type: ignore[arg-type]
+    raise ValidationError(f"bad sim spec mapping target {t!r}")
+
+
+def _final(a: np.ndarray) -> float | None:
+    ok = a[np.isfinite(a)]
+    return float(ok[-1]) if ok.size else None
+
+
+def run_summary(
+    record: SimulationRunRecord,
+    scenario: Scenario,
+    result: ScenarioResult,
+    provenance: dict[str, Any],
+    points_written: int,
+) -> dict[str, Any]:
+    outputs: dict[str, Any] = {}
+    for name, values in result.outputs.items():
+        ok = values[np.isfinite(values)]
+        outputs[name] = {
+            "unit": result.units.get(name, ""),
+            "seriesId": series_id(record.id, name),
+            "initial": float(ok[0]) if ok.size else None,
+            "final": float(ok[-1]) if ok.size else None,
+            "min": float(ok.min()) if ok.size else None,
+            "max": float(ok.max()) if ok.size else None,
+            "bands": {f"p{q:g}": _final(b) for q, b in result.bands.get(name, {}).items()},
+        }
+    return {
+        "model": result.model,
+        "horizonSeconds": scenario.horizon_s,
+        "stepSeconds": scenario.step_s,
+        "outputEverySeconds": scenario.record_every * scenario.step_s,
+        "points": int(result.times.size),
+        "pointsWritten": points_written,
+        "samples": result.samples,
+        "percentiles": list(scenario.percentiles) if result.bands else [],
+        "clippedSamples": result.clipped_samples,
+        "parameters": result.parameters,
+        "events": [
+            {"event": e.event, "scenario": e.scenario, "timeSeconds": e.time_s}
+            for e in result.events[:100]
+        ],
+        "eventProbability": result.event_probability,
+        "outputs": outputs,
+        **provenance,
+    }
