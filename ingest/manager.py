@@ -44,6 +44,7 @@ from ingest.connectors import (
 )
 from ingest.connectors._runtime import ConnectorBase
 from ingest.pipeline.bus import Missed
+from ingest.reading import RawReading
 from ingest.store import EventRow, RejectedRow
 
 __all__ = [
@@ -83,10 +84,14 @@ class ManagerSettings:
     event_flush_s: float = 0.2
     events_fanout_maxsize: int = 1_000
     close_timeout_s: float = 5.0
+    linger_s: float = 0.005
+    max_pending: int = 50_000
 
     def __post_init__(self) -> None:
         if self.event_queue < 1 or self.event_batch < 1 or self.events_fanout_maxsize < 1:
             raise ValidationError("manager queue sizes must be positive")
+        if self.max_pending < 1 or self.linger_s < 0:
+            raise ValidationError("max_pending must be positive and linger_s not negative")
         if self.event_flush_s <= 0 or self.close_timeout_s <= 0:
             raise ValidationError("manager intervals must be positive")
 
@@ -241,6 +246,10 @@ class ConnectorManager:
     ) -> None:
         self._sources = sources
         self._sink = sink
+        self._pending: list[RawReading] = []
+        self._pending_cond = asyncio.Condition()
+        self._sink_task: asyncio.Task[None] | None = None
+        self._draining_stopped = False
         self._reject = reject
         self._store_events = store_events
         self.settings = settings or ManagerSettings()
@@ -262,6 +271,8 @@ class ConnectorManager:
         """Start the event writer and every connector (devices may still be down)."""
         if self._event_task is None:
             self._event_task = asyncio.create_task(self._write_events(), name="twinql-events")
+        if self._sink_task is None:
+            self._sink_task = asyncio.create_task(self._drain_readings(), name="twinql-readings")
         return await self.reconcile()
 
     async def aclose(self) -> None:
@@ -271,6 +282,17 @@ class ConnectorManager:
             running, self._running = list(self._running.values()), {}
             self._failed.clear()
             await asyncio.gather(*(self._stop(r.connector) for r in running))
+        sink_task, self._sink_task = self._sink_task, None
+        if sink_task is not None:  # let it hand over what is queued, then stop
+            async with self._pending_cond:
+                self._draining_stopped = True
+                self._pending_cond.notify_all()
+            try:
+                await asyncio.wait_for(sink_task, self.settings.close_timeout_s)
+            except TimeoutError:
+                log.error(
+                    "the readings queue did not drain within %gs", self.settings.close_timeout_s
+                )
         task, self._event_task = self._event_task, None
         if task is not None:
             task.cancel()
@@ -343,7 +365,7 @@ class ConnectorManager:
             connector = self._factory(
                 source,
                 bindings,
-                self._sink,
+                self._enqueue,
                 on_error=self._dead_letter,
                 on_event=self._on_event,
             )
@@ -432,6 +454,61 @@ class ConnectorManager:
             binding,
         )
         return await connector.write(current, value)
+
+    # ---- readings: coalesced into pipeline batches ------------------------------------
+
+    async def _enqueue(self, raws: list[RawReading]) -> None:
+        """Connector sink: queue (bounded; waits when ``max_pending`` are queued)."""
+        async with self._pending_cond:
+            await self._pending_cond.wait_for(
+                lambda: len(self._pending) < self.settings.max_pending
+            )
+            self._pending.extend(raws)
+            self._pending_cond.notify_all()
+
+    async def _drain_readings(self) -> None:
+        """One pipeline call per ``linger_s`` for all sources: many small device messages
+        become one validated batch, one store write and one live-bus update."""
+        while True:
+            async with self._pending_cond:
+                await self._pending_cond.wait_for(
+                    lambda: bool(self._pending) or self._draining_stopped
+                )
+                if self._draining_stopped:
+                    break
+            if self.settings.linger_s:
+                await asyncio.sleep(self.settings.linger_s)
+            await self._flush_readings()
+        await self._flush_readings()
+
+    async def _flush_readings(self) -> None:
+        async with self._pending_cond:
+            batch, self._pending = self._pending, []
+            self._pending_cond.notify_all()
+        if not batch:
+            return
+        try:
+            await self._sink(batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # keep the readings: they become rejected rows
+            log.warning("pipeline refused %d readings: %r", len(batch), exc)
+            now = utcnow()
+            rows = [
+                RejectedRow(
+                    id=secrets.randbits(63),
+                    received_at=r.received_at or now,
+                    sensor_id=r.sensor_id,
+                    asset_id=r.asset_id or "",
+                    raw=r.raw if r.raw is not None else json.dumps(r.value, default=str),
+                    reason=f"{r.source or 'connector'}: pipeline refused the batch: {exc!r}",
+                )
+                for r in batch
+            ]
+            try:
+                await self._reject(rows)
+            except Exception:
+                log.exception("cannot keep %d refused readings: %r", len(rows), rows[:10])
 
     # ---- dead letters and events -----------------------------------------------------
 

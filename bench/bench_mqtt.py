@@ -1,0 +1,313 @@
+"""MQTT -> pipeline -> store -> GraphQL subscriber, measured end to end, in-process.
+
+Starts the app (embedded graph server, DuckDB in a temp data dir) with its own mosquitto
+on a free port, registers ``--assets`` x ``--sensors`` sensors fed by one MQTT data
+source on the default broker, and one GraphQL WebSocket subscriber on the whole site.
+
+Two message shapes:
+- single: one reading per message on ``assets/{a}/sensors/{s}/data``;
+- batch: one ``assets/{a}/telemetry`` message holding every sensor of the asset.
+
+For each: a fixed-rate phase (``--rate`` readings/s for ``--seconds``) gives the
+publish-to-subscriber latency p50/p99 (reading timestamp = publish time), and a flood
+phase (as fast as the publisher goes) gives the sustained readings/s received by the
+subscriber and stored. Publisher, broker client, app and subscriber share one process
+(and the broker one more), so the figures are a floor for a split deployment.
+
+    python bench/bench_mqtt.py --seconds 5 --rate 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import resource
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiomqtt
+import numpy as np
+import uvicorn
+import websockets
+
+from api.app import create_app
+from api.services import Services
+from api.settings import Settings
+
+TOKEN = "bench-admin-token-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_mosquitto(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "max_queued_messages 1000000\n"
+    )
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    proc = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, port
+        time.sleep(0.02)
+    raise RuntimeError("mosquitto did not start")
+
+
+async def gql(client: object, query: str, variables: dict[str, object]) -> dict[str, object]:
+    r = await client.post(  # type: ignore[attr-defined]
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    body = r.json()
+    if body.get("errors"):
+        raise RuntimeError(body["errors"])
+    return body["data"]
+
+
+async def register(client: object, assets: int, sensors: int) -> list[tuple[str, list[str]]]:
+    plant = [("bench-site", [])]
+    a_in = [{"id": "bench-site", "name": "site", "type": "site", "level": "SITE"}]
+    s_in = []
+    layout = []
+    for i in range(assets):
+        aid = f"bench-a{i}"
+        a_in.append(
+            {"id": aid, "name": aid, "type": "pump", "level": "EQUIPMENT", "parentId": "bench-site"}
+        )
+        names = [f"s{j}" for j in range(sensors)]
+        for n in names:
+            s_in.append({"id": f"{aid}-{n}", "assetId": aid, "name": n, "kind": "k", "unit": "u"})
+        layout.append((aid, names))
+    await gql(
+        client,
+        "mutation($a: [AssetInput!]!, $s: [SensorInput!]!) "
+        "{ upsertAssets(assets: $a) { id } upsertSensors(sensors: $s) { id } }",
+        {"a": a_in, "s": s_in},
+    )
+    bindings = [{"sensorId": s["id"], "address": s["name"]} for s in s_in]
+    await gql(
+        client,
+        "mutation($s: DataSourceInput!) { upsertDataSource(source: $s) { id } }",
+        {
+            "s": {
+                "id": "bench-broker",
+                "protocol": "MQTT",
+                "endpoint": "",
+                "sensorBindings": bindings,
+            }
+        },
+    )
+    del plant
+    return layout
+
+
+class Subscriber:
+    def __init__(self) -> None:
+        self.received = 0
+        self.latencies: list[float] = []
+        self.record = False
+
+    async def run(self, base: str, ready: asyncio.Event) -> None:
+        url = base.replace("http://", "ws://") + "/graphql"
+        sub = (
+            'subscription { liveReadings(assetId: "bench-site", buffer: 10000) '
+            "{ readings { timestamp } missed } }"
+        )
+        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+            init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {TOKEN}"}}
+            await ws.send(json.dumps(init))
+            await ws.recv()
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": sub}}))
+            ready.set()
+            async for raw in ws:
+                msg = json.loads(raw)
+                if msg.get("type") != "next":
+                    continue
+                now = time.time()
+                readings = msg["payload"]["data"]["liveReadings"]["readings"]
+                self.received += len(readings)
+                if self.record:
+                    for r in readings:
+                        ts = datetime.fromisoformat(r["timestamp"]).timestamp()
+                        self.latencies.append(now - ts)
+
+
+def _stamp(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat()
+
+
+async def publish(
+    port: int,
+    layout: list[tuple[str, list[str]]],
+    shape: str,
+    readings: int,
+    rate: float | None,
+) -> int:
+    """Publish ``readings`` readings, paced at ``rate`` readings/s (None: flat out)."""
+    per_msg = len(layout[0][1]) if shape == "batch" else 1
+    messages = max(1, readings // per_msg)
+    sent = 0
+    start = time.perf_counter()
+    async with aiomqtt.Client("127.0.0.1", port, max_queued_outgoing_messages=0) as c:
+        for k in range(messages):
+            aid, names = layout[k % len(layout)]
+            now = time.time()
+            if shape == "single":
+                name = names[(k // len(layout)) % len(names)]
+                payload = json.dumps({"value": float(k % 1000), "timestamp": _stamp(now)})
+                await c.publish(f"assets/{aid}/sensors/{name}/data", payload, qos=0)
+            else:
+                values = {n: float((k + j) % 1000) for j, n in enumerate(names)}
+                payload = json.dumps({"timestamp": _stamp(now), "values": values})
+                await c.publish(f"assets/{aid}/telemetry", payload, qos=0)
+            sent += per_msg
+            if rate is not None:
+                due = start + sent / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            elif k % 200 == 0:
+                await asyncio.sleep(0)
+    return sent
+
+
+async def wait_for(
+    sub: Subscriber,
+    services: Services,
+    target_rx: int,
+    stored0: int,
+    target_stored: int,
+    within: float,
+) -> tuple[float, int, int]:
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < within:
+        stored = services.ingest.stats().stored - stored0
+        if sub.received >= target_rx and stored >= target_stored:
+            break
+        await asyncio.sleep(0.01)
+    return time.perf_counter(), sub.received, services.ingest.stats().stored - stored0
+
+
+async def run(args: argparse.Namespace) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="twinql-bench-mqtt-"))
+    broker, mport = start_mosquitto(workdir)
+    port = free_port()
+    settings = Settings(
+        data_dir=workdir / "data",
+        port=port,
+        mqtt_url=f"mqtt://127.0.0.1:{mport}",
+        tokens=f"{TOKEN}:admin:bench",
+        anonymous_read=False,
+        graph_heap="512m",
+    )
+    services = Services.from_settings(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, services=services),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            ws="websockets-sansio",
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    import httpx
+
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+            layout = await register(client, args.assets, args.sensors)
+            manager = services.connectors
+            assert manager is not None
+            for _ in range(200):
+                st = manager.status("bench-broker")
+                if st is not None and st.state.value == "connected":
+                    break
+                await asyncio.sleep(0.05)
+            sub = Subscriber()
+            ready = asyncio.Event()
+            sub_task = asyncio.create_task(sub.run(base, ready))
+            await ready.wait()
+            await asyncio.sleep(0.3)
+            print(
+                f"sensors: {args.assets} assets x {args.sensors}; rate {args.rate}/s "
+                f"for {args.seconds}s; flood {args.flood} readings"
+            )
+            for shape in ("single", "batch"):
+                # fixed rate: latency
+                sub.latencies.clear()
+                sub.record = True
+                rx0, st0 = sub.received, services.ingest.stats().stored
+                n = int(args.rate * args.seconds)
+                sent = await publish(mport, layout, shape, n, args.rate)
+                await wait_for(sub, services, rx0 + sent, st0, sent, 30)
+                sub.record = False
+                lat = np.array(sub.latencies) * 1000
+                got = sub.received - rx0
+                p50, p99 = np.percentile(lat, [50, 99]) if len(lat) else (float("nan"),) * 2
+                print(
+                    f"[{shape:6}] fixed {args.rate:>7.0f}/s: sent {sent}, subscriber got {got}, "
+                    f"latency p50 {p50:.1f} ms p99 {p99:.1f} ms"
+                )
+                # flood: sustained throughput
+                rx0, st0 = sub.received, services.ingest.stats().stored
+                t0 = time.perf_counter()
+                sent = await publish(mport, layout, shape, args.flood, None)
+                t_pub = time.perf_counter() - t0
+                t_end, rx, stored = await wait_for(sub, services, rx0 + sent, st0, sent, 60)
+                took = t_end - t0
+                print(
+                    f"[{shape:6}] flood: published {sent} in {t_pub:.2f}s "
+                    f"({sent / t_pub:,.0f}/s); subscriber {rx - rx0} and store {stored} in "
+                    f"{took:.2f}s -> {min(rx - rx0, stored) / took:,.0f} readings/s sustained"
+                )
+            sub_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sub_task
+            status = manager.status("bench-broker")
+            print(
+                f"connector: messages {status.messages} readings {status.readings} "  # type: ignore[union-attr]
+                f"errors {status.errors}; writer {services.ingest.stats()}"
+            )
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        broker.terminate()
+        broker.wait(timeout=5)
+        shutil.rmtree(workdir, ignore_errors=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of the bench process: {peak:.0f} MiB")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--assets", type=int, default=10)
+    p.add_argument("--sensors", type=int, default=20, help="sensors per asset")
+    p.add_argument("--rate", type=float, default=1000.0, help="readings/s in the fixed phase")
+    p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--flood", type=int, default=20_000, help="readings in the flood phase")
+    asyncio.run(run(p.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
