@@ -32,8 +32,12 @@ from ingest.connectors import Bindings, make_connector
 from ingest.connectors._runtime import ConnectorBase
 from ingest.demo import DemoDevices, DemoPlant, DemoSettings, WearFault
 from ingest.reading import RawReading
+from tests import peers
 from tests.e2e.wsclient import connect
 from tests.peers import free_port
+
+mosquitto = peers.mosquitto
+mosquitto_url = peers.mosquitto_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -328,6 +332,22 @@ async def test_modbus_setpoint_and_amqtt_broker() -> None:
             for c in connectors.values():
                 await c.aclose()
     assert devices.broker is None and devices.devices == []
+
+
+async def test_configured_broker_is_used(mosquitto_url: str) -> None:
+    plant = parse_plant(SMALL_PLANT)
+    settings = DemoSettings(seed=2, publish_interval_s=0.2, mqtt_url=mosquitto_url)
+    async with DemoDevices(plant, settings) as devices:
+        assert devices.broker is None
+        assert devices.endpoints()["sp-mqtt"] == mosquitto_url
+        sink = Collector()
+        connectors = await _connectors(plant, devices, sink)
+        try:
+            await sink.wait_for("sp-zone.temperature", lambda v: 10 < v < 30)
+            assert sink.sources["sp-zone.temperature"] == "sp-mqtt"
+        finally:
+            for c in connectors:
+                await c.aclose()
 
 
 # ---- `twinql demo`, the way a new user runs it ----------------------------------------
