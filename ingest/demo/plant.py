@@ -31,37 +31,11 @@ from ingest.connectors.base import check_setpoint
 from ingest.demo._building import Weather, Zones
 from ingest.demo._groups import ModelGroup, Tap
 from ingest.demo._line import LineState
+from ingest.demo._tables import KIND_OUTPUT, NOISE, target_of
 from sim import get_model
 
 __all__ = ["DemoPlant", "WearFault"]
 
-_KIND_OUTPUT = {
-    "pump": {
-        "pressure": "discharge_pressure_bar",
-        "flow": "flow_m3h",
-        "vibration": "vibration_mm_s",
-        "temperature": "bearing_temp_c",
-        "power": "power_kw",
-        "speed": "speed_rpm",
-    },
-    "motor_thermal": {"temperature": "bearing_temp_c", "vibration": "vibration_mm_s"},
-    "tank": {"level": "level_m"},
-    "hvac_zone": {"temperature": "zone_temp_c"},
-}
-# measurement noise by sensor kind: (absolute sigma, relative sigma)
-_NOISE = {
-    "vibration": (0.02, 0.04),
-    "pressure": (0.01, 0.004),
-    "flow": (0.3, 0.004),
-    "power": (0.05, 0.01),
-    "temperature": (0.05, 0.0),
-    "speed": (0.5, 0.0005),
-    "level": (0.003, 0.0),
-    "humidity": (0.3, 0.0),
-    "co2": (4.0, 0.0),
-    "position": (0.05, 0.0),
-    "voltage": (0.6, 0.0),
-}
 _ZONE_COP = 3.5
 _FOLLOW_TAU_S = 120.0
 _LEVEL_GAIN_M3H_PER_M = 60.0
@@ -126,7 +100,7 @@ class DemoPlant:
         self._build_tanks(plant)
         self._build_power(plant)
         self._noise = np.array(
-            [_NOISE.get(self.sensors[s].kind, (0.0, 0.0)) for s in self.sensor_ids]
+            [NOISE.get(self.sensors[s].kind, (0.0, 0.0)) for s in self.sensor_ids]
         )
         for _ in range(int(warmup_s / max_step_s)):
             self._substep(max_step_s, advance_clock=False)
@@ -150,18 +124,18 @@ class DemoPlant:
             group, row = self.groups[spec.model], self.row[(spec.model, spec.asset_id)]
             for sid, target in spec.state_map.items():
                 if sid in self._slot and sid not in self.owner:
-                    name, scale, offset = _target(target)
+                    name, scale, offset = target_of(target)
                     reads[spec.model].append(
                         (row, group.column(name), self._slot[sid], scale, offset)
                     )
                     self.owner[sid] = spec.model
             for sid in self._by_asset.get(spec.asset_id, []):
-                out = _KIND_OUTPUT.get(spec.model, {}).get(self.sensors[sid].kind)
+                out = KIND_OUTPUT.get(spec.model, {}).get(self.sensors[sid].kind)
                 if out is not None and sid not in self.owner:
                     reads[spec.model].append((row, group.column(out), self._slot[sid], 1.0, 0.0))
                     self.owner[sid] = spec.model
             for key, target in spec.input_map.items():
-                name, scale, offset = _target(target)
+                name, scale, offset = target_of(target)
                 col = group.model.index_of("input", name)
                 if key in self.actuators:
                     self._act_inputs[key].append((spec.model, row, col, scale, offset))
@@ -444,10 +418,3 @@ class DemoPlant:
         if actuator_id in self._zone_sp and self.zones is not None:
             self.zones.setpoint[self._zone_sp[actuator_id]] = value
         return value
-
-
-def _target(target: object) -> tuple[str, float, float]:
-    if isinstance(target, tuple):
-        name, scale, offset = target
-        return str(name), float(scale), float(offset)
-    return str(target), 1.0, 0.0

@@ -24,13 +24,17 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from api.cli import EXAMPLE_PLANT
 from graph.errors import NotFound, ValidationError
 from graph.plant import PlantDescription, load_plant_file, parse_plant
 from ingest.connectors import Bindings, make_connector
 from ingest.connectors._runtime import ConnectorBase
+from ingest.connectors.modbus_codec import BlockDecoder, Point, ReadBlock
 from ingest.demo import DemoDevices, DemoPlant, DemoSettings, WearFault
+from ingest.demo._modbus import encode_point
 from ingest.reading import RawReading
 from tests import peers
 from tests.e2e.wsclient import connect
@@ -188,6 +192,46 @@ def test_production_line_makes_parts(example: PlantDescription) -> None:
     for i in range(1, 5):
         level = plant.value(f"buf-{i}.level")
         assert 0 <= level <= plant.sensors[f"buf-{i}.level"].max_value
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    dtype=st.sampled_from(
+        [
+            "int16",
+            "uint16",
+            "int32",
+            "uint32",
+            "float32",
+            "float32:CDAB",
+            "int32:DCBA",
+            "uint16:BADC",
+        ]
+    ),
+    raw=st.floats(-30000, 30000, allow_nan=False),
+    scale=st.sampled_from([1.0, 0.1, 0.01, 2.5]),
+    offset=st.sampled_from([0.0, -40.0, 12.5]),
+)
+def test_modbus_wire_round_trip(dtype: str, raw: float, scale: float, offset: float) -> None:
+    """What the demo device encodes, the connector's decoder reads back (to one count of
+    resolution; integer types clip out-of-range values to their limits)."""
+    point = Point.parse("s", "ir:7", dtype, scale, offset)
+    value = raw * scale + offset
+    words = encode_point(point, value)
+    block = ReadBlock(point.address.table, 7, point.dtype.width, (point,))
+    back = float(BlockDecoder(block).decode(words)[0])
+    if point.dtype.kind.value == "float32":
+        assert back == pytest.approx(value, rel=1e-6, abs=1e-3 * abs(scale))
+    else:
+        lo, hi = {"int16": (-(2**15), 2**15 - 1), "uint16": (0, 2**16 - 1)}.get(
+            point.dtype.kind.value, (-(2**31), 2**32 - 1)
+        )
+        if point.dtype.kind.value == "int32":
+            hi = 2**31 - 1
+        if point.dtype.kind.value == "uint32":
+            lo = 0
+        expected = min(max(round(raw), lo), hi) * scale + offset
+        assert back == pytest.approx(expected, abs=abs(scale) + 1e-9)  # one count
 
 
 # ---- the devices over real protocols ---------------------------------------------------
