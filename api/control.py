@@ -23,7 +23,7 @@ from strawberry.dataloader import DataLoader
 
 from api.auth import Principal
 from api.types.assets import ActuatorNode, Info
-from graph.commands import CommandRepository, CommandStatus, SetpointCommand, new_command_id
+from graph.commands import CommandStatus, SetpointCommand, new_command_id
 from graph.errors import Forbidden, TwinqlError, Unavailable, ValidationError
 from graph.model import utcnow
 from ingest.connectors import ConnectorStatus
@@ -147,7 +147,7 @@ def _manager(services: Services) -> ConnectorManager:
 
 
 def commands_loader(services: Services, limit: int) -> DataLoader[str, list[SetpointCommand]]:
-    repo = CommandRepository(services.repo.client)
+    repo = services.repo.commands
 
     async def load(ids: list[str]) -> list[list[SetpointCommand]]:
         found = await repo.for_actuators(ids, limit)
@@ -180,7 +180,7 @@ async def execute_setpoint(
     actuator = await repo.devices.actuator(actuator_id)
     await check_scope(services, principal, actuator.asset_id)
     manager = _manager(services)
-    commands = CommandRepository(repo.client)
+    commands = repo.commands
     command = await commands.create(
         SetpointCommand(
             id=new_command_id(),
@@ -240,7 +240,7 @@ class ControlQuery:
     async def setpoint_command(self, info: Info, id: strawberry.ID) -> SetpointCommandNode | None:
         info.context.reader()
         try:
-            found = await CommandRepository(info.context.repo.client).get(str(id))
+            found = await info.context.repo.commands.get(str(id))
         except TwinqlError as exc:
             if exc.code == "NOT_FOUND":
                 return None

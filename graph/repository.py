@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from graph.assets import AssetRepository
 from graph.client import GraphClient
+from graph.commands import CommandRepository
 from graph.devices import DeviceRepository
 from graph.maintenance import MaintenanceRepository
 from graph.schema import ensure_schema
@@ -23,6 +24,7 @@ class GraphRepository:
         self.sources = SourceRepository(client)
         self.topology = TopologyRepository(client)
         self.maintenance = MaintenanceRepository(client)
+        self.commands = CommandRepository(client)
 
     async def ensure_schema(self) -> None:
         await ensure_schema(self.client)

@@ -27,6 +27,6 @@ GET_COMMANDS: LiteralString = (
 )
 COMMANDS_FOR_ACTUATORS: LiteralString = (
     "UNWIND $ids AS xid "
-    "MATCH (c:SetpointCommand)-[:TARGETS]->(x:Actuator {id: xid}) "
+    "MATCH (x:Actuator {id: xid})<-[:TARGETS]-(c:SetpointCommand) "
     "RETURN " + _FIELDS + " ORDER BY c.requestedAt DESC, c.id DESC"
 )

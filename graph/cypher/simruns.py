@@ -40,7 +40,7 @@ GET_RUNS: LiteralString = (
 
 # Newest first; the cursor is (createdAt, id) of the last row of the previous page.
 LIST_RUNS: LiteralString = (
-    "MATCH (r:SimulationRun)-[:SIMULATES]->(a:Asset {id: $assetId}) "
+    "MATCH (a:Asset {id: $assetId})<-[:SIMULATES]-(r:SimulationRun) "
     "WHERE $afterAt IS NULL OR r.createdAt < $afterAt "
     "OR (r.createdAt = $afterAt AND r.id < $afterId) "
     "RETURN " + _FIELDS + " ORDER BY r.createdAt DESC, r.id DESC LIMIT $limit"
