@@ -140,8 +140,49 @@ async def asset_summary(
     return [SensorSummaryNode.from_store(summary, sensor.unit) for sensor, summary in pairs]
 
 
+@strawberry.type(description="A reading refused by validation or a connector, kept for inspection.")
+class RejectedReading:
+    received_at: datetime
+    sensor_id: str
+    asset_id: str
+    raw: str
+    reason: str
+
+
+MAX_REJECTED = 1_000
+
+
 @strawberry.type
 class ReadingsQuery:
+    @strawberry.field(
+        description="Dead letters: readings that were refused (malformed, unknown sensor, "
+        "wrong unit, non-finite, from the future ...), newest first, with the raw payload "
+        "and the reason."
+    )
+    async def rejected_readings(
+        self,
+        info: Info,
+        sensor_id: strawberry.ID | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[RejectedReading]:
+        info.context.reader()
+        if not 1 <= limit <= MAX_REJECTED:
+            raise ValidationError(f"limit must be between 1 and {MAX_REJECTED}")
+        rows = await info.context.services.readings.rejected(
+            limit=limit, sensor_id=str(sensor_id) if sensor_id else None, since=since
+        )
+        return [
+            RejectedReading(
+                received_at=r.received_at,
+                sensor_id=r.sensor_id,
+                asset_id=r.asset_id,
+                raw=r.raw,
+                reason=r.reason,
+            )
+            for r in rows
+        ]
+
     @strawberry.field(
         description="Several sensors on one time axis (the union of their timestamps or "
         "buckets), for charts. At most 100 sensors."
