@@ -15,6 +15,8 @@ from graph.errors import TwinqlError
 
 __all__ = ["main"]
 
+_NOISY_LOGGERS = ("asyncua", "pymodbus", "amqtt", "transitions", "neo4j")
+
 EXAMPLE_PLANT = Path(__file__).parent / "examples" / "example_plant.yaml"
 
 _DESCRIPTION = """\
@@ -92,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if settings.log_level.lower() != "debug":
+        # Protocol libraries log every request at INFO; keep their warnings only.
+        for noisy in _NOISY_LOGGERS:
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         if args.command == "export-schema":
             return _export_schema(args.output)
