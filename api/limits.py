@@ -51,6 +51,7 @@ LIST_FIELDS = {
     "stations": 20,
     "residuals": 5,
     "fits": 5,
+    "alerts": 20,
 }
 _SIZE_ARGS = ("first", "limit")
 

@@ -11,6 +11,7 @@ from strawberry.extensions import (
 )
 from strawberry.tools import merge_types
 
+from api.alerts import AlertsMutation, AlertsQuery, AlertsSubscription
 from api.control import ControlMutation, ControlQuery
 from api.errors import CodedErrors
 from api.graph_mutations import GraphMutation
@@ -22,14 +23,21 @@ from api.subscriptions import SubscriptionRoot
 
 __all__ = ["build_schema"]
 
-QUERIES: tuple[type, ...] = (GraphQuery, ReadingsQuery, ControlQuery, SimulationQuery)
+QUERIES: tuple[type, ...] = (
+    GraphQuery,
+    ReadingsQuery,
+    ControlQuery,
+    SimulationQuery,
+    AlertsQuery,
+)
 MUTATIONS: tuple[type, ...] = (
     GraphMutation,
     ReadingsMutation,
     ControlMutation,
     SimulationMutation,
+    AlertsMutation,
 )
-SUBSCRIPTIONS: tuple[type, ...] = (SubscriptionRoot, SimulationSubscription)
+SUBSCRIPTIONS: tuple[type, ...] = (SubscriptionRoot, SimulationSubscription, AlertsSubscription)
 
 
 def build_schema(*, max_depth: int = 12, max_cost: int = 100_000) -> strawberry.Schema:

@@ -56,6 +56,7 @@ class Services:
     catalog: CachedCatalog | None = None
     connectors: ConnectorManager | None = None
     simulation: object | None = None  # api.sim_service.SimulationService (its starter)
+    alerts: object | None = None  # api.alert_service.AlertService (its starter)
     started: bool = False
     registry_listeners: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
     # Later layers (connectors, jobs) start here, after the stores, in order.
@@ -74,6 +75,9 @@ class Services:
         from api.sim_service import start_simulation  # noqa: PLC0415 - import cycle
 
         services.starters.append(start_simulation)
+        from api.alert_service import start_alerts  # noqa: PLC0415 - import cycle
+
+        services.starters.append(start_alerts)
         return services
 
     @property

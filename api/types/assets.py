@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from api import alerts as _alerts
 from api import readings as _readings
 from api.context import Context
 from api.readings_types import LatestValueNode, SensorSummaryNode, SeriesNode
@@ -62,6 +63,9 @@ class SensorNode:
     readings: SeriesNode = strawberry.field(
         resolver=_readings.sensor_readings,
         description="Readings in a window: raw, or downsampled in the store by a bucket.",
+    )
+    alerts: list[_alerts.AlertNode] = strawberry.field(
+        resolver=_alerts.sensor_alerts, description="The sensor's alerts, newest first."
     )
 
 
@@ -364,6 +368,10 @@ class AssetNode:
     summary: list[SensorSummaryNode] = strawberry.field(
         resolver=_readings.asset_summary,
         description="Count, min, max, avg and last of each of the asset's sensors in a window.",
+    )
+    alerts: list[_alerts.AlertNode] = strawberry.field(
+        resolver=_alerts.asset_alerts,
+        description="Alerts raised on the asset's sensors, newest first.",
     )
 
 
