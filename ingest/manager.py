@@ -23,10 +23,9 @@ import contextlib
 import json
 import logging
 import secrets
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Generic, TypeVar
+from typing import Any
 from typing import Protocol as TypingProtocol
 
 from graph.errors import TwinqlError, ValidationError
@@ -43,7 +42,7 @@ from ingest.connectors import (
     make_connector,
 )
 from ingest.connectors._runtime import ConnectorBase
-from ingest.pipeline.bus import Missed
+from ingest.fanout import Fanout, FanoutSubscription
 from ingest.reading import RawReading
 from ingest.store import EventRow, RejectedRow
 
@@ -123,89 +122,6 @@ class _Counters:
     reconcile_errors: int = 0
 
 
-T = TypeVar("T")
-
-
-class FanoutSubscription(Generic[T]):
-    """One subscriber's bounded queue; ``get`` returns ``Missed`` after drops."""
-
-    def __init__(self, hub: Fanout[T], accept: Callable[[T], bool] | None, maxsize: int) -> None:
-        self._hub = hub
-        self._accept = accept
-        self._queue: deque[T] = deque()
-        self._maxsize = maxsize
-        self._event = asyncio.Event()
-        self._missed = 0
-        self.closed = False
-
-    def _offer(self, item: T) -> None:
-        if self._accept is not None and not self._accept(item):
-            return
-        if len(self._queue) >= self._maxsize:
-            self._queue.popleft()
-            self._missed += 1
-        self._queue.append(item)
-        self._event.set()
-
-    async def get(self) -> T | Missed:
-        while True:
-            if self._missed:
-                marker = Missed(self._missed, self._missed)
-                self._missed = 0
-                return marker
-            if self._queue:
-                return self._queue.popleft()
-            if self.closed:
-                raise StopAsyncIteration
-            self._event.clear()
-            await self._event.wait()
-
-    def __aiter__(self) -> AsyncIterator[T | Missed]:
-        return self
-
-    async def __anext__(self) -> T | Missed:
-        return await self.get()
-
-    def close(self) -> None:
-        self.closed = True
-        self._event.set()
-        self._hub._subscribers.discard(self)
-
-    def __enter__(self) -> FanoutSubscription[T]:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class Fanout(Generic[T]):
-    """Items (asset events, command outcomes) to many subscribers. ``publish`` never
-    waits: a full subscriber loses its oldest item and is told with ``Missed``."""
-
-    def __init__(self, default_maxsize: int = 1_000) -> None:
-        self._default = default_maxsize
-        self._subscribers: set[FanoutSubscription[T]] = set()
-        self.published = 0
-
-    def subscribe(
-        self, accept: Callable[[T], bool] | None = None, maxsize: int | None = None
-    ) -> FanoutSubscription[T]:
-        sub = FanoutSubscription(self, accept, maxsize or self._default)
-        self._subscribers.add(sub)
-        return sub
-
-    def publish(self, item: T) -> None:
-        self.published += 1
-        for sub in list(self._subscribers):
-            sub._offer(item)
-
-    def close(self) -> None:
-        for sub in list(self._subscribers):
-            sub.close()
-
-    @property
-    def subscribers(self) -> int:
-        return len(self._subscribers)
 
 
 def _source_key(s: DataSource) -> tuple[object, ...]:
