@@ -53,6 +53,7 @@ __all__ = [
     "Rule",
     "RuleState",
     "Severity",
+    "active_sensors",
     "new_alert_id",
 ]
 
@@ -181,9 +182,16 @@ class _Sorted:
 class AlertEvaluator:
     """Evaluates the rules over batches; keeps its state in ``store`` between batches."""
 
-    def __init__(self, rules: AlertRules | None = None, store: AlertStateStore | None = None):
+    def __init__(
+        self,
+        rules: AlertRules | None = None,
+        store: AlertStateStore | None = None,
+        levels: Mapping[str, tuple[float | None, float | None]] | None = None,
+    ) -> None:
         self.rules = rules or AlertRules()
         self.store = store or AlertStateStore()
+        # explicit warning levels (low, high) per sensor, instead of the band fraction
+        self.levels: dict[str, tuple[float | None, float | None]] = dict(levels or {})
 
     def evaluate(self, readings: ReadingColumns, sensors: Mapping[str, Sensor]) -> list[AlertEvent]:
         """The alerts raised and cleared by ``readings``, in time order per sensor."""
@@ -236,6 +244,11 @@ class AlertEvaluator:
         if rule is Rule.WARNING:
             f = self.rules.warning_fraction
             lo, hi = lo + (1.0 - f) * span, lo + f * span  # NaN unless both limits exist
+            for i, s in enumerate(sensors):
+                if s.id in self.levels:
+                    low, high = self.levels[s.id]
+                    lo[i] = math.nan if low is None else low
+                    hi[i] = math.nan if high is None else high
         return lo, hi, hyst
 
     # ---- the scan, in vectorised rounds ------------------------------------------------
@@ -346,10 +359,14 @@ class AlertEvaluator:
             severity = Severity.WARNING
             pct = round(100 * self.rules.warning_fraction)
             band = f"{pct}% of the range" if high else f"{100 - pct}% of the range"
+            why = (
+                "set for this sensor"
+                if sensor.id in self.levels
+                else f"{band} {sensor.min_value:g}..{sensor.max_value:g}{unit}"
+            )
             message = (
                 f"{sensor.name} ({sensor.id}) reads {value:g}{unit}, "
-                f"{'above' if high else 'below'} the warning level {threshold:g}{unit} "
-                f"({band} {sensor.min_value:g}..{sensor.max_value:g}{unit})"
+                f"{'above' if high else 'below'} the warning level {threshold:g}{unit} ({why})"
             )
         return AlertEvent(
             kind=EventKind.RAISED,

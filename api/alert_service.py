@@ -17,6 +17,7 @@ import contextlib
 import logging
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -95,11 +96,12 @@ class AlertService:
         queue: int = 10_000,
         max_pending: int = 100_000,
         drain_s: float = 10.0,
+        levels: Mapping[str, tuple[float | None, float | None]] | None = None,
     ) -> None:
         self.drain_s = drain_s
         self.services = services
         self.repo = AlertRepository(services.repo.client)
-        self.evaluator = AlertEvaluator(rules)
+        self.evaluator = AlertEvaluator(rules, levels=levels)
         self.changes: Fanout[AlertChange] = Fanout(1_000)
         self.stats = AlertStats()
         self._queue = queue

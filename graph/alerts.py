@@ -225,7 +225,7 @@ class AlertRepository:
         out: dict[str, list[Alert]] = {k: [] for k in keys}
         if not keys:
             return out
-        for row in await self._client.read(query, ids=keys, active=active):
+        for row in await self._client.read(query, ids=keys, active=active, limit=limit):
             found = out[str(row["key"])]
             if len(found) < limit:
                 found.append(_from(row))

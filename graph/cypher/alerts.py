@@ -68,15 +68,21 @@ ALERTS_PAGE_OF_ASSETS: LiteralString = (
     "MATCH (x:Asset {id: xid})<-[:RAISED_ON]-(a:Alert) "
     "WHERE " + _ACTIVE + " AND " + _AFTER + " RETURN " + _FIELDS + _ORDER + " LIMIT $limit"
 )
+# At most $limit alerts per node, newest first.
+_NEWEST: LiteralString = (
+    "WITH k, a ORDER BY a.raisedAt DESC, a.id DESC "
+    "WITH k, collect(a)[0..$limit] AS found UNWIND found AS a "
+    "RETURN k AS key, " + _FIELDS + " ORDER BY key, a.raisedAt DESC, a.id DESC"
+)
 ALERTS_OF_ASSETS: LiteralString = (
-    "UNWIND $ids AS xid "
-    "MATCH (x:Asset {id: xid})<-[:RAISED_ON]-(a:Alert) "
-    "WHERE " + _ACTIVE + " RETURN xid AS key, " + _FIELDS + _ORDER
+    "UNWIND $ids AS k "
+    "MATCH (x:Asset {id: k})<-[:RAISED_ON]-(a:Alert) "
+    "WHERE " + _ACTIVE + " " + _NEWEST
 )
 ALERTS_OF_SENSORS: LiteralString = (
-    "UNWIND $ids AS sid "
-    "MATCH (s:Sensor {id: sid})<-[:RAISED_ON]-(a:Alert) "
-    "WHERE " + _ACTIVE + " RETURN sid AS key, " + _FIELDS + _ORDER
+    "UNWIND $ids AS k "
+    "MATCH (s:Sensor {id: k})<-[:RAISED_ON]-(a:Alert) "
+    "WHERE " + _ACTIVE + " " + _NEWEST
 )
 ACTIVE_ALERTS: LiteralString = (
     "MATCH (a:Alert) WHERE a.clearedAt IS NULL RETURN " + _FIELDS + " ORDER BY a.id"

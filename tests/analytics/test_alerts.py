@@ -223,3 +223,11 @@ def test_a_signal_that_crosses_once_raises_exactly_once(
     events = ev.evaluate(take(c, slice(0, cut)), SENSORS)
     events += ev.evaluate(take(c, slice(cut, None)), SENSORS)
     assert kinds(events) == [("warning", "raised")]
+
+
+def test_explicit_warning_levels_replace_the_band_fraction() -> None:
+    """An alarm level below the band (ISO 10816: 4.5 mm/s) for a 0..20 mm/s sensor."""
+    ev = AlertEvaluator(AlertRules(min_readings=2), levels={"vib": (None, 4.5)})
+    events = ev.evaluate(cols("vib", [2.0, 4.6, 4.7, 0.1, 0.1]), SENSORS)
+    assert kinds(events) == [("warning", "raised"), ("warning", "cleared")]
+    assert events[0].threshold == 4.5 and "set for this sensor" in events[0].message

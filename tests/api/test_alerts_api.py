@@ -221,6 +221,14 @@ async def test_alerts_are_paginated_newest_first(api: Api, uid: str) -> None:
     assert seen == [a["id"] for a in found] and len(set(seen)) == 6
     times = [a["raisedAt"] for a in found]
     assert times == sorted(times, reverse=True)
+    capped = await api.ok(
+        """query($a: ID!, $s: ID!) { asset(id: $a) { alerts(first: 2) { id } }
+           sensor(id: $s) { alerts(first: 3, active: false) { id } } }""",
+        {"a": pump, "s": sensor},
+        token=VIEWER,
+    )
+    assert [a["id"] for a in capped["asset"]["alerts"]] == seen[:2]
+    assert [a["id"] for a in capped["sensor"]["alerts"]] == seen[:3]
     body = await api.gql(ALERTS, {"asset": pump, "first": 1, "after": "bogus", "desc": True})
     assert body["errors"][0]["extensions"]["code"] == "VALIDATION"
 
