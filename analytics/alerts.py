@@ -215,12 +215,14 @@ class AlertEvaluator:
         sid = np.asarray(r.sensor_id, dtype=object)
         if not len(ts):
             return None
-        names, codes = np.unique(sid, return_inverse=True)
-        known = np.array([n in sensors for n in names.tolist()], dtype=bool)
-        last = np.array(
-            [self.store.last_us.get(n, np.iinfo(np.int64).min) for n in names.tolist()],
-            dtype=np.int64,
+        index: dict[str, int] = {}  # factorise in first-seen order (no object sort)
+        codes = np.fromiter(
+            (index.setdefault(s, len(index)) for s in sid.tolist()), np.int64, len(sid)
         )
+        names = np.array(list(index), dtype=object)
+        known = np.array([n in sensors for n in index], dtype=bool)
+        never = int(np.iinfo(np.int64).min)
+        last = np.array([self.store.last_us.get(n, never) for n in index], dtype=np.int64)
         keep = np.isfinite(value) & known[codes] & (ts > last[codes])
         if not keep.any():
             return None
