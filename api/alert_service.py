@@ -27,8 +27,7 @@ import numpy as np
 from analytics.alerts import AlertEvaluator, AlertEvent, AlertRules, EventKind, Rule, Severity
 from graph.alerts import Alert, AlertClear, AlertRepository
 from graph.errors import TwinqlError, Unavailable
-from ingest.manager import Fanout
-from ingest.pipeline import Missed
+from ingest.fanout import Fanout, Missed
 from ingest.store import ReadingBatch, from_us
 
 if TYPE_CHECKING:

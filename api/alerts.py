@@ -27,7 +27,7 @@ from graph.alerts import Alert, AlertRepository
 from graph.assets import MAX_DEPTH
 from graph.errors import NotFound, ValidationError
 from graph.model import utcnow
-from ingest.pipeline import Missed
+from ingest.fanout import Missed
 
 if TYPE_CHECKING:
     from api.types.assets import AssetNode, SensorNode
