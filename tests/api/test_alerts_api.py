@@ -260,3 +260,19 @@ async def test_a_restarted_service_clears_alerts_it_did_not_raise(api: Api, uid:
     ]
     stored = await AlertRepository(api.services.repo.client).of_sensors([sensor], active=True)
     assert stored[sensor] == []
+
+
+async def test_the_service_follows_the_bus_and_stops_cleanly(api: Api, uid: str) -> None:
+    bus = api.services.ingest.bus
+    before = bus.subscribers
+    extra = AlertService(api.services, drain_s=5.0)
+    await extra.start()
+    assert bus.subscribers == before + 1
+    hub = extra.changes.subscribe()
+    await register(api, uid)
+    await post(api, f"{uid}-temp", datetime.now(UTC) - timedelta(minutes=1), 150.0, 151.0, 152.0)
+    await extra.aclose()  # drains what was queued, then stops
+    assert bus.subscribers == before
+    assert extra.stats.raised == 2 and extra.stats.readings >= 3
+    got = [m async for m in hub]  # the fan-out closed with the service
+    assert sorted(m.alert.rule for m in got) == ["limit", "warning"]  # type: ignore[union-attr]
