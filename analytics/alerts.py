@@ -247,6 +247,10 @@ class AlertEvaluator:
             f = self.rules.warning_fraction
             lo, hi = lo + (1.0 - f) * span, lo + f * span  # NaN unless both limits exist
             for i, s in enumerate(sensors):
+                if s.warn_low is not None or s.warn_high is not None:
+                    # the sensor's registered alarm levels replace the band fraction
+                    lo[i] = math.nan if s.warn_low is None else s.warn_low
+                    hi[i] = math.nan if s.warn_high is None else s.warn_high
                 if s.id in self.levels:
                     low, high = self.levels[s.id]
                     lo[i] = math.nan if low is None else low
@@ -364,6 +368,8 @@ class AlertEvaluator:
             why = (
                 "set for this sensor"
                 if sensor.id in self.levels
+                or sensor.warn_low is not None
+                or sensor.warn_high is not None
                 else f"{band} {sensor.min_value:g}..{sensor.max_value:g}{unit}"
             )
             message = (

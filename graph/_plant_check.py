@@ -245,6 +245,8 @@ class _Walker:
                 min_value=lo,
                 max_value=hi,
                 sampling_rate_seconds=f.get("sampling_rate_seconds"),
+                warn_low=f.get("warn_low"),
+                warn_high=f.get("warn_high"),
             )
 
     def actuator(self, raw: object, path: KeyPath, asset_id: str | None) -> None:

@@ -45,6 +45,8 @@ def plant_to_dict(plant: PlantDescription) -> dict[str, object]:
                 min_value=s.min_value,
                 max_value=s.max_value,
                 sampling_rate_seconds=s.sampling_rate_seconds,
+                warn_low=s.warn_low,
+                warn_high=s.warn_high,
             )
         )
     actuators: dict[str, list[dict[str, object]]] = {}

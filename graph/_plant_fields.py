@@ -160,6 +160,8 @@ _SENSOR: Spec = {
     "min_value": (_num, False),
     "max_value": (_num, False),
     "sampling_rate_seconds": (_positive, False),
+    "warn_low": (_num, False),
+    "warn_high": (_num, False),
 }
 _ACTUATOR: Spec = {
     "id": (_ident, True),

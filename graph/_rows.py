@@ -84,6 +84,8 @@ def sensor_row(s: Sensor) -> Row:
         "minValue": s.min_value,
         "maxValue": s.max_value,
         "samplingRateSeconds": s.sampling_rate_seconds,
+        "warnLow": s.warn_low,
+        "warnHigh": s.warn_high,
     }
 
 
@@ -97,6 +99,8 @@ def sensor_from(row: Row) -> Sensor:
         min_value=row.get("minValue"),
         max_value=row.get("maxValue"),
         sampling_rate_seconds=row.get("samplingRateSeconds"),
+        warn_low=row.get("warnLow"),
+        warn_high=row.get("warnHigh"),
     )
 
 

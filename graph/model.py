@@ -162,6 +162,8 @@ class Sensor:
     min_value: float | None = None
     max_value: float | None = None
     sampling_rate_seconds: float | None = None
+    warn_low: float | None = None  # alarm levels, inside the measuring range
+    warn_high: float | None = None
 
     def __post_init__(self) -> None:
         check_id(self.id, "sensor id")
@@ -171,6 +173,13 @@ class Sensor:
         if not isinstance(self.unit, str):
             raise ValidationError("sensor unit must be a string")
         _check_limits(self.min_value, self.max_value, f"sensor {self.id}")
+        _check_limits(self.warn_low, self.warn_high, f"sensor {self.id} warning")
+        for name, level in (("warn_low", self.warn_low), ("warn_high", self.warn_high)):
+            if level is not None and not self.in_range(level):
+                raise ValidationError(
+                    f"sensor {self.id} {name} {level} lies outside its range "
+                    f"[{self.min_value}, {self.max_value}]"
+                )
         if self.sampling_rate_seconds is not None and not self.sampling_rate_seconds > 0:
             raise ValidationError("samplingRateSeconds must be positive")
 

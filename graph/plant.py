@@ -11,7 +11,8 @@ A plant file is one mapping; keys are snake_case everywhere. Only ``assets`` is 
         level: equipment            # ISA-95: enterprise site area line unit equipment component
         description: ...            # optional; also lat, lon (degrees) and metadata (a mapping)
         parent: ps-line-1           # top-level assets only: attach under an asset of this file
-        sensors:   [{id, name?, kind, unit, min_value?, max_value?, sampling_rate_seconds?}]
+        sensors:   [{id, name?, kind, unit, min_value?, max_value?, sampling_rate_seconds?,
+                     warn_low?, warn_high?}]   # warn_*: alarm levels within the range
         actuators: [{id, name?, unit, min_value, max_value}]
         children:  [ ...assets... ] # each child's level must be deeper than its parent's
         sim:                        # optional simulation model of this asset

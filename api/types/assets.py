@@ -38,6 +38,8 @@ class SensorNode:
     min_value: float | None
     max_value: float | None
     sampling_rate_seconds: float | None
+    warn_low: float | None = strawberry.field(description="Low alarm level (alerts below it).")
+    warn_high: float | None = strawberry.field(description="High alarm level (alerts above it).")
     domain: strawberry.Private[m.Sensor]
 
     @classmethod
@@ -50,6 +52,8 @@ class SensorNode:
             min_value=s.min_value,
             max_value=s.max_value,
             sampling_rate_seconds=s.sampling_rate_seconds,
+            warn_low=s.warn_low,
+            warn_high=s.warn_high,
             domain=s,
         )
 

@@ -55,6 +55,8 @@ class SensorInput:
     min_value: float | None = None
     max_value: float | None = None
     sampling_rate_seconds: float | None = None
+    warn_low: float | None = None
+    warn_high: float | None = None
 
     def to_domain(self) -> m.Sensor:
         return m.Sensor(
@@ -66,6 +68,8 @@ class SensorInput:
             min_value=self.min_value,
             max_value=self.max_value,
             sampling_rate_seconds=self.sampling_rate_seconds,
+            warn_low=self.warn_low,
+            warn_high=self.warn_high,
         )
 
 

@@ -84,5 +84,7 @@ async def test_example_plant_imports(repo: GraphRepository) -> None:
     plant = load_plant_file(EXAMPLE_PLANT)
     report = await import_plant(repo, plant)
     assert report.counts["assets"] == len(plant.assets) > 30
+    vib = await repo.devices.sensor("pump-101.vibration")
+    assert (vib.warn_low, vib.warn_high, vib.max_value) == (None, 5.5, 20)
     impact = await repo.topology.impact("pump-101")
     assert impact, "a pump failure in the example plant reaches something downstream"
