@@ -139,6 +139,7 @@ def parse_timestamp(value: object) -> datetime:
 
 
 _QUALITY_ALIASES = {"uncertain": Quality.SUSPECT}
+_QUALITY_NAMES = frozenset(q.value for q in Quality)
 
 
 def parse_quality(value: object) -> Quality:
@@ -146,10 +147,8 @@ def parse_quality(value: object) -> Quality:
         name = value.strip().lower()
         if name in _QUALITY_ALIASES:
             return _QUALITY_ALIASES[name]
-        try:
+        if name in _QUALITY_NAMES:
             return Quality(name)
-        except ValueError:
-            pass
     names = ", ".join(q.value for q in Quality)
     raise PayloadError(f"quality must be one of {names}, got {value!r}")
 

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import duckdb
@@ -34,6 +33,7 @@ from ingest.store.port import (
     LatestValue,
     RejectedRow,
     Series,
+    StoreLifecycle,
     Summary,
     check_window,
 )
@@ -51,7 +51,7 @@ _FILL_SQL = {
 _CONNECTION_ERRORS = (duckdb.ConnectionException, duckdb.IOException)
 
 
-class DuckDBStore:
+class DuckDBStore(StoreLifecycle):
     def __init__(
         self,
         path: Path | str,
@@ -76,17 +76,6 @@ class DuckDBStore:
     async def open(self) -> Self:
         await self._run(lambda conn: None)
         return self
-
-    async def __aenter__(self) -> Self:
-        return await self.open()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         self._closed = True

@@ -116,6 +116,22 @@ class EventRow:
     payload: str = "{}"
 
 
+class StoreLifecycle:
+    """``async with store:`` opens it and closes it: adapters define ``open``/``aclose``."""
+
+    async def open(self) -> Self:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
     """``backend`` is ``duckdb`` (``path`` to the file) or ``questdb`` (``questdb_url`` is

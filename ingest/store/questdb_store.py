@@ -18,7 +18,6 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlparse
 
@@ -38,6 +37,7 @@ from ingest.store.port import (
     LatestValue,
     RejectedRow,
     Series,
+    StoreLifecycle,
     Summary,
     bucket_grid,
     check_window,
@@ -48,7 +48,7 @@ __all__ = ["QuestDBStore"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class QuestDBStore:
+class QuestDBStore(StoreLifecycle):
     def __init__(
         self,
         url: str,
@@ -81,17 +81,6 @@ class QuestDBStore:
         for statement in sql.SCHEMA:
             await self._execute(statement.format(p=self._p), ())
         return self
-
-    async def __aenter__(self) -> Self:
-        return await self.open()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         async with self._lock:
