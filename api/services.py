@@ -109,6 +109,12 @@ class Services:
     def repo(self) -> GraphRepository:
         if self.graph is None:
             raise Unavailable("the knowledge graph is not connected")
+        server = self.graph_server
+        if server is not None and server.exit_code is not None:
+            raise Unavailable(
+                f"the embedded graph server exited (code {server.exit_code}); "
+                "restart twinql (its log holds the server's last output)"
+            )
         return self.graph
 
     async def start(
@@ -213,7 +219,12 @@ class Services:
         """Each component's state, for /readyz."""
         checks: dict[str, object] = {}
         if self.graph_server is not None and not self.graph_server.running:
-            checks["graph"] = "embedded graph server is not running"
+            code = self.graph_server.exit_code
+            checks["graph"] = (
+                f"the embedded graph server exited (code {code})"
+                if code is not None
+                else "the embedded graph server is not running"
+            )
         else:
             try:
                 await self.repo.ping()

@@ -83,6 +83,7 @@ class GraphClient:
             auth=(settings.user, settings.password),
             max_connection_pool_size=settings.max_connection_pool_size,
             connection_timeout=settings.connection_timeout_s,
+            max_transaction_retry_time=settings.max_retry_time_s,
         )
         self._record_path: Path | None = settings.record_statements_to
         self._recorded: set[str] = set()

@@ -78,6 +78,7 @@ class EmbeddedGraphServer:
         self._reader: asyncio.Task[None] | None = None
         self._password = ""
         self._started_seen = False
+        self.exit_code: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     async def __aenter__(self) -> EmbeddedGraphServer:
@@ -187,14 +188,25 @@ class EmbeddedGraphServer:
         return password
 
     async def _read_output(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        stream = self._proc.stdout
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        stream = proc.stdout
         while line := await stream.readline():
             text = line.decode(errors="replace").rstrip()
             self._log_tail.append(text)
             if "ArcadeDB Server started" in text:
                 self._started_seen = True
             log.debug("arcadedb: %s", text)
+        code = await proc.wait()
+        if self._proc is proc and self._started_seen:
+            # Not asked to stop: say so loudly, with what the server said last.
+            self.exit_code = code
+            log.error(
+                "the embedded graph server exited unexpectedly (code %s); the graph is "
+                "unavailable until twinql restarts. Its last output:\n%s",
+                code,
+                self.log_tail(),
+            )
 
     async def _wait_ready(self) -> None:
         assert self._proc is not None and self._ports is not None

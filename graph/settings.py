@@ -21,6 +21,7 @@ class GraphSettings:
     database: str = "neo4j"
     max_connection_pool_size: int = 50
     connection_timeout_s: float = 10.0
+    max_retry_time_s: float = 5.0  # managed transactions retry transient errors this long
     record_statements_to: Path | None = None  # tests: every Cypher sent, one JSON line each
 
     def __repr__(self) -> str:  # never print the password

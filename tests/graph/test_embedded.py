@@ -1,0 +1,94 @@
+"""The embedded graph server as a user meets it: it keeps data across restarts, says
+clearly when it cannot start or when it dies, and /readyz reflects its state."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import create_app
+from api.services import Services
+from api.settings import Settings
+from graph.client import GraphClient
+from graph.embedded import EmbeddedGraphServer, free_port
+from graph.errors import Unavailable
+from graph.model import Asset
+from graph.repository import GraphRepository
+from graph.settings import EmbeddedGraphSettings
+
+
+async def test_data_survives_a_restart(tmp_path: Path) -> None:
+    settings = EmbeddedGraphSettings(data_dir=tmp_path, heap="512m")
+    async with EmbeddedGraphServer(settings) as server:
+        async with GraphClient(server.graph_settings()) as client:
+            repo = GraphRepository(client)
+            await repo.ensure_schema()
+            await repo.assets.upsert([Asset("kept-site", "Kept", "site", "site")])
+    password = (tmp_path / "graph" / "root-password").read_text()
+    assert oct((tmp_path / "graph" / "root-password").stat().st_mode & 0o777) == "0o600"
+    async with EmbeddedGraphServer(settings) as server:
+        assert server.graph_settings().password == password
+        async with GraphClient(server.graph_settings()) as client:
+            kept = await GraphRepository(client).assets.get("kept-site")
+    assert kept.name == "Kept"
+
+
+async def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = EmbeddedGraphServer(
+            EmbeddedGraphSettings(
+                data_dir=tmp_path, heap="512m", bolt_port=port, startup_timeout_s=30
+            )
+        )
+        with pytest.raises(Unavailable) as err:
+            await server.start()
+    assert "embedded graph server" in err.value.message
+    assert "last output" in err.value.message
+    assert not server.running
+
+
+async def test_readyz_reports_a_dead_graph_server(tmp_path: Path) -> None:
+    port = free_port()
+    settings = Settings(data_dir=tmp_path, port=port, graph_heap="512m", tokens="x" * 20 + ":admin")
+    services = Services.from_settings(settings)
+    app = create_app(settings, services=services)
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.05)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            ready = await http.get("/readyz")
+            assert ready.status_code == 200, ready.text
+            assert services.graph_server is not None
+            proc = services.graph_server._proc
+            assert proc is not None
+            os.kill(proc.pid, signal.SIGKILL)
+            await proc.wait()
+            for _ in range(50):
+                if services.graph_server.exit_code is not None:
+                    break
+                await asyncio.sleep(0.1)
+            down = await http.get("/readyz")
+            assert down.status_code == 503
+            assert down.json()["checks"]["graph"] == "the embedded graph server exited (code -9)"
+            assert (await http.get("/healthz")).status_code == 200  # the process lives on
+            body = (await http.post("/graphql", json={"query": '{ asset(id: "x") { id } }'})).json()
+            assert body["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
