@@ -71,13 +71,13 @@ class Services:
         else:
             tokens = TokenStore.from_file(settings.data_dir / "tokens.json")
         services = cls(settings=settings, tokens=tokens)
-        services.starters.append(start_connectors)
-        from api.sim_service import start_simulation  # noqa: PLC0415 - import cycle
+        # These modules import Services themselves: import them late.
+        from api.alert_service import start_alerts  # noqa: PLC0415
+        from api.sim_service import start_simulation  # noqa: PLC0415
 
-        services.starters.append(start_simulation)
-        from api.alert_service import start_alerts  # noqa: PLC0415 - import cycle
-
-        services.starters.append(start_alerts)
+        # Listeners first, so the alert rules see the very first readings; connectors
+        # last, once everything that consumes their data is running.
+        services.starters.extend((start_alerts, start_simulation, start_connectors))
         return services
 
     @property

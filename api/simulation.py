@@ -15,6 +15,7 @@ from typing import Annotated
 import numpy as np
 import strawberry
 
+from api.control import check_scope
 from api.readings_types import AggregateEnum, SeriesNode
 from api.readings_window import check_points, make_window
 from api.sim_fit import calibrate_asset, line_bottleneck
@@ -304,6 +305,7 @@ class SimulationMutation:
         self, info: Info, asset_id: strawberry.ID, scenario: ScenarioInput
     ) -> SimulationRunNode:
         who = info.context.need("engineer")
+        await check_scope(info.context.services, who, str(asset_id))
         record = await _service(info).submit(str(asset_id), scenario.to_request(), who.name)
         return SimulationRunNode.from_record(record)
 
@@ -326,7 +328,8 @@ class SimulationMutation:
         step_seconds: float = 0.1,
         store: bool = True,
     ) -> CalibrationResultNode:
-        info.context.need("engineer")
+        who = info.context.need("engineer")
+        await check_scope(info.context.services, who, str(asset_id))
         out = await calibrate_asset(
             _service(info), str(asset_id), parameters, from_, to, step_seconds, store
         )

@@ -34,6 +34,9 @@ CONSTRAINT_ALERT_ID: LiteralString = (
 )
 INDEX_ASSET_NAME: LiteralString = "CREATE INDEX asset_name IF NOT EXISTS FOR (n:Asset) ON (n.name)"
 INDEX_ASSET_TYPE: LiteralString = "CREATE INDEX asset_type IF NOT EXISTS FOR (n:Asset) ON (n.type)"
+INDEX_ALERT_RAISED_AT: LiteralString = (
+    "CREATE INDEX alert_raised_at IF NOT EXISTS FOR (n:Alert) ON (n.raisedAt)"
+)
 INDEX_MAINTENANCE_AT: LiteralString = (
     "CREATE INDEX maintenance_at IF NOT EXISTS FOR (n:MaintenanceEvent) ON (n.at)"
 )
@@ -52,4 +55,5 @@ ALL: tuple[LiteralString, ...] = (
     INDEX_ASSET_NAME,
     INDEX_ASSET_TYPE,
     INDEX_MAINTENANCE_AT,
+    INDEX_ALERT_RAISED_AT,
 )

@@ -22,6 +22,7 @@ ADMIN = "admin-token-0123456789abcdef"
 OPERATOR = "operator-token-0123456789abcdef"
 VIEWER = "viewer-token-0123456789abcdef"
 INGEST = "ingest-token-0123456789abcdef"
+SCOPED_ENGINEER = "scoped-engineer-token-0123456789"  # may operate below "elsewhere" only
 
 
 @dataclass
@@ -64,7 +65,7 @@ async def api(
         neo4j_password=graph_server.graph_settings().password,
         neo4j_database=graph_server.settings.database,
         tokens=f"{ADMIN}:admin:alice,{OPERATOR}:operator:olga,{VIEWER}:viewer:vic,"
-        f"{INGEST}:ingest:dev",
+        f"{INGEST}:ingest:dev,{SCOPED_ENGINEER}:engineer:sam:elsewhere",
         anonymous_read=False,
     )
     services = Services.from_settings(settings)
