@@ -146,7 +146,7 @@ class GraphQuery:
     ) -> Connection[AssetNode]:
         info.context.reader()
         check_first(first)
-        page = await info.context.repo.assets.list(
+        page = await info.context.repo.assets.page(
             after=decode_cursor(after),
             limit=first,
             level=AssetLevel(level.value) if level else None,

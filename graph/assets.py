@@ -157,7 +157,7 @@ class AssetRepository:
                 out[r["parentKey"]].append(_rows.asset_from(r))
         return out
 
-    async def list(
+    async def page(
         self,
         *,
         after: str = "",

@@ -55,7 +55,7 @@ class SourceRepository:
             q.BIND_ACTUATORS, [_rows.actuator_binding_row(b) for b in actuator_bindings]
         )
 
-    async def list(self) -> list[DataSource]:
+    async def all(self) -> list[DataSource]:
         return [_rows.source_from(r) for r in await self._client.read(q.LIST_SOURCES)]
 
     async def get(self, source_id: str) -> DataSource:

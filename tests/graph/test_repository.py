@@ -241,10 +241,10 @@ async def test_delete_guards_and_cascade(repo: GraphRepository, uid: str) -> Non
 
 async def test_listing_is_paginated(repo: GraphRepository, uid: str) -> None:
     await load(repo, uid)
-    first = await repo.assets.list(after=f"{uid}-", limit=3, text=uid)
+    first = await repo.assets.page(after=f"{uid}-", limit=3, text=uid)
     assert len(first.items) == 3 and first.has_next
-    second = await repo.assets.list(after=first.items[-1].id, limit=50, text=uid)
+    second = await repo.assets.page(after=first.items[-1].id, limit=50, text=uid)
     ids = [a.id for a in first.items + second.items]
     assert ids == sorted(ids) and len(ids) == 8 and not second.has_next
-    pumps = await repo.assets.list(type="pump", text=uid)
+    pumps = await repo.assets.page(type="pump", text=uid)
     assert {a.id for a in pumps.items} == {f"{uid}-pa", f"{uid}-pb"}
