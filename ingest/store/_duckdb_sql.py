@@ -17,6 +17,42 @@ SCHEMA = (
         payload VARCHAR, PRIMARY KEY (asset_id, kind, ts))""",
 )
 
+# The newest reading of each sensor (any quality), kept beside ``readings`` so that
+# ``latest`` reads one row per sensor instead of scanning the table. Created (and filled
+# from ``readings`` once, for files written before it existed) when the store opens;
+# upserted in the transaction of every write.
+LATEST_EXISTS = """
+SELECT count(*) FROM duckdb_tables()
+WHERE database_name = current_database() AND schema_name = current_schema()
+  AND table_name = $name
+"""
+CREATE_LATEST = """CREATE TABLE {p}latest_readings (
+    sensor_id VARCHAR PRIMARY KEY, ts TIMESTAMP NOT NULL, asset_id VARCHAR NOT NULL,
+    value DOUBLE, quality VARCHAR NOT NULL)"""
+# A struct is never NULL, so arg_max keeps a NULL value (quality missing) of the newest row.
+_NEWEST = """
+SELECT sensor_id, max(ts) AS ts, arg_max({{'a': asset_id, 'v': value, 'q': quality}}, ts) AS r
+FROM {src} GROUP BY sensor_id
+"""
+BACKFILL_LATEST = (
+    "INSERT INTO {p}latest_readings (sensor_id, ts, asset_id, value, quality)\n"
+    "SELECT sensor_id, ts, r.a, r.v, r.q FROM (" + _NEWEST.replace("{src}", "{p}readings") + ")"
+)
+# Only a reading at least as new as the stored one replaces it: a late (out-of-order)
+# older reading never moves the latest back; a replay at the same ts wins, as in
+# ``readings`` (dedup on (ts, sensor_id), last write wins).
+UPSERT_LATEST = (
+    "INSERT INTO {p}latest_readings (sensor_id, ts, asset_id, value, quality)\n"
+    "SELECT sensor_id, ts, r.a, r.v, r.q FROM ("
+    + _NEWEST.replace("{src}", "_batch")
+    + """)
+ON CONFLICT (sensor_id) DO UPDATE SET
+    ts = excluded.ts, asset_id = excluded.asset_id, value = excluded.value,
+    quality = excluded.quality
+WHERE excluded.ts >= {p}latest_readings.ts
+"""
+)
+
 # Buckets are aligned to epoch multiples of the bucket (calendar alignment, as QuestDB's
 # SAMPLE BY): the grid starts at the bucket holding the window start.
 
@@ -41,11 +77,9 @@ SELECT ts, asset_id, kind, payload FROM _rows
 """
 
 LATEST = """
-SELECT sensor_id, epoch_us(max(ts)) AS t,
-       arg_max({{'a': asset_id, 'v': value, 'q': quality}}, ts) AS row
-FROM {p}readings
+SELECT sensor_id, epoch_us(ts) AS t, asset_id, value, quality
+FROM {p}latest_readings
 WHERE sensor_id IN (SELECT unnest($ids::VARCHAR[]))
-GROUP BY sensor_id
 """
 
 _WHERE = """

@@ -4,6 +4,11 @@ DuckDB is synchronous, so every call runs in a worker thread under one lock (one
 connection, serialised). Batches go in as Arrow tables, never row by row. Dedup on
 (ts, sensor_id) is a delete of the overlap plus an insert, in one transaction.
 
+``latest`` reads ``latest_readings`` (one row per sensor, upserted in the same
+transaction as each write, never moved back by an older reading) instead of scanning
+``readings``; a file from before that table existed gets it filled once, at open.
+Rows written into ``readings`` by anything but ``write`` are not seen by ``latest``.
+
 If the file cannot be opened (another process holds its lock, the disk is gone) or the
 connection died, operations raise ``Unavailable`` and the next one tries to reconnect.
 """
@@ -97,12 +102,32 @@ class DuckDBStore(StoreLifecycle):
         if self._conn is None:
             try:
                 conn = duckdb.connect(self.path, config=self._config)
-                for statement in sql.SCHEMA:
-                    conn.execute(statement.format(p=self._p))
+                try:
+                    for statement in sql.SCHEMA:
+                        conn.execute(statement.format(p=self._p))
+                    self._ensure_latest(conn)
+                except BaseException:
+                    conn.close()  # release the file lock: the next operation retries
+                    raise
             except (*_CONNECTION_ERRORS, duckdb.InvalidInputException) as exc:
                 raise Unavailable(f"cannot open the readings store {self.path}: {exc}") from exc
             self._conn = conn
         return self._conn
+
+    def _ensure_latest(self, conn: duckdb.DuckDBPyConnection) -> None:
+        """Create ``latest_readings`` and fill it from ``readings`` if the file lacks it."""
+        name = f"{self._p}latest_readings"
+        ((found,),) = conn.execute(sql.LATEST_EXISTS, {"name": name}).fetchall()
+        if found:
+            return
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            conn.execute(self._q(sql.CREATE_LATEST))
+            conn.execute(self._q(sql.BACKFILL_LATEST))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def _call(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         with self._lock:
@@ -138,6 +163,7 @@ class DuckDBStore(StoreLifecycle):
         table = batch.to_arrow()
         bounds = {"lo": int(batch.ts.min()), "hi": int(batch.ts.max())}
         delete, insert = self._q(sql.DELETE_OVERLAP), self._q(sql.INSERT_BATCH)
+        upsert = self._q(sql.UPSERT_LATEST)
 
         def go(conn: duckdb.DuckDBPyConnection) -> int:
             conn.register("_batch", table)
@@ -146,6 +172,7 @@ class DuckDBStore(StoreLifecycle):
                 try:
                     conn.execute(delete, bounds)
                     conn.execute(insert)
+                    conn.execute(upsert)
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -205,13 +232,9 @@ class DuckDBStore(StoreLifecycle):
         rows = await self._run(lambda conn: conn.execute(query, {"ids": ids}).fetchall())
         return {
             sid: LatestValue(
-                sensor_id=sid,
-                asset_id=row["a"],
-                ts=from_us(t),
-                value=row["v"],
-                quality=Quality(row["q"]),
+                sensor_id=sid, asset_id=asset, ts=from_us(t), value=value, quality=Quality(q)
             )
-            for sid, t, row in rows
+            for sid, t, asset, value, q in rows
         }
 
     async def history(

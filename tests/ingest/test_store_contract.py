@@ -64,6 +64,70 @@ async def test_latest_many_sensors_in_one_call(store: ReadingsStore) -> None:
     assert latest["s3"].value is None and latest["s3"].quality is Quality.MISSING
 
 
+async def test_latest_ignores_late_older_readings(store: ReadingsStore) -> None:
+    await store.write(batch([(10, "o1", 10.0, "good"), (5, "o2", 5.0, "good")]))
+    await store.write(batch([(3, "o1", 3.0, "good"), (8, "o2", 8.0, "bad")]))  # o1 late
+    await store.write(batch([(1, "o1", 1.0, "good"), (9, "o1", 9.0, "bad")], asset="a2"))
+    await store.sync()
+    latest = await store.latest(["o1", "o2"])
+    assert (latest["o1"].value, latest["o1"].ts) == (10.0, T0 + timedelta(seconds=10))
+    assert latest["o1"].asset_id == "a1" and latest["o1"].quality is Quality.GOOD
+    assert (latest["o2"].value, latest["o2"].quality) == (8.0, Quality.BAD)
+    series = (await store.history(["o1"], T0, T0 + timedelta(minutes=1), include_bad=True))["o1"]
+    assert series.values.tolist() == [1.0, 3.0, 9.0, 10.0]  # the late readings are stored
+
+
+async def test_latest_follows_a_replay_of_the_newest_reading(store: ReadingsStore) -> None:
+    await store.write(batch([(5, "p1", 5.0, "good"), (6, "p1", 6.0, "good")]))
+    await store.write(batch([(6, "p1", 60.0, "suspect")], asset="a2"))  # same (ts, sensor)
+    await store.write(batch([(6, "p1", None, "missing"), (6, "p1", 61.0, "good")]))
+    await store.sync()
+    got = (await store.latest(["p1"]))["p1"]
+    assert (got.ts, got.value, got.quality, got.asset_id) == (
+        T0 + timedelta(seconds=6),
+        61.0,
+        Quality.GOOD,
+        "a1",
+    )
+    await store.write(batch([(7, "p1", None, "missing")]))
+    await store.sync()
+    got = (await store.latest(["p1"]))["p1"]
+    assert got.value is None and got.quality is Quality.MISSING
+
+
+async def test_latest_matches_raw_history_after_shuffled_batches(store: ReadingsStore) -> None:
+    rng = np.random.default_rng(11)
+    sensors = [f"h{i}" for i in range(8)]
+    qualities = np.array(["good", "suspect", "bad", "missing"], dtype=object)
+    for _ in range(12):
+        n = int(rng.integers(1, 40))
+        rows = [
+            (
+                float(rng.integers(0, 120)),
+                str(rng.choice(sensors)),
+                float(rng.integers(0, 1000)),
+                str(rng.choice(qualities)),
+            )
+            for _ in range(n)
+        ]
+        await store.write(
+            batch([(s, sid, None if q == "missing" else v, q) for s, sid, v, q in rows])
+        )
+    await store.sync()
+    raw = await store.history(sensors, T0, T0 + timedelta(minutes=3), include_bad=True)
+    latest = await store.latest(sensors)
+    for sid in sensors:
+        series = raw[sid]
+        if not len(series):
+            assert sid not in latest
+            continue
+        got = latest[sid]
+        assert to_us(got.ts) == series.times[-1], sid
+        want = series.values[-1]
+        assert (got.value is None) if np.isnan(want) else got.value == want, sid
+        assert got.quality == series.quality[-1], sid
+
+
 async def test_dedup_on_ts_and_sensor_last_write_wins(store: ReadingsStore) -> None:
     first = batch([(s, "d1", float(s), "good") for s in range(10)])
     await store.write(first)
