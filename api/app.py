@@ -25,6 +25,7 @@ from api.readings_http import routes as readings_routes
 from api.schema import build_schema
 from api.services import Services
 from api.settings import Settings
+from api.status import routes as status_routes
 from graph.errors import Unauthenticated
 
 __all__ = ["create_app"]
@@ -32,7 +33,7 @@ __all__ = ["create_app"]
 log = logging.getLogger("twinql.api")
 
 # Later layers append (services -> routes) factories here.
-ROUTE_FACTORIES: list[Callable[[Services], list[BaseRoute]]] = [readings_routes]
+ROUTE_FACTORIES: list[Callable[[Services], list[BaseRoute]]] = [readings_routes, status_routes]
 
 
 class TwinqlGraphQL(GraphQL):

@@ -19,6 +19,7 @@ from api.graph_queries import GraphQuery
 from api.limits import cost_limit_rule
 from api.readings import ReadingsMutation, ReadingsQuery
 from api.simulation import SimulationMutation, SimulationQuery, SimulationSubscription
+from api.status import StatusQuery
 from api.subscriptions import SubscriptionRoot
 
 __all__ = ["build_schema"]
@@ -29,6 +30,7 @@ QUERIES: tuple[type, ...] = (
     ControlQuery,
     SimulationQuery,
     AlertsQuery,
+    StatusQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     GraphMutation,
