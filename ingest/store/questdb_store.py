@@ -227,7 +227,9 @@ class QuestDBStore(StoreLifecycle):
         if bucket is None:
             rows = await self._execute(self._in(sql.RAW, len(ids)), params)
             sid, t, v, q = _columns(rows, 4)
-            return split_series(ids, {"sensor_id": sid, "t": t, "v": v, "quality": q}, True)
+            return split_series(
+                ids, {"sensor_id": sid, "t": t, "v": v, "quality": q}, with_quality=True
+            )
         bucket_us = bucket // timedelta(microseconds=1)
         query = self._in(
             sql.BUCKETED,
