@@ -75,6 +75,9 @@ class DataSourceStatusNode:
     readings: int
     errors: int
     reconnects: int
+    restarts: int = strawberry.field(
+        description="Restarts of the connector after an unexpected error (see lastError)."
+    )
     writes: int
     write_failures: int
 
@@ -94,6 +97,7 @@ def status_node(s: ConnectorStatus | None) -> DataSourceStatusNode | None:
         readings=s.readings,
         errors=s.errors,
         reconnects=s.reconnects,
+        restarts=s.restarts,
         writes=s.writes,
         write_failures=s.write_failures,
     )

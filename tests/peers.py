@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import shutil
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -32,12 +33,14 @@ __all__ = [
     "Mosquitto",
     "OpcUaDevice",
     "ModbusDevice",
+    "RawModbusDevice",
     "free_port",
     "modbus_device",
     "mosquitto",
     "mosquitto_factory",
     "mosquitto_url",
     "opcua_device",
+    "raw_modbus_device",
 ]
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -249,3 +252,75 @@ async def modbus_device() -> AsyncIterator[ModbusDevice]:
     yield device
     with contextlib.suppress(RuntimeError):
         await device.stop()
+
+
+class RawModbusDevice:
+    """A hand-written Modbus TCP server for device bugs pymodbus's simulator cannot show.
+
+    It serves holding and input registers from ``registers`` (a dict, 0 by default) and
+    writes of function 16. While ``short_by`` is above 0, every register read answers
+    that many registers fewer than asked (a real firmware bug: a well-formed but short
+    response).
+    """
+
+    def __init__(self) -> None:
+        self.registers: dict[int, int] = {}
+        self.short_by = 0
+        self.reads = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"modbus://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+            for writer in list(self._writers):
+                writer.close()
+            await server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            while True:
+                try:
+                    header = await reader.readexactly(7)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return  # the client hung up
+                tid, _, length, unit = struct.unpack(">HHHB", header)
+                pdu = await reader.readexactly(length - 1)
+                fc = pdu[0]
+                if fc in (3, 4):
+                    start, count = struct.unpack(">HH", pdu[1:5])
+                    self.reads += 1
+                    n = max(0, count - self.short_by)
+                    words = [self.registers.get(start + i, 0) for i in range(n)]
+                    body = bytes([fc, 2 * n]) + struct.pack(f">{n}H", *words)
+                elif fc == 16:
+                    start, count = struct.unpack(">HH", pdu[1:5])
+                    words = struct.unpack(f">{count}H", pdu[6 : 6 + 2 * count])
+                    self.registers.update({start + i: w for i, w in enumerate(words)})
+                    body = pdu[:5]
+                else:
+                    body = bytes([fc | 0x80, 1])  # illegal function
+                writer.write(struct.pack(">HHHB", tid, 0, len(body) + 1, unit) + body)
+                await writer.drain()
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+
+@pytest_asyncio.fixture
+async def raw_modbus_device() -> AsyncIterator[RawModbusDevice]:
+    device = RawModbusDevice()
+    await device.start()
+    yield device
+    await device.stop()

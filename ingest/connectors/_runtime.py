@@ -143,13 +143,43 @@ class ConnectorBase(ABC):
         return True
 
     async def _supervise(self) -> None:
-        try:
-            await self._run()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a bug in the loop: keep it visible in the status
-            _log.exception("connector %s stopped on an unexpected error", self._source.id)
-            self._record_error(f"connector stopped: {exc!r}", state=ConnectorState.ERROR)
+        """Run ``_run``; an unexpected error restarts it after a backoff, never for good.
+
+        ``_run`` handles the errors it expects (lost connections, timeouts) itself. Any
+        other exception is a bug or a device doing something nobody foresaw: it is logged
+        with its traceback, shown in the status (``state=error``, ``last_error``, counted
+        in ``errors`` and ``restarts``) and ``_run`` starts again after the backoff. A run
+        that lasted longer than the longest delay resets the backoff.
+        """
+        backoff = self._restart_backoff()
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            try:
+                await self._run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if loop.time() - started > backoff.maximum:
+                    backoff.reset()
+                delay = backoff.next_delay()
+                _log.exception(
+                    "connector %s failed unexpectedly; restarting in %.1fs",
+                    self._source.id,
+                    delay,
+                )
+                self._record_error(
+                    f"connector restarting after an unexpected error: {exc!r}",
+                    state=ConnectorState.ERROR,
+                )
+                self._count(restarts=1)
+            else:
+                return  # _run chose to end (no connector does today)
+            await asyncio.sleep(delay)
+
+    def _restart_backoff(self) -> Backoff:
+        """Delays between restarts after unexpected errors (subclasses use their settings)."""
+        return Backoff(1.0, 60.0)
 
     @abstractmethod
     async def _run(self) -> None:

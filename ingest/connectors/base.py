@@ -106,6 +106,7 @@ class ConnectorStatus:
     readings: int = 0  # RawReadings handed to the sink
     errors: int = 0  # dead letters, failed reads, sink failures
     reconnects: int = 0
+    restarts: int = 0  # restarts of the connector loop after an unexpected error
     writes: int = 0
     write_failures: int = 0
 

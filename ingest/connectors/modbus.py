@@ -3,7 +3,8 @@
 Every ``poll`` seconds the bound points are read with the fewest requests the limits
 allow (``modbus_codec.plan_reads``); one poll cycle is one batch for the sink, stamped
 with the time each block's response arrived. A block answered with a Modbus exception
-yields ``Quality.BAD`` readings with ``value=None`` and the exception in ``raw``. A lost
+yields ``Quality.BAD`` readings with ``value=None`` and the exception in ``raw``; so does
+a response too short for the block (a device bug), and polling goes on. A lost
 connection or a timeout closes the socket and reconnects with backoff.
 """
 
@@ -84,6 +85,9 @@ class ModbusConnector(ConnectorBase):
         self._plan(bindings)
         await super().reconfigure(bindings)
 
+    def _restart_backoff(self) -> Backoff:
+        return Backoff(self.settings.reconnect.min_s, self.settings.reconnect.max_s)
+
     # ---- polling ---------------------------------------------------------------------
 
     async def _run(self) -> None:
@@ -147,7 +151,13 @@ class ModbusConnector(ConnectorBase):
                 readings.extend(self._bad(block, now, reason))
                 continue
             words = response.bits if block.table.is_bits else response.registers
-            values = decoder.decode(words)
+            try:
+                values = decoder.decode(words)
+            except ValidationError as exc:  # short or malformed answer: bad, keep polling
+                reason = f"invalid response at {where}: {exc.message}"
+                self._record_error(reason)
+                readings.extend(self._bad(block, now, reason))
+                continue
             readings.extend(
                 RawReading(
                     sensor_id=p.key,
@@ -226,9 +236,11 @@ class ModbusConnector(ConnectorBase):
         if back.isError():
             return self._write_done(WriteOutcome(False, None, f"read-back failed: {back}"))
         block = ReadBlock(address.table, address.index, point.dtype.width, (point,))
-        confirmed = float(
-            BlockDecoder(block).decode(back.bits if address.table.is_bits else back.registers)[0]
-        )
+        words_back = back.bits if address.table.is_bits else back.registers
+        try:
+            confirmed = float(BlockDecoder(block).decode(words_back)[0])
+        except ValidationError as exc:
+            return self._write_done(WriteOutcome(False, None, f"read-back invalid: {exc.message}"))
         ok = math.isclose(confirmed, value, rel_tol=1e-6, abs_tol=1e-9)
         message = "confirmed by read-back" if ok else f"read back {confirmed}, wrote {value}"
         return self._write_done(WriteOutcome(ok, confirmed, message))

@@ -94,6 +94,9 @@ class MqttConnector(ConnectorBase):
         self._index_bindings()
         await super().start()
 
+    def _restart_backoff(self) -> Backoff:
+        return Backoff(self.settings.reconnect.min_s, self.settings.reconnect.max_s)
+
     # ---- connection loop -------------------------------------------------------------
 
     def _make_client(self) -> aiomqtt.Client:

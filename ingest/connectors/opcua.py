@@ -125,6 +125,9 @@ class OpcUaConnector(ConnectorBase):
         self._index(bindings)
         await super().reconfigure(bindings)
 
+    def _restart_backoff(self) -> Backoff:
+        return Backoff(self.settings.reconnect.min_s, self.settings.reconnect.max_s)
+
     # ---- connection loop -------------------------------------------------------------
 
     async def _make_client(self) -> Client:

@@ -15,9 +15,10 @@ from ingest.connectors.modbus import ModbusConnector
 from ingest.connectors.modbus_codec import Kind, ModbusType, WordOrder, encode_values
 from ingest.reading import Quality, RawReading
 from tests import peers
-from tests.peers import ModbusDevice
+from tests.peers import ModbusDevice, RawModbusDevice
 
 modbus_device = peers.modbus_device  # fixture
+raw_modbus_device = peers.raw_modbus_device  # fixture
 
 
 class Sink:
@@ -234,3 +235,74 @@ async def test_reconfigure_swaps_bindings_without_leaking_tasks(
         assert sink.latest()["level"].value == 7.0 and sink.latest()["level"].asset_id == "t-1"
         tasks = [t for t in asyncio.all_tasks() if t.get_name() == f"connector:{source.id}"]
         assert len(tasks) == 1
+
+
+async def test_short_response_gives_bad_quality_and_polling_goes_on(
+    raw_modbus_device: RawModbusDevice,
+) -> None:
+    dev = raw_modbus_device
+    dev.short_by = 1  # the firmware answers one register fewer than asked
+    dev.registers.update({10: 215, 11: _regs(2.5, "float32")[0], 12: _regs(2.5, "float32")[1]})
+    source = DataSource(
+        id=f"plc-{uuid.uuid4().hex[:6]}",
+        protocol="modbus",
+        endpoint=f"{dev.url}?unit=1&timeout=0.5&poll=0.05",
+        settings={"reconnect_min_s": 0.1, "reconnect_max_s": 0.3},
+    )
+    bindings = Bindings.of(
+        [
+            (SensorBinding(source.id, "temp", "hr:10", scale=0.1, data_type="int16"), "p"),
+            (SensorBinding(source.id, "flow", "hr:11", data_type="float32"), "p"),
+        ],
+        [(ActuatorBinding(source.id, "sp", "hr:20", data_type="uint16"), "p")],
+    )
+    sink = Sink()
+    async with ModbusConnector(source, bindings, sink, on_error=sink.on_error) as connector:
+        await sink.until(lambda: len(sink.batches) >= 3)  # it keeps polling
+        got = sink.latest()
+        assert {r.quality for r in got.values()} == {Quality.BAD}
+        assert all(r.value is None and "short read" in (r.raw or "") for r in got.values())
+        status = connector.status()
+        assert status.state is ConnectorState.CONNECTED and status.restarts == 0
+        assert "short read: 2 of 3 at hr:10" in (status.last_error or "")
+        outcome = await connector.write(bindings.actuators[0], 7.0)  # read-back is short too
+        assert not outcome.ok and "read-back invalid" in outcome.message
+        assert dev.registers[20] == 7
+
+        dev.short_by = 0  # fixed: good readings again, on the same connection
+        await sink.until(lambda: sink.latest()["temp"].quality is Quality.GOOD)
+        assert sink.latest()["temp"].value == pytest.approx(21.5)
+        assert sink.latest()["flow"].value == 2.5
+        assert connector.status().reconnects == 0
+
+
+class _BuggyPoll(ModbusConnector):
+    """A connector whose poll loop has a bug for its first polls (fault injection only;
+    the device, the connection and the rest of the loop are real)."""
+
+    bugs = 2
+
+    async def _poll_once(self, client) -> None:  # noqa: ANN001
+        if self.bugs:
+            self.bugs -= 1
+            raise RuntimeError(f"bug #{2 - self.bugs} in the poll loop")
+        await super()._poll_once(client)
+
+
+async def test_unexpected_error_restarts_the_connector_with_backoff(
+    modbus_device: ModbusDevice,
+) -> None:
+    await modbus_device.set("hr", 10, [300])
+    source, bindings = _rig(modbus_device)
+    sink = Sink()
+    async with _BuggyPoll(source, bindings, sink) as connector:
+        await sink.until(lambda: len(sink.batches) >= 1)
+        status = connector.status()
+        assert status.restarts == 2 and status.errors >= 2
+        assert "bug #2 in the poll loop" in (status.last_error or "")
+        assert "restarting after an unexpected error" in (status.last_error or "")
+        assert status.state is ConnectorState.CONNECTED
+        assert sink.latest()["temp"].value == pytest.approx(10.0)
+        tasks = [t for t in asyncio.all_tasks() if t.get_name() == f"connector:{source.id}"]
+        assert len(tasks) == 1
+    assert connector.status().state is ConnectorState.DISCONNECTED
