@@ -114,6 +114,18 @@ class QuestDBStore(StoreLifecycle):
     def _in(self, template: str, n: int, **fmt: str) -> str:
         return template.format(p=self._p, more=", %s" * (n - 1), **fmt)
 
+    async def _per_chunk(
+        self, template: str, ids: list[str], tail: Sequence[Any], **fmt: str
+    ) -> list[tuple[Any, ...]]:
+        """Rows of ``template`` for every chunk of at most ``sql.MAX_IN`` ids (params:
+        the chunk's ids, then ``tail``), in chunk order. Every template keeps a sensor's
+        rows together and chunks hold distinct ids, so the concatenation still does."""
+        rows: list[tuple[Any, ...]] = []
+        for i in range(0, len(ids), sql.MAX_IN):
+            chunk = ids[i : i + sql.MAX_IN]
+            rows.extend(await self._execute(self._in(template, len(chunk), **fmt), [*chunk, *tail]))
+        return rows
+
     async def ping(self) -> None:
         await self._execute(sql.PING, ())
 
@@ -203,7 +215,7 @@ class QuestDBStore(StoreLifecycle):
         ids = list(dict.fromkeys(sensor_ids))
         if not ids:
             return {}
-        rows = await self._execute(self._in(sql.LATEST, len(ids)), ids)
+        rows = await self._per_chunk(sql.LATEST, ids, ())
         return {
             sid: LatestValue(sid, aid, from_us(t), value, Quality(q))
             for sid, aid, t, value, q in rows
@@ -223,21 +235,21 @@ class QuestDBStore(StoreLifecycle):
         ids = list(dict.fromkeys(sensor_ids))
         if not ids:
             return {}
-        params = [*ids, start, end, include_bad]
+        tail = [to_us(start), to_us(end), include_bad]
         if bucket is None:
-            rows = await self._execute(self._in(sql.RAW, len(ids)), params)
+            rows = await self._per_chunk(sql.RAW, ids, tail)
             sid, t, v, q = _columns(rows, 4)
             return split_series(
                 ids, {"sensor_id": sid, "t": t, "v": v, "quality": q}, with_quality=True
             )
         bucket_us = bucket // timedelta(microseconds=1)
-        query = self._in(
+        rows = await self._per_chunk(
             sql.BUCKETED,
-            len(ids),
+            ids,
+            tail,
             agg=sql.AGGREGATES[Aggregate(aggregate)],
-            sample=f"SAMPLE BY {bucket_us}U ALIGN TO CALENDAR",
+            sample=sql.sample_by(bucket_us),
         )
-        rows = await self._execute(query, params)
         t_dt, sid, v = _columns(rows, 3)
         t = np.array([to_us(x) for x in t_dt], dtype=np.int64)
         out = split_series(ids, {"sensor_id": sid, "t": t, "v": v}, with_quality=False)
@@ -255,7 +267,7 @@ class QuestDBStore(StoreLifecycle):
         ids = list(dict.fromkeys(sensor_ids))
         if not ids:
             return {}
-        rows = await self._execute(self._in(sql.SUMMARY, len(ids)), [*ids, start, end, include_bad])
+        rows = await self._per_chunk(sql.SUMMARY, ids, [to_us(start), to_us(end), include_bad])
         found = {
             sid: Summary(sid, n, lo, hi, mean, last, None if t is None else from_us(t))
             for sid, n, lo, hi, mean, last, t in rows
@@ -265,7 +277,7 @@ class QuestDBStore(StoreLifecycle):
     async def rejected(
         self, limit: int = 100, sensor_id: str | None = None, since: datetime | None = None
     ) -> list[RejectedRow]:
-        params = [sensor_id is None, sensor_id, since or _EPOCH, max(0, int(limit))]
+        params = [sensor_id is None, sensor_id, to_us(since or _EPOCH), max(0, int(limit))]
         rows = await self._execute(sql.REJECTED.format(p=self._p), params)
         return [RejectedRow(i, from_us(t), s, a, raw, r) for t, i, a, s, raw, r in rows]
 
@@ -273,12 +285,13 @@ class QuestDBStore(StoreLifecycle):
         self, asset_ids: Sequence[str], start: datetime, end: datetime, limit: int = 1000
     ) -> list[EventRow]:
         check_window(start, end, None)
-        ids = list(asset_ids)
+        ids = list(dict.fromkeys(asset_ids))
         if not ids:
             return []
-        rows = await self._execute(
-            self._in(sql.EVENTS, len(ids)), [*ids, start, end, max(0, int(limit))]
-        )
+        limit = max(0, int(limit))
+        rows = await self._per_chunk(sql.EVENTS, ids, [to_us(start), to_us(end), limit])
+        if len(ids) > sql.MAX_IN:  # each chunk is ordered and limited: merge them
+            rows = sorted(rows, key=lambda r: (r[0], r[1], r[2]))[:limit]
         return [EventRow(from_us(t), a, k, p) for t, a, k, p in rows]
 
 

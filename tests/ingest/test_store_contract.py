@@ -64,6 +64,26 @@ async def test_latest_many_sensors_in_one_call(store: ReadingsStore) -> None:
     assert latest["s3"].value is None and latest["s3"].quality is Quality.MISSING
 
 
+async def test_many_sensor_ids_in_one_call(store: ReadingsStore) -> None:
+    """More ids than one statement may carry as parameters (QuestDB: chunks of 5,000,
+    the PG protocol allows 65,535 parameters): every read still answers for all."""
+    ids = [f"n{i}" for i in range(12_001)]
+    written = ["n0", "n4999", "n5000", "n12000"]
+    await store.write(batch([(float(i), sid, float(i), "good") for i, sid in enumerate(written)]))
+    await store.sync()
+    end = T0 + timedelta(minutes=1)
+    latest = await store.latest(ids)
+    assert sorted(latest) == sorted(written)
+    assert [latest[sid].value for sid in written] == [0.0, 1.0, 2.0, 3.0]
+    raw = await store.history(ids, T0, end)
+    assert len(raw) == len(ids) and sum(len(s) for s in raw.values()) == 4
+    assert [raw[sid].values.tolist() for sid in written] == [[0.0], [1.0], [2.0], [3.0]]
+    bucketed = await store.history(ids, T0, end, timedelta(minutes=1), Aggregate.MAX)
+    assert [bucketed[sid].values.tolist() for sid in written] == [[0.0], [1.0], [2.0], [3.0]]
+    summary = await store.summary(ids, T0, end)
+    assert len(summary) == len(ids) and sum(s.count for s in summary.values()) == 4
+
+
 async def test_latest_ignores_late_older_readings(store: ReadingsStore) -> None:
     await store.write(batch([(10, "o1", 10.0, "good"), (5, "o2", 5.0, "good")]))
     await store.write(batch([(3, "o1", 3.0, "good"), (8, "o2", 8.0, "bad")]))  # o1 late
@@ -210,6 +230,81 @@ async def test_bucketed_aggregates_match_numpy(store: ReadingsStore) -> None:
         )
     )["g1"]
     assert with_bad.values.sum() == len(seconds)
+
+
+@pytest.mark.parametrize(
+    ("bucket", "step_s", "span_s"),
+    [
+        (timedelta(seconds=90), 20, 900),
+        (timedelta(hours=1), 600, 6 * 3600),
+        (timedelta(days=1), 3 * 3600, 3 * 86_400),
+    ],
+)
+async def test_long_buckets_are_epoch_aligned(
+    store: ReadingsStore, bucket: timedelta, step_s: int, span_s: int
+) -> None:
+    """Buckets of 90 s, 1 h and 1 d (QuestDB strides of 90s, 1h, 1d): counts and sums per
+    bucket match numpy, bucket starts are epoch multiples of the bucket (the day buckets
+    start at midnight UTC although the window starts at noon), on ``bucket_grid``."""
+    seconds = np.arange(0, span_s, step_s)
+    values = (seconds % 7).astype(np.float64)
+    sid = f"long{bucket // timedelta(seconds=1)}"
+    await store.write(
+        batch([(float(s), sid, float(v), "good") for s, v in zip(seconds, values, strict=True)])
+    )
+    await store.sync()
+    start, end = T0, T0 + timedelta(seconds=span_s)
+    bucket_us = bucket // timedelta(microseconds=1)
+    grid = bucket_grid(to_us(start), to_us(end), bucket_us)
+    at = to_us(T0) + seconds * US
+    which = (at - grid[0]) // bucket_us
+    want_count = np.bincount(which, minlength=len(grid)).astype(np.float64)
+    want_sum = np.bincount(which, weights=values, minlength=len(grid))
+    counts = (await store.history([sid], start, end, bucket, Aggregate.COUNT, Fill.NULL))[sid]
+    sums = (await store.history([sid], start, end, bucket, Aggregate.SUM))[sid]
+    assert counts.times.tolist() == grid.tolist()
+    assert sums.times.tolist() == grid[want_count > 0].tolist()
+    assert (grid % bucket_us == 0).all()
+    np.testing.assert_allclose(counts.values, want_count)
+    np.testing.assert_allclose(sums.values, want_sum[want_count > 0])
+    if bucket == timedelta(days=1):
+        midnight = datetime(2024, 3, 1, tzinfo=UTC)
+        assert counts.times[0] == to_us(midnight)
+
+
+async def test_missing_readings_at_bucket_edges(store: ReadingsStore) -> None:
+    """A ``missing`` reading (null value) first or last in a bucket is skipped by first
+    and last, as by every aggregate; a bucket of missing readings only is still there
+    (NaN, a count of 0)."""
+    await store.write(
+        batch(
+            [
+                (0, "e1", None, "missing"),  # first in bucket 0
+                (10, "e1", 1.0, "good"),
+                (50, "e1", 2.0, "good"),
+                (59, "e1", None, "missing"),  # last in bucket 0
+                (60, "e1", None, "missing"),  # bucket 1: missing only
+                (119, "e1", None, "missing"),
+                (125, "e1", 5.0, "good"),  # bucket 2: one good between missing ones
+                (121, "e1", None, "missing"),
+                (179, "e1", None, "missing"),
+            ]
+        )
+    )
+    await store.sync()
+    want = {
+        Aggregate.FIRST: [1.0, np.nan, 5.0],
+        Aggregate.LAST: [2.0, np.nan, 5.0],
+        Aggregate.AVG: [1.5, np.nan, 5.0],
+        Aggregate.MIN: [1.0, np.nan, 5.0],
+        Aggregate.MAX: [2.0, np.nan, 5.0],
+        Aggregate.COUNT: [2.0, 0.0, 1.0],
+    }
+    end = T0 + timedelta(minutes=3)
+    for aggregate, expected in want.items():
+        got = (await store.history(["e1"], T0, end, timedelta(minutes=1), aggregate))["e1"]
+        assert got.times.tolist() == [to_us(T0) + m * 60 * US for m in range(3)], aggregate
+        np.testing.assert_allclose(got.values, expected, err_msg=aggregate)
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,49 @@
-"""Every statement the QuestDB adapter can send, rendered as it is sent (IN lists of
-several sensors, each aggregate, a SAMPLE BY clause), passes QuestDB's own parser."""
+"""The QuestDB adapter's SQL: the SAMPLE BY clause builder (pure), and every statement
+the adapter can send, rendered as it is sent (IN lists of several sensors, each
+aggregate, SAMPLE BY clauses of several units), passing QuestDB's own parser."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
+
+from graph.errors import ValidationError
 from ingest.store import _questdb_sql as sql
 from tests.lint.linting import lint_questdb
+
+US = timedelta(microseconds=1)
+
+
+@pytest.mark.parametrize(
+    ("bucket", "clause"),
+    [
+        (timedelta(seconds=1), "SAMPLE BY 1s ALIGN TO CALENDAR"),
+        (timedelta(minutes=1), "SAMPLE BY 1m ALIGN TO CALENDAR"),
+        (timedelta(hours=1), "SAMPLE BY 1h ALIGN TO CALENDAR"),
+        (timedelta(days=1), "SAMPLE BY 1d ALIGN TO CALENDAR"),
+        (timedelta(seconds=90), "SAMPLE BY 90s ALIGN TO CALENDAR"),
+        (timedelta(milliseconds=1500), "SAMPLE BY 1500T ALIGN TO CALENDAR"),
+        (timedelta(minutes=90), "SAMPLE BY 90m ALIGN TO CALENDAR"),
+        (timedelta(days=7), "SAMPLE BY 7d ALIGN TO CALENDAR"),  # never w (Monday-aligned)
+        (timedelta(microseconds=1001), "SAMPLE BY 1001U ALIGN TO CALENDAR"),
+        (timedelta(days=365), "SAMPLE BY 365d ALIGN TO CALENDAR"),
+    ],
+)
+def test_sample_by_uses_the_largest_exact_unit(bucket: timedelta, clause: str) -> None:
+    assert sql.sample_by(bucket // US) == clause
+
+
+def test_sample_by_stride_fits_an_int32() -> None:
+    # 35 min 47.483647 s is the longest µs stride QuestDB can parse...
+    assert sql.sample_by(2**31 - 1) == f"SAMPLE BY {2**31 - 1}U ALIGN TO CALENDAR"
+    # ...one µs more in µs would not fit, and nothing larger divides it
+    with pytest.raises(ValidationError, match="32-bit"):
+        sql.sample_by(2**31)
+    with pytest.raises(ValidationError, match="32-bit"):
+        sql.sample_by((timedelta(days=1) + US) // US)
+    with pytest.raises(ValidationError):
+        sql.sample_by(0)
 
 
 def rendered_statements() -> dict[str, str]:
@@ -16,13 +55,19 @@ def rendered_statements() -> dict[str, str]:
         out[name] = getattr(sql, name).format(p="t_", more=more)
     out["REJECTED"] = sql.REJECTED.format(p="t_")
     for aggregate, expr in sql.AGGREGATES.items():
-        out[f"BUCKETED/{aggregate}"] = sql.BUCKETED.format(
-            p="t_", more=more, agg=expr, sample="SAMPLE BY 60000000U ALIGN TO CALENDAR"
+        for bucket in (timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)):
+            out[f"BUCKETED/{aggregate}/{bucket}"] = sql.BUCKETED.format(
+                p="t_", more=more, agg=expr, sample=sql.sample_by(bucket // US)
+            )
+    for bucket in (timedelta(milliseconds=1500), timedelta(seconds=90), timedelta(0, 0, 1001)):
+        out[f"BUCKETED/avg/{bucket}"] = sql.BUCKETED.format(
+            p="t_", more=more, agg="avg", sample=sql.sample_by(bucket // US)
         )
     return out
 
 
 def test_questdb_statements_pass_questdb_parser() -> None:
     statements = rendered_statements()
+    assert "SAMPLE BY 1h ALIGN TO CALENDAR" in statements["BUCKETED/avg/1:00:00"]
     errors = lint_questdb(list(statements.values()), names=list(statements))
     assert errors == [], "\n".join(errors)
