@@ -12,9 +12,15 @@ rule        raises when a reading is                        severity
 ``limit``   above ``max`` or below ``min`` (quality bad)    critical when the peak of
                                                             the run is ``critical_fraction``
                                                             of the span beyond, else warning
-``warning`` above ``min + warning_fraction * span`` or      warning
-            below ``min + (1 - warning_fraction) * span``
+``warning`` above the sensor's ``warnHigh`` or below its      warning
+            ``warnLow`` (its registered alarm levels)
 ==========  ==============================================  ============================
+
+Warning levels are engineered, not guessed: a sensor without registered alarm levels
+gets no warning alert (a band inferred from the measuring range would flood operators:
+CO2 at 450 ppm on a 0..5000 ppm transmitter is healthy, yet sits in its bottom tenth).
+``AlertRules.warning_fraction`` opts in to such an inferred band, ``min + (1 - f) *
+span`` .. ``min + f * span``, for sensors that have both limits and no levels.
 
 A rule raises only when its condition persists for ``min_readings`` consecutive
 readings spanning at least ``min_duration_s``; it clears once the values are back
@@ -91,7 +97,7 @@ class ReadingColumns(Protocol):
 class AlertRules:
     """Tuning of the rules (defaults suit a noisy industrial signal)."""
 
-    warning_fraction: float = 0.9
+    warning_fraction: float | None = None  # opt-in band for sensors without levels
     hysteresis_fraction: float = 0.02
     min_readings: int = 3
     min_duration_s: float = 0.0
@@ -99,10 +105,13 @@ class AlertRules:
     rules: tuple[Rule, ...] = (Rule.LIMIT, Rule.WARNING)
 
     def __post_init__(self) -> None:
-        if not 0.5 < self.warning_fraction < 1.0:
-            raise ValidationError("warning_fraction must lie in (0.5, 1)")
-        if not 0.0 <= self.hysteresis_fraction < 1.0 - self.warning_fraction:
-            raise ValidationError("hysteresis_fraction must lie in [0, 1 - warning_fraction)")
+        f = self.warning_fraction
+        if f is not None and not 0.5 < f < 1.0:
+            raise ValidationError("warning_fraction must be unset or lie in (0.5, 1)")
+        if not 0.0 <= self.hysteresis_fraction < (0.5 if f is None else 1.0 - f):
+            raise ValidationError(
+                "hysteresis_fraction must lie in [0, 1 - warning_fraction) (0.5 when unset)"
+            )
         if isinstance(self.min_readings, bool) or self.min_readings < 1:
             raise ValidationError("min_readings must be at least 1")
         if not (math.isfinite(self.min_duration_s) and self.min_duration_s >= 0):
@@ -245,7 +254,10 @@ class AlertEvaluator:
         hyst = np.where(np.isfinite(span), span * self.rules.hysteresis_fraction, 0.0)
         if rule is Rule.WARNING:
             f = self.rules.warning_fraction
-            lo, hi = lo + (1.0 - f) * span, lo + f * span  # NaN unless both limits exist
+            if f is None:  # registered levels only
+                lo, hi = np.full(len(sensors), math.nan), np.full(len(sensors), math.nan)
+            else:
+                lo, hi = lo + (1.0 - f) * span, lo + f * span  # NaN unless both limits exist
             for i, s in enumerate(sensors):
                 if s.warn_low is not None or s.warn_high is not None:
                     # the sensor's registered alarm levels replace the band fraction
@@ -268,18 +280,19 @@ class AlertEvaluator:
         hyst: np.ndarray,
         sensors: Mapping[str, Sensor],
     ) -> list[AlertEvent]:
-        if not np.isfinite(lo).any() and not np.isfinite(hi).any():
+        states = [self.store.get(s, rule) for s in d.sensors]
+        active = np.array([st.active for st in states], dtype=bool)
+        # an active alert whose rule no longer applies (levels removed) clears normally
+        applies = np.isfinite(lo) | np.isfinite(hi) | active
+        if not applies.any():
             return []
         g, v, ts = d.group, d.value, d.ts
         beyond = (v > hi[g]) | (v < lo[g])  # NaN thresholds compare False
         inside = np.where(np.isnan(hi[g]), True, v <= hi[g] - hyst[g]) & np.where(
             np.isnan(lo[g]), True, v >= lo[g] + hyst[g]
         )
-        states = [self.store.get(s, rule) for s in d.sensors]
-        active = np.array([st.active for st in states], dtype=bool)
         carry = np.array([st.run for st in states], dtype=np.int64)
         carry_start = np.array([st.run_start_us for st in states], dtype=np.int64)
-        applies = np.isfinite(lo) | np.isfinite(hi)
         n, n_groups = len(ts), len(d.sensors)
         idx = np.arange(n)
         cursor = d.starts.copy()
@@ -363,15 +376,17 @@ class AlertEvaluator:
             )
         else:
             severity = Severity.WARNING
-            pct = round(100 * self.rules.warning_fraction)
-            band = f"{pct}% of the range" if high else f"{100 - pct}% of the range"
-            why = (
-                "set for this sensor"
-                if sensor.id in self.levels
+            registered = (
+                sensor.id in self.levels
                 or sensor.warn_low is not None
                 or sensor.warn_high is not None
-                else f"{band} {sensor.min_value:g}..{sensor.max_value:g}{unit}"
             )
+            if registered or self.rules.warning_fraction is None:
+                why = "set for this sensor"
+            else:
+                pct = round(100 * self.rules.warning_fraction)
+                band = f"{pct}% of the range" if high else f"{100 - pct}% of the range"
+                why = f"{band} {sensor.min_value:g}..{sensor.max_value:g}{unit}"
             message = (
                 f"{sensor.name} ({sensor.id}) reads {value:g}{unit}, "
                 f"{'above' if high else 'below'} the warning level {threshold:g}{unit} ({why})"

@@ -33,7 +33,10 @@ def make_batches(
 ) -> tuple[dict[str, Sensor], list[ReadingBatch]]:
     rng = np.random.default_rng(seed)
     ids = [f"s{i:06d}" for i in range(n_sensors)]
-    sensors = {i: Sensor(i, "a", "S", "vibration", "mm/s", 0.0, 20.0) for i in ids}
+    sensors = {
+        i: Sensor(i, "a", "S", "vibration", "mm/s", 0.0, 20.0, warn_low=2.0, warn_high=18.0)
+        for i in ids
+    }
     sid = np.repeat(np.array(ids, dtype=object), per_sensor)
     out = []
     for b in range(batches):
@@ -54,7 +57,7 @@ def scalar(batches: list[ReadingBatch], sensors: dict[str, Sensor], need: int = 
     for b in batches:
         for s, v in zip(b.sensor_id.tolist(), b.value.tolist(), strict=True):
             sen = sensors[s]
-            lo, hi = sen.min_value + 2.0, sen.max_value - 2.0  # type: ignore[operator]
+            lo, hi = sen.warn_low, sen.warn_high
             active, run = state.get(s, (False, 0))
             cond = (lo + 0.4 <= v <= hi - 0.4) if active else (v > hi or v < lo)
             run = run + 1 if cond else 0

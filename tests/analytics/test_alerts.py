@@ -64,8 +64,9 @@ def kinds(events: list) -> list[tuple[str, str]]:
 def test_rules_are_validated() -> None:
     for bad in (
         {"warning_fraction": 0.4},
+        {"hysteresis_fraction": 0.5},
         {"warning_fraction": 1.0},
-        {"hysteresis_fraction": 0.2},
+        {"hysteresis_fraction": 0.2, "warning_fraction": 0.9},
         {"min_readings": 0},
         {"min_duration_s": math.inf},
     ):
@@ -73,8 +74,11 @@ def test_rules_are_validated() -> None:
             AlertRules(**bad)  # type: ignore[arg-type]
 
 
+BAND = 0.9  # the opt-in band inferred from the measuring range (10%..90%)
+
+
 def test_warning_band_raises_after_persisting_and_clears_with_hysteresis() -> None:
-    ev = AlertEvaluator(AlertRules(min_readings=3))
+    ev = AlertEvaluator(AlertRules(min_readings=3, warning_fraction=BAND))
     # 18 is the warning level (90% of 0..20); hysteresis 2% of span = 0.4 -> clears <= 17.6
     assert ev.evaluate(cols("vib", [10, 18.5, 18.6, 10, 18.7]), SENSORS) == []  # broken run
     events = ev.evaluate(cols("vib", [18.5, 18.4, 18.3], start=5), SENSORS)
@@ -94,14 +98,24 @@ def test_warning_band_raises_after_persisting_and_clears_with_hysteresis() -> No
     assert active_sensors([raised, cleared]) == set()
 
 
+def test_without_alarm_levels_only_the_limit_rule_applies() -> None:
+    """A healthy CO2 of 450 ppm sits in the bottom tenth of a 0..5000 ppm transmitter:
+    no inferred band, no alert; beyond the measuring range still raises."""
+    co2 = Sensor("co2", "zone", "CO2", "co2", "ppm", 0.0, 5000.0)
+    ev = AlertEvaluator(AlertRules(min_readings=1))
+    assert ev.evaluate(cols("co2", [420.0, 450.0, 4800.0, 30.0]), {"co2": co2}) == []
+    events = ev.evaluate(cols("co2", [5200.0, 5100.0], start=10), {"co2": co2})
+    assert kinds(events) == [("limit", "raised")]
+
+
 def test_out_of_range_raises_limit_and_warning_with_severity_by_excess() -> None:
-    ev = AlertEvaluator(AlertRules(min_readings=2))
+    ev = AlertEvaluator(AlertRules(min_readings=2, warning_fraction=BAND))
     events = ev.evaluate(cols("temp", [50, 121, 122, 123]), SENSORS)
     assert sorted(kinds(events)) == [("limit", "raised"), ("warning", "raised")]
     limit = next(e for e in events if e.rule is Rule.LIMIT)
     assert limit.severity is Severity.WARNING  # 2 °C beyond a 140 °C span: not critical
     assert "above its maximum 120 °C" in limit.message
-    ev2 = AlertEvaluator(AlertRules(min_readings=2))
+    ev2 = AlertEvaluator(AlertRules(min_readings=2, warning_fraction=BAND))
     events = ev2.evaluate(cols("temp", [-40, -45]), SENSORS)  # 25 °C below -20: critical
     limit = next(e for e in events if e.rule is Rule.LIMIT)
     assert (limit.severity, limit.threshold) == (Severity.CRITICAL, -20.0)
@@ -116,7 +130,7 @@ def test_a_sensor_with_one_limit_gets_the_limit_rule_only() -> None:
 
 
 def test_minimum_duration_and_ignored_readings() -> None:
-    ev = AlertEvaluator(AlertRules(min_readings=1, min_duration_s=10))
+    ev = AlertEvaluator(AlertRules(min_readings=1, min_duration_s=10, warning_fraction=BAND))
     fast = cols("vib", [19.0] * 5, step=SECOND)  # 4 s of readings: not yet
     assert ev.evaluate(fast, SENSORS) == []
     later = cols("vib", [19.0, math.nan], start=11)  # 11 s after the run started
@@ -128,6 +142,7 @@ def test_minimum_duration_and_ignored_readings() -> None:
 
 
 def test_seeded_active_alert_can_clear_after_a_restart() -> None:
+    """Seeded while the sensor has no warning levels any more: the rule still clears it."""
     ev = AlertEvaluator(AlertRules(min_readings=2))
     ev.store.seed_active("vib", Rule.WARNING, "alert-x", Severity.WARNING, 18.0)
     (cleared,) = ev.evaluate(cols("vib", [5.0, 5.0]), SENSORS)
@@ -175,7 +190,9 @@ values_st = st.lists(
 def test_vectorised_scan_matches_the_scalar_reference_whatever_the_batching(
     a: list[float], b: list[float], need: int, dur: int, cuts: list[int]
 ) -> None:
-    rules = AlertRules(min_readings=need, min_duration_s=dur, rules=(Rule.WARNING,))
+    rules = AlertRules(
+        min_readings=need, min_duration_s=dur, rules=(Rule.WARNING,), warning_fraction=BAND
+    )
     both = concat([cols("vib", a), cols("temp", [x * 7 - 20 for x in b])])
     both = take(both, np.argsort(both.ts, kind="stable"))  # sensors interleaved in time
     ev = AlertEvaluator(rules)
@@ -198,7 +215,7 @@ def test_vectorised_scan_matches_the_scalar_reference_whatever_the_batching(
     cuts=st.lists(st.integers(0, 200), max_size=5),
 )
 def test_a_constant_in_band_signal_never_raises(level: float, n: int, cuts: list[int]) -> None:
-    ev = AlertEvaluator(AlertRules(min_readings=1))
+    ev = AlertEvaluator(AlertRules(min_readings=1, warning_fraction=BAND))
     c = cols("vib", [level] * n)
     edges = sorted({0, n, *(x for x in cuts if x < n)})
     for s, e in zip(edges[:-1], edges[1:], strict=True):
@@ -217,7 +234,7 @@ def test_a_signal_that_crosses_once_raises_exactly_once(
 ) -> None:
     """In band, then above the warning level with noise inside the hysteresis zone."""
     after = [19.0] * need + after  # the crossing persists long enough to count
-    ev = AlertEvaluator(AlertRules(min_readings=need))
+    ev = AlertEvaluator(AlertRules(min_readings=need, warning_fraction=BAND))
     c = cols("vib", before + after)
     cut = min(cut, len(c.ts))
     events = ev.evaluate(take(c, slice(0, cut)), SENSORS)
@@ -227,7 +244,8 @@ def test_a_signal_that_crosses_once_raises_exactly_once(
 
 def test_explicit_warning_levels_replace_the_band_fraction() -> None:
     """An alarm level below the band (ISO 10816: 4.5 mm/s) for a 0..20 mm/s sensor."""
-    ev = AlertEvaluator(AlertRules(min_readings=2), levels={"vib": (None, 4.5)})
+    rules = AlertRules(min_readings=2, warning_fraction=BAND)
+    ev = AlertEvaluator(rules, levels={"vib": (None, 4.5)})
     events = ev.evaluate(cols("vib", [2.0, 4.6, 4.7, 0.1, 0.1]), SENSORS)
     assert kinds(events) == [("warning", "raised"), ("warning", "cleared")]
     assert events[0].threshold == 4.5 and "set for this sensor" in events[0].message

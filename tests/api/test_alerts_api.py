@@ -75,6 +75,7 @@ async def register(api: Api, u: str) -> None:
                     "unit": "°C",
                     "minValue": -20,
                     "maxValue": 120,
+                    "warnHigh": 106,
                 }
             ],
         },
