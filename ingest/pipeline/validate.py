@@ -11,10 +11,14 @@ unit given and not the sensor's unit         rejected "unit mismatch" (spellings
                                              ``degC``/``°C`` are equal)
 value not a number (string, object)          rejected "non-numeric value"
 value NaN or ±inf                            rejected "non-finite value"
+integer beyond the float64 range (1e309)     rejected "non-finite value: beyond the
+                                             float64 range"
 value null                                   stored as quality missing (NaN) when the
                                              quality is missing or absent, else rejected
 timestamp > now + max_future                 rejected "timestamp in the future"
 timestamp < now - max_age (if set)           rejected "timestamp too old"
+timestamp before 1970-01-01T00:00:00Z        rejected "timestamp before 1970-01-01"
+                                             (the stores keep epoch-µs from 1970 on)
 value outside [minValue, maxValue]           stored with quality bad (left out of reads
                                              unless include_bad)
 same (sensor, timestamp) twice               stored once: last write wins
@@ -113,13 +117,18 @@ def _check(
     elif isinstance(value, bool):
         value = float(value)
     elif isinstance(value, int | float):
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an int such as 10**400
+            return "non-finite value: beyond the float64 range"
         if not math.isfinite(value):
             return "non-finite value"
     else:
         return f"non-numeric value {str(value)[:40]!r}"
     at = r.timestamp or r.received_at
     ts = now_us if at is None else to_us(at if at.tzinfo else at.replace(tzinfo=UTC))
+    if ts < 0:
+        return "timestamp before 1970-01-01"
     if ts > hi_us:
         return "timestamp in the future"
     if lo_us is not None and ts < lo_us:

@@ -127,6 +127,36 @@ async def test_json_array_with_good_and_bad_items(api: Api, uid: str) -> None:
     assert [json.loads(g.raw)["value"] for g in ghost] == [1.0]
 
 
+async def test_huge_integer_and_pre_1970_items_are_rejected_not_a_500(api: Api, uid: str) -> None:
+    """An integer beyond float64 (10**400) and a reading stamped before 1970 are rejected
+    items with reasons; the valid items of the same body are stored."""
+    await register(api, uid)
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+    body = (
+        f'[{{"sensor_id": "{uid}-tt", "value": 1{"0" * 400}, "timestamp": {ms(at)}}},'
+        f' {{"sensor_id": "{uid}-tt", "value": 2.5, "timestamp": "1960-01-01T00:00:00Z"}},'
+        f' {{"sensor_id": "{uid}-tt", "value": 3.5, "timestamp": -1000}},'
+        f' {{"sensor_id": "{uid}-tt", "value": 21.0, "timestamp": {ms(at)}}}]'
+    )
+    r = await api.client.post("/ingest", content=body, headers=headers())
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["accepted"], out["rejected"]) == (1, 3)
+    assert [(e["index"], e["reason"]) for e in out["errors"]] == [
+        (0, "non-finite value: beyond the float64 range"),
+        (1, "timestamp before 1970-01-01"),
+        (2, "timestamp before 1970-01-01"),
+    ]
+    assert (await latest(api, f"{uid}-tt"))[f"{uid}-tt"]["value"] == 21.0
+    await api.services.ingest.writer.flush()
+    kept = await api.services.readings.rejected(limit=10, sensor_id=f"{uid}-tt")
+    assert sorted(r.reason for r in kept) == [
+        "non-finite value: beyond the float64 range",
+        "timestamp before 1970-01-01",
+        "timestamp before 1970-01-01",
+    ]
+
+
 async def test_ndjson_lines_are_items(api: Api, uid: str) -> None:
     await register(api, uid)
     at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)

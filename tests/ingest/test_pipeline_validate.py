@@ -79,6 +79,48 @@ def test_unit_spellings_and_quality_outcomes() -> None:
     assert np.isnan(out.batch.value[3]) and out.batch.value[4] == 1.0
 
 
+def test_integer_beyond_the_float_range_is_rejected() -> None:
+    out = check(RawReading("f1", 10**400), RawReading("f1", -(10**309)), RawReading("f1", 10**300))
+    assert [e.reason for e in out.errors] == ["non-finite value: beyond the float64 range"] * 2
+    assert [e.index for e in out.errors] == [0, 1]
+    assert out.batch.value.tolist() == [1e300]  # a big int that fits is a float
+    assert [r.reason for r in out.rejected] == [e.reason for e in out.errors]
+    assert json.loads(out.rejected[0].raw)["value"] == 10**400  # kept as sent
+
+
+def test_parsed_huge_integer_is_rejected_not_raised() -> None:
+    body = '[{"sensor_id": "f1", "value": 1' + "0" * 400 + '}, {"sensor_id": "f1", "value": 2}]'
+    parsed = parse_body(body, "application/json", received_at=NOW)
+    out = validate(parsed.readings, SENSORS, NOW, max_future_us=FIVE_MIN_US)
+    assert [e.reason for e in out.errors] == ["non-finite value: beyond the float64 range"]
+    assert out.batch.value.tolist() == [2.0]
+
+
+def test_timestamps_before_1970_are_rejected() -> None:
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    assert reason(RawReading("t1", 1.0, epoch - timedelta(microseconds=1))) == (
+        "timestamp before 1970-01-01"
+    )
+    assert reason(RawReading("t1", 1.0, epoch)) is None
+    body = json.dumps(
+        [
+            {"sensor_id": "t1", "value": 1, "timestamp": -1},
+            {"sensor_id": "t1", "value": 2, "timestamp": "1960-05-01T00:00:00Z"},
+            {"sensor_id": "t1", "value": 3, "timestamp": "1969-12-31T23:59:59.999999-00:00"},
+            {"sensor_id": "t1", "value": 4, "timestamp": 0},
+        ]
+    )
+    parsed = parse_body(body, "application/json", received_at=NOW)
+    out = validate(parsed.readings, SENSORS, NOW, max_future_us=FIVE_MIN_US)
+    assert [(e.index, e.reason) for e in out.errors] == [
+        (0, "timestamp before 1970-01-01"),
+        (1, "timestamp before 1970-01-01"),
+        (2, "timestamp before 1970-01-01"),
+    ]
+    assert out.batch.ts.tolist() == [0] and out.batch.value.tolist() == [4.0]
+    assert [r.reason for r in out.rejected] == ["timestamp before 1970-01-01"] * 3
+
+
 def test_duplicates_in_a_batch_last_wins() -> None:
     out = check(RawReading("t1", 1.0, NOW), RawReading("t1", 2.0, NOW))
     assert len(out.batch) == 2  # both accepted; the store keeps the last
@@ -132,7 +174,12 @@ def test_parse_json_array_and_ndjson() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=8),
+    st.none()
+    | st.booleans()
+    | st.floats(allow_nan=False)
+    | st.integers()
+    | st.sampled_from([10**400, -(10**309)])
+    | st.text(max_size=8),
     lambda inner: (
         st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
     ),
@@ -143,7 +190,9 @@ items = st.one_of(
     st.fixed_dictionaries(
         {"sensor_id": st.sampled_from(["t1", "f1", "", "bad id"]), "value": json_values},
         optional={
-            "timestamp": st.one_of(st.integers(), st.text(max_size=30), st.floats()),
+            "timestamp": st.one_of(
+                st.integers(), st.integers(-(10**13), 10**13), st.text(max_size=30), st.floats()
+            ),
             "quality": st.sampled_from(["good", "bad", "nope"]),
             "unit": json_values,
         },
@@ -163,3 +212,4 @@ def test_parser_accounts_for_every_item(body: list[object], ndjson: bool) -> Non
     out = validate(parsed.readings, SENSORS, NOW, max_future_us=FIVE_MIN_US)
     assert len(out.batch) + len(out.errors) == len(parsed.readings)
     assert np.isfinite(out.batch.value[out.batch.quality != "missing"]).all()
+    assert (out.batch.ts >= 0).all()
