@@ -324,3 +324,80 @@ async def raw_modbus_device() -> AsyncIterator[RawModbusDevice]:
     await device.start()
     yield device
     await device.stop()
+
+
+class SecureOpcUaDevice(OpcUaDevice):
+    """An asyncua server offering only Basic256Sha256 SignAndEncrypt, with user names.
+
+    Certificates are self-signed, made in ``directory`` by asyncua's helper (on the
+    ``cryptography`` package): the server's, and one for the client (``client_cert``,
+    ``client_key``) with the application URI asyncua's client uses. ``users`` maps user
+    names to passwords; anonymous sessions and wrong passwords are refused.
+    """
+
+    APP_URI = "urn:twinql:test-secure-device"
+    CLIENT_URI = "urn:example.org:FreeOpcUa:opcua-asyncio"  # asyncua Client's default
+
+    def __init__(
+        self,
+        variables: dict[str, tuple[object, ua.VariantType]],
+        directory: Path,
+        users: dict[str, str],
+    ) -> None:
+        super().__init__(variables)
+        self.directory = directory
+        self.users = dict(users)
+        self.client_cert = directory / "client-cert.der"
+        self.client_key = directory / "client-key.pem"
+        self.rejected_logins = 0
+
+    async def _certificates(self) -> tuple[Path, Path]:
+        from asyncua.crypto.cert_gen import setup_self_signed_certificate
+        from cryptography.x509.oid import ExtendedKeyUsageOID
+
+        host = socket.gethostname()
+        cert, key = self.directory / "server-cert.der", self.directory / "server-key.pem"
+        await setup_self_signed_certificate(
+            key,
+            cert,
+            self.APP_URI,
+            host,
+            [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+            {"commonName": "twinql test device", "organizationName": "twinql"},
+        )
+        await setup_self_signed_certificate(
+            self.client_key,
+            self.client_cert,
+            self.CLIENT_URI,
+            host,
+            [ExtendedKeyUsageOID.CLIENT_AUTH],
+            {"commonName": "twinql test client", "organizationName": "twinql"},
+        )
+        return cert, key
+
+    def get_user(self, iserver, username=None, password=None, certificate=None):  # noqa: ANN001, ANN201 - asyncua UserManager
+        from asyncua.crypto.permission_rules import User, UserRole
+
+        if username is not None and self.users.get(username) == password:
+            return User(role=UserRole.User, name=username)
+        self.rejected_logins += 1
+        return None
+
+    async def start(self) -> None:
+        cert, key = await self._certificates()
+        server = Server(user_manager=self)
+        await server.init()
+        server.set_endpoint(self.url)
+        await server.set_application_uri(self.APP_URI)
+        server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+        await server.load_certificate(str(cert))
+        await server.load_private_key(str(key))
+        self.ns = await server.register_namespace(self.NAMESPACE)
+        device = await server.nodes.objects.add_object(self.ns, "device")
+        for name, (value, vtype) in self.variables.items():
+            var = await device.add_variable(
+                ua.NodeId(name, self.ns), name, value, varianttype=vtype
+            )
+            await var.set_writable()
+        await server.start()
+        self._server = server

@@ -4,7 +4,11 @@
   ``password``, ``shared_group``, ``client_id``, ``ack_timeout_s``, ``keepalive_s``.
 - OPC UA: ``opc.tcp://host:port/path``; settings ``sampling_interval_ms``,
   ``publishing_interval_ms``, ``username``, ``password``, ``security``
-  (``"Basic256Sha256,SignAndEncrypt,cert.pem,key.pem"``), ``timeout_s``, ``watchdog_s``.
+  (``"Policy,Mode,client_cert,client_key[::key_password][,server_cert]"``, asyncua's
+  security string, e.g. ``"Basic256Sha256,SignAndEncrypt,cert.der,key.pem"``; policy one
+  of ``OPCUA_SECURITY_POLICIES``, mode ``Sign`` or ``SignAndEncrypt``; without a server
+  certificate the client takes the one the server's endpoint offers), ``timeout_s``,
+  ``watchdog_s``.
 - Modbus: ``modbus://host:port?unit=1&timeout=2&poll=1.0&max_gap=10``; the settings map
   may carry the same keys (``unit``, ``timeout``, ``poll``, ``max_gap``) and wins.
 
@@ -22,7 +26,27 @@ from urllib.parse import parse_qsl, urlsplit
 from graph.errors import ValidationError
 from graph.model import DataSource
 
-__all__ = ["ModbusSettings", "MqttSettings", "OpcUaSettings", "ReconnectSettings"]
+__all__ = [
+    "OPCUA_SECURITY_MODES",
+    "OPCUA_SECURITY_POLICIES",
+    "ModbusSettings",
+    "MqttSettings",
+    "OpcUaSettings",
+    "ReconnectSettings",
+    "check_opcua_security",
+]
+
+# asyncua's ``SecurityPolicy<Name>`` classes (asyncua.crypto.security_policies); the
+# last two are deprecated by the OPC Foundation but still met on older servers.
+OPCUA_SECURITY_POLICIES = (
+    "Basic256Sha256",
+    "Aes128Sha256RsaOaep",
+    "Aes256Sha256RsaPss",
+    "Basic256",
+    "Basic128Rsa15",
+)
+OPCUA_SECURITY_MODES = ("Sign", "SignAndEncrypt")
+_SECURITY_FORMAT = "'Policy,Mode,client_cert,client_key[::key_password][,server_cert]'"
 
 
 def _num(settings: Mapping[str, object], key: str, default: float, *, low: float = 0.0) -> float:
@@ -124,6 +148,42 @@ class MqttSettings:
         )
 
 
+def check_opcua_security(security: str | None) -> str | None:
+    """The security string asyncua's ``Client.set_security_string`` accepts, or an error.
+
+    The message never repeats the setting: its key part may hold a password.
+    """
+    if security is None:
+        return None
+    parts = [p.strip() for p in security.split(",")]
+    policies = ", ".join(OPCUA_SECURITY_POLICIES)
+    if len(parts) not in (4, 5) or not all(parts):
+        raise ValidationError(
+            f"setting security must look like {_SECURITY_FORMAT} (4 or 5 non-empty parts, "
+            f"got {len(parts)}); policy one of {policies}; mode Sign or SignAndEncrypt",
+            path="settings.security",
+        )
+    policy, mode, _cert, key = parts[:4]
+    if policy not in OPCUA_SECURITY_POLICIES:
+        raise ValidationError(
+            f"setting security: unknown policy {policy!r}, expected one of {policies} "
+            f"(format {_SECURITY_FORMAT})",
+            path="settings.security",
+        )
+    if mode not in OPCUA_SECURITY_MODES:
+        raise ValidationError(
+            f"setting security: unknown mode {mode!r}, expected Sign or SignAndEncrypt "
+            f"(format {_SECURITY_FORMAT})",
+            path="settings.security",
+        )
+    if not key.split("::", 1)[0].strip():
+        raise ValidationError(
+            f"setting security: the client key path is empty (format {_SECURITY_FORMAT})",
+            path="settings.security",
+        )
+    return security
+
+
 @dataclass(frozen=True, slots=True)
 class OpcUaSettings:
     url: str
@@ -141,11 +201,7 @@ class OpcUaSettings:
     def from_source(cls, source: DataSource) -> OpcUaSettings:
         s = source.settings
         _host_port(source.endpoint, ("opc.tcp",), 4840)
-        security = _opt_str(s, "security")
-        if security is not None and len(security.split(",")) not in (2, 4, 5):
-            raise ValidationError(
-                "setting security must look like 'Policy,Mode[,cert.pem,key.pem[,server_cert]]'"
-            )
+        security = check_opcua_security(_opt_str(s, "security"))
         return cls(
             url=source.endpoint,
             sampling_interval_ms=_num(s, "sampling_interval_ms", 100.0, low=-1.0),

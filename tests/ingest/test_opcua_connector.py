@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from asyncua import ua
@@ -13,9 +13,10 @@ from graph.errors import ValidationError
 from graph.model import ActuatorBinding, DataSource, SensorBinding
 from ingest.connectors import Bindings, ConnectorState, DeadLetter
 from ingest.connectors.opcua import OpcUaConnector, quality_of
+from ingest.connectors.settings import OPCUA_SECURITY_POLICIES, OpcUaSettings
 from ingest.reading import Quality, RawReading
 from tests import peers
-from tests.peers import OpcUaDevice
+from tests.peers import OpcUaDevice, SecureOpcUaDevice
 
 opcua_device = peers.opcua_device  # fixture
 
@@ -176,3 +177,122 @@ async def test_resubscribes_after_server_restart(opcua_device: OpcUaDevice) -> N
         assert connector.status().reconnects >= 1
     assert connector.status().state is ConnectorState.DISCONNECTED
     assert not [t for t in asyncio.all_tasks() if t.get_name() == f"connector:{source.id}"]
+
+
+def _secured(security: object) -> DataSource:
+    return DataSource(
+        id="plc", protocol="opcua", endpoint="opc.tcp://h:4840/", settings={"security": security}
+    )
+
+
+@pytest.mark.parametrize(
+    ("security", "complaint"),
+    [
+        ("Basic256Sha256,SignAndEncrypt", "4 or 5 non-empty parts, got 2"),
+        ("Basic256Sha256,SignAndEncrypt,cert.der", "got 3"),
+        ("Basic256Sha256,SignAndEncrypt,cert.der,,srv.der", "non-empty"),
+        ("Basic512,SignAndEncrypt,cert.der,key.pem", "unknown policy 'Basic512'"),
+        ("Basic256Sha256,Encrypt,cert.der,key.pem", "unknown mode 'Encrypt'"),
+        ("Basic256Sha256,Sign,cert.der,::secret", "client key path is empty"),
+        ("a,b,c,d,e,f", "got 6"),
+    ],
+)
+def test_security_setting_is_checked_at_configuration_time(security: str, complaint: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        OpcUaSettings.from_source(_secured(security))
+    err = caught.value
+    assert err.code == "VALIDATION" and err.path == "settings.security"
+    assert complaint in err.message
+    assert "Policy,Mode,client_cert,client_key" in err.message  # names the format
+    assert "secret" not in err.message  # never echoes a key password
+
+
+def test_valid_security_settings_pass_unchanged() -> None:
+    for text in (
+        "Basic256Sha256,SignAndEncrypt,cert.der,key.pem",
+        "Aes256Sha256RsaPss,Sign,cert.pem,key.pem::pw,server.der",
+    ):
+        assert OpcUaSettings.from_source(_secured(text)).security == text
+    assert OpcUaSettings.from_source(_secured("")).security is None
+    with pytest.raises(ValidationError, match="Basic256Sha256, Aes128Sha256RsaOaep"):
+        OpcUaSettings.from_source(_secured("None,None,c,k"))
+
+
+def test_known_policies_are_the_ones_asyncua_has() -> None:
+    from asyncua.crypto import security_policies
+
+    for name in OPCUA_SECURITY_POLICIES:
+        assert hasattr(security_policies, f"SecurityPolicy{name}"), name
+    for mode in ("Sign", "SignAndEncrypt"):
+        assert hasattr(ua.MessageSecurityMode, mode)
+
+
+@pytest.fixture(scope="module")
+async def secure_device(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[SecureOpcUaDevice]:
+    device = SecureOpcUaDevice(  # one per module: its RSA keys take seconds to make
+        {
+            "pump-101.speed": (0.0, ua.VariantType.Double),
+            "pump-101.setpoint": (0.0, ua.VariantType.Double),
+        },
+        tmp_path_factory.mktemp("opcua-certs"),
+        users={"olga": "s3cret"},
+    )
+    await device.start()
+    yield device
+    await device.stop()
+
+
+def _secure_source(dev: SecureOpcUaDevice, password: str) -> tuple[DataSource, Bindings]:
+    source = DataSource(
+        id=f"plc-{uuid.uuid4().hex[:6]}",
+        protocol="opcua",
+        endpoint=dev.url,
+        settings={
+            "security": f"Basic256Sha256,SignAndEncrypt,{dev.client_cert},{dev.client_key}",
+            "username": "olga",
+            "password": password,
+            "sampling_interval_ms": 20,
+            "publishing_interval_ms": 50,
+            "timeout_s": 2.0,
+            "reconnect_min_s": 0.1,
+            "reconnect_max_s": 0.3,
+        },
+    )
+    return source, Bindings.of(
+        [(SensorBinding(source.id, "speed", dev.node_id("pump-101.speed")), "pump-101")],
+        [(ActuatorBinding(source.id, "sp", dev.node_id("pump-101.setpoint")), "pump-101")],
+    )
+
+
+async def test_signed_and_encrypted_session_with_a_user_name(
+    secure_device: SecureOpcUaDevice,
+) -> None:
+    dev = secure_device
+    source, bindings = _secure_source(dev, "s3cret")
+    refused_before = dev.rejected_logins
+    sink = Sink()
+    async with OpcUaConnector(source, bindings, sink, on_error=sink.on_error) as connector:
+        assert await connector.wait_connected(10), connector.status().last_error
+        await dev.write("pump-101.speed", 1234.0)
+        await sink.until(lambda: (r := sink.last("speed")) is not None and r.value == 1234.0)
+        outcome = await connector.write(bindings.actuators[0], 55.0)
+        assert outcome.ok, outcome.message
+        assert await dev.read("pump-101.setpoint") == 55.0
+    assert dev.rejected_logins == refused_before
+
+
+async def test_wrong_password_is_an_error_in_the_status_and_retried(
+    secure_device: SecureOpcUaDevice,
+) -> None:
+    dev = secure_device
+    source, bindings = _secure_source(dev, "wrong")
+    refused_before = dev.rejected_logins
+    sink = Sink()
+    async with OpcUaConnector(source, bindings, sink) as connector:
+        await sink.until(lambda: connector.status().errors >= 2, within=10)
+        status = connector.status()
+        assert status.state is not ConnectorState.CONNECTED and status.restarts == 0
+        assert "BadUserAccessDenied" in (status.last_error or ""), status.last_error
+    assert dev.rejected_logins >= refused_before + 2 and not sink.readings
