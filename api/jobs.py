@@ -5,7 +5,10 @@ writes its progress there (``-1`` queued, ``0..1`` running) and reads its cancel
 from there, through the progress hook it hands to ``sim`` (``sim.Cancelled`` ends the
 computation at the next chunk). The event loop polls the slots of running jobs a few
 times a second and tells the job's ``on_progress`` callback. Slots are bounded: more
-jobs than slots is refused with ``Unavailable`` rather than queued without limit.
+jobs than slots is refused with ``Unavailable`` rather than queued without limit. A slot
+is freed only once its worker has stopped: when the task awaiting a job is cancelled
+(a client went away), the job's cancel flag is set and the slot stays taken until the
+worker returns, so no later job inherits its progress or its cancel flag.
 
 Worker functions take ``(hook, *args)``; they must be importable top-level functions
 (the pool uses the ``spawn`` start method: no fork of a process that holds threads and
@@ -127,7 +130,12 @@ class JobRunner:
         self._cancel[slot] = False
         self._jobs[job_id] = slot
         try:
-            future = asyncio.wrap_future(self._pool.submit(_run, slot, fn, args))
+            pending = self._pool.submit(_run, slot, fn, args)
+        except BaseException:
+            self._release(job_id, slot)
+            raise
+        future = asyncio.wrap_future(pending)
+        try:
             seen = -1.0
             while not future.done():
                 await asyncio.wait({future}, timeout=self.settings.poll_s)
@@ -138,15 +146,34 @@ class JobRunner:
                         await on_progress(now)
                     except Exception:
                         log.exception("progress callback of job %s failed", job_id)
-            kind, value = future.result()
-        finally:
-            del self._jobs[job_id]
-            self._free.append(slot)
+        except BaseException:
+            # the awaiting task was cancelled (a client went away) while the worker may
+            # still run: stop it, and keep its slot until it has really stopped, so no
+            # later job shares its progress and cancel flag
+            self._cancel[slot] = True
+            pending.cancel()  # a job still queued in the pool never starts
+            if future.done():
+                self._release(job_id, slot)
+            else:
+                future.add_done_callback(lambda f: self._stopped(job_id, slot, f))
+            raise
+        self._release(job_id, slot)
+        kind, value = future.result()
         if kind == "cancelled":
             raise Cancelled(str(value))
         if kind == "error":
             raise JobError(*value)
         return value
+
+    def _release(self, job_id: str, slot: int) -> None:
+        del self._jobs[job_id]
+        self._free.append(slot)
+
+    def _stopped(self, job_id: str, slot: int, future: asyncio.Future[Any]) -> None:
+        """A job whose caller went away has stopped: free its slot, log a failure."""
+        self._release(job_id, slot)
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("abandoned job %s failed: %r", job_id, future.exception())
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         """Keep a background task alive until it ends (and until ``aclose``)."""
