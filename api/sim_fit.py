@@ -30,10 +30,12 @@ from sim import (
     get_model,
 )
 
-__all__ = ["CalibrationOutcome", "calibrate_asset", "line_bottleneck"]
+__all__ = ["CalibrationOutcome", "calibrate_asset", "check_line_study", "line_bottleneck"]
 
 MAX_CAL_POINTS = 2000  # measured points per output after store-side downsampling
 MAX_LINE_HOURS = 24 * 365
+MAX_LINE_REPLICATIONS = 100
+MAX_LINE_CYCLES = 20_000_000  # station cycles per bottleneck study, ~3 min of one worker
 
 
 @dataclass(frozen=True)
@@ -202,12 +204,38 @@ async def _line_config(service: SimulationService, line_id: str) -> LineConfig:
     return LineConfig(stations=tuple(station(s) for s in order), buffers=buffers)
 
 
+def check_line_study(config: LineConfig, hours: float, replications: int) -> int:
+    """The station cycles a bottleneck study would simulate; VALIDATION past the cap.
+
+    The study runs the line ``replications x (stations + 1)`` times plus one baseline,
+    each ``hours`` long; a run costs about ``hours x 3600 / cycle time`` cycles per
+    station (the fastest station's cycle time bounds it from above)."""
+    if not (math.isfinite(hours) and 0 < hours <= MAX_LINE_HOURS):
+        raise ValidationError(f"hours must be in (0, {MAX_LINE_HOURS}]", path="hours")
+    if isinstance(replications, bool) or not 1 <= replications <= MAX_LINE_REPLICATIONS:
+        raise ValidationError(
+            f"replications must be in 1..{MAX_LINE_REPLICATIONS}", path="replications"
+        )
+    n = len(config.stations)
+    runs = replications * (n + 1) + 1
+    per_run = hours * 3600.0 / min(s.cycle_time_s for s in config.stations) * n
+    cycles = math.ceil(runs * per_run)
+    if cycles > MAX_LINE_CYCLES:
+        raise ValidationError(
+            f"the study would simulate {cycles:,} station cycles ({replications} replications "
+            f"x {n + 1} variants + 1 baseline, {hours:g} h each, {n} stations), more than "
+            f"{MAX_LINE_CYCLES:,}: lower hours or replications",
+            path="hours",
+            details={"cycles": cycles, "max": MAX_LINE_CYCLES},
+        )
+    return cycles
+
+
 async def line_bottleneck(
     service: SimulationService, line_id: str, hours: float, seed: int = 0, replications: int = 3
 ) -> tuple[LineConfig, BottleneckResult, LineResult]:
-    if not (math.isfinite(hours) and 0 < hours <= MAX_LINE_HOURS):
-        raise ValidationError(f"hours must be in (0, {MAX_LINE_HOURS}]")
     config = await _line_config(service, line_id)
+    check_line_study(config, hours, replications)
     found, baseline = await service.runner.run(
         f"line-{uuid.uuid4().hex[:12]}", work_bottleneck, config, hours, seed, replications
     )

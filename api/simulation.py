@@ -256,12 +256,15 @@ class SimulationQuery:
     @strawberry.field(
         description="Which station limits a production line's throughput, and by how much: "
         "a discrete-event simulation of the line's stations (children with a station spec, in "
-        "FEEDS order), each sped up 10% in turn with common random numbers."
+        "FEEDS order), each sped up 10% in turn with common random numbers. Needs the "
+        "engineer role; the study's size (replications x (stations + 1) runs of `hours`) is "
+        "capped."
     )
     async def line_bottleneck(
         self, info: Info, line_id: strawberry.ID, hours: float, seed: int = 0, replications: int = 3
     ) -> LineBottleneckNode:
-        info.context.reader()
+        who = info.context.need("engineer")
+        await check_scope(info.context.services, who, str(line_id))
         config, found, base = await line_bottleneck(
             _service(info), str(line_id), hours, seed, replications
         )

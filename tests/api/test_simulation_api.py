@@ -15,7 +15,7 @@ from graph.importer import import_plant
 from graph.plant import load_plant_file, parse_plant
 from ingest.reading import RawReading
 from sim import MODELS, InputSeries, get_model, rk4
-from tests.api.conftest import VIEWER, Api
+from tests.api.conftest import SCOPED_ENGINEER, VIEWER, Api
 from tests.e2e.wsclient import connect
 
 RUN_FIELDS = "id model status progress message summary startAt createdBy percentiles outputs"
@@ -298,7 +298,7 @@ async def test_line_bottleneck_is_the_slowest_station(api: Api, uid: str) -> Non
     q = """query($line: ID!) { lineBottleneck(lineId: $line, hours: 10, seed: 1) {
       bottleneck baselineThroughputPerHour stations {
         stationId cycleTimeSeconds bufferAfter gainPerHour utilisation blocked starved } } }"""
-    res = (await api.ok(q, {"line": f"{uid}-line"}, token=VIEWER))["lineBottleneck"]
+    res = (await api.ok(q, {"line": f"{uid}-line"}))["lineBottleneck"]  # an engineer (admin)
     assert res["bottleneck"] == f"{uid}-s2"
     # deterministic cycle times: the line runs at the pace of its slowest station, 45 s
     assert res["baselineThroughputPerHour"] == pytest.approx(3600 / 45, rel=0.02)
@@ -311,3 +311,29 @@ async def test_line_bottleneck_is_the_slowest_station(api: Api, uid: str) -> Non
     assert stations[f"{uid}-s2"]["gainPerHour"] == pytest.approx(3600 / 40.5 - 80, rel=0.1)
     assert abs(stations[f"{uid}-s1"]["gainPerHour"]) < 0.5
     assert stations[f"{uid}-s1"]["bufferAfter"] == 5
+
+
+async def test_line_bottleneck_needs_an_engineer_in_scope_and_a_bounded_study(
+    api: Api, uid: str
+) -> None:
+    plant = parse_plant(_line_plant(uid), sim_models=set(MODELS))
+    await import_plant(api.services.repo, plant)
+    q = """query($line: ID!, $hours: Float!, $reps: Int!) {
+      lineBottleneck(lineId: $line, hours: $hours, replications: $reps) { bottleneck } }"""
+    small = {"line": f"{uid}-line", "hours": 1.0, "reps": 2}
+    for token, code in (
+        (None, "UNAUTHENTICATED"),
+        (VIEWER, "FORBIDDEN"),
+        (SCOPED_ENGINEER, "FORBIDDEN"),  # an engineer, but scoped to another subtree
+    ):
+        body = await api.gql(q, small, token=token)
+        assert body["errors"][0]["extensions"]["code"] == code, (token, body)
+    # 100 replications x 4 variants x 8,760 h of a 30 s station: far past the cap
+    body = await api.gql(q, {**small, "hours": 8760.0, "reps": 100})
+    err = body["errors"][0]
+    assert err["extensions"]["code"] == "VALIDATION", err
+    assert "station cycles" in err["message"] and "lower hours or replications" in err["message"]
+    body = await api.gql(q, {**small, "reps": 1000})
+    assert body["errors"][0]["extensions"]["code"] == "VALIDATION"
+    res = (await api.ok(q, small))["lineBottleneck"]
+    assert res["bottleneck"] == f"{uid}-s2"
