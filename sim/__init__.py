@@ -23,6 +23,7 @@ from sim.scenario import (
     ScenarioResult,
     Uncertain,
     initial_state_from_readings,
+    residual_stats,
     residuals,
     run_scenario,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "cancel_on",
     "get_model",
     "initial_state_from_readings",
+    "residual_stats",
     "residuals",
     "rk4",
     "run_scenario",

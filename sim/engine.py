@@ -212,6 +212,7 @@ def rk4(
             step += 1
             y = model.observe(t + h, x_new, u1, prep) if (need_y or step == next_rec) else None
             if watch:
+                was_alive = alive.copy()
                 g = _values(watch, x_new, y)
                 for e_i, (event, _, _) in enumerate(watch):
                     crossed = event.crossed(g_prev[:, e_i], g[:, e_i]) & alive & ~hit_mask[:, e_i]  # type: ignore[index]
@@ -225,7 +226,10 @@ def rk4(
                             end_times[b] = when
                 g_prev = g
                 if not alive.all():
-                    x_new = np.where(alive[:, None], x_new, x)
+                    # scenarios stopped earlier stay frozen; one stopped in this step keeps
+                    # its state at the step's end: a row recorded there (event exactly on
+                    # the record time) matches its outputs, later rows are NaN
+                    x_new = np.where(was_alive[:, None], x_new, x)
             x = x_new
             if step == next_rec:
                 if not np.all(np.isfinite(x)):

@@ -29,6 +29,7 @@ __all__ = [
     "ScenarioResult",
     "Uncertain",
     "initial_state_from_readings",
+    "residual_stats",
     "residuals",
     "run_scenario",
 ]
@@ -110,7 +111,13 @@ class Scenario:
         if not isinstance(self.samples, int) or not 0 <= self.samples <= MAX_SAMPLES:
             raise ValidationError(f"samples must be an integer in 0..{MAX_SAMPLES}")
         if self.monte_carlo and self.samples < 2:
-            raise ValidationError("monte_carlo needs samples >= 2")
+            raise ValidationError("monte_carlo needs samples >= 2", path="samples")
+        if self.samples and not self.monte_carlo:
+            raise ValidationError(
+                f"samples = {self.samples} needs at least one uncertain parameter "
+                "(monte_carlo); without one every sample would repeat the nominal run",
+                path="samples",
+            )
         if not all(0 <= q <= 100 for q in self.percentiles):
             raise ValidationError("percentiles must lie in 0..100")
         for what in ("horizon_s", "step_s"):
@@ -295,6 +302,29 @@ class ResidualStats:
     n_outside: int
 
 
+def residual_stats(
+    sim_times: np.ndarray, sim_values: np.ndarray, times: np.ndarray, values: np.ndarray
+) -> ResidualStats:
+    """Measured ``(times, values)`` minus the simulated series interpolated at ``times``,
+    over the measured points inside the simulated span (NaN simulated points, e.g. after
+    a terminal event, are left out). Inputs must be finite, 1-D, matching in length."""
+    ok = np.isfinite(sim_values)
+    st, sv = sim_times[ok], sim_values[ok]
+    if st.size:
+        inside = (times >= st[0]) & (times <= st[-1])
+        r = values[inside] - np.interp(times[inside], st, sv)
+    else:
+        r = np.empty(0)
+    n = int(r.size)
+    return ResidualStats(
+        rmse=float(np.sqrt(np.mean(r * r))) if n else math.nan,
+        bias=float(np.mean(r)) if n else math.nan,
+        max_abs=float(np.max(np.abs(r))) if n else math.nan,
+        n=n,
+        n_outside=int(times.size - n),
+    )
+
+
 def residuals(
     result: ScenarioResult, measured: Mapping[str, tuple[Sequence[float], Sequence[float]]]
 ) -> dict[str, ResidualStats]:
@@ -312,17 +342,5 @@ def residuals(
             raise ValidationError(f"measured {name!r}: times and values differ in length")
         if not (np.all(np.isfinite(t)) and np.all(np.isfinite(v))):
             raise ValidationError(f"measured {name!r} holds non-finite times or values")
-        sim = result.outputs[name]
-        ok = np.isfinite(sim)
-        st, sv = result.times[ok], sim[ok]
-        inside = (t >= st[0]) & (t <= st[-1]) if st.size else np.zeros(t.shape, bool)
-        r = v[inside] - np.interp(t[inside], st, sv)
-        n = int(r.size)
-        out[name] = ResidualStats(
-            rmse=float(np.sqrt(np.mean(r * r))) if n else math.nan,
-            bias=float(np.mean(r)) if n else math.nan,
-            max_abs=float(np.max(np.abs(r))) if n else math.nan,
-            n=n,
-            n_outside=int(t.size - n),
-        )
+        out[name] = residual_stats(result.times, result.outputs[name], t, v)
     return out

@@ -84,6 +84,24 @@ def test_terminal_event_stops_only_its_scenario() -> None:
     assert tr.steps == 1050  # stopped once the last scenario ended
 
 
+def test_terminal_event_exactly_on_a_record_step_records_the_state_there() -> None:
+    m = get_model("tank")
+    # 3,600 m3/h out of 1 m2: the level falls 1 m/s, exactly 0.5 m per step (RK4 is exact
+    # on a constant slope), so it reaches 1.0 m at t = 1 s, a recorded step
+    p = m.param_vector({"area_m2": 1.0})
+    u = {"inflow_m3h": 0.0, "outflow_demand_m3h": 3600.0}
+    low = Event("low", "level_m", 1.0, "falling", terminal=True)
+    x0 = np.array([[2.0, 0, 0], [5.0, 0, 0]])  # the second one runs on
+    tr = rk4(m, x0, horizon_s=3.0, dt=0.5, inputs=u, params=p, events=[low], record_every=2)
+    assert [(h.scenario, h.time_s) for h in tr.events] == [(0, 1.0)]
+    np.testing.assert_array_equal(tr.times, [0.0, 1.0, 2.0, 3.0])
+    level = tr.state("level_m")[:, 0]
+    assert level[1] == pytest.approx(1.0)  # the state at the event, not the step before
+    assert tr.output("level_m")[1, 0] == pytest.approx(level[1])
+    assert np.isnan(level[2:]).all()
+    np.testing.assert_allclose(tr.state("level_m")[:, 1], [5.0, 4.0, 3.0, 2.0])
+
+
 def test_adaptive_matches_rk4_and_finds_events() -> None:
     m = get_model("pump")
     inputs = {"speed_setpoint_rpm": InputSeries.steps([0, 20], [2900, 2300])}

@@ -13,6 +13,7 @@ from sim.scenario import (
     Scenario,
     Uncertain,
     initial_state_from_readings,
+    residual_stats,
     residuals,
     run_scenario,
 )
@@ -106,6 +107,19 @@ def test_residuals_against_measured_history() -> None:
         residuals(result, {"flow_m3h": ([0.0], [float("nan")])})
 
 
+def test_residual_stats_of_series_with_a_gap_after_an_event() -> None:
+    sim_t = np.array([0.0, 10.0, 20.0, 30.0])
+    sim_v = np.array([0.0, 10.0, 20.0, np.nan])  # stopped after t = 20 s
+    stats = residual_stats(
+        sim_t, sim_v, np.array([5.0, 15.0, 25.0, -1.0]), np.array([6.0, 14.0, 0.0, 0.0])
+    )
+    assert (stats.n, stats.n_outside) == (2, 2)
+    assert stats.bias == pytest.approx(0.0) and stats.rmse == pytest.approx(1.0)
+    assert stats.max_abs == pytest.approx(1.0)
+    empty = residual_stats(sim_t, np.full(4, np.nan), np.array([1.0]), np.array([1.0]))
+    assert empty.n == 0 and np.isnan(empty.rmse)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [
@@ -118,6 +132,7 @@ def test_residuals_against_measured_history() -> None:
         ({"output_every_s": 0.01}, ValidationError),
         ({"monte_carlo": {"wear": Uncertain("uniform", (0, 1))}, "samples": 1}, ValidationError),
         ({"samples": 10**6}, ValidationError),
+        ({"samples": 50}, ValidationError),  # samples without an uncertain parameter
         ({"percentiles": (150.0,)}, ValidationError),
         ({"events": (Event("e", "nothing", 1.0),)}, ValidationError),
     ],
