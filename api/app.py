@@ -87,6 +87,17 @@ def create_app(
     )
 
     async def healthz(_: Request) -> JSONResponse:
+        # Liveness: the process works unless a child it cannot do without has died
+        # (the embedded graph server is never restarted in-process: restart twinql).
+        server = services.graph_server
+        if server is not None and server.exit_code is not None:
+            return JSONResponse(
+                {
+                    "status": "failed",
+                    "reason": f"the embedded graph server exited (code {server.exit_code})",
+                },
+                status_code=503,
+            )
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> JSONResponse:
@@ -102,12 +113,12 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await services.start(record_statements_to=record_statements_to, sql_log=sql_log)
-        app.state.services = services
-        for factory in ROUTE_FACTORIES:
-            app.router.routes.extend(factory(services))
-        if on_started is not None:
-            await on_started(services)
-        try:
+        try:  # from here on, whatever fails stops what started (the graph server first of all)
+            app.state.services = services
+            for factory in ROUTE_FACTORIES:
+                app.router.routes.extend(factory(services))
+            if on_started is not None:
+                await on_started(services)
             yield
         finally:
             await services.aclose()

@@ -6,6 +6,11 @@ HTTP, HTTPS) on its own free loopback port, wait until Bolt answers, and stop it
 SIGTERM (then SIGKILL after a grace period). The data directory persists across
 restarts; the root password is generated once and kept in the data directory (mode 0600).
 The same neo4j driver and the same Cypher talk to it as to Neo4j 5 in production.
+
+The child never outlives twinql for long: on Linux it gets a parent-death signal, and a
+record file names it so the next start stops a server a killed twinql left behind (see
+``graph._server_lock``). ``attach=True`` (``twinql load``) uses the server a running
+twinql already owns for the same directory instead of starting a second one.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from graph import _server_lock as lock
 from graph.errors import Unavailable
 from graph.settings import EmbeddedGraphSettings, GraphSettings
 
@@ -79,6 +85,7 @@ class EmbeddedGraphServer:
         self._password = ""
         self._started_seen = False
         self.exit_code: int | None = None
+        self.attached_to: int | None = None  # owner pid of a server we attached to
 
     # -- lifecycle -------------------------------------------------------------------
     async def __aenter__(self) -> EmbeddedGraphServer:
@@ -91,6 +98,11 @@ class EmbeddedGraphServer:
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.returncode is None
+
+    @property
+    def pid(self) -> int | None:
+        """The java process we started (None when attached or stopped)."""
+        return self._proc.pid if self._proc is not None else None
 
     @property
     def bolt_uri(self) -> str:
@@ -110,12 +122,16 @@ class EmbeddedGraphServer:
     def log_tail(self) -> str:
         return "\n".join(self._log_tail)
 
-    async def start(self) -> None:
-        if self.running:
+    async def start(self, *, attach: bool = False) -> None:
+        """Start the server. When a live twinql already runs one for this directory,
+        attach to it with ``attach`` (we then never stop it), else refuse clearly."""
+        if self.running or self.attached_to is not None:
             return
         java, jars = _wheel_paths()
         self.root.mkdir(parents=True, exist_ok=True)
         self._password = self._root_password()
+        if await self._attached_or_cleared(attach):
+            return
         host = self.settings.host
         self._ports = _Ports(
             bolt=self.settings.bolt_port or free_port(host),
@@ -153,13 +169,27 @@ class EmbeddedGraphServer:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=lock.die_with_parent(),
+        )
+        lock.write_record(
+            self.root,
+            lock.ServerRecord(
+                pid=self._proc.pid,
+                owner=os.getpid(),
+                owner_started=lock.process_started(os.getpid()),
+                host=host,
+                bolt=self._ports.bolt,
+            ),
         )
         self._started_seen = False
         self._reader = asyncio.create_task(self._read_output(), name="arcadedb-log")
         await self._wait_ready()
 
     async def aclose(self) -> None:
+        self.attached_to = None
         proc, self._proc = self._proc, None
+        if proc is not None:
+            lock.remove_record(self.root, proc.pid)
         if proc is not None and proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
@@ -177,6 +207,28 @@ class EmbeddedGraphServer:
             self._reader = None
 
     # -- internals -------------------------------------------------------------------
+    async def _attached_or_cleared(self, attach: bool) -> bool:
+        """Look at the record a previous server left: attach to a live one (True),
+        refuse it, or stop a stale one a dead twinql left behind (then False)."""
+        rec = lock.read_record(self.root)
+        if rec is None:
+            return False
+        server_up = lock.pid_alive(rec.pid) and lock.is_our_server(rec.pid, self.root)
+        if server_up and lock.owner_alive(rec):
+            if not attach:
+                raise Unavailable(
+                    f"the graph data in {self.root} is in use by twinql (pid {rec.owner}, "
+                    f"graph server pid {rec.pid}); stop it first or use another --data-dir"
+                )
+            self._ports = _Ports(bolt=rec.bolt, http=0, https=0)
+            self.attached_to = rec.owner
+            log.info("using the graph server of the running twinql (pid %d)", rec.owner)
+            return True
+        if server_up:
+            await lock.stop_stale(rec, self.root)
+        lock.remove_record(self.root, rec.pid)
+        return False
+
     def _root_password(self) -> str:
         path = self.root / _PASSWORD_FILE
         if path.exists():

@@ -1,5 +1,5 @@
 """The embedded graph server as a user meets it: it keeps data across restarts, says
-clearly when it cannot start or when it dies, and /readyz reflects its state."""
+clearly when it cannot start or when it dies, and /readyz and /healthz reflect its state."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ async def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
     assert not server.running
 
 
-async def test_readyz_reports_a_dead_graph_server(tmp_path: Path) -> None:
+async def test_readyz_and_healthz_report_a_dead_graph_server(tmp_path: Path) -> None:
     port = free_port()
     settings = Settings(data_dir=tmp_path, port=port, graph_heap="512m", tokens="x" * 20 + ":admin")
     services = Services.from_settings(settings)
@@ -85,7 +85,13 @@ async def test_readyz_reports_a_dead_graph_server(tmp_path: Path) -> None:
             down = await http.get("/readyz")
             assert down.status_code == 503
             assert down.json()["checks"]["graph"] == "the embedded graph server exited (code -9)"
-            assert (await http.get("/healthz")).status_code == 200  # the process lives on
+            # Liveness fails too: only a restart of twinql brings the graph back.
+            health = await http.get("/healthz")
+            assert health.status_code == 503
+            assert health.json() == {
+                "status": "failed",
+                "reason": "the embedded graph server exited (code -9)",
+            }
             body = (await http.post("/graphql", json={"query": '{ asset(id: "x") { id } }'})).json()
             assert body["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
     finally:
