@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -11,11 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from api.settings import Settings
-from graph.errors import TwinqlError
+from graph.errors import TwinqlError, ValidationError
 
 __all__ = ["main"]
 
 _NOISY_LOGGERS = ("asyncua", "pymodbus", "amqtt", "transitions", "neo4j")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 EXAMPLE_PLANT = Path(__file__).parent / "examples" / "example_plant.yaml"
 
@@ -84,21 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings.from_env(
-        host=getattr(args, "host", None),
-        port=getattr(args, "port", None),
-        data_dir=getattr(args, "data_dir", None),
-        log_level=args.log_level,
-    )
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if settings.log_level.lower() != "debug":
-        # Protocol libraries log every request at INFO; keep their warnings only.
-        for noisy in _NOISY_LOGGERS:
-            logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        settings = Settings.from_env(
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            data_dir=getattr(args, "data_dir", None),
+            log_level=args.log_level,
+        )
+        _configure_logging(settings.log_level)
         if args.command == "export-schema":
             return _export_schema(args.output)
         if args.command == "load":
@@ -119,6 +114,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _configure_logging(level: str) -> None:
+    name = level.strip().upper()
+    if name not in _LOG_LEVELS:
+        raise ValidationError(
+            f"log level must be one of {', '.join(n.lower() for n in _LOG_LEVELS)}, got {level!r}"
+        )
+    logging.basicConfig(level=name, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if name != "DEBUG":
+        # Protocol libraries log every request at INFO; keep their warnings only.
+        for noisy in _NOISY_LOGGERS:
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def _export_schema(output: Path | None) -> int:
     from api.schema import build_schema
 
@@ -132,7 +140,7 @@ def _export_schema(output: Path | None) -> int:
 
 
 async def _load(settings: Settings, file: Path, *, check: bool) -> int:
-    from api.services import Services
+    from api.services import open_graph
     from graph.importer import import_plant
     from graph.plant import load_plant_file, parse_plant
     from sim import MODELS
@@ -146,13 +154,19 @@ async def _load(settings: Settings, file: Path, *, check: bool) -> int:
     if check:
         print(json.dumps({"valid": True, "counts": plant.counts()}, indent=2))
         return 0
-    services = Services.from_settings(settings)
-    await services.start()
-    try:
-        report = await import_plant(services.repo, plant)
-    finally:
-        await services.aclose()
+    # The graph alone: no readings store, no connectors (which would reach real devices),
+    # no simulations. A twinql serving this data directory lends us its graph server.
+    async with contextlib.AsyncExitStack() as stack:
+        repo, server = await open_graph(settings, stack, attach=True)
+        report = await import_plant(repo, plant)
     print(json.dumps(report.as_dict(), indent=2))
+    if server is not None and server.attached_to is not None:
+        print(
+            f"twinql: imported into the graph of the running twinql (pid {server.attached_to}); "
+            "its connectors and caches see new data sources after a restart (the importPlant "
+            "mutation tells them at once)",
+            file=sys.stderr,
+        )
     return 0
 
 

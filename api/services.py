@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from graph.plant import PlantDescription
     from ingest.demo import DemoDevices
 
-__all__ = ["GraphSensorCatalog", "Services"]
+__all__ = ["GraphSensorCatalog", "Services", "open_graph"]
 
 log = logging.getLogger(__name__)
 
@@ -120,30 +120,11 @@ class Services:
     async def start(
         self, *, record_statements_to: Path | None = None, sql_log: Path | None = None
     ) -> None:
-        s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            if s.neo4j_uri:
-                gs = GraphSettings(
-                    uri=s.neo4j_uri,
-                    user=s.neo4j_user,
-                    password=s.neo4j_password,
-                    database=s.neo4j_database,
-                    record_statements_to=record_statements_to,
-                )
-            else:
-                server = EmbeddedGraphServer(
-                    EmbeddedGraphSettings(data_dir=s.data_dir, heap=s.graph_heap)
-                )
-                await server.start()
-                self._stack.push_async_callback(server.aclose)
-                self.graph_server = server
-                gs = server.graph_settings(record_statements_to=record_statements_to)
-            client = GraphClient(gs)
-            self._stack.push_async_callback(client.aclose)
-            self._client = client
-            self.graph = GraphRepository(client)
-            await self.graph.ensure_schema()
+            self.graph, self.graph_server = await open_graph(
+                self.settings, self._stack, record_statements_to=record_statements_to
+            )
+            self._client = self.graph.client
             await self._start_readings(sql_log)
             for starter in list(self.starters):
                 await starter(self)
@@ -237,6 +218,41 @@ class Services:
         except TwinqlError as exc:
             checks["readings"] = exc.message
         return checks
+
+
+async def open_graph(
+    settings: Settings,
+    stack: contextlib.AsyncExitStack,
+    *,
+    record_statements_to: Path | None = None,
+    attach: bool = False,
+) -> tuple[GraphRepository, EmbeddedGraphServer | None]:
+    """The knowledge graph alone, schema ensured: the configured Neo4j, or the embedded
+    server in the data directory (``attach``: the one a running twinql already owns
+    there, if any). Everything opened is closed by ``stack``. ``twinql load`` needs no
+    more than this: no readings store, no connectors, no devices."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    server: EmbeddedGraphServer | None = None
+    if settings.neo4j_uri:
+        gs = GraphSettings(
+            uri=settings.neo4j_uri,
+            user=settings.neo4j_user,
+            password=settings.neo4j_password,
+            database=settings.neo4j_database,
+            record_statements_to=record_statements_to,
+        )
+    else:
+        server = EmbeddedGraphServer(
+            EmbeddedGraphSettings(data_dir=settings.data_dir, heap=settings.graph_heap)
+        )
+        stack.push_async_callback(server.aclose)
+        await server.start(attach=attach)
+        gs = server.graph_settings(record_statements_to=record_statements_to)
+    client = GraphClient(gs)
+    stack.push_async_callback(client.aclose)
+    graph = GraphRepository(client)
+    await graph.ensure_schema()
+    return graph, server
 
 
 async def start_connectors(services: Services) -> None:

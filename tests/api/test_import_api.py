@@ -1,14 +1,36 @@
-"""Plant import through GraphQL and through `twinql load`."""
+"""Plant import through GraphQL and through `twinql load`; the CLI's errors."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
+import pytest
+
 from api.cli import EXAMPLE_PLANT
+from graph.client import GraphClient
+from graph.embedded import EmbeddedGraphServer, free_port
+from graph.repository import GraphRepository
+from graph.settings import EmbeddedGraphSettings
 from tests.api.conftest import OPERATOR, Api
+
+CLI_ENV = {**os.environ, "TWINQL_GRAPH_HEAP": "512m"}
+
+
+def twinql(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env or CLI_ENV,
+    )
 
 DOC = """
 name: imported {u}
@@ -70,3 +92,89 @@ def test_cli_load_check_and_errors(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert "VALIDATION" in out.stderr and "line 4" in out.stderr
+
+
+def test_cli_load_touches_the_graph_only(tmp_path: Path) -> None:
+    """`twinql load` starts no readings store, connectors or devices: it works while
+    another process holds the DuckDB file of the data directory."""
+    data = tmp_path / "data"
+    data.mkdir()
+    plant = tmp_path / "plant.yaml"
+    plant.write_text(DOC.format(u="cli"))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('locked', flush=True); time.sleep(600)", str(data / "readings.duckdb")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        out = twinql("load", str(plant), "--data-dir", str(data))
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["counts"]["sensors"] == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not (data / "spill").exists()  # the ingest pipeline never started
+    assert not (data / "tokens.json").exists()  # nor the API
+    assert asyncio.run(_parent_of(data, "cli-pump")) == "cli-site"
+
+
+async def _parent_of(data: Path, asset_id: str) -> str | None:
+    async with EmbeddedGraphServer(EmbeddedGraphSettings(data_dir=data, heap="512m")) as server:
+        async with GraphClient(server.graph_settings()) as client:
+            return (await GraphRepository(client).assets.get(asset_id)).parent_id
+
+
+def test_cli_load_uses_the_graph_of_a_running_twinql(tmp_path: Path) -> None:
+    data, log = tmp_path / "data", tmp_path / "serve.log"
+    plant = tmp_path / "plant.yaml"
+    plant.write_text(DOC.format(u="live"))
+    port = free_port()
+    with log.open("wb") as fh:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(data),
+             "--port", str(port)],
+            env=CLI_ENV,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        out = twinql("load", str(plant), "--data-dir", str(data))
+        assert out.returncode == 0, out.stderr
+        assert f"running twinql (pid {server.pid})" in out.stderr
+        body = httpx.post(
+            f"{base}/graphql", json={"query": '{ asset(id: "live-pump") { parent { id } } }'}
+        ).json()
+        assert body["data"]["asset"] == {"parent": {"id": "live-site"}}
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (["serve"], {"TWINQL_PORT": "x"}, "twinql: VALIDATION: TWINQL_PORT must be an integer"),
+        (["--log-level", "bogus", "serve"], {}, "twinql: VALIDATION: log level must be one of"),
+        (["export-schema"], {"TWINQL_LOG_LEVEL": "loud"}, "twinql: VALIDATION: log level"),
+    ],
+)
+def test_cli_bad_settings_are_a_clear_error(
+    tmp_path: Path, args: list[str], env: dict[str, str], expected: str
+) -> None:
+    out = twinql(*args, env={**CLI_ENV, "TWINQL_DATA_DIR": str(tmp_path), **env})
+    assert out.returncode == 2
+    assert out.stderr.startswith(expected), out.stderr
+    assert "Traceback" not in out.stderr
