@@ -4,14 +4,14 @@ in the readings store, mapping targets of sim specs, and the run summary."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
 from graph.errors import ValidationError
 from graph.simruns import SimulationRunRecord
-from sim import InputSeries, Scenario, ScenarioResult, Uncertain
+from sim import Event, InputSeries, Scenario, ScenarioResult, Uncertain
 
 __all__ = [
     "ProgressUpdate",
@@ -48,6 +48,7 @@ class ScenarioRequest:
     percentiles: tuple[float, ...] = (5.0, 50.0, 95.0)
     method: str = "rk4"
     start_at: datetime | None = None
+    events: tuple[Event, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +75,16 @@ class ScenarioRequest:
             "percentiles": list(self.percentiles),
             "method": self.method,
             "startAt": self.start_at.isoformat() if self.start_at else None,
+            "events": [
+                {
+                    "name": e.name,
+                    "variable": e.variable,
+                    "threshold": e.threshold,
+                    "direction": e.direction,
+                    "terminal": e.terminal,
+                }
+                for e in self.events
+            ],
         }
 
 
@@ -129,7 +140,13 @@ def run_summary(
         "clippedSamples": result.clipped_samples,
         "parameters": result.parameters,
         "events": [
-            {"event": e.event, "scenario": e.scenario, "timeSeconds": e.time_s}
+            {
+                "event": e.event,
+                "scenario": e.scenario,
+                "timeSeconds": e.time_s,
+                "at": (record.start_at + timedelta(seconds=e.time_s)).isoformat(),
+                "terminal": e.terminal,
+            }
             for e in result.events[:100]
         ],
         "eventProbability": result.event_probability,

@@ -162,6 +162,7 @@ class SimulationService:
             seed=req.seed,
             percentiles=req.percentiles,
             method=req.method,
+            events=req.events,
         )
         record = SimulationRunRecord(
             id=f"simrun-{uuid.uuid4().hex[:20]}",

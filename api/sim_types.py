@@ -10,10 +10,12 @@ import strawberry
 
 from api.sim_records import ScenarioRequest
 from graph.errors import ValidationError
-from sim import InputSeries, Model, Uncertain
+from sim import Event, InputSeries, Model, Uncertain
 
 __all__ = [
     "CalibrationResultNode",
+    "EventDirection",
+    "EventInput",
     "Interpolation",
     "LineBottleneckNode",
     "MonteCarloInput",
@@ -24,6 +26,7 @@ __all__ = [
 ]
 
 MAX_INPUT_POINTS = 100_000
+MAX_EVENTS = 20
 
 
 @strawberry.type(name="ModelVariable")
@@ -113,6 +116,39 @@ class MonteCarloInput:
     args: list[float]
 
 
+@strawberry.enum
+class EventDirection(Enum):
+    UP = "rising"
+    DOWN = "falling"
+    BOTH = "either"
+
+
+@strawberry.input(description="A threshold crossing that ends or marks a run.")
+class EventInput:
+    name: str
+    variable: str = strawberry.field(description="A state or output of the model.")
+    threshold: float
+    direction: EventDirection = strawberry.field(
+        default=EventDirection.BOTH, description="UP: rising through, DOWN: falling through."
+    )
+    terminal: bool = strawberry.field(
+        default=True,
+        description="End the run (each Monte Carlo sample on its own) where it happens; "
+        "false only marks the time.",
+    )
+
+    def to_domain(self, path: str) -> Event:
+        if not self.name.strip():
+            raise ValidationError("an event needs a name", path=path)
+        return Event(
+            name=self.name,
+            variable=self.variable,
+            threshold=self.threshold,
+            direction=self.direction.value,
+            terminal=self.terminal,
+        )
+
+
 @strawberry.input
 class ScenarioInput:
     model: str | None = strawberry.field(
@@ -133,6 +169,11 @@ class ScenarioInput:
     seed: int = 0
     percentiles: list[float] = strawberry.field(default_factory=lambda: [5.0, 50.0, 95.0])
     method: str = strawberry.field(default="rk4", description="rk4 or adaptive")
+    events: list[EventInput] = strawberry.field(
+        default_factory=list,
+        description="Threshold crossings to watch (summary.events lists the hits; with "
+        "Monte Carlo, summary.eventProbability the share of samples that hit each).",
+    )
     start_at: datetime | None = strawberry.field(
         default=None,
         description="Simulated start (default now). A past start replays from the readings "
@@ -161,6 +202,13 @@ class ScenarioInput:
         monte: dict[str, Uncertain] = {}
         for mc in self.monte_carlo:
             monte[mc.parameter] = Uncertain(mc.distribution, tuple(mc.args))
+        if len(self.events) > MAX_EVENTS:
+            raise ValidationError(f"at most {MAX_EVENTS} events", path="scenario.events")
+        events: list[Event] = []
+        for i, e in enumerate(self.events):
+            if any(e.name == seen.name for seen in events):
+                raise ValidationError(f"event {e.name!r} given twice", path=f"scenario.events[{i}]")
+            events.append(e.to_domain(f"scenario.events[{i}]"))
         return ScenarioRequest(
             model=self.model,
             horizon_s=self.horizon_seconds,
@@ -175,6 +223,7 @@ class ScenarioInput:
             percentiles=tuple(self.percentiles),
             method=self.method,
             start_at=self.start_at,
+            events=tuple(events),
         )
 
 

@@ -166,6 +166,61 @@ async def test_long_run_is_cancelled(api: Api, example: None) -> None:
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
+async def test_events_end_or_mark_a_run_of_the_example_reservoir(api: Api, example: None) -> None:
+    # tank-301 (120 m2) drained at 400 m3/h from 3 m: 0.3 h to 2 m (a quarter full,
+    # marked), 0.75 h to 0.5 m (low: the run ends there)
+    scenario = {
+        "horizonSeconds": 7200,
+        "stepSeconds": 1,
+        "outputEverySeconds": 60,
+        "initialState": [{"name": "level_m", "value": 3.0}],
+        "inputs": [
+            {"name": "inflow_m3h", "times": [0], "values": [0]},
+            {"name": "outflow_demand_m3h", "times": [0], "values": [400]},
+        ],
+        "events": [
+            {"name": "tank_low", "variable": "level_m", "threshold": 0.5, "direction": "DOWN"},
+            {
+                "name": "quarter",
+                "variable": "fill_fraction",
+                "threshold": 0.25,
+                "direction": "DOWN",
+                "terminal": False,
+            },
+        ],
+    }
+    run = (await api.ok(RUN, {"asset": "tank-301", "s": scenario}))["runSimulation"]
+    done = await _wait_status(api, run["id"], {"succeeded", "failed", "cancelled"})
+    assert done["status"] == "succeeded", done
+    hits = {e["event"]: e for e in done["summary"]["events"]}
+    assert set(hits) == {"tank_low", "quarter"}
+    assert hits["quarter"]["timeSeconds"] == pytest.approx(1080.0, abs=1.0)
+    assert hits["quarter"]["terminal"] is False
+    assert hits["tank_low"]["timeSeconds"] == pytest.approx(2700.0, abs=1.0)
+    assert hits["tank_low"]["terminal"] is True
+    start = datetime.fromisoformat(done["startAt"])
+    assert datetime.fromisoformat(hits["tank_low"]["at"]) - start == pytest.approx(
+        timedelta(seconds=hits["tank_low"]["timeSeconds"]), abs=timedelta(milliseconds=1)
+    )
+    assert done["summary"]["outputs"]["level_m"]["min"] >= 0.5 - 1e-9
+    q = 'query($id: ID!) { simulationRun(id: $id) { series(output: "level_m") { timestamps } } }'
+    stamps = (await api.ok(q, {"id": run["id"]}))["simulationRun"]["series"]["timestamps"]
+    last = datetime.fromisoformat(stamps[-1]) - start
+    assert timedelta(seconds=2640) <= last <= timedelta(seconds=2700)  # nothing after the end
+
+    bad = {**scenario, "events": [{"name": "e", "variable": "speed_rpm", "threshold": 1.0}]}
+    body = await api.gql(RUN, {"asset": "tank-301", "s": bad})
+    err = body["errors"][0]
+    assert err["extensions"]["code"] == "VALIDATION" and "speed_rpm" in err["message"], err
+    twice = {**scenario, "events": [scenario["events"][0]] * 2}
+    body = await api.gql(RUN, {"asset": "tank-301", "s": twice})
+    assert body["errors"][0]["extensions"]["code"] == "VALIDATION"
+    lonely = {**scenario, "events": [], "samples": 20}  # samples without monteCarlo
+    body = await api.gql(RUN, {"asset": "tank-301", "s": lonely})
+    assert body["errors"][0]["extensions"]["code"] == "VALIDATION"
+    assert "monte_carlo" in body["errors"][0]["message"]
+
+
 def _pump_plant(uid: str) -> str:
     return f"""
 assets:
