@@ -1,10 +1,13 @@
 """The batching writer against a real DuckDB store: flush by size and interval,
-backpressure, graceful shutdown, and store-and-forward through a real outage (another
-process holds the DuckDB file lock until it is killed)."""
+backpressure, graceful shutdown, store-and-forward through a real outage (another
+process holds the DuckDB file lock until it is killed), batches the store refuses
+(dead letters, quarantine) and a writer whose task fails (the spill log is gone)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -20,6 +23,18 @@ T0_US = 1_709_294_400_000_000
 LOCKER = (
     "import sys, time, duckdb\n"
     "conn = duckdb.connect(sys.argv[1])\n"
+    "print('locked', flush=True)\n"
+    "time.sleep(600)\n"
+)
+# Waits for the lock (the store holds it while it is connected), then keeps it.
+LOCK_WAITER = (
+    "import sys, time, duckdb\n"
+    "while True:\n"
+    "    try:\n"
+    "        conn = duckdb.connect(sys.argv[1])\n"
+    "        break\n"
+    "    except duckdb.IOException:\n"
+    "        time.sleep(0.0005)\n"
     "print('locked', flush=True)\n"
     "time.sleep(600)\n"
 )
@@ -68,6 +83,21 @@ class Locker:
         )
         assert self.proc.stdout is not None
         assert (await self.proc.stdout.readline()).strip() == b"locked"
+
+    async def take_from(self, store: DuckDBStore) -> None:
+        """Take the file lock from a store in use: a child waits for the lock while the
+        store's connection is dropped again and again (each operation reconnects), until
+        the child holds it between two of the store's operations."""
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", LOCK_WAITER, str(self.path), stdout=asyncio.subprocess.PIPE
+        )
+        assert self.proc.stdout is not None
+        locked = asyncio.ensure_future(self.proc.stdout.readline())
+        async with asyncio.timeout(30):
+            while not locked.done():
+                await store.disconnect()
+                await asyncio.sleep(0.001)
+        assert locked.result().strip() == b"locked"
 
     async def kill(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
@@ -229,4 +259,187 @@ async def test_kill_of_the_store_mid_ingest_loses_and_duplicates_nothing(
     await writer.aclose()
     stats = writer.stats()
     assert stats.received == n and stats.stored >= n and stats.replayed >= stats.spilled > 0
+    assert await count(store, path) == (n, n)
+
+
+def refused_batch(ts_us: int) -> ReadingBatch:
+    """Two readings the store will never take: the first has no asset (DuckDB's NOT NULL
+    constraint refuses the whole batch, a ConstraintException, not Unavailable)."""
+    return ReadingBatch.from_columns(
+        [ts_us, ts_us], ["bad1", "bad2"], [None, "a1"], [1.5, None], ["good", "missing"]
+    )
+
+
+async def test_a_refused_batch_goes_to_dead_letters_and_later_batches_are_stored(
+    db: tuple[DuckDBStore, Path], tmp_path: Path
+) -> None:
+    store, path = db
+    writer = BatchWriter(store, tmp_path / "spill", max_batch=50, flush_interval=0.01)
+    await writer.start()
+    await writer.submit(readings(0, 30))
+    await writer.flush()
+    await writer.submit(refused_batch(T0_US))
+    await writer.flush()
+    await writer.submit(readings(30, 30))
+    await writer.flush()
+    stats = writer.stats()
+    assert (stats.stored, stats.dead_lettered, stats.rejected, stats.store_errors) == (60, 2, 2, 1)
+    assert not stats.spill_pending and stats.spilled == 0 and writer.failure is None
+    await writer.aclose()
+    assert await count(store, path) == (60, 60)
+    dead = sorted(await store.rejected(limit=10), key=lambda r: r.sensor_id)
+    assert [(r.sensor_id, r.asset_id) for r in dead] == [("bad1", ""), ("bad2", "a1")]
+    assert all("refused" in r.reason and "NOT NULL" in r.reason for r in dead)
+    raw = [json.loads(r.raw) for r in dead]
+    assert [(x["ts_us"], x["value"], x["quality"]) for x in raw] == [
+        (T0_US, 1.5, "good"),
+        (T0_US, None, "missing"),
+    ]
+    assert raw[0]["timestamp"] == from_us(T0_US).isoformat()
+
+
+async def test_replay_moves_a_refused_record_to_dead_letters_and_goes_on(
+    db: tuple[DuckDBStore, Path], locker: Locker, tmp_path: Path
+) -> None:
+    store, path = db
+    writer = BatchWriter(
+        store, tmp_path / "spill", max_batch=40, flush_interval=0.01, retry_initial=0.02
+    )
+    await writer.start()
+    await store.disconnect()
+    await locker.start()
+    await writer.submit(readings(0, 40))
+    await writer.flush()
+    await writer.submit(refused_batch(T0_US))
+    await writer.flush()
+    await writer.submit(readings(40, 40))
+    await writer.flush()
+    assert writer.stats().spilled == 82
+    await locker.kill()
+    await until(lambda: not writer.stats().spill_pending, "spill replayed past the refused record")
+    await writer.aclose()
+    stats = writer.stats()
+    assert (stats.replayed, stats.stored, stats.dead_lettered) == (80, 80, 2)
+    assert await count(store, path) == (80, 80)
+    assert len(await store.rejected(limit=10)) == 2
+    assert list((tmp_path / "spill").glob("*.seg")) == []
+
+
+async def test_refused_rejected_rows_are_quarantined(
+    db: tuple[DuckDBStore, Path], tmp_path: Path
+) -> None:
+    store, path = db
+    spill = tmp_path / "spill"
+    writer = BatchWriter(store, spill, max_batch=50, flush_interval=0.01)
+    await writer.start()
+    unstorable = RejectedRow(2**63, from_us(T0_US), "zz", "", "{}", "unknown sensor")  # > BIGINT
+    await writer.submit(ReadingBatch.empty(), [unstorable])
+    await writer.flush()
+    await writer.submit(readings(0, 20), [RejectedRow(5, from_us(T0_US), "zz", "", "{}", "x")])
+    await writer.aclose()
+    stats = writer.stats()
+    assert (stats.quarantined, stats.stored, stats.rejected) == (1, 20, 1)
+    assert await count(store, path) == (20, 20)
+    assert [r.id for r in await store.rejected()] == [5]
+    quarantine = SpillLog(spill / "quarantine")
+    kept = [record for seg in quarantine.segments() for record in quarantine.read(seg)]
+    assert kept == [[unstorable]]
+    assert SpillLog(spill).segments() == []  # never replayed as spill
+
+
+async def test_a_failed_writer_says_so_and_loses_nothing(
+    db: tuple[DuckDBStore, Path], locker: Locker, tmp_path: Path
+) -> None:
+    """The store is down and the spill log cannot be appended to (its directory is gone,
+    a file in its place): the task ends, ``failure`` says why, submit and flush raise
+    Unavailable, and the batch the task held is still queued; close writes it."""
+    store, path = db
+    spill = tmp_path / "spill"
+    writer = BatchWriter(store, spill, max_batch=50, flush_interval=0.01, retry_initial=0.02)
+    await writer.start()
+    await writer.submit(readings(0, 50))
+    await writer.flush()
+    await store.disconnect()
+    await locker.start()
+    shutil.rmtree(spill)
+    spill.write_text("not a directory")
+    await writer.submit(readings(50, 50))
+    await until(lambda: writer.failure is not None, "the writer reports its failure")
+    assert writer.failure is not None and "NotADirectoryError" in writer.failure
+    with pytest.raises(Unavailable, match="stopped"):
+        await writer.submit(readings(100, 10))
+    with pytest.raises(Unavailable, match="stopped"):
+        await writer.flush()
+    stats = writer.stats()
+    assert (stats.received, stats.stored, stats.queue_depth) == (100, 50, 50)
+    spill.unlink()
+    spill.mkdir()
+    await locker.kill()
+    await writer.aclose()  # the last attempt writes what the dead task left queued
+    assert writer.stats().stored == 100 and writer.stats().queue_depth == 0
+    assert await count(store, path) == (100, 100)
+
+
+async def test_a_failed_writer_that_cannot_close_says_how_much_is_unwritten(
+    db: tuple[DuckDBStore, Path], locker: Locker, tmp_path: Path
+) -> None:
+    store, _ = db
+    spill = tmp_path / "spill"
+    writer = BatchWriter(store, spill, max_batch=50, flush_interval=0.01)
+    await writer.start()
+    await store.disconnect()
+    await locker.start()
+    shutil.rmtree(spill)
+    spill.write_text("not a directory")
+    await writer.submit(readings(0, 30))
+    await until(lambda: writer.failure is not None, "the writer reports its failure")
+    with pytest.raises(Unavailable, match="30 queued readings"):
+        await writer.aclose()
+
+
+async def test_store_lost_while_writes_are_in_flight_loses_and_duplicates_nothing(
+    db: tuple[DuckDBStore, Path], locker: Locker, tmp_path: Path
+) -> None:
+    """No quiet instant: while readings stream in and batches are being written, another
+    process takes the file lock from the store between two of its operations, so the
+    write in progress fails on reconnecting; the store returns while ingest goes on.
+    Every reading submitted is in the store exactly once."""
+    store, path = db
+    chunk = 100
+    writer = BatchWriter(
+        store,
+        tmp_path / "spill",
+        max_batch=300,
+        flush_interval=0.002,
+        max_queue=1_500,
+        retry_initial=0.01,
+        retry_max=0.05,
+    )
+    await writer.start()
+    stop = asyncio.Event()
+
+    async def produce() -> int:
+        i = 0
+        while not stop.is_set():
+            await writer.submit(readings(i, chunk))
+            i += chunk
+            await asyncio.sleep(0.001)
+        return i
+
+    producer = asyncio.create_task(produce())
+    await until(lambda: writer.stats().stored >= 1_000, "ingest under way")
+    await locker.take_from(store)  # the store is down, mid-ingest
+    assert not producer.done()
+    await until(lambda: writer.stats().spilled >= 1_000, "batches spilled while down")
+    errors = writer.stats().store_errors
+    assert errors > 0
+    await locker.kill()  # the store returns while ingest goes on
+    await until(lambda: writer.stats().replayed > 0, "replay while ingest goes on")
+    stop.set()
+    n = await producer
+    await until(lambda: not writer.stats().spill_pending, "spill replayed")
+    await writer.aclose()
+    stats = writer.stats()
+    assert stats.received == n and stats.stored >= n and stats.replayed >= stats.spilled > 0
+    assert stats.dead_lettered == 0 and writer.failure is None
     assert await count(store, path) == (n, n)
