@@ -104,6 +104,8 @@ def create_app(
         if not services.started:
             return JSONResponse({"status": "starting"}, status_code=503)
         checks = await services.readiness()
+        if services.pipeline is not None:  # the batching writer's task may have died
+            checks["ingest"] = services.pipeline.writer.failure or "ok"
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ok else "unavailable", "checks": checks},

@@ -3,15 +3,26 @@ inspection, whole-body failures (400, 413, 415), and auth (401, 403)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import shutil
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from starlette.applications import Starlette
 
+from api.app import create_app
 from api.readings_http import MAX_BODY, routes
+from api.services import Services
+from api.settings import Settings
+from graph.embedded import EmbeddedGraphServer, free_port
+from ingest.store import DuckDBStore
 from tests.api.conftest import ADMIN, INGEST, OPERATOR, VIEWER, Api
 
 REGISTER = """
@@ -276,3 +287,85 @@ async def test_admin_may_ingest_and_get_is_not_allowed(api: Api, uid: str) -> No
     assert (await api.client.get("/ingest", headers=headers())).status_code == 405
     r = await api.client.post("/ingest", content=b"Bearer", headers={"Authorization": "Basic x"})
     assert r.status_code == 401
+
+
+_LOCKER = "import sys, time, duckdb\nc = duckdb.connect(sys.argv[1])\nprint('locked', flush=True)\ntime.sleep(600)\n"
+
+
+async def test_a_dead_batch_writer_fails_readyz_and_ingest(
+    graph_server: EmbeddedGraphServer, tmp_path: Path, uid: str
+) -> None:
+    """An app of its own: its readings store goes down (another process takes the DuckDB
+    file lock) and its spill directory is gone, so the batching writer's task fails.
+    /readyz then says why (503, even once the store is back) and POST /ingest answers
+    503 instead of accepting readings nobody would write."""
+    port = free_port()
+    settings = Settings(
+        data_dir=tmp_path,
+        host="127.0.0.1",
+        port=port,
+        neo4j_uri=graph_server.bolt_uri,
+        neo4j_user="root",
+        neo4j_password=graph_server.graph_settings().password,
+        neo4j_database=graph_server.settings.database,
+        tokens=f"{ADMIN}:admin:alice,{VIEWER}:viewer:vic,{INGEST}:ingest:dev",
+        anonymous_read=False,
+    )
+    services = Services.from_settings(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, services=services), port=port, log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    locker: asyncio.subprocess.Process | None = None
+    spill = tmp_path / "spill"
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.05)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            api = Api(f"http://127.0.0.1:{port}", http, services)
+            await register(api, uid)
+            ready = await http.get("/readyz")
+            assert ready.status_code == 200 and ready.json()["checks"]["ingest"] == "ok"
+            store = services.readings
+            assert isinstance(store, DuckDBStore)
+            await store.disconnect()
+            locker = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", _LOCKER, store.path, stdout=asyncio.subprocess.PIPE
+            )
+            assert locker.stdout is not None
+            assert (await locker.stdout.readline()).strip() == b"locked"
+            shutil.rmtree(spill)
+            spill.write_text("not a directory")
+            item = {"sensor_id": f"{uid}-pt", "value": 1.0}
+            r = await http.post("/ingest", content=json.dumps([item]), headers=headers())
+            assert r.status_code == 200, r.text  # queued: the writer dies writing it
+            writer = services.ingest.writer
+            async with asyncio.timeout(20):
+                while writer.failure is None:  # noqa: ASYNC110 - polling, test-only
+                    await asyncio.sleep(0.01)
+            locker.kill()
+            await locker.wait()
+            spill.unlink()
+            spill.mkdir()
+            down = await http.get("/readyz")
+            assert down.status_code == 503
+            assert down.json()["checks"]["readings"] == "ok"  # the store is back...
+            assert down.json()["checks"]["ingest"].startswith("the batch writer stopped")
+            r = await http.post("/ingest", content=json.dumps([item]), headers=headers())
+            assert r.status_code == 503 and r.json()["error"]["code"] == "UNAVAILABLE"
+            assert "batch writer stopped" in r.json()["error"]["message"]
+    finally:
+        if locker is not None and locker.returncode is None:
+            locker.kill()
+            await locker.wait()
+        if not spill.is_dir():
+            spill.unlink(missing_ok=True)
+            spill.mkdir()
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    # closing made one last attempt: the reading the dead task held was written
+    async with DuckDBStore(tmp_path / "readings.duckdb") as reopened:
+        assert len(await reopened.latest([f"{uid}-pt"])) == 1
