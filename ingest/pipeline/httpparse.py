@@ -34,9 +34,15 @@ class ParsedBody:
     error_raw: list[str] = field(default_factory=list)  # raw text of each error
 
     def fail(self, index: int, sensor_id: object, reason: str, raw: str) -> None:
-        sid = sensor_id if isinstance(sensor_id, str) else None
-        self.errors.append(ItemError(index, sid, reason))
-        self.error_raw.append(raw[:_MAX_RAW])
+        sid = _storable(sensor_id) if isinstance(sensor_id, str) else None
+        self.errors.append(ItemError(index, sid, _storable(reason)))
+        self.error_raw.append(_storable(raw[:_MAX_RAW]))
+
+
+def _storable(text: str) -> str:
+    """``text`` with lone surrogates (JSON ``"\\ud800"`` decodes to one) escaped: no
+    store, and no UTF-8 response, can hold them as they are."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _timestamp(value: object) -> datetime | None:

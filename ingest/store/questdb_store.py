@@ -25,7 +25,7 @@ import numpy as np
 import psycopg
 from questdb import Sender, TimestampMicros
 
-from graph.errors import Unavailable
+from graph.errors import Unavailable, ValidationError
 from ingest.reading import Quality
 from ingest.store import _questdb_sql as sql
 from ingest.store._shape import fill_grid, split_series
@@ -46,6 +46,21 @@ from ingest.store.port import (
 __all__ = ["QuestDBStore"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# QuestDBErrorCode names that blame the data, not the connection (names, not members:
+# some exist only in newer clients).
+_REFUSALS = frozenset(
+    {
+        "InvalidUtf8",
+        "InvalidName",
+        "InvalidTimestamp",
+        "ArrayError",
+        "DecimalError",
+        "BadDataFrame",
+        "BatchTooLarge",
+        "ServerParseError",
+        "ServerSchemaMismatch",
+    }
+)
 
 
 class QuestDBStore(StoreLifecycle):
@@ -147,14 +162,22 @@ class QuestDBStore(StoreLifecycle):
     # -- writes (ILP over HTTP) ------------------------------------------------------------
 
     def _send(self, fill: Any) -> None:
+        """Run ``fill`` on a sender and flush. The client's errors about the data itself
+        (a bad string, name or timestamp; a row the server cannot parse or fit in the
+        table) become ``ValidationError``: the batch is refused and will be refused
+        again. Any other client error (connection, timeout, server busy) is
+        ``Unavailable``: worth retrying."""
         try:
             with self._send_lock, Sender.from_conf(self._ilp_conf) as sender:
                 fill(sender)
                 sender.flush()
-        except Exception as exc:  # the client raises its own IngressError/SenderError tree
-            if exc.__class__.__module__.startswith("questdb"):
-                raise Unavailable(f"QuestDB ILP write failed: {exc}") from exc
-            raise
+        except Exception as exc:  # the client raises its own QuestDBError tree
+            if not exc.__class__.__module__.startswith("questdb"):
+                raise
+            code = getattr(getattr(exc, "code", None), "name", None)
+            if code in _REFUSALS:
+                raise ValidationError(f"QuestDB refused the rows ({code}): {exc}") from exc
+            raise Unavailable(f"QuestDB ILP write failed: {exc}") from exc
 
     async def write(self, batch: ReadingBatch) -> int:
         batch = batch.dedup()

@@ -168,6 +168,20 @@ async def test_huge_integer_and_pre_1970_items_are_rejected_not_a_500(api: Api, 
     ]
 
 
+async def test_lone_surrogate_in_a_rejected_item_is_kept_escaped(api: Api, uid: str) -> None:
+    """A JSON escape for a lone surrogate in a rejected item's sensor id: answered (not a
+    500) and stored in rejected_readings with the escape as text."""
+    sid = f"{uid}-\\ud800"
+    body = f'[{{"sensor_id": "{sid}", "value": 1}}]'
+    r = await api.client.post("/ingest", content=body, headers=headers())
+    assert r.status_code == 200, r.text
+    assert r.json()["errors"][0]["sensor_id"] == sid
+    await api.services.ingest.writer.flush()
+    kept = await api.services.readings.rejected(limit=5, sensor_id=sid)
+    assert len(kept) == 1 and "sensor_id" in kept[0].reason
+    assert api.services.ingest.writer.stats().quarantined == 0
+
+
 async def test_ndjson_lines_are_items(api: Api, uid: str) -> None:
     await register(api, uid)
     at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)

@@ -96,6 +96,17 @@ def test_parsed_huge_integer_is_rejected_not_raised() -> None:
     assert out.batch.value.tolist() == [2.0]
 
 
+def test_rejected_items_carry_storable_text() -> None:
+    """JSON escapes can spell lone surrogates, which no store or UTF-8 answer can hold:
+    the error's sensor id and reason (and raw text) escape them."""
+    body = '[{"sensor_id": "\\ud800x", "value": 1}, {"sensor_id": "t1", "value": 1, "\\udc00": 2}]'
+    parsed = parse_body(body, "application/json", received_at=NOW)
+    assert [e.sensor_id for e in parsed.errors] == ["\\ud800x", "t1"]
+    assert "\\udc00" in parsed.errors[1].reason
+    for text in [*(e.reason for e in parsed.errors), *parsed.error_raw]:
+        text.encode("utf-8")  # raises on a lone surrogate
+
+
 def test_timestamps_before_1970_are_rejected() -> None:
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     assert reason(RawReading("t1", 1.0, epoch - timedelta(microseconds=1))) == (

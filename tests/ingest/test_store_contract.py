@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from graph.errors import ValidationError
+from graph.errors import Unavailable, ValidationError
 from ingest.reading import Quality
 from ingest.store import (
     Aggregate,
@@ -384,6 +384,18 @@ async def test_rejected_are_kept_and_replays_are_idempotent(store: ReadingsStore
     assert got[1] == rows[0]
     assert [r.id for r in await store.rejected(sensor_id="s1")] == [1]
     assert [r.id for r in await store.rejected(since=T0 + timedelta(seconds=1))] == [2]
+
+
+async def test_unstorable_text_is_refused_not_unavailable(store: ReadingsStore) -> None:
+    """Text no store can hold (a lone surrogate) is refused with an error that is not
+    ``Unavailable``: the batching writer must not retry it forever."""
+    bad = RejectedRow(3, T0, "s1", "a1", "bad \ud800 text", "unknown sensor")
+    with pytest.raises((ValueError, ValidationError)) as refused:
+        await store.write_rejected([bad])
+    assert not isinstance(refused.value, Unavailable)
+    await store.write_rejected([RejectedRow(4, T0, "s1", "a1", "fine", "unknown sensor")])
+    await store.sync()
+    assert [r.id for r in await store.rejected()] == [4]
 
 
 async def test_events(store: ReadingsStore) -> None:

@@ -1,6 +1,7 @@
-"""The QuestDB adapter's SQL: the SAMPLE BY clause builder (pure), and every statement
-the adapter can send, rendered as it is sent (IN lists of several sensors, each
-aggregate, SAMPLE BY clauses of several units), passing QuestDB's own parser."""
+"""The QuestDB adapter without a QuestDB server: the SAMPLE BY clause builder (pure),
+every statement the adapter can send, rendered as it is sent (IN lists of several
+sensors, each aggregate, SAMPLE BY clauses of several units), passing QuestDB's own
+parser, and the real client's connection failures surfacing as ``Unavailable``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from graph.errors import ValidationError
+from graph.embedded import free_port
+from graph.errors import Unavailable, ValidationError
+from ingest.store import QuestDBStore, ReadingBatch, RejectedRow, from_us
 from ingest.store import _questdb_sql as sql
 from tests.lint.linting import lint_questdb
 
@@ -71,3 +74,17 @@ def test_questdb_statements_pass_questdb_parser() -> None:
     assert "SAMPLE BY 1h ALIGN TO CALENDAR" in statements["BUCKETED/avg/1:00:00"]
     errors = lint_questdb(list(statements.values()), names=list(statements))
     assert errors == [], "\n".join(errors)
+
+
+async def test_unreachable_questdb_is_unavailable_for_writes_and_reads() -> None:
+    """Nothing listens on either port: the ILP client's and psycopg's connection errors
+    are ``Unavailable`` (the writer spills and retries), never a refusal."""
+    store = QuestDBStore(f"http://127.0.0.1:{free_port()}", pg_port=free_port())
+    batch = ReadingBatch.from_columns([1_000_000], ["s1"], ["a1"], [1.0], ["good"])
+    with pytest.raises(Unavailable):
+        await store.write(batch)
+    with pytest.raises(Unavailable):
+        await store.write_rejected([RejectedRow(1, from_us(0), "s1", "a1", "{}", "x")])
+    with pytest.raises(Unavailable):
+        await store.latest(["s1"])
+    await store.aclose()
