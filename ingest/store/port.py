@@ -4,8 +4,10 @@ Adapters: ``DuckDBStore`` (embedded default, a file in the data directory) and
 ``QuestDBStore`` (production: ILP over HTTP for writes, SQL over the PostgreSQL wire
 protocol for reads). Both deduplicate readings on (ts, sensor_id), last write wins,
 so replays after a fault are idempotent. Connection failures surface as
-``graph.errors.Unavailable`` (the batching writer then spills to disk); bad
-arguments as ``graph.errors.ValidationError``.
+``graph.errors.Unavailable`` (the batching writer then spills to disk and retries);
+bad arguments as ``graph.errors.ValidationError``. Any error other than
+``Unavailable`` from a write means the store refuses those rows for good (the writer
+moves them to dead letters rather than retrying them).
 
 Times cross the port as int64 epoch microseconds (UTC) in numpy arrays, or as
 timezone-aware datetimes in arguments and single values.
