@@ -16,6 +16,7 @@ from sim.line import (
     simulate_line,
 )
 from sim.model import InputSpec, Model, OutputSpec, ParamSpec, StateSpec
+from sim.models.valve import equal_percentage
 from sim.registry import MODELS, get_model
 from sim.scenario import (
     ResidualStats,
@@ -58,6 +59,7 @@ __all__ = [
     "Uncertain",
     "calibrate",
     "cancel_on",
+    "equal_percentage",
     "get_model",
     "initial_state_from_readings",
     "residual_stats",

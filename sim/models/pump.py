@@ -12,8 +12,14 @@ Equations (``s = n / n_rated``, ``Q`` in m3/h, heads in m, powers in kW, ``w`` w
 - efficiency: ``eta = rho g Q H_p / P`` (hydraulic over shaft power); at similar points
   ``Q ~ s``, ``H ~ s^2``, ``P ~ s^3`` so ``eta`` is speed-independent, as the affinity
   laws say; wear lowers head and raises power, so it lowers efficiency.
-- system: ``H_sys = H_static - H_in + (k_pipe + k_valve / v^2) Q|Q|`` with
-  ``H_in = p_in / (rho g)`` the suction head and ``v`` the valve opening.
+- system: ``H_sys = H_static - H_in + (k_pipe + k_valve / phi^2) Q|Q|`` with
+  ``H_in = p_in / (rho g)`` the suction head and ``phi = Kv / Kvs`` the discharge valve's
+  relative flow coefficient (floored at 0.01). The valve loss is ``k_valve Q^2`` fully
+  open and grows as ``1 / phi^2`` (``dp = (Q / Kv)^2``). ``phi`` comes from the valve's
+  stem position ``x`` (input ``valve_opening``) through its trim characteristic
+  (``valve.equal_percentage``, rangeability ``R``): ``R = 1`` is a linear trim
+  (``phi = x``); give the valve's own ``R`` for an equal-percentage trim, so a stem
+  position sensor can feed ``valve_opening`` as it is.
 - pipe inertia (rigid water column): ``dQ/dt = 3600 g A / L (H_p - H_sys)``, with a
   non-return valve (flow does not go below zero).
 - VFD speed loop, first order: ``dn/dt = (n_set - n) / tau_n``.
@@ -31,6 +37,7 @@ import numpy as np
 
 from sim.model import InputSpec, Model, OutputSpec, ParamSpec, StateSpec
 from sim.models._thermal import BAR_PER_M, RHO_G_KW, G, bearing_heat_kw, vibration_mm_s
+from sim.models.valve import equal_percentage
 
 __all__ = ["PumpModel"]
 
@@ -50,7 +57,13 @@ class PumpModel(Model):
     inputs = (
         InputSpec("speed_setpoint_rpm", "rpm", "speed reference to the VFD", 2900.0),
         InputSpec("inlet_pressure_bar", "bar", "suction pressure (gauge)", 1.0),
-        InputSpec("valve_opening", "1", "discharge valve opening, 0..1", 1.0),
+        InputSpec(
+            "valve_opening",
+            "1",
+            "discharge valve stem position, 0 closed .. 1 open (relative Kv through the "
+            "trim characteristic, valve_rangeability)",
+            1.0,
+        ),
         InputSpec("ambient_temp_c", "degC", "ambient air temperature", 25.0),
     )
     parameters = (
@@ -71,6 +84,13 @@ class PumpModel(Model):
         ),
         ParamSpec(
             "valve_resistance", "m/(m3/h)^2", "valve loss coefficient, fully open", 1e-4, (0, 1)
+        ),
+        ParamSpec(
+            "valve_rangeability",
+            "1",
+            "equal-percentage rangeability R of the discharge valve's trim (1 = linear)",
+            1.0,
+            (1, 1000),
         ),
         ParamSpec("pipe_length_m", "m", "length of the water column", 200.0, (1, 1e5)),
         ParamSpec("pipe_diameter_m", "m", "pipe inner diameter", 0.2, (0.01, 5)),
@@ -108,8 +128,8 @@ class PumpModel(Model):
 
     def prepare(self, p: np.ndarray) -> Any:
         c = [p[:, i] for i in range(p.shape[1])]
-        (n_r, h0, a, p0, c1, w, kh, kp, tau, hst, kpipe, kvalve, length, dia, eta_m) = c[:15]
-        (cap, res, f0, fw, share, v0, vw) = c[15:]
+        (n_r, h0, a, p0, c1, w, kh, kp, tau, hst, kpipe, kvalve, r_valve) = c[:13]
+        (length, dia, eta_m, cap, res, f0, fw, share, v0, vw) = c[13:]
         area = np.pi * dia * dia / 4.0
         return (
             1.0 / n_r,
@@ -128,6 +148,7 @@ class PumpModel(Model):
             1.0 / cap,
             1.0 / res,
             v0 + vw * w,
+            r_valve,  # [16] trim rangeability (1 = linear)
         )
 
     @staticmethod
@@ -138,7 +159,13 @@ class PumpModel(Model):
         qq = q * abs(q)
         head = c[1] * s * s - c[2] * qq
         shaft = (c[8] * s + c[9] * q) * s * s
-        opening = max(u[2], 0.01)
+        stem = min(max(u[2], 0.0), 1.0)
+        r = c[16]
+        if r - 1.0 < 1e-6:  # linear trim (valve.equal_percentage's limit at R = 1)
+            phi = stem
+        else:
+            phi = (r ** (stem - 1.0) - 1.0 / r) / (1.0 - 1.0 / r)
+        opening = max(phi, 0.01)
         h_sys = c[4] - u[1] / BAR_PER_M + (c[5] + c[6] / (opening * opening)) * qq
         dq = c[7] * (head - h_sys)
         if q <= 0.0 and dq < 0.0:
@@ -161,7 +188,7 @@ class PumpModel(Model):
     def rhs(self, t: float, x: np.ndarray, u: np.ndarray, prep: Any) -> np.ndarray:
         pr = prep
         s, q, qq, head, shaft = self._hydraulics(x, u, pr)
-        opening = np.maximum(u[:, 2], 0.01)
+        opening = np.maximum(equal_percentage(u[:, 2], pr[16]), 0.01)
         h_sys = pr[4] - u[:, 1] / BAR_PER_M + (pr[5] + pr[6] / (opening * opening)) * qq
         dq = pr[7] * (head - h_sys)
         dq = np.where((q <= 0.0) & (dq < 0.0), 0.0, dq)

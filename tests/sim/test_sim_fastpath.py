@@ -82,10 +82,11 @@ def test_per_scenario_inputs_and_shared_params() -> None:
 @given(
     st.lists(st.floats(-1e3, 1e4, allow_nan=False), min_size=3, max_size=3),
     st.lists(st.floats(-10, 3e3, allow_nan=False), min_size=4, max_size=4),
+    st.sampled_from([1.0, 1.5, 50.0, 1000.0]),  # valve trim: linear .. equal percentage
 )
-def test_pump_kernel_equals_rhs(x: list[float], u: list[float]) -> None:
+def test_pump_kernel_equals_rhs(x: list[float], u: list[float], rangeability: float) -> None:
     m = get_model("pump")
-    p = m.param_vector({"wear": 0.4})[None]
+    p = m.param_vector({"wear": 0.4, "valve_rangeability": rangeability})[None]
     prep = m.prepare(p)
     c = np.array([float(np.asarray(a).ravel()[0]) for a in prep])
     dx = np.empty(3)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graph.errors import NotFound, ValidationError
-from sim import MODELS, get_model, rk4
+from sim import MODELS, equal_percentage, get_model, rk4
 
 PUMP = get_model("pump")
 
@@ -111,3 +111,45 @@ def test_valve_characteristic_is_equal_percentage() -> None:
     r = 50.0
     unshifted = flow * (1 - 1 / r) + 100.0 / r
     np.testing.assert_allclose(unshifted[1:] / unshifted[:-1], r**0.1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=st.floats(0.0, 1.0), r=st.floats(1.5, 1000.0))
+def test_equal_percentage_trim_is_the_valve_models_and_tends_to_linear(x: float, r: float) -> None:
+    phi = float(equal_percentage(x, r))
+    assert 0.0 <= phi <= x + 1e-12  # an equal-percentage trim passes less than a linear one
+    valve = get_model("valve")
+    u = valve.input_vector({"upstream_pressure_bar": 2.0, "downstream_pressure_bar": 1.0})[None]
+    p = valve.param_vector({"kv_m3h": 100.0, "rangeability": r})[None]
+    flow = valve.compute_outputs(0.0, np.array([[x]]), u, p)[0, 1]
+    assert flow == pytest.approx(100.0 * phi, rel=1e-12, abs=1e-12)  # Q = Kv f(x) sqrt(dp)
+    assert float(equal_percentage(x, 1.0)) == x  # R = 1: linear
+    assert float(equal_percentage(x, 1.0 + 1e-4)) == pytest.approx(x, abs=1e-4)
+
+
+def test_pump_converts_a_stem_position_through_its_valves_trim() -> None:
+    """A pump given the stem position of an equal-percentage valve (R = 50) runs exactly as
+    one given the valve's relative Kv with a linear trim: the same system curve."""
+    x = np.array([[2900.0, 150.0, 40.0]])
+    for stem in (0.15, 0.5, 0.8, 1.0):
+        stem_u = PUMP.input_vector({"valve_opening": stem})[None]
+        kv_u = PUMP.input_vector({"valve_opening": float(equal_percentage(stem, 50.0))})[None]
+        by_stem = PUMP.derivatives(
+            0.0, x, stem_u, PUMP.param_vector({"valve_rangeability": 50})[None]
+        )
+        by_kv = PUMP.derivatives(0.0, x, kv_u, PUMP.param_vector()[None])
+        np.testing.assert_allclose(by_stem, by_kv, rtol=1e-12)
+    # half open, an equal-percentage valve throttles far more than a linear one
+    flows = [
+        rk4(
+            PUMP,
+            x[0],
+            horizon_s=120.0,
+            dt=0.01,
+            inputs={"valve_opening": 0.5},
+            params=PUMP.param_vector({"valve_rangeability": r}),
+            record_every=12000,
+        ).output("flow_m3h")[-1, 0]
+        for r in (1.0, 50.0)
+    ]
+    assert flows[1] < 0.8 * flows[0], flows
