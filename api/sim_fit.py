@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from api.sim_inputs import output_targets
 from api.sim_records import mapping_target
 from api.sim_service import SimulationService
 from api.sim_work import work_bottleneck, work_calibrate
@@ -100,12 +101,13 @@ async def calibrate_asset(
     bucket_s = max(step_s, span / MAX_CAL_POINTS)
     bucket = timedelta(seconds=math.ceil(bucket_s * 1000) / 1000)
     state_map = dict(spec.get("state_map") or {})
-    measured = await _bucketed(service, state_map, model.output_names, start, end, bucket)
+    outputs = output_targets(spec, model)
+    measured = await _bucketed(service, outputs, model.output_names, start, end, bucket)
     if not measured:
         raise ValidationError(
             f"no recorded history of the sensors mapped to outputs of {model.name!r} "
             f"between {start.isoformat()} and {end.isoformat()}",
-            details={"stateMap": list(state_map)},
+            details={"sensors": list(outputs)},
         )
     states = await _bucketed(service, state_map, model.state_names, start, end, bucket)
     initial = {name: float(v[0]) for name, (_, _, v) in states.items()}

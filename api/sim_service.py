@@ -3,9 +3,11 @@
 ``SimulationService.submit`` turns a request into a ``sim.Scenario`` whose initial state
 comes from the asset's sim spec (``state_map``: sensor -> state, with scale/offset) and
 the sensors' readings at the run's start (the latest values for a run starting now, the
-last value before ``start_at`` for a replay), records a ``SimulationRun`` in the graph
-(queued) and runs it in the job runner. Results go to the readings store under the
-run's id: ``{run}/{output}`` for the nominal series, ``{run}/{output}@p{q}`` for the
+last value before ``start_at`` for a replay). Mapped inputs (``input_map``) are held at
+their latest value for a run starting now; a replay follows what they recorded over its
+horizon (``api.sim_inputs.replay_inputs``); the scenario's own inputs override both.
+It records a ``SimulationRun`` in the graph (queued) and runs it in the job runner.
+Results go to the readings store under the run's id: ``{run}/{output}`` for the nominal series, ``{run}/{output}@p{q}`` for the
 bands, timestamped ``start_at + t``. Progress and status changes are published to
 subscribers (bounded queues) and written to the run record (at most every second).
 """
@@ -24,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from api.jobs import JobRunner, JobSettings
+from api.sim_inputs import output_targets, replay_inputs, targets_of
 from api.sim_records import (
     ProgressUpdate,
     ScenarioRequest,
     band_id,
-    mapping_target,
     run_summary,
     series_id,
 )
@@ -94,8 +96,7 @@ class SimulationService:
     async def _from_readings(
         self, mapping: dict[str, Any], names: tuple[str, ...], at: datetime | None
     ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
-        targets = {sid: mapping_target(t) for sid, t in mapping.items()}
-        targets = {sid: t for sid, t in targets.items() if t[0] in names}
+        targets = targets_of(mapping, names)
         got = await self.readings_at(list(targets), at)
         values: dict[str, float] = {}
         sources: dict[str, dict[str, Any]] = {}
@@ -124,6 +125,11 @@ class SimulationService:
         model = get_model(str(model_name))
         if spec.get("model") != model.name:
             spec = {}  # the asset's maps and parameters belong to another model
+        if not (math.isfinite(req.horizon_s) and req.horizon_s > 0):
+            raise ValidationError(
+                "horizonSeconds must be a positive number", path="scenario.horizonSeconds"
+            )
+        output_targets(spec, model)  # a bad output_map fails here, not in residuals later
         now = utcnow()
         start_at = req.start_at or now
         if start_at.tzinfo is None:
@@ -138,9 +144,16 @@ class SimulationService:
             state_src[name] = {"source": "override", "value": value}
         for spec_ in model.states:
             state_src.setdefault(spec_.name, {"source": "default", "value": spec_.default})
-        measured_inputs, input_src = await self._from_readings(
-            dict(spec.get("input_map") or {}), model.input_names, at
-        )
+        input_map = dict(spec.get("input_map") or {})
+        measured_inputs: dict[str, InputSeries] | dict[str, float]
+        if replay:  # drive the replay with what the inputs recorded over its horizon
+            measured_inputs, input_src = await replay_inputs(
+                self, targets_of(input_map, model.input_names), start_at, req.horizon_s
+            )
+        else:
+            measured_inputs, input_src = await self._from_readings(
+                input_map, model.input_names, None
+            )
         inputs: dict[str, InputSeries | float] = {
             k: v for k, v in measured_inputs.items() if k not in req.inputs
         }
@@ -179,6 +192,7 @@ class SimulationService:
             "initialState": state_src,
             "inputs": input_src,
             "stateMap": dict(spec.get("state_map") or {}),
+            "outputMap": dict(spec.get("output_map") or {}),
             "replay": replay,
         }
         self._live.add(record.id)

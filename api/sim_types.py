@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 
-from api.sim_records import ScenarioRequest
+from api.sim_records import ScenarioRequest, mapping_target
 from graph.errors import ValidationError
 from sim import Event, InputSeries, Model, Uncertain
 
@@ -22,6 +22,7 @@ __all__ = [
     "ParameterValueInput",
     "ScenarioInput",
     "SimModelNode",
+    "SimSpecNode",
     "SimulationProgressNode",
 ]
 
@@ -224,6 +225,63 @@ class ScenarioInput:
             method=self.method,
             start_at=self.start_at,
             events=tuple(events),
+        )
+
+
+@strawberry.type(name="SimMapping")
+class SimMappingNode:
+    point_id: strawberry.ID = strawberry.field(description="A sensor (or actuator) id.")
+    name: str = strawberry.field(description="The model state, input or output it maps to.")
+    scale: float
+    offset: float = strawberry.field(description="model value = scale * reading + offset")
+
+    @classmethod
+    def rows(cls, mapping: dict[str, Any]) -> list[SimMappingNode]:
+        out = []
+        for pid, target in mapping.items():
+            name, scale, offset = mapping_target(target)
+            out.append(cls(point_id=strawberry.ID(pid), name=name, scale=scale, offset=offset))
+        return out
+
+
+@strawberry.type(name="ParameterValue")
+class ParameterValueNode:
+    name: str
+    value: float
+
+
+@strawberry.type(name="SimSpec")
+class SimSpecNode:
+    asset_id: strawberry.ID
+    model: str
+    parameters: list[ParameterValueNode]
+    state_map: list[SimMappingNode] = strawberry.field(
+        description="Sensors that set a run's initial state."
+    )
+    input_map: list[SimMappingNode] = strawberry.field(
+        description="Actuators and sensors that drive the model's inputs."
+    )
+    output_map: list[SimMappingNode] = strawberry.field(
+        description="Sensors that measure model outputs."
+    )
+    measured_outputs: list[SimMappingNode] = strawberry.field(
+        description="What residuals and calibration compare with: outputMap, plus stateMap "
+        "sensors whose state is also an output."
+    )
+
+    @classmethod
+    def from_spec(
+        cls, asset_id: str, spec: dict[str, Any], measured: dict[str, Any]
+    ) -> SimSpecNode:
+        params = dict(spec.get("parameters") or {})
+        return cls(
+            asset_id=strawberry.ID(asset_id),
+            model=str(spec.get("model")),
+            parameters=[ParameterValueNode(name=k, value=float(v)) for k, v in params.items()],
+            state_map=SimMappingNode.rows(dict(spec.get("state_map") or {})),
+            input_map=SimMappingNode.rows(dict(spec.get("input_map") or {})),
+            output_map=SimMappingNode.rows(dict(spec.get("output_map") or {})),
+            measured_outputs=SimMappingNode.rows(measured),
         )
 
 

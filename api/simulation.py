@@ -19,7 +19,8 @@ from api.control import check_scope
 from api.readings_types import AggregateEnum, SeriesNode
 from api.readings_window import check_points, make_window
 from api.sim_fit import calibrate_asset, line_bottleneck
-from api.sim_records import band_id, mapping_target, series_id
+from api.sim_inputs import output_targets
+from api.sim_records import band_id, series_id
 from api.sim_service import SimulationService, require_service
 from api.sim_types import (
     CalibrationResultNode,
@@ -29,6 +30,7 @@ from api.sim_types import (
     ResidualNode,
     ScenarioInput,
     SimModelNode,
+    SimSpecNode,
     SimulationProgressNode,
     StationResultNode,
     finite_or_none,
@@ -47,7 +49,8 @@ from graph.errors import ValidationError
 from graph.model import utcnow
 from graph.simruns import SimulationRunRecord
 from ingest.store import Aggregate
-from sim import MODELS, get_model
+from ingest.store.batch import to_us
+from sim import MODELS, get_model, residual_stats
 
 __all__ = ["SimulationMutation", "SimulationQuery", "SimulationRunNode", "SimulationSubscription"]
 
@@ -152,8 +155,10 @@ class SimulationRunNode:
         )
 
     @strawberry.field(
-        description="Measured minus simulated (nominal) for each mapped sensor, over the part "
-        "of the run the sensors have already recorded (bucketed at the output interval)."
+        description="Measured minus simulated (nominal) for each sensor that measures an "
+        "output (the sim spec's outputMap, and stateMap sensors of states that are also "
+        "outputs), over the part of the run the sensors have already recorded (bucketed at "
+        "the output interval)."
     )
     async def residuals(self, info: Info) -> list[ResidualNode]:
         info.context.reader()
@@ -166,45 +171,35 @@ class SimulationRunNode:
         if end <= start:
             return []
         every = float(self.record.summary.get("outputEverySeconds") or 1.0)
-        targets = {
-            sid: mapping_target(t) for sid, t in (self.record.summary.get("stateMap") or {}).items()
+        maps = {
+            "state_map": self.record.summary.get("stateMap") or {},
+            "output_map": self.record.summary.get("outputMap") or {},
         }
-        targets = {sid: t for sid, t in targets.items() if t[0] in model.output_names}
+        targets = output_targets(maps, model)
         if not targets:
             return []
         bucket = timedelta(seconds=max(every, 0.001))
         measured = await store.history(list(targets), start, end, bucket)
         sim_ids = {sid: series_id(self.record.id, t[0]) for sid, t in targets.items()}
         simulated = await store.history(list(set(sim_ids.values())), start, end)
+        t0 = to_us(start)
         out = []
         for sid, (name, scale, offset) in targets.items():
             m, s = measured[sid], simulated[sim_ids[sid]]
             ok = np.isfinite(m.values)
-            mt, mv = m.times[ok], scale * m.values[ok] + offset
-            if s.times.size < 2 or mt.size == 0:
-                out.append(
-                    ResidualNode(
-                        sensor_id=strawberry.ID(sid),
-                        output=name,
-                        n=0,
-                        rmse=None,
-                        bias=None,
-                        max_abs=None,
-                    )
-                )
-                continue
-            mt = mt + bucket // timedelta(microseconds=1) // 2  # bucket middles
-            inside = (mt >= s.times[0]) & (mt <= s.times[-1])
-            r = mv[inside] - np.interp(mt[inside], s.times, s.values)
-            n = int(r.size)
+            # bucket middles, in seconds from the run's start
+            mt = (m.times[ok] - t0) / 1e6 + bucket.total_seconds() / 2
+            stats = residual_stats(
+                (s.times - t0) / 1e6, s.values, mt, scale * m.values[ok] + offset
+            )
             out.append(
                 ResidualNode(
                     sensor_id=strawberry.ID(sid),
                     output=name,
-                    n=n,
-                    rmse=float(np.sqrt(np.mean(r * r))) if n else None,
-                    bias=float(np.mean(r)) if n else None,
-                    max_abs=float(np.max(np.abs(r))) if n else None,
+                    n=stats.n,
+                    rmse=finite_or_none(stats.rmse),
+                    bias=finite_or_none(stats.bias),
+                    max_abs=finite_or_none(stats.max_abs),
                 )
             )
         return out
@@ -220,6 +215,19 @@ class SimulationQuery:
     def simulation_models(self, info: Info) -> list[SimModelNode]:
         info.context.reader()
         return [SimModelNode.from_model(m) for m in MODELS.values()]
+
+    @strawberry.field(
+        description="How an asset is simulated: its model, parameters and which sensors and "
+        "actuators map to the model's states, inputs and outputs (null without a sim spec)."
+    )
+    async def simulation_spec(self, info: Info, asset_id: strawberry.ID) -> SimSpecNode | None:
+        info.context.reader()
+        spec = await _service(info).sim_spec(str(asset_id))
+        if not spec.get("model"):
+            return None
+        return SimSpecNode.from_spec(
+            str(asset_id), spec, output_targets(spec, get_model(str(spec["model"])))
+        )
 
     @strawberry.field
     async def simulation_run(self, info: Info, id: strawberry.ID) -> SimulationRunNode:

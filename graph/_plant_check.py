@@ -282,7 +282,11 @@ class _Walker:
             except _Bad as exc:
                 self.add((*path, "parameters", key), str(exc))
         maps: dict[str, dict[str, StateTarget]] = {}
-        for name, kinds in (("state_map", ("sensor",)), ("input_map", ("actuator", "sensor"))):
+        for name, kinds in (
+            ("state_map", ("sensor",)),
+            ("input_map", ("actuator", "sensor")),
+            ("output_map", ("sensor",)),
+        ):
             raw_map = raw.get(name) if isinstance(raw, dict) else None
             maps[name] = {}
             if raw_map is not None and not isinstance(raw_map, dict):
@@ -297,7 +301,14 @@ class _Walker:
                     self.add(p, str(exc))
         if ok and asset_id:
             self.out["sims"].append(
-                AssetSimSpec(asset_id, model, params, maps["state_map"], maps["input_map"])  # type: ignore[arg-type]
+                AssetSimSpec(  # type: ignore[arg-type]
+                    asset_id,
+                    model,
+                    params,
+                    maps["state_map"],
+                    maps["input_map"],
+                    maps["output_map"],
+                )
             )
 
     def source(self, raw: object, path: KeyPath) -> None:

@@ -66,6 +66,7 @@ def plant_to_dict(plant: PlantDescription) -> dict[str, object]:
             parameters=dict(m.parameters),
             state_map={k: _target_doc(v) for k, v in m.state_map.items()},
             input_map={k: _target_doc(v) for k, v in m.input_map.items()},
+            output_map={k: _target_doc(v) for k, v in m.output_map.items()},
         )
         for m in plant.sims
     }

@@ -171,7 +171,7 @@ _ACTUATOR: Spec = {
     "max_value": (_num, True),
 }
 _SIM: Spec = {"model": (_name, True), "parameters": (_mapping, False)}
-_SIM_MAPS = ("state_map", "input_map")
+_SIM_MAPS = ("state_map", "input_map", "output_map")
 _STATION: Spec = {
     "cycle_time_s": (_positive, True),
     "cv": (_nonneg, False),

@@ -40,6 +40,7 @@ def sim_spec_to_map(spec: AssetSimSpec) -> dict[str, object]:
         "parameters": dict(spec.parameters),
         "state_map": {k: target(v) for k, v in spec.state_map.items()},
         "input_map": {k: target(v) for k, v in spec.input_map.items()},
+        "output_map": {k: target(v) for k, v in spec.output_map.items()},
     }
 
 

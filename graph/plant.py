@@ -20,6 +20,7 @@ A plant file is one mapping; keys are snake_case everywhere. Only ``assets`` is 
           parameters: {rated_speed_rpm: 2900}           # numbers only
           state_map: {pump-101.speed: speed_rpm}        # sensor id -> model state
           input_map: {pump-101.speed_sp: speed_setpoint_rpm}  # actuator/sensor id -> input
+          output_map: {pump-101.vibration: vibration_mm_s}    # sensor id -> model output
         station:                    # optional, stations of a production line
           {cycle_time_s, cv?, mtbf_h, mttr_h, buffer_after?, buffer_capacity?}
     data_sources:
@@ -32,10 +33,13 @@ A plant file is one mapping; keys are snake_case everywhere. Only ``assets`` is 
     work_orders: [{id, asset, status: open|in_progress|done|cancelled, priority: 1..5,
                    created_at, due_at?, reason?}]
 
-A ``state_map``/``input_map`` value is a name, or ``{name, scale?, offset?}`` when units
-differ (model value = scale * reading + offset). ``buffer_capacity`` defaults to the
-``metadata.capacity`` of the ``buffer_after`` asset. Times are RFC 3339 with an offset
-(``2025-03-01T08:00:00Z``). ``data_type`` is ``bool``, ``(u)int16/32/64`` or
+A ``state_map``/``input_map``/``output_map`` value is a name, or ``{name, scale?,
+offset?}`` when units differ (model value = scale * reading + offset): ``state_map``
+sensors set a run's initial state, ``input_map`` points drive its inputs, and
+``output_map`` sensors measure model outputs (residuals, calibration); a ``state_map``
+sensor whose state is also an output counts as measuring it. ``buffer_capacity``
+defaults to the ``metadata.capacity`` of the ``buffer_after`` asset. Times are RFC 3339
+with an offset (``2025-03-01T08:00:00Z``). ``data_type`` is ``bool``, ``(u)int16/32/64`` or
 ``float32/64``, optionally ``:ABCD|CDAB|BADC|DCBA`` (word order); Modbus addresses are
 ``hr:N``/``ir:N``/``coil:N``/``di:N`` and actuators need ``hr`` or ``coil``.
 
@@ -105,6 +109,7 @@ class AssetSimSpec:
     parameters: dict[str, float] = field(default_factory=dict, hash=False)
     state_map: dict[str, StateTarget] = field(default_factory=dict, hash=False)
     input_map: dict[str, StateTarget] = field(default_factory=dict, hash=False)
+    output_map: dict[str, StateTarget] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from api.cli import EXAMPLE_PLANT
+from graph.errors import ValidationError
 from graph.importer import import_plant
 from graph.plant import load_plant_file, parse_plant
 from ingest.reading import RawReading
@@ -147,6 +148,24 @@ async def test_what_if_on_the_example_pump_has_bands_progress_and_stored_series(
     assert {"id": started["id"], "status": "succeeded"} in listed["simulationRuns"]["nodes"]
 
 
+async def test_example_pumps_measure_pressure_power_and_vibration(api: Api, example: None) -> None:
+    q = """query { simulationSpec(assetId: "pump-101") {
+      model parameters { name value } measuredOutputs { pointId name } } }"""
+    spec = (await api.ok(q, token=VIEWER))["simulationSpec"]
+    measured = {r["pointId"]: r["name"] for r in spec["measuredOutputs"]}
+    assert measured == {
+        "pump-101.speed": "speed_rpm",
+        "pump-101.flow": "flow_m3h",
+        "pump-101.bearing_temp": "bearing_temp_c",
+        "pump-101.discharge_pressure": "discharge_pressure_bar",
+        "pump-101.motor_power": "power_kw",
+        "pump-101.vibration": "vibration_mm_s",
+    }
+    assert {"name": "valve_resistance", "value": 1.13e-4} in spec["parameters"]
+    none = await api.ok('query { simulationSpec(assetId: "ps-line-1") { model } }', token=VIEWER)
+    assert none["simulationSpec"] is None
+
+
 async def test_long_run_is_cancelled(api: Api, example: None) -> None:
     scenario = {
         "horizonSeconds": 86400,
@@ -221,7 +240,11 @@ async def test_events_end_or_mark_a_run_of_the_example_reservoir(api: Api, examp
     assert "monte_carlo" in body["errors"][0]["message"]
 
 
-def _pump_plant(uid: str) -> str:
+def _pump_plant(uid: str, output_map: str | None = None) -> str:
+    outputs = output_map or (
+        f"{{{uid}.pressure: discharge_pressure_bar, {uid}.power: power_kw, "
+        f"{uid}.vibration: vibration_mm_s}}"
+    )
     return f"""
 assets:
   - id: {uid}-site
@@ -236,12 +259,27 @@ assets:
           - {{id: {uid}.flow, kind: flow, unit: m3/h, min_value: 0, max_value: 500}}
           - {{id: {uid}.temp, kind: temperature, unit: degC, min_value: -20, max_value: 150}}
           - {{id: {uid}.speed_sp, kind: speed, unit: rpm, min_value: 0, max_value: 4000}}
+          - {{id: {uid}.pressure, kind: pressure, unit: bar, min_value: 0, max_value: 16}}
+          - {{id: {uid}.power, kind: power, unit: kW, min_value: 0, max_value: 100}}
+          - {{id: {uid}.vibration, kind: vibration, unit: mm/s, min_value: 0, max_value: 50}}
         sim:
           model: pump
           parameters: {{wear: 0.1, static_head_m: 35.2}}
           state_map: {{{uid}.speed: speed_rpm, {uid}.flow: flow_m3h, {uid}.temp: bearing_temp_c}}
           input_map: {{{uid}.speed_sp: speed_setpoint_rpm}}
+          output_map: {outputs}
 """
+
+
+# sensor of the synthetic pump -> the model output it records
+_RECORDED = {
+    "speed": "speed_rpm",
+    "flow": "flow_m3h",
+    "temp": "bearing_temp_c",
+    "pressure": "discharge_pressure_bar",
+    "power": "power_kw",
+    "vibration": "vibration_mm_s",
+}
 
 
 async def test_calibration_recovers_wear_stores_it_and_replay_has_residuals(
@@ -268,11 +306,7 @@ async def test_calibration_recovers_wear_stores_it_and_replay_has_residuals(
     raws = []
     for k, t in enumerate(tr.times):
         at = t0 + timedelta(seconds=float(t))
-        for sensor, out in (
-            ("speed", "speed_rpm"),
-            ("flow", "flow_m3h"),
-            ("temp", "bearing_temp_c"),
-        ):
+        for sensor, out in _RECORDED.items():
             value = float(tr.output(out)[k, 0])
             raws.append(RawReading(sensor_id=f"{uid}.{sensor}", value=value, timestamp=at))
         raws.append(
@@ -281,6 +315,13 @@ async def test_calibration_recovers_wear_stores_it_and_replay_has_residuals(
             )
         )
     await _ingest(api, raws)
+
+    spec_q = """query($a: ID!) { simulationSpec(assetId: $a) {
+      model outputMap { pointId name scale } measuredOutputs { pointId name } } }"""
+    spec = (await api.ok(spec_q, {"a": f"{uid}-pump"}, token=VIEWER))["simulationSpec"]
+    assert spec["model"] == "pump"
+    assert {"pointId": f"{uid}.power", "name": "power_kw", "scale": 1.0} in spec["outputMap"]
+    assert {r["name"] for r in spec["measuredOutputs"]} == set(_RECORDED.values())
 
     q = """mutation($a: ID!, $from: DateTime!, $to: DateTime!) {
       calibrateModel(assetId: $a, parameters: ["wear"], from: $from, to: $to) {
@@ -295,31 +336,65 @@ async def test_calibration_recovers_wear_stores_it_and_replay_has_residuals(
     wear = res["parameters"][0]
     assert wear["name"] == "wear" and wear["value"] == pytest.approx(0.4, abs=0.05), res
     fits = {f["output"]: f for f in res["fits"]}
-    assert set(fits) == {"speed_rpm", "flow_m3h", "bearing_temp_c"}
+    assert set(fits) == set(_RECORDED.values())  # the output_map sensors are fitted too
     assert fits["flow_m3h"]["r2"] > 0.9 and fits["flow_m3h"]["sensorId"] == f"{uid}.flow"
+    assert fits["vibration_mm_s"]["sensorId"] == f"{uid}.vibration"
+    assert fits["power_kw"]["r2"] > 0.9
     specs = await api.services.repo.assets.specs([f"{uid}-pump"])
     assert specs[f"{uid}-pump"]["sim"]["parameters"]["wear"] == pytest.approx(wear["value"])
 
-    # replay the recorded hour with the stored parameters: residuals against the sensors
+    # replay the recorded hour with the stored parameters: the recorded setpoint steps
+    # drive it (no inputs given), and the residuals compare every mapped sensor
     scenario = {
         "horizonSeconds": 3600,
         "stepSeconds": 0.1,
         "outputEverySeconds": 10,
         "startAt": t0.isoformat(),
-        "inputs": [
-            {"name": "speed_setpoint_rpm", "times": [0, 600, 2400], "values": [2500, 2900, 2700]}
-        ],
     }
     run = (await api.ok(RUN, {"asset": f"{uid}-pump", "s": scenario}))["runSimulation"]
     done = await _wait_status(api, run["id"], {"succeeded", "failed", "cancelled"})
     assert done["status"] == "succeeded", done
-    assert done["summary"]["parameters"]["wear"] == pytest.approx(wear["value"])
-    assert done["summary"]["initialState"]["flow_m3h"]["value"] == pytest.approx(150.0)
-    q = "query($id: ID!) { simulationRun(id: $id) { residuals { sensorId output n rmse bias } } }"
-    rows = (await api.ok(q, {"id": run["id"]}))["simulationRun"]["residuals"]
-    by = {r["output"]: r for r in rows}
+    summary = done["summary"]
+    assert summary["parameters"]["wear"] == pytest.approx(wear["value"])
+    assert summary["initialState"]["flow_m3h"]["value"] == pytest.approx(150.0)
+    source = summary["inputs"]["speed_setpoint_rpm"]
+    assert source["source"] == "history" and source["sensorId"] == f"{uid}.speed_sp"
+    assert source["value"] == 2500.0 and source["changes"] == 2
+    q = """query($id: ID!) { simulationRun(id: $id) {
+      speed: series(output: "speed_rpm") { timestamps values }
+      residuals { sensorId output n rmse bias } } }"""
+    got = (await api.ok(q, {"id": run["id"]}))["simulationRun"]
+    times = np.array(
+        [(datetime.fromisoformat(t) - t0).total_seconds() for t in got["speed"]["timestamps"]]
+    )
+    speed = np.array(got["speed"]["values"])
+    # the replayed speed follows the recorded setpoint: 2,500 -> 2,900 at 600 s -> 2,700
+    assert speed[(times > 100) & (times < 590)] == pytest.approx(2500.0, abs=1.0)
+    assert speed[(times > 700) & (times < 2390)] == pytest.approx(2900.0, abs=1.0)
+    assert speed[times > 2500] == pytest.approx(2700.0, abs=1.0)
+    by = {r["output"]: r for r in got["residuals"]}
+    assert set(by) == set(_RECORDED.values())
     assert by["flow_m3h"]["n"] > 300 and by["flow_m3h"]["rmse"] < 3.0, by
     assert by["speed_rpm"]["sensorId"] == f"{uid}.speed"
+    assert by["discharge_pressure_bar"]["n"] > 300
+    assert by["discharge_pressure_bar"]["rmse"] < 0.05, by
+    assert by["power_kw"]["rmse"] < 1.0 and by["vibration_mm_s"]["rmse"] < 0.3, by
+
+
+async def test_an_output_map_naming_no_output_is_refused(api: Api, uid: str) -> None:
+    plant = parse_plant(
+        _pump_plant(uid, output_map=f"{{{uid}.power: shaft_power}}"), sim_models=set(MODELS)
+    )
+    await import_plant(api.services.repo, plant)
+    body = await api.gql(RUN, {"asset": f"{uid}-pump", "s": {"horizonSeconds": 10}})
+    err = body["errors"][0]
+    assert err["extensions"]["code"] == "VALIDATION", err
+    assert "shaft_power" in err["message"] and "not an output" in err["message"]
+    # and a plant file mapping an unknown sensor is refused when it is read
+    with pytest.raises(ValidationError, match="output_map"):
+        parse_plant(
+            _pump_plant(uid, output_map=f"{{{uid}.nothing: power_kw}}"), sim_models=set(MODELS)
+        )
 
 
 def _line_plant(uid: str) -> str:
