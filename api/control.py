@@ -78,6 +78,10 @@ class DataSourceStatusNode:
     restarts: int = strawberry.field(
         description="Restarts of the connector after an unexpected error (see lastError)."
     )
+    overflows: int = strawberry.field(
+        description="Incoming messages that found the connector's queue full; each is kept "
+        "as a dead letter (rejectedReadings), not processed."
+    )
     writes: int
     write_failures: int
 
@@ -98,6 +102,7 @@ def status_node(s: ConnectorStatus | None) -> DataSourceStatusNode | None:
         errors=s.errors,
         reconnects=s.reconnects,
         restarts=s.restarts,
+        overflows=s.overflows,
         writes=s.writes,
         write_failures=s.write_failures,
     )

@@ -73,11 +73,13 @@ class SourceProvider(TypingProtocol):
 @dataclass(frozen=True, slots=True)
 class ManagerSettings:
     """``default_mqtt_url``: broker of MQTT sources with an empty endpoint
-    (``TWINQL_MQTT_URL``). ``event_queue``: asset events waiting for the store before
+    (``TWINQL_MQTT_URL``). ``instance_id``: this process among several twinql instances,
+    part of MQTT client ids (default: the host name). ``event_queue``: asset events waiting for the store before
     the oldest are dropped (and counted). ``close_timeout_s``: bound on stopping one
     connector."""
 
     default_mqtt_url: str | None = None
+    instance_id: str | None = None
     event_queue: int = 10_000
     event_batch: int = 500
     event_flush_s: float = 0.2
@@ -284,6 +286,7 @@ class ConnectorManager:
                 self._enqueue,
                 on_error=self._dead_letter,
                 on_event=self._on_event,
+                instance_id=self.settings.instance_id,
             )
         except ValidationError as exc:
             return await self._fail(source, exc.message)

@@ -107,6 +107,7 @@ class ConnectorStatus:
     errors: int = 0  # dead letters, failed reads, sink failures
     reconnects: int = 0
     restarts: int = 0  # restarts of the connector loop after an unexpected error
+    overflows: int = 0  # incoming messages that found the queue full (dead-lettered)
     writes: int = 0
     write_failures: int = 0
 

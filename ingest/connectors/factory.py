@@ -20,14 +20,18 @@ def make_connector(
     *,
     on_error: ErrorSink | None = None,
     on_event: EventSink | None = None,
+    instance_id: str | None = None,
 ) -> ConnectorBase:
     """A stopped connector for ``source``; ``await c.start()`` (or ``async with c``).
 
     Raises ``ValidationError`` for a protocol without a device connector (``http`` data
     sources are fed by the HTTP ingest endpoint) or a malformed endpoint/binding.
+    ``instance_id`` tells twinql processes apart in MQTT client ids (default: host name).
     """
     if source.protocol is Protocol.MQTT:
-        return MqttConnector(source, bindings, sink, on_error=on_error, on_event=on_event)
+        return MqttConnector(
+            source, bindings, sink, on_error=on_error, on_event=on_event, instance_id=instance_id
+        )
     if source.protocol is Protocol.OPCUA:
         return OpcUaConnector(source, bindings, sink, on_error=on_error)
     if source.protocol is Protocol.MODBUS:

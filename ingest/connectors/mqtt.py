@@ -5,9 +5,17 @@ QoS 1, optionally shared (``$share/{group}/...``). Sensor topics match a binding
 sensor id or by its address; telemetry fields match a binding's address. One message is
 one batch for the sink.
 
+Every message is handled in isolation: one that cannot be read or handled (not UTF-8,
+not JSON, nested too deep, a failing sink...) becomes a dead letter with its raw payload
+and the reason, and the connector goes on with the next. The session (stable client id,
+persistent session, acknowledgement after handling, bounded queue whose overflow is
+counted and dead-lettered) is described in ``_mqtt_session``.
+
 Commands: ``{"correlation_id": .., "value": <raw>, "timestamp": ..}`` published at QoS 1
 to ``assets/{asset}/actuators/{address}/set``; the device answers on ``.../ack`` with
-``{"correlation_id": .., "ok": true|false, "value": <applied raw>, "message": ..}``.
+``{"correlation_id": .., "ok": true|false, "value": <applied raw>, "message": ..}``. The
+write is confirmed only for ``"ok": true`` with an applied value equal to the requested
+one (within ``ack_tolerance``), as the OPC UA and Modbus read-backs are.
 """
 
 from __future__ import annotations
@@ -15,13 +23,26 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import ssl
 import uuid
+from collections import deque
 
 import aiomqtt
 
 from graph.errors import ValidationError
 from graph.model import ActuatorBinding, DataSource, Protocol, SensorBinding, utcnow
+from ingest.connectors._mqtt_messages import (
+    ack_outcome,
+    data_readings,
+    raw_text,
+    telemetry_readings,
+)
+from ingest.connectors._mqtt_session import (
+    acknowledge,
+    clean_start,
+    client_identifier,
+    default_instance_id,
+    make_client,
+)
 from ingest.connectors._runtime import Backoff, ConnectorBase
 from ingest.connectors.base import (
     AssetEvent,
@@ -40,24 +61,16 @@ from ingest.connectors.mqtt_codec import (
     TopicKind,
     TopicRef,
     command_topic,
-    parse_data_payload,
     parse_telemetry_payload,
     parse_timestamp,
     parse_topic,
     subscription_filters,
 )
 from ingest.connectors.settings import MqttSettings
-from ingest.reading import RawReading
 
 __all__ = ["MqttConnector"]
 
 _log = logging.getLogger("twinql.ingest.connectors.mqtt")
-
-
-def _scaled(value: object, scale: float, offset: float) -> object:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value * scale + offset
-    return value
 
 
 class MqttConnector(ConnectorBase):
@@ -71,12 +84,19 @@ class MqttConnector(ConnectorBase):
         *,
         on_error: ErrorSink | None = None,
         on_event: EventSink | None = None,
+        instance_id: str | None = None,
     ) -> None:
         super().__init__(source, bindings, sink, on_error=on_error)
         self.settings = MqttSettings.from_source(source)
+        self.client_id = client_identifier(
+            source.id, instance_id or default_instance_id(), self.settings.client_id
+        )
         self._on_event = on_event
         self._client: aiomqtt.Client | None = None
         self._pending: dict[str, asyncio.Future[dict[str, object]]] = {}
+        self._fresh_session = True  # the first connection starts clean, later ones resume
+        self._subscribed: set[str] = set()  # filters the broker's session holds for us
+        self._overflow: deque[aiomqtt.Message] = deque()
         self._index_bindings()
 
     def _index_bindings(self) -> None:
@@ -99,28 +119,14 @@ class MqttConnector(ConnectorBase):
 
     # ---- connection loop -------------------------------------------------------------
 
-    def _make_client(self) -> aiomqtt.Client:
-        st = self.settings
-        identifier = st.client_id or f"twinql-{self._source.id}-{uuid.uuid4().hex[:8]}"
-        return aiomqtt.Client(
-            st.host,
-            st.port,
-            username=st.username,
-            password=st.password,
-            identifier=identifier,
-            keepalive=st.keepalive_s,
-            timeout=max(st.ack_timeout_s, 1.0),
-            tls_context=ssl.create_default_context() if st.tls else None,
-            max_queued_incoming_messages=st.max_queued_messages,
-        )
-
     async def _run(self) -> None:
-        backoff = Backoff(self.settings.reconnect.min_s, self.settings.reconnect.max_s)
+        st = self.settings
+        backoff = Backoff(st.reconnect.min_s, st.reconnect.max_s)
         b = self._bindings
         filters = subscription_filters(
             b.sensor_asset.values() if b.sensors else (),
             (b.actuator_asset[a.actuator_id] for a in b.actuators),
-            shared_group=self.settings.shared_group,
+            shared_group=st.shared_group,
             events=self._on_event is not None,
         )
         first = True
@@ -130,20 +136,81 @@ class MqttConnector(ConnectorBase):
             first = False
             self._set_state(ConnectorState.CONNECTING)
             try:
-                async with self._make_client() as client:
-                    if filters:
-                        await client.subscribe([(f, self.settings.qos) for f in filters])
+                fresh = self._fresh_session
+                if fresh:
+                    await clean_start(st, self.client_id)
+                client = make_client(st, self.client_id, first=fresh, on_overflow=self._overflowed)
+                async with client:
+                    self._fresh_session = False
+                    if fresh:
+                        self._subscribed.clear()
+                    await self._subscribe(client, filters)
                     self._client = client
                     self._set_state(ConnectorState.CONNECTED)
                     backoff.reset()
                     async for message in client.messages:
-                        await self._handle(str(message.topic), message.payload)
+                        await self._take(message)
+                        acknowledge(client, message)
+                        if self._overflow:
+                            await self._drain_overflow(client)
             except aiomqtt.MqttError as exc:
                 self._record_error(f"mqtt: {exc}", state=ConnectorState.ERROR)
             finally:
                 self._client = None
                 self._fail_pending("connection to the broker lost")
+            await self._drain_overflow(None)
             await asyncio.sleep(backoff.next_delay())
+
+    async def _subscribe(self, client: aiomqtt.Client, filters: list[str]) -> None:
+        """Subscribe ``filters``; drop what a resumed session holds from older bindings."""
+        stale = sorted(self._subscribed - set(filters))
+        if stale:
+            await client.unsubscribe(stale)
+        if filters:
+            await client.subscribe([(f, self.settings.qos) for f in filters])
+        self._subscribed = set(filters)
+
+    def _overflowed(self, message: aiomqtt.Message) -> None:
+        """aiomqtt's queue is full: count the message and keep it for a dead letter.
+
+        QoS 1 messages are always kept: they are unacknowledged until dead-lettered, so
+        the broker's in-flight window bounds them. QoS 0 ("at most once") messages beyond
+        another ``max_queued_messages`` are counted and logged as lost.
+        """
+        self._count(overflows=1)
+        if message.qos > 0 or len(self._overflow) < self.settings.max_queued_messages:
+            self._overflow.append(message)
+            return
+        self._record_error("incoming queue and overflow buffer full: a QoS 0 message was lost")
+        _log.error(
+            "MQTT %s: queue and overflow buffer full (%d each): QoS 0 message on %s lost",
+            self._source.id,
+            self.settings.max_queued_messages,
+            message.topic,
+        )
+
+    async def _drain_overflow(self, client: aiomqtt.Client | None) -> None:
+        """Dead-letter the overflowed messages (and acknowledge them: they are kept).
+
+        After a lost connection (``client`` None) unacknowledged QoS 1 messages are left
+        to the broker, which sends them again on the resumed session.
+        """
+        n = self.settings.max_queued_messages
+        while self._overflow:
+            message = self._overflow.popleft()
+            if client is None and message.qos > 0:
+                continue
+            await self._dead_letter(
+                DeadLetter(
+                    self._source.id,
+                    raw_text(message.payload),
+                    f"incoming queue full ({n} messages waiting): kept, not processed "
+                    "(raise max_queued_messages or add instances with shared_group)",
+                    str(message.topic),
+                )
+            )
+            if client is not None:
+                acknowledge(client, message)
 
     async def _on_stopped(self) -> None:
         self._client = None
@@ -156,6 +223,24 @@ class MqttConnector(ConnectorBase):
         self._pending.clear()
 
     # ---- incoming --------------------------------------------------------------------
+
+    async def _take(self, message: aiomqtt.Message) -> None:
+        """Handle one message; whatever goes wrong with it becomes its dead letter."""
+        topic = str(message.topic)
+        try:
+            await self._handle(topic, message.payload)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            _log.exception("MQTT %s: cannot handle a message on %s", self._source.id, topic)
+            await self._dead_letter(
+                DeadLetter(
+                    self._source.id,
+                    raw_text(message.payload),
+                    f"cannot handle the message: {exc!r}",
+                    topic,
+                )
+            )
 
     async def _handle(self, topic: str, payload: object) -> None:
         if isinstance(payload, bytes | bytearray):
@@ -201,29 +286,7 @@ class MqttConnector(ConnectorBase):
                 )
             )
             return
-        now = utcnow()
-        readings = []
-        for item in parse_data_payload(text):
-            meta: dict[str, object] = {"topic": topic}
-            if item.error:
-                meta["error"] = item.error
-            readings.append(
-                RawReading(
-                    sensor_id=binding.sensor_id,
-                    value=item.value
-                    if item.error
-                    else _scaled(item.value, binding.scale, binding.offset),
-                    timestamp=item.timestamp,
-                    asset_id=ref.asset_id,
-                    unit=item.unit,
-                    quality=item.quality,
-                    metadata=meta,
-                    source=self._source.id,
-                    received_at=now,
-                    raw=item.raw or text,
-                )
-            )
-        await self._emit(readings)
+        await self._emit(data_readings(binding, ref.asset_id, topic, text, self._source.id))
 
     async def _on_telemetry(self, ref: TopicRef, topic: str, text: str) -> None:
         try:
@@ -233,26 +296,9 @@ class MqttConnector(ConnectorBase):
                 DeadLetter(self._source.id, text, str(exc), topic, ref.asset_id)
             )
             return
-        now = utcnow()
-        readings = []
-        unbound = []
-        for name, value in telemetry.values.items():
-            binding = self._by_field.get((ref.asset_id, name))
-            if binding is None:
-                unbound.append(name)
-                continue
-            readings.append(
-                RawReading(
-                    sensor_id=binding.sensor_id,
-                    value=_scaled(value, binding.scale, binding.offset),
-                    timestamp=telemetry.timestamp,
-                    asset_id=ref.asset_id,
-                    metadata={"topic": topic, "field": name},
-                    source=self._source.id,
-                    received_at=now,
-                    raw=text,
-                )
-            )
+        readings, unbound = telemetry_readings(
+            self._by_field, ref.asset_id, topic, text, telemetry, self._source.id
+        )
         await self._emit(readings)
         if unbound:
             await self._dead_letter(
@@ -274,10 +320,18 @@ class MqttConnector(ConnectorBase):
         ts = None
         try:
             doc = json.loads(text)
-            if isinstance(doc, dict) and doc.get("timestamp") is not None:
+        except RecursionError:
+            await self._dead_letter(
+                DeadLetter(self._source.id, text, "event JSON nests too deep", topic, ref.asset_id)
+            )
+            return
+        except ValueError:
+            doc = None  # events are free-form: a text payload is stored as received
+        if isinstance(doc, dict) and doc.get("timestamp") is not None:
+            try:
                 ts = parse_timestamp(doc["timestamp"])
-        except (ValueError, PayloadError):
-            ts = None  # events are free-form: the payload is stored as received
+            except PayloadError:
+                ts = None  # stored with the time it was received
         assert ref.name is not None
         await self._on_event(AssetEvent(self._source.id, ref.asset_id, ref.name, text, ts))
         self._count(messages=1)
@@ -285,7 +339,7 @@ class MqttConnector(ConnectorBase):
     async def _on_ack(self, ref: TopicRef, topic: str, text: str) -> None:
         try:
             doc = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             doc = None
         if not isinstance(doc, dict) or not isinstance(doc.get("correlation_id"), str):
             await self._dead_letter(
@@ -332,15 +386,4 @@ class MqttConnector(ConnectorBase):
             return self._write_done(WriteOutcome(False, None, f"publish failed: {exc}"))
         finally:
             self._pending.pop(correlation, None)
-        return self._write_done(self._outcome(ack, binding))
-
-    @staticmethod
-    def _outcome(ack: dict[str, object], binding: ActuatorBinding) -> WriteOutcome:
-        ok = ack.get("ok", True) is True
-        applied = ack.get("value")
-        confirmed = None
-        if isinstance(applied, int | float) and not isinstance(applied, bool):
-            confirmed = applied * binding.scale + binding.offset
-        message = ack.get("message")
-        text = message if isinstance(message, str) else ("acknowledged" if ok else "refused")
-        return WriteOutcome(ok, confirmed, text)
+        return self._write_done(ack_outcome(ack, binding, value, self.settings.ack_tolerance))

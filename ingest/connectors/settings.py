@@ -1,7 +1,12 @@
 """Typed connector settings, parsed once from a ``DataSource`` (endpoint + settings map).
 
 - MQTT: ``mqtt://host:port`` or ``mqtts://host:port``; settings ``username``,
-  ``password``, ``shared_group``, ``client_id``, ``ack_timeout_s``, ``keepalive_s``.
+  ``password``, ``shared_group``, ``client_id`` (default: derived from the data source
+  and the twinql instance id, stable across reconnects), ``ack_timeout_s``,
+  ``keepalive_s``, ``max_queued_messages``, ``mqtt_version`` (``"3.1.1"`` or ``"5"``),
+  ``session_expiry_s`` (MQTT 5: how long the broker keeps the session of a disconnected
+  twinql; with 3.1.1 the broker's own setting decides), ``ack_tolerance`` (relative
+  tolerance of a device's applied value against the requested one).
 - OPC UA: ``opc.tcp://host:port/path``; settings ``sampling_interval_ms``,
   ``publishing_interval_ms``, ``username``, ``password``, ``security``
   (``"Policy,Mode,client_cert,client_key[::key_password][,server_cert]"``, asyncua's
@@ -121,6 +126,9 @@ class MqttSettings:
     ack_timeout_s: float = 5.0
     keepalive_s: int = 30
     max_queued_messages: int = 10_000
+    mqtt_version: str = "3.1.1"
+    session_expiry_s: int = 3600
+    ack_tolerance: float = 1e-6
     reconnect: ReconnectSettings = ReconnectSettings()
 
     @classmethod
@@ -144,8 +152,26 @@ class MqttSettings:
             ack_timeout_s=_num(s, "ack_timeout_s", 5.0),
             keepalive_s=_int(s, "keepalive_s", 30, 1, 65535),
             max_queued_messages=_int(s, "max_queued_messages", 10_000, 1, 10_000_000),
+            mqtt_version=_mqtt_version(s),
+            session_expiry_s=_int(s, "session_expiry_s", 3600, 0, 2**32 - 1),
+            ack_tolerance=_tolerance(s),
             reconnect=ReconnectSettings.from_settings(s),
         )
+
+
+def _tolerance(settings: Mapping[str, object]) -> float:
+    value = _num(settings, "ack_tolerance", 1e-6, low=-math.inf)
+    if value < 0:
+        raise ValidationError(f"setting ack_tolerance must not be negative, got {value!r}")
+    return value
+
+
+def _mqtt_version(settings: Mapping[str, object]) -> str:
+    raw = str(settings.get("mqtt_version", "3.1.1")).strip()
+    aliases = {"3.1.1": "3.1.1", "311": "3.1.1", "4": "3.1.1", "5": "5", "5.0": "5"}
+    if raw not in aliases:
+        raise ValidationError(f"setting mqtt_version must be '3.1.1' or '5', got {raw!r}")
+    return aliases[raw]
 
 
 def check_opcua_security(security: str | None) -> str | None:

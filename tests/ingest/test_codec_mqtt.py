@@ -132,3 +132,28 @@ def test_settings_parse_endpoints_and_reject_bad_values() -> None:
 
     with pytest.raises(ValidationError, match="no connector"):
         make_connector(DataSource(id="d", protocol="http", endpoint=""), Bindings(), sink)
+
+
+def test_mqtt_session_settings() -> None:
+    def parse(**settings: object) -> MqttSettings:
+        return MqttSettings.from_source(
+            DataSource(id="d", protocol="mqtt", endpoint="mqtt://h", settings=settings)
+        )
+
+    default = parse()
+    assert (default.mqtt_version, default.session_expiry_s, default.ack_tolerance) == (
+        "3.1.1",
+        3600,
+        1e-6,
+    )
+    assert parse(mqtt_version="5", session_expiry_s=60, ack_tolerance=0).mqtt_version == "5"
+    assert parse(mqtt_version=5).mqtt_version == "5"
+    assert parse(ack_tolerance=0).ack_tolerance == 0.0
+    for bad, match in [
+        ({"mqtt_version": "3"}, "mqtt_version"),
+        ({"session_expiry_s": -1}, "session_expiry_s"),
+        ({"ack_tolerance": -0.1}, "ack_tolerance"),
+        ({"ack_tolerance": "loose"}, "ack_tolerance"),
+    ]:
+        with pytest.raises(ValidationError, match=match):
+            parse(**bad)

@@ -19,10 +19,12 @@ from ingest.connectors import (
     ConnectorState,
     DeadLetter,
 )
+from ingest.connectors._mqtt_messages import ack_outcome
+from ingest.connectors._mqtt_session import client_identifier
 from ingest.connectors.mqtt import MqttConnector
 from ingest.reading import Quality, RawReading
 from tests import peers
-from tests.peers import Mosquitto
+from tests.peers import Mosquitto, TcpProxy
 
 # fixtures from tests.peers
 mosquitto = peers.mosquitto
@@ -244,10 +246,11 @@ async def test_shared_subscription_splits_messages_between_instances(mosquitto_u
     asset = _uid("pump")
     bindings = _bindings(source, asset)
     a, b = Collector(), Collector()
-    async with (
-        MqttConnector(source, bindings, a.sink, on_error=a.on_error) as ca,
-        MqttConnector(source, bindings, b.sink, on_error=b.on_error) as cb,
+    async with (  # two twinql processes: two instance ids, so two client ids
+        MqttConnector(source, bindings, a.sink, on_error=a.on_error, instance_id="a") as ca,
+        MqttConnector(source, bindings, b.sink, on_error=b.on_error, instance_id="b") as cb,
     ):
+        assert ca.client_id != cb.client_id
         assert await ca.wait_connected(5) and await cb.wait_connected(5)
         port = int(mosquitto_url.rsplit(":", 1)[1])
         async with aiomqtt.Client("127.0.0.1", port) as client:
@@ -266,3 +269,250 @@ async def test_misconfiguration_is_a_validation_error(mosquitto_url: str) -> Non
     other = DataSource(id="b2", protocol="mqtt", endpoint=mosquitto_url)
     with pytest.raises(ValidationError, match="data source"):
         MqttConnector(other, _bindings(_source(mosquitto_url), "p"), Collector().sink)
+
+
+BOMB = "[" * 200_000 + "]" * 200_000  # valid JSON nesting far beyond the recursion limit
+
+
+async def test_one_bad_message_never_stops_the_connector(rig) -> None:  # noqa: ANN001
+    connector, got, asset, url = rig
+    await _publish(url, f"assets/{asset}/events/trip", BOMB)
+    await _publish(url, f"assets/{asset}/actuators/valve/ack", BOMB)
+    await _publish(url, f"assets/{asset}/actuators/valve/ack", '{"ok": true}')
+    await _publish(url, f"assets/{asset}/telemetry", BOMB)
+    await _publish(url, f"assets/{asset}/sensors/{asset}-temp/data", BOMB)
+    await _publish(url, f"assets/{asset}/sensors/{asset}-temp/data", "250")
+    await got.until(lambda: any(r.value == 15.0 for r in got.readings), within=5)
+    letters = sorted((letter.reason, letter.topic or "", letter.raw) for letter in got.letters)
+    assert letters == [
+        ("ack without a correlation_id", f"assets/{asset}/actuators/valve/ack", BOMB),
+        ("ack without a correlation_id", f"assets/{asset}/actuators/valve/ack", '{"ok": true}'),
+        ("event JSON nests too deep", f"assets/{asset}/events/trip", BOMB),
+        (letters[3][0], f"assets/{asset}/telemetry", BOMB),
+    ]
+    assert "not JSON" in letters[3][0]
+    (bomb_reading,) = [r for r in got.readings if r.raw == BOMB]  # attributable: a bad reading
+    assert "not JSON" in str(bomb_reading.metadata["error"])
+    assert not got.events
+    status = connector.status()
+    assert status.state is ConnectorState.CONNECTED and status.restarts == 0
+
+
+async def test_a_failing_handler_turns_the_message_into_a_dead_letter(mosquitto_url: str) -> None:
+    source = _source(mosquitto_url)
+    asset = _uid("pump")
+    got = Collector()
+
+    async def on_event(event: AssetEvent) -> None:
+        if event.kind == "boom":
+            raise RuntimeError("event store exploded")
+        await got.on_event(event)
+
+    async with MqttConnector(
+        source, _bindings(source, asset), got.sink, on_error=got.on_error, on_event=on_event
+    ) as connector:
+        assert await connector.wait_connected(5)
+        await _publish(mosquitto_url, f"assets/{asset}/events/boom", '{"code": 1}')
+        await _publish(mosquitto_url, f"assets/{asset}/events/fine", '{"code": 2}')
+        await _publish(mosquitto_url, f"assets/{asset}/sensors/{asset}-flow/data", "3")
+        await got.until(lambda: len(got.readings) == 1 and len(got.events) == 1)
+        (letter,) = got.letters
+        assert letter.raw == '{"code": 1}' and "event store exploded" in letter.reason
+        assert letter.topic == f"assets/{asset}/events/boom"
+        assert connector.status().state is ConnectorState.CONNECTED
+        assert connector.status().restarts == 0
+
+
+async def test_a_full_queue_is_counted_and_dead_lettered_never_silent(mosquitto_url: str) -> None:
+    source = _source(mosquitto_url, max_queued_messages=2)
+    asset = _uid("pump")
+    got = Collector()
+    release = asyncio.Event()
+
+    async def slow_sink(batch: list[RawReading]) -> None:
+        await release.wait()
+        await got.sink(batch)
+
+    async with MqttConnector(
+        source, _bindings(source, asset), slow_sink, on_error=got.on_error
+    ) as connector:
+        assert await connector.wait_connected(5)
+        port = int(mosquitto_url.rsplit(":", 1)[1])
+        async with aiomqtt.Client("127.0.0.1", port) as client:
+            for i in range(12):  # the broker's window (20) is wider than the queue (2)
+                await client.publish(f"assets/{asset}/sensors/{asset}-flow/data", str(i), qos=1)
+        await got.until(lambda: connector.status().overflows > 0)
+        release.set()
+        await got.until(lambda: len(got.readings) + len(got.letters) == 12)
+    processed = {r.value for r in got.readings}
+    kept = {int(letter.raw) for letter in got.letters}
+    assert processed | kept == set(range(12)) and not processed & kept  # each exactly once
+    assert connector.status().overflows == len(got.letters) > 0
+    assert all("incoming queue full" in letter.reason for letter in got.letters)
+
+
+async def test_acks_after_handling_make_the_broker_hold_back(mosquitto_url: str) -> None:
+    """With a stuck sink the broker stops at its in-flight window (Mosquitto: 20): 100
+    messages wait on the broker, not in twinql, and the queue of 25 does not overflow
+    (with acks on arrival all 100 would come in). Afterwards each message is accounted
+    for exactly once, as a reading or (if the broker sent faster than the sink took them)
+    a dead letter."""
+    source = _source(mosquitto_url, max_queued_messages=25)
+    asset = _uid("pump")
+    got = Collector()
+    release = asyncio.Event()
+
+    async def slow_sink(batch: list[RawReading]) -> None:
+        await release.wait()
+        await got.sink(batch)
+
+    async with MqttConnector(
+        source, _bindings(source, asset), slow_sink, on_error=got.on_error
+    ) as connector:
+        assert await connector.wait_connected(5)
+        port = int(mosquitto_url.rsplit(":", 1)[1])
+        async with aiomqtt.Client("127.0.0.1", port) as client:
+            for i in range(100):
+                await client.publish(f"assets/{asset}/sensors/{asset}-flow/data", str(i), qos=1)
+        await asyncio.sleep(0.5)
+        assert connector.status().overflows == 0
+        release.set()
+        await got.until(lambda: len(got.readings) + len(got.letters) == 100, within=10)
+        await asyncio.sleep(0.2)
+    processed = {r.value for r in got.readings}
+    kept = {int(letter.raw) for letter in got.letters}
+    assert processed | kept == set(range(100)) and not processed & kept
+    assert len(got.readings) + len(got.letters) == 100
+    assert connector.status().overflows == len(got.letters)
+
+
+@pytest.fixture
+async def proxied(mosquitto: Mosquitto) -> AsyncIterator[TcpProxy]:
+    proxy = TcpProxy(mosquitto.port)
+    await proxy.start()
+    yield proxy
+    await proxy.cut()
+
+
+@pytest.mark.parametrize("version", ["3.1.1", "5"])
+async def test_qos1_messages_sent_while_the_connection_was_down_arrive_after_it(
+    proxied: TcpProxy, mosquitto_url: str, version: str
+) -> None:
+    source = _source(proxied.url("mqtt"), mqtt_version=version)
+    asset = _uid("pump")
+    got = Collector()
+    topic = f"assets/{asset}/sensors/{asset}-flow/data"
+    async with MqttConnector(
+        source, _bindings(source, asset), got.sink, on_error=got.on_error
+    ) as c:
+        assert await c.wait_connected(5)
+        await _publish(mosquitto_url, topic, "0")
+        await got.until(lambda: len(got.readings) == 1)
+        await proxied.cut()  # the broker stays up; only twinql's network session goes
+        await got.until(lambda: c.status().state is not ConnectorState.CONNECTED)
+        for i in range(1, 6):
+            await _publish(mosquitto_url, topic, str(i))
+        await asyncio.sleep(0.3)
+        await proxied.start()
+        assert await c.wait_connected(5)
+        await got.until(lambda: {r.value for r in got.readings} == set(range(6)), within=5)
+        await asyncio.sleep(0.1)
+        values = [r.value for r in got.readings]
+        # at least once: "0" comes again when its ack was still on the way at the cut
+        assert values in ([0, 1, 2, 3, 4, 5], [0, 0, 1, 2, 3, 4, 5]), values
+        assert c.status().reconnects >= 1 and not got.letters
+
+
+@pytest.mark.parametrize("version", ["3.1.1", "5"])
+async def test_the_first_connection_is_clean_and_reconfigure_resumes(
+    mosquitto_url: str, version: str
+) -> None:
+    source = _source(mosquitto_url, mqtt_version=version)
+    asset, other = _uid("pump"), _uid("pump")
+    got = Collector()
+    async with MqttConnector(source, _bindings(source, asset), got.sink, on_error=got.on_error):
+        pass  # leaves a persistent session subscribed to the asset's topics
+    await _publish(mosquitto_url, f"assets/{asset}/sensors/{asset}-flow/data", "1")
+    connector = MqttConnector(source, _bindings(source, other), got.sink, on_error=got.on_error)
+    async with connector:  # same client id, new connector: starts clean
+        assert await connector.wait_connected(5)
+        await _publish(mosquitto_url, f"assets/{other}/sensors/{other}-flow/data", "2")
+        await got.until(lambda: len(got.readings) == 1)
+        assert got.readings[0].value == 2 and not got.letters
+
+        await connector.reconfigure(_bindings(source, asset))  # resumes, drops other's filters
+        assert await connector.wait_connected(5)
+        await _publish(mosquitto_url, f"assets/{other}/sensors/{other}-flow/data", "3")
+        await _publish(mosquitto_url, f"assets/{asset}/sensors/{asset}-flow/data", "4")
+        await got.until(lambda: len(got.readings) == 2)
+        await asyncio.sleep(0.2)
+    assert [r.value for r in got.readings] == [2, 4] and not got.letters
+
+
+def test_client_ids_are_stable_per_source_and_instance() -> None:
+    assert client_identifier("broker-1", "host-a") == "twinql-host-a-broker-1"
+    assert client_identifier("broker-1", "host-a") == client_identifier("broker-1", "host-a")
+    assert client_identifier("broker-1", "host-a") != client_identifier("broker-1", "host-b")
+    assert client_identifier("b 1/#", "h") == "twinql-h-b_1__"
+    long = client_identifier("x" * 200, "h")
+    assert len(long) == 64 and long != client_identifier("x" * 199, "h")
+    assert client_identifier("broker-1", "host-a", "explicit-id") == "explicit-id"
+
+
+@pytest.mark.parametrize(
+    ("ack", "ok", "confirmed", "says"),
+    [
+        ({"ok": True, "value": 21.0}, True, 42.0, "acknowledged"),
+        ({"ok": True, "value": 21.0, "message": "applied"}, True, 42.0, "applied"),
+        ({"ok": True, "value": 20.0}, False, 40.0, "device applied 40, requested 42"),
+        ({"value": 21.0}, False, 42.0, "without a boolean 'ok'"),
+        ({"ok": "yes", "value": 21.0}, False, 42.0, "without a boolean 'ok'"),
+        ({"ok": True}, False, None, "without a finite applied 'value'"),
+        ({"ok": True, "value": True}, False, None, "without a finite applied 'value'"),
+        ({"ok": True, "value": 10**400}, False, None, "a huge integer"),
+        ({"ok": False, "message": "interlock"}, False, None, "device refused: interlock"),
+        ({"ok": False}, False, None, "no reason given"),
+    ],
+)
+def test_ack_outcome_confirms_like_a_read_back(
+    ack: dict[str, object], ok: bool, confirmed: float | None, says: str
+) -> None:
+    binding = ActuatorBinding("b", "valve", "valve", scale=2.0)
+    outcome = ack_outcome(ack, binding, 42.0)
+    assert (outcome.ok, outcome.confirmed_value) == (ok, confirmed)
+    assert says in outcome.message
+    assert ack_outcome({"ok": True, "value": 21.0000001}, binding, 42.0).ok  # within 1e-6
+    assert not ack_outcome({"ok": True, "value": 21.0000001}, binding, 42.0, 1e-9).ok
+
+
+async def test_a_device_applying_another_value_is_not_confirmed(rig) -> None:  # noqa: ANN001
+    connector, _, asset, url = rig
+    port = int(url.rsplit(":", 1)[1])
+    ready = asyncio.Event()
+
+    async def clamping_device() -> None:
+        async with aiomqtt.Client("127.0.0.1", port) as client:
+            await client.subscribe(f"assets/{asset}/actuators/+/set", qos=1)
+            ready.set()
+            async for message in client.messages:
+                command = json.loads(message.payload)
+                ack = {"correlation_id": command["correlation_id"], "ok": True}
+                if command["value"] <= 30:  # applied as asked
+                    ack["value"] = command["value"]
+                else:  # clamped at its limit, and says ok anyway
+                    ack["value"] = 30
+                await client.publish(
+                    str(message.topic).replace("/set", "/ack"), json.dumps(ack), qos=1
+                )
+
+    task = asyncio.create_task(clamping_device())
+    try:
+        await asyncio.wait_for(ready.wait(), 3)
+        binding = connector.bindings.actuators[0]
+        assert (await connector.write(binding, 40.0)).ok  # raw 20
+        outcome = await connector.write(binding, 80.0)  # raw 40, clamped to 30 -> 60
+        assert not outcome.ok and outcome.confirmed_value == 60.0
+        assert "device applied 60, requested 80" in outcome.message
+    finally:
+        task.cancel()
+    assert connector.status().write_failures == 1

@@ -1,0 +1,161 @@
+"""The MQTT session of one connector: who it is, how it connects, when it acknowledges.
+
+- Identity: a stable client id, ``twinql-{instance}-{source}`` unless the data source
+  names one (``client_id``), so the broker knows the connector again after a reconnect.
+  The instance id tells twinql processes apart (two processes with one id would take the
+  session from each other in turns).
+- Session: the connector's first connection is clean (it drops what an earlier run left
+  on the broker); every later connection resumes the session, so QoS 1 messages
+  published while the connection was down are delivered when it is back. MQTT 3.1.1:
+  ``clean_session=False``, the clean start being a short clean connection before the
+  persistent one; MQTT 5: ``clean_start`` on the first connection only, and a
+  ``SessionExpiryInterval``. With 3.1.1 the broker decides how long it keeps the
+  session of a client that is away (Mosquitto: ``persistent_client_expiration``).
+- Acknowledgement: QoS 1 messages are acknowledged (PUBACK) once the connector has
+  handled them, not when they arrive. The broker sends at most its in-flight window of
+  unacknowledged messages, which is the backpressure; a message the connector never
+  handled (connection lost, stopped) is delivered again.
+- Queue: aiomqtt's incoming queue is ``OverflowQueue``, bounded with QoS in mind. QoS 0
+  messages beyond ``max_queued_messages``, and QoS 1 messages beyond twice that (the room
+  a broker's in-flight window needs), go to an overflow callback (the connector counts
+  and dead-letters them) instead of aiomqtt's discard-with-a-warning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import re
+import socket
+import ssl
+from collections.abc import Callable
+from typing import Any, cast
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ingest.connectors.settings import MqttSettings
+
+__all__ = [
+    "OverflowQueue",
+    "acknowledge",
+    "clean_start",
+    "client_identifier",
+    "default_instance_id",
+    "make_client",
+]
+
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_MAX_ID = 64
+
+Overflow = Callable[[aiomqtt.Message], None]
+
+
+def default_instance_id() -> str:
+    """The host name: distinct per machine or container unless configured otherwise."""
+    return socket.gethostname() or "twinql"
+
+
+def client_identifier(source_id: str, instance_id: str, explicit: str | None = None) -> str:
+    """``explicit`` when given, else ``twinql-{instance}-{source}`` (at most 64 safe chars)."""
+    if explicit:
+        return explicit
+    ident = _ID_UNSAFE.sub("_", f"twinql-{instance_id}-{source_id}")
+    if len(ident) <= _MAX_ID:
+        return ident
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:16]
+    return f"{ident[: _MAX_ID - 17]}-{digest}"
+
+
+class OverflowQueue(asyncio.Queue[aiomqtt.Message]):
+    """The incoming messages, bounded by ``maxsize`` (``limit``) with QoS in mind.
+
+    QoS 1 messages are flow-controlled by the broker's in-flight window (they are
+    acknowledged after handling), and refusing one would leave it unacknowledged, holding
+    a slot of that window. So they are taken up to twice ``limit`` (a broker without an
+    in-flight limit is still bounded there); QoS 0 messages up to ``limit``. Beyond, the
+    message goes to ``on_overflow``, never silently away.
+    """
+
+    def __init__(self, maxsize: int = 0, *, on_overflow: Overflow) -> None:
+        super().__init__(0)  # the bounds are enforced here, per QoS
+        self.limit = max(0, maxsize)
+        self._on_overflow = on_overflow
+
+    def put_nowait(self, item: aiomqtt.Message) -> None:
+        if self.limit and self.qsize() >= (self.limit if item.qos == 0 else 2 * self.limit):
+            self._on_overflow(item)
+            return
+        super().put_nowait(item)
+
+
+def _paho(client: aiomqtt.Client) -> Any:  # noqa: ANN401 - paho's client
+    # aiomqtt 2.x keeps the paho client in ``_client`` and has no manual-ack option of
+    # its own; paho's ``manual_ack_set``/``ack`` are public. A test pins this down.
+    paho = getattr(client, "_client", None)
+    if paho is None or not hasattr(paho, "manual_ack_set") or not hasattr(paho, "ack"):
+        raise RuntimeError("this aiomqtt version does not expose paho's client for manual acks")
+    return paho
+
+
+def make_client(
+    st: MqttSettings, identifier: str, *, first: bool, on_overflow: Overflow
+) -> aiomqtt.Client:
+    """A client of the persistent session, acknowledging manually.
+
+    ``first``: the connector's first connection; MQTT 5 then starts clean (3.1.1 needs
+    ``clean_start()`` before).
+    """
+    if st.mqtt_version == "5":
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = st.session_expiry_s
+        session: dict[str, Any] = {
+            "protocol": aiomqtt.ProtocolVersion.V5,
+            "clean_start": first,
+            "properties": props,
+        }
+    else:
+        session = {"protocol": aiomqtt.ProtocolVersion.V311, "clean_session": False}
+    return _client(st, identifier, session, on_overflow)
+
+
+def _client(
+    st: MqttSettings, identifier: str, session: dict[str, Any], on_overflow: Overflow
+) -> aiomqtt.Client:
+    queue = functools.partial(OverflowQueue, on_overflow=on_overflow)
+    client = aiomqtt.Client(
+        st.host,
+        st.port,
+        username=st.username,
+        password=st.password,
+        identifier=identifier,
+        keepalive=st.keepalive_s,
+        timeout=max(st.ack_timeout_s, 1.0),
+        tls_context=ssl.create_default_context() if st.tls else None,
+        max_queued_incoming_messages=st.max_queued_messages,
+        queue_type=cast("type[asyncio.Queue[aiomqtt.Message]]", queue),
+        **session,
+    )
+    _paho(client).manual_ack_set(True)
+    return client
+
+
+async def clean_start(st: MqttSettings, identifier: str) -> None:
+    """MQTT 3.1.1: drop the broker's session of ``identifier`` (connect clean, leave)."""
+    if st.mqtt_version == "5":
+        return  # MQTT 5 connects with clean_start instead
+    session = {"protocol": aiomqtt.ProtocolVersion.V311, "clean_session": True}
+    async with _client(st, identifier, session, lambda _m: None):
+        pass
+
+
+def acknowledge(client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+    """PUBACK (QoS 1) / PUBCOMP (QoS 2) for a handled message; a no-op for QoS 0.
+
+    Without a connection paho returns an error code and sends nothing: the broker then
+    delivers the message again on the resumed session (at least once).
+    """
+    if message.qos > 0:
+        _paho(client).ack(message.mid, message.qos)
