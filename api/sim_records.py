@@ -11,6 +11,9 @@ import numpy as np
 
 from graph.errors import ValidationError
 from graph.simruns import SimulationRunRecord
+from ingest.reading import Quality
+from ingest.store import ReadingBatch
+from ingest.store.batch import to_us
 from sim import Event, InputSeries, Scenario, ScenarioResult, Uncertain
 
 __all__ = [
@@ -18,6 +21,7 @@ __all__ = [
     "ScenarioRequest",
     "band_id",
     "mapping_target",
+    "result_batch",
     "run_summary",
     "series_id",
 ]
@@ -106,6 +110,38 @@ def mapping_target(t: object) -> tuple[str, float, float]:
     if isinstance(t, dict) and isinstance(t.get("name"), str):
         return t["name"], float(t.get("scale", 1.0)), float(t.get("offset", 0.0))  # type: ignore[arg-type]
     raise ValidationError(f"bad sim spec mapping target {t!r}")
+
+
+def result_batch(record: SimulationRunRecord, result: ScenarioResult) -> ReadingBatch:
+    """The run's series as one readings batch: ``{run}/{output}`` and its bands at
+    ``start_at + t``, NaN (after a terminal event) left out. Pure numpy on columns (the
+    id columns are filled in C, one repeated pointer per value); heavy for long runs, so
+    the service builds it in a thread."""
+    base = to_us(record.start_at)
+    ts = base + np.round(result.times * 1e6).astype(np.int64)
+    cols: list[tuple[str, np.ndarray]] = []
+    for name, values in result.outputs.items():
+        cols.append((series_id(record.id, name), values))
+        for q, band in result.bands.get(name, {}).items():
+            cols.append((band_id(record.id, name, q), band))
+    if not cols:
+        return ReadingBatch.empty()
+    values = np.concatenate([v for _, v in cols])
+    keep = np.isfinite(values)
+    per = [int(np.count_nonzero(np.isfinite(v))) for _, v in cols]
+    ids = np.empty(int(keep.sum()), dtype=object)
+    at = 0
+    for (sid, _), n in zip(cols, per, strict=True):
+        ids[at : at + n] = sid
+        at += n
+    n = ids.size
+    return ReadingBatch.from_columns(
+        np.tile(ts, len(cols))[keep],
+        ids,
+        np.full(n, record.asset_id, dtype=object),
+        values[keep],
+        np.full(n, Quality.GOOD.value, dtype=object),
+    )
 
 
 def _final(a: np.ndarray) -> float | None:

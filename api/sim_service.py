@@ -27,20 +27,11 @@ import numpy as np
 
 from api.jobs import JobRunner, JobSettings
 from api.sim_inputs import output_targets, replay_inputs, targets_of
-from api.sim_records import (
-    ProgressUpdate,
-    ScenarioRequest,
-    band_id,
-    run_summary,
-    series_id,
-)
+from api.sim_records import ProgressUpdate, ScenarioRequest, result_batch, run_summary
 from api.sim_work import work_scenario
 from graph.errors import TwinqlError, Unavailable, ValidationError
 from graph.model import utcnow
 from graph.simruns import TERMINAL, SimRunRepository, SimulationRunRecord
-from ingest.reading import Quality
-from ingest.store import ReadingBatch
-from ingest.store.batch import to_us
 from sim import Cancelled, InputSeries, Scenario, ScenarioResult, get_model
 
 if TYPE_CHECKING:
@@ -259,25 +250,8 @@ class SimulationService:
             self._publish(ProgressUpdate(run_id, status, progress, message))
 
     async def _store(self, record: SimulationRunRecord, result: ScenarioResult) -> int:
-        base = to_us(record.start_at)
-        ts = base + np.round(result.times * 1e6).astype(np.int64)
-        cols: list[tuple[str, np.ndarray]] = []
-        for name, values in result.outputs.items():
-            cols.append((series_id(record.id, name), values))
-            for q, band in result.bands.get(name, {}).items():
-                cols.append((band_id(record.id, name, q), band))
-        ts_all = np.concatenate([ts for _ in cols])
-        values = np.concatenate([v for _, v in cols])
-        ids = np.concatenate([np.full(len(ts), sid, dtype=object) for sid, _ in cols])
-        keep = np.isfinite(values)
-        n = int(keep.sum())
-        batch = ReadingBatch.from_columns(
-            ts_all[keep],
-            ids[keep],
-            np.full(n, record.asset_id, dtype=object),
-            values[keep],
-            np.full(n, Quality.GOOD.value, dtype=object),
-        )
+        # up to tens of millions of values: build the columns off the event loop
+        batch = await asyncio.to_thread(result_batch, record, result)
         written = await self.services.readings.write(batch)
         await self.services.readings.sync()
         return int(written)
