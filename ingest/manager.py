@@ -19,7 +19,6 @@ subscription reads.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import secrets
@@ -31,6 +30,7 @@ from typing import Protocol as TypingProtocol
 from graph.errors import TwinqlError, ValidationError
 from graph.model import ActuatorBinding, DataSource, Protocol, utcnow
 from graph.sources import SourceConfig
+from ingest._event_writer import EventWriter
 from ingest.connectors import (
     AssetEvent,
     Bindings,
@@ -124,8 +124,6 @@ class _Counters:
     reconcile_errors: int = 0
 
 
-
-
 def _source_key(s: DataSource) -> tuple[object, ...]:
     return (s.protocol.value, s.endpoint, json.dumps(s.settings, sort_keys=True, default=str))
 
@@ -169,7 +167,6 @@ class ConnectorManager:
         self._sink_task: asyncio.Task[None] | None = None
         self._draining_stopped = False
         self._reject = reject
-        self._store_events = store_events
         self.settings = settings or ManagerSettings()
         self._factory = factory
         self._running: dict[str, _Running] = {}
@@ -179,16 +176,22 @@ class ConnectorManager:
         self.events: Fanout[AssetEvent] = Fanout(self.settings.events_fanout_maxsize)
         # Final setpoint commands, published by whoever runs them (the API's control).
         self.outcomes: Fanout[Any] = Fanout(self.settings.events_fanout_maxsize)
-        self._event_queue: asyncio.Queue[EventRow] = asyncio.Queue()
-        self._event_task: asyncio.Task[None] | None = None
         self.counters = _Counters()
+        self._event_writer = EventWriter(
+            store_events,
+            reject,
+            self.counters,
+            queue=self.settings.event_queue,
+            batch=self.settings.event_batch,
+            flush_s=self.settings.event_flush_s,
+            close_timeout_s=self.settings.close_timeout_s,
+        )
 
     # ---- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> ReconcileReport:
         """Start the event writer and every connector (devices may still be down)."""
-        if self._event_task is None:
-            self._event_task = asyncio.create_task(self._write_events(), name="twinql-events")
+        self._event_writer.start()
         if self._sink_task is None:
             self._sink_task = asyncio.create_task(self._drain_readings(), name="twinql-readings")
         return await self.reconcile()
@@ -211,12 +214,7 @@ class ConnectorManager:
                 log.error(
                     "the readings queue did not drain within %gs", self.settings.close_timeout_s
                 )
-        task, self._event_task = self._event_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self._flush_events(final=True)
+        await self._event_writer.aclose()
         self.events.close()
         self.outcomes.close()
 
@@ -447,11 +445,7 @@ class ConnectorManager:
     async def _on_event(self, event: AssetEvent) -> None:
         self.counters.events += 1
         self.events.publish(event)
-        if self._event_queue.qsize() >= self.settings.event_queue:
-            self._event_queue.get_nowait()
-            self.counters.events_dropped += 1
-            log.warning("asset event queue full: dropped the oldest event")
-        self._event_queue.put_nowait(
+        self._event_writer.put(
             EventRow(
                 ts=event.timestamp or event.received_at,
                 asset_id=event.asset_id,
@@ -459,28 +453,3 @@ class ConnectorManager:
                 payload=event.payload,
             )
         )
-
-    async def _write_events(self) -> None:
-        while True:
-            first = await self._event_queue.get()
-            await asyncio.sleep(self.settings.event_flush_s)  # gather a batch
-            await self._flush_events(final=False, first=[first])
-
-    async def _flush_events(self, *, final: bool, first: list[EventRow] | None = None) -> None:
-        pending = first or []
-        while pending or not self._event_queue.empty():
-            rows, pending = pending, []
-            while len(rows) < self.settings.event_batch and not self._event_queue.empty():
-                rows.append(self._event_queue.get_nowait())
-            try:
-                await self._store_events(rows)
-            except TwinqlError as exc:
-                self.counters.event_store_errors += 1
-                log.warning("cannot store %d asset events: %s", len(rows), exc)
-                if final:
-                    log.error("dropping %d asset events at shutdown: %r", len(rows), rows)
-                    return
-                await asyncio.sleep(1.0)  # keep them for the next attempt, in order
-                pending = rows
-                continue
-            self.counters.events_stored += len(rows)

@@ -323,3 +323,121 @@ async def test_fanout_is_bounded_and_reports_missed_items() -> None:
     hub.close()
     assert [i async for i in odd] == []
     assert hub.subscribers == 0
+
+
+class FlakyEvents:
+    """The real DuckDB store's ``write_events`` behind a fault switch (fault injection;
+    the store, the broker and the pipeline are real)."""
+
+    def __init__(self, store: ReadingsStore) -> None:
+        self.store = store
+        self.failures: list[Exception] = []  # raised by the next calls, in order
+        self.always: Exception | None = None
+        self.delay_s = 0.0
+        self.calls = 0
+
+    async def __call__(self, rows) -> int:  # noqa: ANN001
+        self.calls += 1
+        await asyncio.sleep(self.delay_s)
+        if self.always is not None:
+            raise self.always
+        if self.failures:
+            raise self.failures.pop(0)
+        return await self.store.write_events(rows)
+
+
+async def _event_rig(
+    repo: GraphRepository, uid: str, tmp_path: Path, mosquitto_url: str
+) -> tuple[ReadingsStore, IngestPipeline, ConnectorManager, FlakyEvents, DataSource]:
+    await _register(repo, uid)
+    store = await open_store(StoreSettings(path=tmp_path / "r.duckdb", threads=1))
+    pipeline = IngestPipeline(
+        store, GraphCatalog(repo), PipelineSettings(spill_dir=tmp_path / "spill")
+    )
+    await pipeline.start()
+
+    async def sink(raws: list[RawReading]) -> None:
+        await pipeline.ingest(raws)
+
+    async def reject(rows: list[RejectedRow]) -> None:
+        await pipeline.writer.submit(ReadingBatch.empty(), rows)
+
+    events = FlakyEvents(store)
+    manager = ConnectorManager(
+        OnlyMine(repo, uid),
+        sink,
+        reject=reject,
+        store_events=events,
+        settings=ManagerSettings(
+            default_mqtt_url=mosquitto_url, event_flush_s=0.02, close_timeout_s=2.0
+        ),
+    )
+    src = DataSource(f"{uid}-broker", "mqtt", "", settings=FAST)
+    await repo.sources.upsert([src], [SensorBinding(src.id, f"{uid}-temp", "temp")])
+    return store, pipeline, manager, events, src
+
+
+async def _publish_events(url: str, asset: str, codes: Iterable[int]) -> None:
+    async with aiomqtt.Client("127.0.0.1", int(url.rsplit(":", 1)[1])) as c:
+        for code in codes:
+            await c.publish(f"assets/{asset}/events/alarm", json.dumps({"code": code}), qos=1)
+
+
+async def test_asset_events_survive_store_errors_and_shutdown(
+    repo: GraphRepository, uid: str, tmp_path: Path, mosquitto_url: str
+) -> None:
+    store, pipeline, manager, events, src = await _event_rig(repo, uid, tmp_path, mosquitto_url)
+    asset = f"{uid}-pump"
+    try:
+        await manager.start()
+        connector = manager.connector(src.id)
+        assert connector is not None and await connector.wait_connected(5)
+        # not a TwinqlError: it used to end the writer task unnoticed
+        events.failures = [RuntimeError("disk hiccup"), OSError("disk full")]
+        await _publish_events(mosquitto_url, asset, [1, 2])
+        async with asyncio.timeout(5):
+            while manager.counters.events_stored < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        assert manager.counters.event_store_errors == 2
+
+        events.delay_s = 0.5  # slow store: these are in flight when shutdown starts
+        await _publish_events(mosquitto_url, asset, [3, 4, 5])
+        async with asyncio.timeout(5):
+            while manager.counters.events < 5:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        await manager.aclose()
+        assert manager.counters.events_stored == 5
+        now = utcnow()
+        stored = await store.events([asset], now - timedelta(minutes=1), now + timedelta(minutes=1))
+        assert sorted(json.loads(e.payload)["code"] for e in stored) == [1, 2, 3, 4, 5]
+    finally:
+        await manager.aclose()
+        await pipeline.aclose()
+        await store.aclose()
+
+
+async def test_asset_events_the_store_refuses_at_shutdown_become_dead_letters(
+    repo: GraphRepository, uid: str, tmp_path: Path, mosquitto_url: str
+) -> None:
+    store, pipeline, manager, events, src = await _event_rig(repo, uid, tmp_path, mosquitto_url)
+    asset = f"{uid}-pump"
+    try:
+        await manager.start()
+        connector = manager.connector(src.id)
+        assert connector is not None and await connector.wait_connected(5)
+        events.always = ConnectionError("event store unreachable")
+        await _publish_events(mosquitto_url, asset, [7, 8])
+        async with asyncio.timeout(5):
+            while manager.counters.event_store_errors < 1 or manager.counters.events < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        await manager.aclose()
+        await pipeline.writer.flush()
+        rejected = [r for r in await store.rejected(limit=50) if r.asset_id == asset]
+        assert sorted(json.loads(r.raw)["code"] for r in rejected) == [7, 8]
+        assert all("not stored at shutdown" in r.reason for r in rejected)
+        assert "event store unreachable" in rejected[0].reason
+        assert manager.counters.events_stored == 0
+    finally:
+        await manager.aclose()
+        await pipeline.aclose()
+        await store.aclose()
