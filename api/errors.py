@@ -1,13 +1,17 @@
 """The one place where twinql errors become GraphQL errors.
 
-A ``TwinqlError`` keeps its message and gains ``extensions.code`` (plus its details);
-GraphQL's own validation errors get ``VALIDATION``; anything else is unexpected: it is
-logged with its traceback and masked as ``INTERNAL``.
+A ``TwinqlError`` with a client-facing code keeps its message and gains
+``extensions.code`` (plus its details); GraphQL's own validation errors get
+``VALIDATION``; anything else is unexpected, a plain ``TwinqlError`` (code ``INTERNAL``,
+e.g. a statement the graph server refused) included: it is logged in full with its
+traceback, under a short reference, and the client gets ``INTERNAL``, a masked message
+and that reference (``extensions.ref``) to quote.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
@@ -37,11 +41,15 @@ class CodedErrors(MaskErrors):
         code = code_of(error)
         extensions = dict(error.extensions or {})
         message = error.message
-        if isinstance(orig, TwinqlError):
-            extensions.update({k: v for k, v in orig.details.items() if _scalarish(v)})
-        elif code == "INTERNAL":
-            log.error("unexpected error in %s", error.path, exc_info=orig)
+        if code == "INTERNAL":
+            ref = secrets.token_hex(4)
+            log.error(
+                "unexpected error [ref %s] in %s: %s", ref, error.path, error.message, exc_info=orig
+            )
             message = self.error_message
+            extensions = {"ref": ref}
+        elif isinstance(orig, TwinqlError):
+            extensions.update({k: v for k, v in orig.details.items() if _scalarish(v)})
         extensions["code"] = code
         return GraphQLError(
             message=message,

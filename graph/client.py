@@ -22,7 +22,7 @@ from neo4j import exceptions as neo4j_errors
 from graph.errors import Conflict, TwinqlError, Unavailable, ValidationError
 from graph.settings import GraphSettings
 
-__all__ = ["GraphClient", "Tx"]
+__all__ = ["GraphClient", "Tx", "translate"]
 
 log = logging.getLogger(__name__)
 
@@ -132,16 +132,8 @@ class GraphClient:
                 return await session.execute_read(unit)
         except TwinqlError:
             raise
-        except neo4j_errors.ConstraintError as exc:
-            raise Conflict(_server_message(exc)) from exc
-        except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired, OSError) as exc:
-            raise Unavailable(f"the graph server is unavailable: {exc}") from exc
-        except neo4j_errors.AuthError as exc:
-            raise Unavailable(f"the graph server refused our credentials: {exc}") from exc
-        except neo4j_errors.Neo4jError as exc:
-            raise TwinqlError(f"graph query failed: {_server_message(exc)}") from exc
-        except neo4j_errors.DriverError as exc:
-            raise Unavailable(f"graph driver error: {exc}") from exc
+        except (neo4j_errors.Neo4jError, neo4j_errors.DriverError, OSError) as exc:
+            raise translate(exc) from exc
 
     def _record(self, query: str) -> None:
         self.sent_count += 1
@@ -150,6 +142,28 @@ class GraphClient:
         self._recorded.add(query)
         with self._record_path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(query) + "\n")
+
+
+def translate(exc: Exception) -> TwinqlError:
+    """The twinql error for a driver or server error (the one place they are mapped).
+
+    Transient server errors (deadlocks, a database that is not available right now) get
+    here only once the managed transaction's retries ran out: the caller may retry
+    later, so they are UNAVAILABLE, like a lost connection. Anything else the server
+    refuses is a bug of ours (INTERNAL: logged in full and masked by the API)."""
+    if isinstance(exc, neo4j_errors.ConstraintError):
+        return Conflict(_server_message(exc))
+    if isinstance(exc, neo4j_errors.TransientError):  # DatabaseUnavailable included
+        return Unavailable(f"the graph server is busy or unavailable, retry: {_server_message(exc)}")
+    if isinstance(exc, neo4j_errors.ServiceUnavailable | neo4j_errors.SessionExpired | OSError):
+        return Unavailable(f"the graph server is unavailable: {exc}")
+    if isinstance(exc, neo4j_errors.AuthError):
+        return Unavailable(f"the graph server refused our credentials: {exc}")
+    if isinstance(exc, neo4j_errors.Neo4jError):
+        return TwinqlError(f"graph query failed: {exc.code}: {_server_message(exc)}")
+    if isinstance(exc, neo4j_errors.DriverError):
+        return Unavailable(f"graph driver error: {exc}")
+    return TwinqlError(f"graph client failed: {exc!r}")
 
 
 def _server_message(exc: neo4j.exceptions.Neo4jError) -> str:

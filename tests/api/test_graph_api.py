@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import pytest
+import strawberry
+
+from api.errors import CodedErrors
+from graph.client import GraphClient
 from tests.api.conftest import OPERATOR, VIEWER, Api
 
 REGISTER = """
@@ -256,3 +262,30 @@ async def test_health_and_readiness(api: Api) -> None:
     assert r.status_code == 200 and r.json()["checks"]["graph"] == "ok"
     r = await api.client.get("/graphql", headers={"Accept": "text/html"})
     assert r.status_code == 200 and "graphiql" in r.text.lower()
+
+
+async def test_internal_errors_are_logged_in_full_and_masked(
+    graph_client: GraphClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A statement the graph server refuses (a real ArcadeDB error) reaches the client
+    as INTERNAL with a masked message and a reference; the log has the details."""
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        async def broken(self) -> int:
+            rows = await graph_client.read("RETURN 1 / 0 AS x")
+            return int(rows[0]["x"])
+
+    schema = strawberry.Schema(query=Query, extensions=[CodedErrors])
+    with caplog.at_level(logging.ERROR, logger="twinql.api"):
+        result = await schema.execute("{ broken }")
+    assert result.errors is not None
+    error = result.errors[0].formatted
+    assert error["message"] == "Unexpected error."
+    assert error["extensions"]["code"] == "INTERNAL"
+    ref = error["extensions"]["ref"]
+    assert "zero" not in str(error)
+    logged = [r for r in caplog.records if ref in r.getMessage()]
+    assert logged and "by zero" in logged[0].getMessage()
+    assert logged[0].exc_info is not None
