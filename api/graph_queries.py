@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
@@ -62,6 +63,38 @@ class ActuatorBindingNode:
     offset: float
 
 
+# Setting names that hold secrets (matched case-insensitively, anywhere in the name;
+# "key" as a word of it: apiKey, private_key, key but not keepalive). Their values are
+# never served back; the OPC UA ``security`` string keeps everything but its
+# ``::key_password`` part, so callers still see the policy, mode and file names.
+_SECRET_PARTS = ("password", "passwd", "pwd", "secret", "token", "credential", "private")
+_WORDS = re.compile(r"[a-z0-9]+|[A-Z][a-z0-9]*")
+
+
+def is_secret_setting(name: str) -> bool:
+    low = name.lower()
+    words = {w.lower() for w in _WORDS.findall(name)}
+    return any(part in low for part in _SECRET_PARTS) or bool(words & {"key", "apikey"})
+
+
+def redact_settings(settings: dict[str, object]) -> dict[str, object]:
+    """Data source settings fit to serve back: secrets dropped, nested maps included."""
+    out: dict[str, object] = {}
+    for name, value in settings.items():
+        if name.lower() == "security":
+            if isinstance(value, str):
+                out[name] = ",".join(p.split("::", 1)[0] for p in value.split(","))
+        elif is_secret_setting(name):
+            continue
+        elif isinstance(value, dict):
+            out[name] = redact_settings(value)
+        elif isinstance(value, list):
+            out[name] = [redact_settings(v) if isinstance(v, dict) else v for v in value]
+        else:
+            out[name] = value
+    return out
+
+
 @strawberry.type(name="DataSource", description="A device connection; addressing is data.")
 class DataSourceNode:
     id: strawberry.ID
@@ -88,7 +121,7 @@ class DataSourceNode:
             protocol=ProtocolEnum(s.protocol.value),
             endpoint=s.endpoint,
             name=s.name,
-            settings={k: v for k, v in s.settings.items() if "password" not in k.lower()},
+            settings=redact_settings(s.settings),
             sensor_bindings=[
                 SensorBindingNode(
                     sensor_id=strawberry.ID(b.sensor_id),

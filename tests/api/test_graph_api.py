@@ -289,3 +289,40 @@ async def test_internal_errors_are_logged_in_full_and_masked(
     logged = [r for r in caplog.records if ref in r.getMessage()]
     assert logged and "by zero" in logged[0].getMessage()
     assert logged[0].exc_info is not None
+
+
+async def test_data_source_secrets_are_never_served_back(api: Api, uid: str) -> None:
+    settings = {
+        "security": "Basic256Sha256,SignAndEncrypt,client.der,client.pem::hunter2,server.der",
+        "username": "plc",
+        "password": "pw-1",
+        "apiKey": "k-2",
+        "client_secret": "s-3",
+        "authToken": "t-4",
+        "privateKey": "p-5",
+        "tls": {"keyPassword": "kp-6", "ca": "ca.pem"},
+        "publishing_interval_ms": 200,
+    }
+    src = {"id": f"{uid}-ua", "protocol": "OPCUA", "endpoint": "opc.tcp://127.0.0.1:1",
+           "settings": settings}  # fmt: skip
+    try:
+        upserted = await api.ok(
+            "mutation($s: DataSourceInput!) { upsertDataSource(source: $s) { settings } }",
+            {"s": src},
+        )
+        listed = await api.ok("query { dataSources { id settings } }")
+        served = next(d for d in listed["dataSources"] if d["id"] == f"{uid}-ua")["settings"]
+        assert upserted["upsertDataSource"]["settings"] == served
+        assert served == {
+            "security": "Basic256Sha256,SignAndEncrypt,client.der,client.pem,server.der",
+            "username": "plc",
+            "tls": {"ca": "ca.pem"},
+            "publishing_interval_ms": 200,
+        }
+        for secret in ("hunter2", "pw-1", "k-2", "s-3", "t-4", "p-5", "kp-6"):
+            assert secret not in str(listed)
+        # The graph keeps them: the connector needs them.
+        (cfg,) = await api.services.repo.sources.configs([f"{uid}-ua"])
+        assert cfg.source.settings == settings
+    finally:
+        await api.ok('mutation { deleteDataSource(id: "%s-ua") { deletedIds } }' % uid)
