@@ -8,15 +8,20 @@ the value), ``failed`` (no binding, device down, refused, no ack) or ``rejected`
 value is outside the actuator's limits). Refusals before the device is reached (out of
 range, no ``DRIVES`` binding) are GraphQL errors (``VALIDATION``) whose extensions carry
 ``commandId``; device outcomes are data: the returned command's ``status``/``message``.
-Each final command is published on ``setpointOutcomes``.
+Each final command is published on ``setpointOutcomes``. No command stays ``pending``:
+an unexpected error or a cancellation (the caller went away, shutdown) while the device
+is being written completes it ``failed`` saying so, shielded from that cancellation,
+before the error goes on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -180,6 +185,29 @@ async def check_scope(services: Services, principal: Principal, asset_id: str) -
     )
 
 
+_completing: set[asyncio.Task[Any]] = set()  # strong references to shielded completions
+
+
+def _log_failed_completion(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("cannot complete a setpoint command", exc_info=task.exception())
+
+
+async def _shielded(work: Coroutine[Any, Any, SetpointCommand]) -> SetpointCommand:
+    """Run ``work`` to its end even if the caller is cancelled meanwhile."""
+    task = asyncio.ensure_future(work)
+    _completing.add(task)
+    task.add_done_callback(_completing.discard)
+    task.add_done_callback(_log_failed_completion)
+    return await asyncio.shield(task)
+
+
+def _interrupted(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled before the device confirmed (the caller went away or twinql stopped)"
+    return f"unexpected error while writing to the device: {exc!r}"
+
+
 async def execute_setpoint(
     services: Services, principal: Principal, actuator_id: str, value: float, reason: str
 ) -> SetpointCommand:
@@ -201,8 +229,10 @@ async def execute_setpoint(
             reason=reason,
         )
     )
+    finishing: list[SetpointCommand] = []
+    source_id: str | None = None
 
-    async def finish(done: SetpointCommand) -> SetpointCommand:
+    async def complete(done: SetpointCommand) -> SetpointCommand:
         await commands.complete(done)
         manager.outcomes.publish(done)
         log.info(
@@ -216,31 +246,40 @@ async def execute_setpoint(
         )
         return done
 
+    async def finish(done: SetpointCommand) -> SetpointCommand:
+        finishing.append(done)
+        return await _shielded(complete(done))
+
     try:
-        actuator.check_value(value)
-    except ValidationError as exc:
-        await finish(command.completed(CommandStatus.REJECTED, exc.message))
-        raise ValidationError(exc.message, details={"commandId": command.id}) from None
-    binding = await repo.sources.binding_of_actuator(actuator.id)
-    if binding is None:
-        message = (
-            f"actuator {actuator.id} has no DRIVES binding to a data source; "
-            "bind it with upsertDataSource(actuatorBindings: ...)"
-        )
-        await finish(command.completed(CommandStatus.FAILED, message))
-        raise ValidationError(message, details={"commandId": command.id})
-    try:
-        outcome = await manager.write(binding, value)
-    except TwinqlError as exc:
+        try:
+            actuator.check_value(value)
+        except ValidationError as exc:
+            await finish(command.completed(CommandStatus.REJECTED, exc.message))
+            raise ValidationError(exc.message, details={"commandId": command.id}) from None
+        binding = await repo.sources.binding_of_actuator(actuator.id)
+        if binding is None:
+            message = (
+                f"actuator {actuator.id} has no DRIVES binding to a data source; "
+                "bind it with upsertDataSource(actuatorBindings: ...)"
+            )
+            await finish(command.completed(CommandStatus.FAILED, message))
+            raise ValidationError(message, details={"commandId": command.id})
+        source_id = binding.source_id
+        try:
+            outcome = await manager.write(binding, value)
+        except TwinqlError as exc:
+            return await finish(
+                command.completed(CommandStatus.FAILED, exc.message, source_id=source_id)
+            )
+        status = CommandStatus.APPLIED if outcome.ok else CommandStatus.FAILED
         return await finish(
-            command.completed(CommandStatus.FAILED, exc.message, source_id=binding.source_id)
+            command.completed(status, outcome.message, outcome.confirmed_value, source_id=source_id)
         )
-    status = CommandStatus.APPLIED if outcome.ok else CommandStatus.FAILED
-    return await finish(
-        command.completed(
-            status, outcome.message, outcome.confirmed_value, source_id=binding.source_id
-        )
-    )
+    except BaseException as exc:
+        if not finishing:  # interrupted before any outcome: never leave it pending
+            failed = command.completed(CommandStatus.FAILED, _interrupted(exc), source_id=source_id)
+            await _shielded(complete(failed))
+        raise
 
 
 @strawberry.type

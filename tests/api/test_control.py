@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiomqtt
 import pytest
 
+from api.auth import Principal
+from api.control import execute_setpoint
+from graph.commands import CommandStatus
 from tests import peers
 from tests.api.conftest import OPERATOR, VIEWER, Api
-from tests.peers import ModbusDevice
+from tests.peers import ModbusDevice, Mosquitto
 
 modbus_device = peers.modbus_device
+mosquitto = peers.mosquitto
 
 REGISTER = """
 mutation($assets: [AssetInput!]!, $sensors: [SensorInput!]!, $actuators: [ActuatorInput!]!) {
@@ -208,3 +214,65 @@ async def test_viewer_is_forbidden_and_unknown_actuator_is_not_found(api: Api, u
     body = await api.gql(WRITE, {"id": f"{uid}-nope", "v": 10, "r": ""}, token=OPERATOR)
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     assert await commands(api, f"{uid}-speed") == []
+
+
+def mqtt_source(u: str, broker: Mosquitto) -> dict[str, Any]:
+    return {
+        "id": f"{u}-gw",
+        "protocol": "MQTT",
+        "endpoint": broker.url,
+        "settings": {"ack_timeout_s": 60, "reconnect_min_s": 0.1, "reconnect_max_s": 0.3},
+        "sensorBindings": [{"sensorId": f"{u}-temp", "address": "temp"}],
+        "actuatorBindings": [{"actuatorId": f"{u}-speed", "address": "speed"}],
+    }
+
+
+async def test_a_write_interrupted_at_the_device_completes_failed_never_pending(
+    api: Api, uid: str, mosquitto: Mosquitto, cleanup: list[str]
+) -> None:
+    """The device takes the command and goes silent (dropped mid-write); the caller gives
+    up and its request is cancelled. The audit record still completes (FAILED, saying
+    why) and the outcome is published; the cancellation goes on to the caller."""
+    await register(api, uid)
+    cleanup.append(f"{uid}-gw")
+    await api.ok(UPSERT_SOURCE, {"s": mqtt_source(uid, mosquitto)})
+    manager = api.services.connectors
+    assert manager is not None
+    connector = manager.connector(f"{uid}-gw")
+    assert connector is not None and await connector.wait_connected(5)
+    received: list[dict[str, Any]] = []
+    ready = asyncio.Event()
+
+    async def silent_device() -> None:
+        async with aiomqtt.Client("127.0.0.1", mosquitto.port) as client:
+            await client.subscribe(f"assets/{uid}-pump/actuators/+/set", qos=1)
+            ready.set()
+            async for message in client.messages:
+                received.append(json.loads(message.payload))  # and never answers
+
+    device = asyncio.create_task(silent_device())
+    try:
+        await asyncio.wait_for(ready.wait(), 5)
+        with manager.outcomes.subscribe(lambda c: c.actuator_id == f"{uid}-speed") as outcomes:
+            write = asyncio.create_task(
+                execute_setpoint(
+                    api.services, Principal("olga", "operator"), f"{uid}-speed", 1200, "night"
+                )
+            )
+            async with asyncio.timeout(5):
+                while not received:  # noqa: ASYNC110 - the command reached the device
+                    await asyncio.sleep(0.01)
+            write.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await write
+            async with asyncio.timeout(5):
+                published = await outcomes.get()
+    finally:
+        device.cancel()
+    assert published.status is CommandStatus.FAILED
+    assert "cancelled before the device confirmed" in published.message
+    (audited,) = await commands(api, f"{uid}-speed")
+    assert audited["id"] == published.id
+    assert audited["status"] == "FAILED" and audited["completedAt"] is not None
+    assert "cancelled" in audited["message"]
+    assert received[0]["value"] == 1200
