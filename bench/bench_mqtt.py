@@ -8,11 +8,15 @@ Two message shapes:
 - single: one reading per message on ``assets/{a}/sensors/{s}/data``;
 - batch: one ``assets/{a}/telemetry`` message holding every sensor of the asset.
 
-For each: a fixed-rate phase (``--rate`` readings/s for ``--seconds``) gives the
-publish-to-subscriber latency p50/p99 (reading timestamp = publish time), and a flood
-phase (as fast as the publisher goes) gives the sustained readings/s received by the
-subscriber and stored. Publisher, broker client, app and subscriber share one process
-(and the broker one more), so the figures are a floor for a split deployment.
+Devices publish at QoS 1 (the issue's setting; ``--inflight`` publishes awaiting their
+PUBACK at once). For each shape: a fixed-rate phase (``--rate`` readings/s for
+``--seconds``) gives the publish-to-subscriber latency p50/p99 (reading timestamp =
+publish time), and a flood phase (as fast as the publisher goes) gives the sustained
+readings/s received by the subscriber and stored. Readings the subscription skipped
+(``missed`` markers of a slow subscriber) and phases that did not complete within their
+wait are printed as such: a rate is only called sustained when everything arrived.
+Publisher, broker client, app and subscriber share one process (and the broker one
+more), so the figures are a floor for a split deployment.
 
     python bench/bench_mqtt.py --seconds 5 --rate 2000
 """
@@ -119,6 +123,7 @@ async def register(client: object, assets: int, sensors: int) -> list[tuple[str,
 class Subscriber:
     def __init__(self) -> None:
         self.received = 0
+        self.missed = 0  # readings the server skipped for this subscriber (missed markers)
         self.latencies: list[float] = []
         self.record = False
 
@@ -139,8 +144,10 @@ class Subscriber:
                 if msg.get("type") != "next":
                     continue
                 now = time.time()
-                readings = msg["payload"]["data"]["liveReadings"]["readings"]
+                live = msg["payload"]["data"]["liveReadings"]
+                readings = live["readings"]
                 self.received += len(readings)
+                self.missed += int(live.get("missed") or 0)
                 if self.record:
                     for r in readings:
                         ts = datetime.fromisoformat(r["timestamp"]).timestamp()
@@ -157,32 +164,47 @@ async def publish(
     shape: str,
     readings: int,
     rate: float | None,
+    inflight: int,
 ) -> int:
-    """Publish ``readings`` readings, paced at ``rate`` readings/s (None: flat out)."""
+    """Publish ``readings`` readings at QoS 1, paced at ``rate`` readings/s (None: flat
+    out), with at most ``inflight`` publishes awaiting their PUBACK."""
     per_msg = len(layout[0][1]) if shape == "batch" else 1
     messages = max(1, readings // per_msg)
     sent = 0
     start = time.perf_counter()
-    async with aiomqtt.Client("127.0.0.1", port, max_queued_outgoing_messages=0) as c:
+    window = asyncio.Semaphore(max(1, inflight))
+    pending: set[asyncio.Task[None]] = set()
+
+    async def one(c: aiomqtt.Client, topic: str, payload: str) -> None:
+        try:
+            await c.publish(topic, payload, qos=1)
+        finally:
+            window.release()
+
+    async with aiomqtt.Client("127.0.0.1", port, max_inflight_messages=max(1, inflight)) as c:
         for k in range(messages):
             aid, names = layout[k % len(layout)]
             now = time.time()
             if shape == "single":
                 name = names[(k // len(layout)) % len(names)]
+                topic = f"assets/{aid}/sensors/{name}/data"
                 payload = json.dumps({"value": float(k % 1000), "timestamp": _stamp(now)})
-                await c.publish(f"assets/{aid}/sensors/{name}/data", payload, qos=0)
             else:
                 values = {n: float((k + j) % 1000) for j, n in enumerate(names)}
+                topic = f"assets/{aid}/telemetry"
                 payload = json.dumps({"timestamp": _stamp(now), "values": values})
-                await c.publish(f"assets/{aid}/telemetry", payload, qos=0)
+            await window.acquire()
+            task = asyncio.create_task(one(c, topic, payload))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
             sent += per_msg
             if rate is not None:
                 due = start + sent / rate
                 delay = due - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            elif k % 200 == 0:
-                await asyncio.sleep(0)
+        if pending:
+            await asyncio.gather(*pending)  # every PUBACK in: the broker has them all
     return sent
 
 
@@ -193,14 +215,36 @@ async def wait_for(
     stored0: int,
     target_stored: int,
     within: float,
-) -> tuple[float, int, int]:
+) -> tuple[float, int, int, bool]:
+    """Wait until the subscriber got (or was told it missed) ``target_rx`` readings and
+    the store holds ``target_stored`` more; the last value is False on a timeout."""
     t0 = time.perf_counter()
+    done = False
     while time.perf_counter() - t0 < within:
         stored = services.ingest.stats().stored - stored0
-        if sub.received >= target_rx and stored >= target_stored:
+        if sub.received + sub.missed >= target_rx and stored >= target_stored:
+            done = True
             break
         await asyncio.sleep(0.01)
-    return time.perf_counter(), sub.received, services.ingest.stats().stored - stored0
+    return time.perf_counter(), sub.received, services.ingest.stats().stored - stored0, done
+
+
+def shortfall(
+    shape: str, phase: str, sent: int, got: int, missed: int, stored: int, done: bool, wait: float
+) -> str | None:
+    """What went missing in a phase, or None when every reading arrived and was stored."""
+    problems = []
+    if not done:
+        problems.append(f"TIMEOUT after {wait:g}s")
+    if missed:
+        problems.append(f"subscriber missed {missed} (missed markers)")
+    if got < sent:
+        problems.append(f"subscriber got {got} of {sent}")
+    if stored < sent:
+        problems.append(f"store has {stored} of {sent}")
+    if not problems:
+        return None
+    return f"[{shape:6}] {phase}: INCOMPLETE: " + "; ".join(problems)
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -256,29 +300,37 @@ async def run(args: argparse.Namespace) -> None:
                 # fixed rate: latency
                 sub.latencies.clear()
                 sub.record = True
-                rx0, st0 = sub.received, services.ingest.stats().stored
+                rx0, st0, m0 = sub.received, services.ingest.stats().stored, sub.missed
                 n = int(args.rate * args.seconds)
-                sent = await publish(mport, layout, shape, n, args.rate)
-                await wait_for(sub, services, rx0 + sent, st0, sent, 30)
+                sent = await publish(mport, layout, shape, n, args.rate, args.inflight)
+                _, rx, stored, done = await wait_for(sub, services, rx0 + sent, st0, sent, 30)
                 sub.record = False
                 lat = np.array(sub.latencies) * 1000
-                got = sub.received - rx0
+                got, missed = rx - rx0, sub.missed - m0
                 p50, p99 = np.percentile(lat, [50, 99]) if len(lat) else (float("nan"),) * 2
                 print(
                     f"[{shape:6}] fixed {args.rate:>7.0f}/s: sent {sent}, subscriber got {got}, "
                     f"latency p50 {p50:.1f} ms p99 {p99:.1f} ms"
                 )
+                problem = shortfall(shape, "fixed", sent, got, missed, stored, done, 30)
+                if problem:
+                    print(problem)
                 # flood: sustained throughput
-                rx0, st0 = sub.received, services.ingest.stats().stored
+                rx0, st0, m0 = sub.received, services.ingest.stats().stored, sub.missed
                 t0 = time.perf_counter()
-                sent = await publish(mport, layout, shape, args.flood, None)
+                sent = await publish(mport, layout, shape, args.flood, None, args.inflight)
                 t_pub = time.perf_counter() - t0
-                t_end, rx, stored = await wait_for(sub, services, rx0 + sent, st0, sent, 60)
+                t_end, rx, stored, done = await wait_for(sub, services, rx0 + sent, st0, sent, 60)
                 took = t_end - t0
+                got, missed = rx - rx0, sub.missed - m0
+                problem = shortfall(shape, "flood", sent, got, missed, stored, done, 60)
+                rate = "not sustained (see above)" if problem else "readings/s sustained"
+                if problem:
+                    print(problem)
                 print(
                     f"[{shape:6}] flood: published {sent} in {t_pub:.2f}s "
-                    f"({sent / t_pub:,.0f}/s); subscriber {rx - rx0} and store {stored} in "
-                    f"{took:.2f}s -> {min(rx - rx0, stored) / took:,.0f} readings/s sustained"
+                    f"({sent / t_pub:,.0f}/s); subscriber {got} and store {stored} in "
+                    f"{took:.2f}s -> {min(got, stored) / took:,.0f} {rate}"
                 )
             sub_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -306,6 +358,9 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=1000.0, help="readings/s in the fixed phase")
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--flood", type=int, default=20_000, help="readings in the flood phase")
+    p.add_argument(
+        "--inflight", type=int, default=100, help="QoS 1 publishes awaiting their PUBACK at once"
+    )
     asyncio.run(run(p.parse_args()))
 
 

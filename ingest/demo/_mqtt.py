@@ -1,7 +1,7 @@
 """The demo's MQTT device: a gateway publishing telemetry and answering setpoint commands.
 
 Telemetry goes to ``assets/{asset}/telemetry`` as ``{"timestamp": .., "values": {address:
-raw}}`` (one message per asset); commands arrive on ``assets/{asset}/actuators/{address}/set``
+raw}}`` (one message per asset, QoS 1); commands arrive on ``assets/{asset}/actuators/{address}/set``
 as ``{"correlation_id", "value"}`` and are answered on ``.../ack`` with ``{"correlation_id",
 "ok", "value", "message"}``, the scheme of ``ingest.connectors.mqtt``.
 """
@@ -107,7 +107,7 @@ class MqttDemoDevice:
             }
             payload = json.dumps({"timestamp": stamp, "values": values})
             try:
-                await client.publish(f"assets/{asset}/telemetry", payload, qos=0)
+                await client.publish(f"assets/{asset}/telemetry", payload, qos=1)
             except aiomqtt.MqttError as exc:
                 _log.warning("demo MQTT device %s: publish failed: %s", self.source.id, exc)
                 return
@@ -127,7 +127,7 @@ class MqttDemoDevice:
         )
         try:
             doc = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             doc = None
         if not isinstance(doc, dict) or not isinstance(doc.get("correlation_id"), str):
             _log.warning(
