@@ -101,8 +101,11 @@ class GraphMutation:
         return [AssetNode.from_domain(found[a.id]) for a in domain]
 
     @strawberry.mutation(
-        description="Delete an asset. With children, sensors, actuators or history it needs "
-        "cascade: true, which removes its whole subtree with them."
+        description="Delete an asset. With children, sensors, actuators or any history "
+        "(maintenance, work orders, alerts, simulation runs, setpoint commands) it is refused "
+        "(CONFLICT, naming what is attached) unless cascade: true, which removes its whole "
+        "subtree and everything attached to it, the audit trail of setpoint commands "
+        "included. Data sources stay, unbound; readings stay in the readings store."
     )
     async def delete_asset(
         self, info: Info, id: strawberry.ID, cascade: bool = False
@@ -121,10 +124,16 @@ class GraphMutation:
         await info.context.services.registry_changed("sensors")
         return [SensorNode.from_domain(s) for s in domain]
 
-    @strawberry.mutation
-    async def delete_sensor(self, info: Info, id: strawberry.ID) -> DeleteResult:
+    @strawberry.mutation(
+        description="Delete a sensor. With alerts or data source bindings it is refused "
+        "(CONFLICT) unless cascade: true, which deletes its alerts and unbinds it. Its "
+        "readings stay in the readings store."
+    )
+    async def delete_sensor(
+        self, info: Info, id: strawberry.ID, cascade: bool = False
+    ) -> DeleteResult:
         info.context.need("engineer")
-        await info.context.repo.devices.delete_sensor(str(id))
+        await info.context.repo.devices.delete_sensor(str(id), cascade=cascade)
         await info.context.services.registry_changed("sensors")
         return DeleteResult(deleted_ids=[id])
 
@@ -139,10 +148,16 @@ class GraphMutation:
         await info.context.services.registry_changed("actuators")
         return [ActuatorNode.from_domain(x) for x in domain]
 
-    @strawberry.mutation
-    async def delete_actuator(self, info: Info, id: strawberry.ID) -> DeleteResult:
+    @strawberry.mutation(
+        description="Delete an actuator. With setpoint commands or data source bindings it "
+        "is refused (CONFLICT) unless cascade: true, which deletes its commands (the audit "
+        "trail of writes to it) and unbinds it."
+    )
+    async def delete_actuator(
+        self, info: Info, id: strawberry.ID, cascade: bool = False
+    ) -> DeleteResult:
         info.context.need("engineer")
-        await info.context.repo.devices.delete_actuator(str(id))
+        await info.context.repo.devices.delete_actuator(str(id), cascade=cascade)
         await info.context.services.registry_changed("actuators")
         return DeleteResult(deleted_ids=[id])
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from graph import _rows
+from graph._blockers import DeleteBlockers
 from graph.client import GraphClient, Tx
 from graph.cypher import assets as q
 from graph.errors import Conflict, NotFound, ValidationError
@@ -26,32 +27,6 @@ class TreeNode:
 class AssetPage:
     items: list[Asset]
     has_next: bool
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteBlockers:
-    asset_id: str
-    children: int
-    sensors: int
-    actuators: int
-    maintenance: int
-
-    @property
-    def blocked(self) -> bool:
-        return any((self.children, self.sensors, self.actuators, self.maintenance))
-
-    def describe(self) -> str:
-        parts = [
-            f"{n} {what}"
-            for n, what in (
-                (self.children, "child assets"),
-                (self.sensors, "sensors"),
-                (self.actuators, "actuators"),
-                (self.maintenance, "maintenance events"),
-            )
-            if n
-        ]
-        return ", ".join(parts)
 
 
 class AssetRepository:
@@ -106,8 +81,11 @@ class AssetRepository:
         _check_batch_cycles(by_id)
 
     async def delete(self, asset_id: str, *, cascade: bool = False) -> list[str]:
-        """Delete an asset. With children or history it needs ``cascade``, which takes
-        the whole subtree with its sensors, actuators, maintenance and work orders."""
+        """Delete an asset. With children, sensors, actuators or any history attached it
+        needs ``cascade``, which removes the whole subtree and everything attached to
+        it: sensors with their alerts, actuators with their setpoint commands (the audit
+        trail), maintenance, work orders, alerts, simulation runs and assessments. Data
+        sources stay (they lose the bindings); readings stay in the readings store."""
 
         async def work(tx: Tx) -> list[str]:
             rows = await tx.rows(q.SUBTREE_IDS, id=asset_id)
@@ -115,22 +93,14 @@ class AssetRepository:
                 raise NotFound(f"asset {asset_id} not found")
             ids = [asset_id, *rows[0]["ids"]]
             if not cascade:
-                blockers = await _blockers(tx, [asset_id])
-                b = blockers[asset_id]
-                if b.blocked:
-                    raise Conflict(
-                        f"asset {asset_id} has {b.describe()}; delete with cascade: true "
-                        f"to remove it with everything under it",
-                        details={
-                            "children": b.children,
-                            "sensors": b.sensors,
-                            "actuators": b.actuators,
-                            "maintenance": b.maintenance,
-                        },
-                    )
-                await tx.run(q.DELETE_ASSETS, ids=[asset_id])
+                blockers = (await _blockers(tx, [asset_id]))[asset_id]
+                if blockers.blocked:
+                    raise blockers.conflict("everything under and attached to it")
+                await tx.run(q.DELETE_ASSETS, ids=[asset_id])  # only process relations go
                 return [asset_id]
-            await tx.run(q.DELETE_ASSETS_CASCADE, ids=ids)
+            for statement in q.CASCADE_ORDER:
+                await tx.run(statement, ids=ids)
+            await tx.run(q.DELETE_ASSETS, ids=ids)
             return ids
 
         return await self._client.write_tx(work)
@@ -227,12 +197,7 @@ class AssetRepository:
 
 async def _blockers(tx: Tx, ids: Sequence[str]) -> dict[str, DeleteBlockers]:
     rows = await tx.rows(q.DELETE_GUARDS, ids=list(ids))
-    return {
-        r["id"]: DeleteBlockers(
-            r["id"], r["children"], r["sensors"], r["actuators"], r["maintenance"]
-        )
-        for r in rows
-    }
+    return {r["id"]: DeleteBlockers.from_row("asset", r) for r in rows}
 
 
 def _check_depth(depth: int) -> None:

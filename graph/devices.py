@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import LiteralString
 
 from graph import _rows
+from graph._blockers import DeleteBlockers
 from graph.client import GraphClient, Tx
 from graph.cypher import assets as qa
 from graph.cypher import devices as q
@@ -99,19 +101,48 @@ class DeviceRepository:
         rows = await self._client.read(q.ALL_SENSORS, after=after, limit=limit)
         return [_rows.sensor_from(r) for r in rows]
 
-    async def delete_sensor(self, sensor_id: str) -> None:
-        async def work(tx: Tx) -> None:
-            if not await tx.rows(q.GET_SENSORS, ids=[sensor_id]):
-                raise NotFound(f"sensor {sensor_id} not found")
-            await tx.run(q.DELETE_SENSORS, ids=[sensor_id])
+    async def delete_sensor(self, sensor_id: str, *, cascade: bool = False) -> None:
+        """Delete a sensor. With alerts or data source bindings it needs ``cascade``,
+        which deletes its alerts and unbinds it (readings stay in the readings store)."""
+        await self._delete(
+            sensor_id, "sensor", q.GET_SENSORS, q.SENSOR_GUARDS,
+            (q.CASCADE_SENSOR_ALERTS, q.DELETE_SENSORS), cascade=cascade,
+        )  # fmt: skip
 
-        await self._client.write_tx(work)
+    async def delete_actuator(self, actuator_id: str, *, cascade: bool = False) -> None:
+        """Delete an actuator. With setpoint commands (its audit trail) or bindings it
+        needs ``cascade``, which deletes those commands and unbinds it."""
+        await self._delete(
+            actuator_id, "actuator", q.GET_ACTUATORS, q.ACTUATOR_GUARDS,
+            (q.CASCADE_ACTUATOR_COMMANDS, q.DELETE_ACTUATORS), cascade=cascade,
+        )  # fmt: skip
 
-    async def delete_actuator(self, actuator_id: str) -> None:
+    async def delete_blockers(self, kind: str, ids: Sequence[str]) -> dict[str, DeleteBlockers]:
+        """What is attached to sensors (``kind`` "sensor") or actuators ("actuator")."""
+        guard = q.SENSOR_GUARDS if kind == "sensor" else q.ACTUATOR_GUARDS
+        rows = await self._client.read(guard, ids=list(ids))
+        return {r["id"]: DeleteBlockers.from_row(kind, r) for r in rows}
+
+    async def _delete(
+        self,
+        node_id: str,
+        kind: str,
+        get: LiteralString,
+        guard: LiteralString,
+        statements: tuple[LiteralString, ...],
+        *,
+        cascade: bool,
+    ) -> None:
         async def work(tx: Tx) -> None:
-            if not await tx.rows(q.GET_ACTUATORS, ids=[actuator_id]):
-                raise NotFound(f"actuator {actuator_id} not found")
-            await tx.run(q.DELETE_ACTUATORS, ids=[actuator_id])
+            if not await tx.rows(get, ids=[node_id]):
+                raise NotFound(f"{kind} {node_id} not found")
+            if not cascade:
+                (row,) = await tx.rows(guard, ids=[node_id])
+                blockers = DeleteBlockers.from_row(kind, row)
+                if blockers.blocked:
+                    raise blockers.conflict("them")
+            for statement in statements:
+                await tx.run(statement, ids=[node_id])
 
         await self._client.write_tx(work)
 

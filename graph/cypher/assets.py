@@ -88,7 +88,7 @@ ANCESTORS: LiteralString = (
     "ORDER BY depth"
 )
 
-# What stands in the way of deleting assets: children, sensors, actuators, history.
+# What stands in the way of deleting assets: children, parts and every kind of history.
 DELETE_GUARDS: LiteralString = (
     "UNWIND $ids AS id "
     "MATCH (a:Asset {id: id}) "
@@ -96,7 +96,12 @@ DELETE_GUARDS: LiteralString = (
     "COUNT { (a)<-[:PART_OF]-(:Asset) } AS children, "
     "COUNT { (a)-[:HAS_SENSOR]->(:Sensor) } AS sensors, "
     "COUNT { (a)-[:HAS_ACTUATOR]->(:Actuator) } AS actuators, "
-    "COUNT { (a)-[:HAS_MAINTENANCE]->(:MaintenanceEvent) } AS maintenance"
+    "COUNT { (a)-[:HAS_MAINTENANCE]->(:MaintenanceEvent) } AS maintenance, "
+    "COUNT { (:WorkOrder)-[:FOR]->(a) } AS workOrders, "
+    "COUNT { (a)-[:HAS_ACTUATOR]->(:Actuator)<-[:TARGETS]-(:SetpointCommand) } AS commands, "
+    "COUNT { (:Alert)-[:RAISED_ON]->(a) } AS alerts, "
+    "COUNT { (:SimulationRun)-[:SIMULATES]->(a) } AS simulationRuns, "
+    "COUNT { (a)-[:ASSESSED]->(:HealthAssessment) } AS assessments"
 )
 
 SUBTREE_IDS: LiteralString = (
@@ -105,15 +110,61 @@ SUBTREE_IDS: LiteralString = (
     "RETURN root.id AS rootId, collect(DISTINCT a.id) AS ids"
 )
 
-# Cascade: the assets, their sensors, actuators, maintenance and work orders go together.
-DELETE_ASSETS_CASCADE: LiteralString = (
+# Cascade, in order: what hangs off sensors and actuators (alerts, the setpoint audit
+# trail), then the assets' own history, then their sensors, actuators and themselves.
+# Each statement is one kind of node, so no row multiplies another.
+CASCADE_SENSOR_ALERTS: LiteralString = (
     "UNWIND $ids AS id "
-    "MATCH (a:Asset {id: id}) "
-    "OPTIONAL MATCH (a)-[:HAS_SENSOR|HAS_ACTUATOR|HAS_MAINTENANCE]->(x) "
-    "OPTIONAL MATCH (w:WorkOrder)-[:FOR]->(a) "
-    "DETACH DELETE x, w, a"
+    "MATCH (:Asset {id: id})-[:HAS_SENSOR]->(:Sensor)<-[:RAISED_ON]-(al:Alert) "
+    "WITH DISTINCT al DETACH DELETE al"
+)
+CASCADE_COMMANDS: LiteralString = (
+    "UNWIND $ids AS id "
+    "MATCH (:Asset {id: id})-[:HAS_ACTUATOR]->(:Actuator)<-[:TARGETS]-(c:SetpointCommand) "
+    "WITH DISTINCT c DETACH DELETE c"
+)
+CASCADE_ASSET_ALERTS: LiteralString = (
+    "UNWIND $ids AS id "
+    "MATCH (:Asset {id: id})<-[:RAISED_ON]-(al:Alert) "
+    "WITH DISTINCT al DETACH DELETE al"
+)
+CASCADE_WORK_ORDERS: LiteralString = (
+    "UNWIND $ids AS id "
+    "MATCH (:Asset {id: id})<-[:FOR]-(w:WorkOrder) "
+    "WITH DISTINCT w DETACH DELETE w"
+)
+CASCADE_SIMULATION_RUNS: LiteralString = (
+    "UNWIND $ids AS id "
+    "MATCH (:Asset {id: id})<-[:SIMULATES]-(r:SimulationRun) "
+    "WITH DISTINCT r DETACH DELETE r"
+)
+CASCADE_ASSESSMENTS: LiteralString = (
+    "UNWIND $ids AS id "
+    "MATCH (:Asset {id: id})-[:ASSESSED]->(h:HealthAssessment) "
+    "WITH DISTINCT h DETACH DELETE h"
+)
+CASCADE_MAINTENANCE: LiteralString = (
+    "UNWIND $ids AS id "
+    "MATCH (:Asset {id: id})-[:HAS_MAINTENANCE]->(m:MaintenanceEvent) "
+    "WITH DISTINCT m DETACH DELETE m"
+)
+CASCADE_DEVICES: LiteralString = (
+    "UNWIND $ids AS id "
+    "MATCH (:Asset {id: id})-[:HAS_SENSOR|HAS_ACTUATOR]->(x) "
+    "WITH DISTINCT x DETACH DELETE x"
+)
+CASCADE_ORDER: tuple[LiteralString, ...] = (
+    CASCADE_SENSOR_ALERTS,
+    CASCADE_COMMANDS,
+    CASCADE_ASSET_ALERTS,
+    CASCADE_WORK_ORDERS,
+    CASCADE_SIMULATION_RUNS,
+    CASCADE_ASSESSMENTS,
+    CASCADE_MAINTENANCE,
+    CASCADE_DEVICES,
 )
 
+# Only once nothing is attached (guards or cascade): what remains are process relations.
 DELETE_ASSETS: LiteralString = "UNWIND $ids AS id MATCH (a:Asset {id: id}) DETACH DELETE a"
 
 COUNT_BY_LABEL: LiteralString = (

@@ -76,10 +76,27 @@ ALL_SENSORS: LiteralString = (
     "WHERE s.id > $after "
     "RETURN " + _SENSOR_FIELDS + " ORDER BY s.id LIMIT $limit"
 )
-SENSOR_HISTORY_GUARD: LiteralString = (
+# What stands in the way of deleting sensors and actuators: history and bindings.
+SENSOR_GUARDS: LiteralString = (
     "UNWIND $ids AS sid "
     "MATCH (s:Sensor {id: sid}) "
-    "RETURN sid AS id, COUNT { (:Alert)-[:RAISED_ON]->(s) } AS alerts"
+    "RETURN sid AS id, COUNT { (:Alert)-[:RAISED_ON]->(s) } AS alerts, "
+    "COUNT { (:DataSource)-[:FEEDS_SENSOR]->(s) } AS bindings"
 )
+ACTUATOR_GUARDS: LiteralString = (
+    "UNWIND $ids AS xid "
+    "MATCH (x:Actuator {id: xid}) "
+    "RETURN xid AS id, COUNT { (:SetpointCommand)-[:TARGETS]->(x) } AS commands, "
+    "COUNT { (:DataSource)-[:DRIVES]->(x) } AS bindings"
+)
+CASCADE_SENSOR_ALERTS: LiteralString = (
+    "UNWIND $ids AS sid MATCH (:Sensor {id: sid})<-[:RAISED_ON]-(al:Alert) "
+    "WITH DISTINCT al DETACH DELETE al"
+)
+CASCADE_ACTUATOR_COMMANDS: LiteralString = (
+    "UNWIND $ids AS xid MATCH (:Actuator {id: xid})<-[:TARGETS]-(c:SetpointCommand) "
+    "WITH DISTINCT c DETACH DELETE c"
+)
+# DETACH: the data source bindings (edges) go with the node; the data source stays.
 DELETE_SENSORS: LiteralString = "UNWIND $ids AS sid MATCH (s:Sensor {id: sid}) DETACH DELETE s"
 DELETE_ACTUATORS: LiteralString = "UNWIND $ids AS xid MATCH (x:Actuator {id: xid}) DETACH DELETE x"

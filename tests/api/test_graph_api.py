@@ -326,3 +326,38 @@ async def test_data_source_secrets_are_never_served_back(api: Api, uid: str) -> 
         assert cfg.source.settings == settings
     finally:
         await api.ok('mutation { deleteDataSource(id: "%s-ua") { deletedIds } }' % uid)
+
+
+async def test_history_blocks_delete_until_cascade(api: Api, uid: str) -> None:
+    await register(api, uid)
+    await api.ok(
+        "mutation($w: [WorkOrderInput!]) { recordMaintenance(workOrders: $w) { workOrders { id } } }",
+        {"w": [{"id": f"{uid}-wo", "assetId": f"{uid}-tank", "status": "OPEN", "priority": 2,
+                "createdAt": "2025-01-01T08:00:00Z", "reason": "leak"}]},  # fmt: skip
+        token=OPERATOR,
+    )
+    body = await api.gql('mutation { deleteAsset(id: "%s-tank") { deletedIds } }' % uid)
+    err = body["errors"][0]
+    assert err["extensions"]["code"] == "CONFLICT"
+    assert err["extensions"]["workOrders"] == 1
+    assert "1 work orders" in err["message"]
+    data = await api.ok(
+        'mutation { deleteAsset(id: "%s-tank", cascade: true) { deletedIds } }' % uid
+    )
+    assert data["deleteAsset"]["deletedIds"] == [f"{uid}-tank"]
+    left = await api.services.repo.client.read(
+        "MATCH (w:WorkOrder {id: $id}) RETURN w.id AS id", id=f"{uid}-wo"
+    )
+    assert left == []
+    # A sensor bound to a data source needs cascade too.
+    await api.ok(
+        "mutation($s: DataSourceInput!) { upsertDataSource(source: $s) { id } }",
+        {"s": {"id": f"{uid}-mb", "protocol": "HTTP", "endpoint": "http://127.0.0.1:1",
+               "sensorBindings": [{"sensorId": f"{uid}-p0-pt", "address": "p0"}]}},  # fmt: skip
+    )
+    body = await api.gql('mutation { deleteSensor(id: "%s-p0-pt") { deletedIds } }' % uid)
+    assert body["errors"][0]["extensions"] == {"code": "CONFLICT", "bindings": 1}
+    data = await api.ok(
+        'mutation { deleteSensor(id: "%s-p0-pt", cascade: true) { deletedIds } }' % uid
+    )
+    assert data["deleteSensor"]["deletedIds"] == [f"{uid}-p0-pt"]

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from graph.alerts import Alert, AlertRepository
+from graph.commands import SetpointCommand
 from graph.errors import Conflict, NotFound, ValidationError
 from graph.maintenance import MaintenanceFilter
 from graph.model import (
@@ -20,6 +22,7 @@ from graph.model import (
     WorkOrder,
 )
 from graph.repository import GraphRepository
+from graph.simruns import SimRunRepository, SimulationRunRecord
 
 
 def small_plant(u: str) -> tuple[list[Asset], list[Sensor], list[Actuator], list[Relation]]:
@@ -237,6 +240,77 @@ async def test_delete_guards_and_cascade(repo: GraphRepository, uid: str) -> Non
     assert [a.id for a in (await repo.assets.children_of([f"{uid}-site"]))[f"{uid}-site"]] == []
     with pytest.raises(NotFound):
         await repo.assets.delete(f"{uid}-line")
+
+
+async def attach_history(repo: GraphRepository, u: str) -> None:
+    """One node of every kind of history: work order and maintenance on the motor,
+    a simulation run on the tank, alerts on a sensor of pump A and a setpoint command
+    on its actuator, and a data source bound to pump B's sensor."""
+    at = datetime(2025, 4, 1, tzinfo=UTC)
+    wo = WorkOrder(f"{u}-wo", f"{u}-motor", "open", 1, at, reason="hot")
+    await repo.maintenance.record(
+        [MaintenanceEvent(f"{u}-me", f"{u}-motor", "repair", at, work_order_id=wo.id)], [wo]
+    )
+    await SimRunRepository(repo.client).create(
+        SimulationRunRecord(f"{u}-run", f"{u}-tank", "pump", "succeeded", at, at)
+    )
+    await AlertRepository(repo.client).record(
+        [Alert(f"{u}-al", "high", "warning", f"{u}-pa-p", f"{u}-pa", at, value=17.0)], []
+    )
+    await repo.commands.create(
+        SetpointCommand(f"{u}-cmd", f"{u}-pa-sp", f"{u}-pa", 1200.0, "test", at)
+    )
+    src = DataSource(f"{u}-src", "modbus", "modbus://127.0.0.1:5020?unit=1")
+    await repo.sources.upsert([src], [SensorBinding(src.id, f"{u}-pb-p", "hr:1")])
+
+
+ORPHANS = (
+    "MATCH (n) WHERE n.id STARTS WITH $prefix "
+    "AND ((n:WorkOrder AND NOT (n)-[:FOR]->(:Asset)) "
+    "OR (n:MaintenanceEvent AND NOT (:Asset)-[:HAS_MAINTENANCE]->(n)) "
+    "OR (n:SimulationRun AND NOT (n)-[:SIMULATES]->(:Asset)) "
+    "OR (n:Alert AND NOT (n)-[:RAISED_ON]->()) "
+    "OR (n:SetpointCommand AND NOT (n)-[:TARGETS]->(:Actuator)) "
+    "OR (n:Sensor AND NOT (:Asset)-[:HAS_SENSOR]->(n)) "
+    "OR (n:Actuator AND NOT (:Asset)-[:HAS_ACTUATOR]->(n))) "
+    "RETURN n.id AS id"
+)
+LEFT = "MATCH (n) WHERE n.id STARTS WITH $prefix RETURN n.id AS id ORDER BY id"
+
+
+async def test_any_history_blocks_a_plain_delete(repo: GraphRepository, uid: str) -> None:
+    await load(repo, uid)
+    await attach_history(repo, uid)
+    refusals = [
+        (repo.assets.delete(f"{uid}-motor"), "1 maintenance events, 1 work orders"),
+        (repo.assets.delete(f"{uid}-tank"), "1 simulation runs"),
+        (repo.assets.delete(f"{uid}-pa"), "1 setpoint commands, 1 alerts"),
+        (repo.devices.delete_sensor(f"{uid}-pa-p"), "1 alerts"),
+        (repo.devices.delete_sensor(f"{uid}-pb-p"), "1 data source bindings"),
+        (repo.devices.delete_actuator(f"{uid}-pa-sp"), "1 setpoint commands"),
+    ]
+    for attempt, named in refusals:
+        with pytest.raises(Conflict, match=named) as err:
+            await attempt
+        assert "cascade: true" in err.value.message
+    assert err.value.details == {"commands": 1}
+    assert await repo.client.read(LEFT, prefix=f"{uid}-wo") == [{"id": f"{uid}-wo"}]
+    await repo.devices.delete_sensor(f"{uid}-pa-f")  # nothing attached: deleted
+    assert await repo.devices.sensors([f"{uid}-pa-f"]) == {}
+
+
+async def test_cascades_leave_no_orphans(repo: GraphRepository, uid: str) -> None:
+    await load(repo, uid)
+    await attach_history(repo, uid)
+    await repo.devices.delete_actuator(f"{uid}-pa-sp", cascade=True)  # its audit trail goes
+    await repo.devices.delete_sensor(f"{uid}-pb-p", cascade=True)  # unbound, source stays
+    (cfg,) = await repo.sources.configs([f"{uid}-src"])
+    assert cfg.sensors == ()
+    assert await repo.client.read(ORPHANS, prefix=uid) == []
+    await repo.assets.delete(f"{uid}-line", cascade=True)
+    assert await repo.client.read(ORPHANS, prefix=uid) == []
+    left = [r["id"] for r in await repo.client.read(LEFT, prefix=uid)]
+    assert left == [f"{uid}-site", f"{uid}-src"]
 
 
 async def test_listing_is_paginated(repo: GraphRepository, uid: str) -> None:
