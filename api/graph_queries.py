@@ -18,7 +18,7 @@ from api.types.assets import (
     MaintenanceEventNode,
     Reachable,
     SensorNode,
-    maintenance_page,
+    maintenance_connection,
 )
 from api.types.common import (
     JSON,
@@ -31,6 +31,7 @@ from api.types.common import (
     decode_cursor,
     encode_cursor,
 )
+from api.types.pages import event_request
 from graph.errors import ValidationError
 from graph.model import AssetLevel
 from graph.sources import SourceConfig
@@ -279,12 +280,15 @@ class GraphQuery:
     ) -> Connection[MaintenanceEventNode]:
         info.context.reader()
         repo = info.context.repo
-        await repo.assets.get(str(asset_id))
+        req = event_request(str(asset_id), first, after, kind, since, until, technician)
+        await repo.assets.get(req.asset_id)
         if include_descendants:
-            events = await repo.maintenance.history_under(str(asset_id))
+            page = await repo.maintenance.history_under_page(
+                req.asset_id, req.limit, req.after, req.flt
+            )
         else:
-            events = (await repo.maintenance.history([str(asset_id)]))[str(asset_id)]
-        return maintenance_page(events, first, after, kind, since, until, technician)
+            page = (await repo.maintenance.history_pages([req]))[req]
+        return maintenance_connection(page)
 
     @strawberry.field
     async def data_sources(self, info: Info) -> list[DataSourceNode]:

@@ -127,6 +127,25 @@ class AssetRepository:
                 out[r["parentKey"]].append(_rows.asset_from(r))
         return out
 
+    async def children_pages(
+        self, requests: Sequence[tuple[str, str, int]]
+    ) -> dict[tuple[str, str, int], AssetPage]:
+        """A page of children per ``(parent id, after id, limit)``, ordered by id and cut
+        in the graph: one statement for all the parents of a tree level."""
+        reqs = list(dict.fromkeys(requests))
+        found: list[list[Asset]] = [[] for _ in reqs]
+        if reqs:
+            rows = [
+                {"i": i, "id": pid, "after": after, "limit": limit + 1}
+                for i, (pid, after, limit) in enumerate(reqs)
+            ]
+            for r in await self._client.read(q.CHILDREN_PAGES, rows=rows):
+                found[r["key"]].append(_rows.asset_from(r))
+        return {
+            req: AssetPage(items=kids[: req[2]], has_next=len(kids) > req[2])
+            for req, kids in zip(reqs, found, strict=True)
+        }
+
     async def page(
         self,
         *,

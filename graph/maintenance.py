@@ -13,7 +13,13 @@ from graph.cypher import maintenance as q
 from graph.errors import NotFound
 from graph.model import MaintenanceEvent, WorkOrder, WorkOrderStatus
 
-__all__ = ["MaintenanceFilter", "MaintenanceRepository"]
+__all__ = [
+    "EventPage",
+    "EventPageRequest",
+    "MaintenanceFilter",
+    "MaintenanceRepository",
+    "event_key",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +36,43 @@ class MaintenanceFilter:
             "until": _rows.iso(self.until),
             "technician": self.technician,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class EventPageRequest:
+    """One page of an asset's history: ``limit`` events, newest first, after the event
+    whose ``event_key`` is ``after`` (None: from the newest)."""
+
+    asset_id: str
+    limit: int
+    after: tuple[str, str] | None = None
+    flt: MaintenanceFilter = MaintenanceFilter()
+
+    def row(self, i: int) -> dict[str, object]:
+        after_at, after_id = self.after or (None, None)
+        return {
+            "i": i,
+            "id": self.asset_id,
+            "limit": self.limit + 1,  # one more tells whether a next page exists
+            "afterAt": after_at,
+            "afterId": after_id,
+            **self.flt.params(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    items: list[MaintenanceEvent]
+    has_next: bool
+
+
+def event_key(event: MaintenanceEvent) -> tuple[str, str]:
+    """The keyset cursor of an event in newest-first order: (at as stored, id)."""
+    return (_rows.iso(event.at) or "", event.id)
+
+
+def _page(events: list[MaintenanceEvent], limit: int) -> EventPage:
+    return EventPage(items=events[:limit], has_next=len(events) > limit)
 
 
 class MaintenanceRepository:
@@ -81,6 +124,39 @@ class MaintenanceRepository:
         params = (flt or MaintenanceFilter()).params()
         rows = await self._client.read(q.EVENTS_UNDER, id=asset_id, **params)
         return [_rows.event_from(r) for r in rows]
+
+    async def history_pages(
+        self, requests: Sequence[EventPageRequest]
+    ) -> dict[EventPageRequest, EventPage]:
+        """A page per request, filtered and cut in the graph: one statement for all."""
+        reqs = list(dict.fromkeys(requests))
+        found: list[list[MaintenanceEvent]] = [[] for _ in reqs]
+        if reqs:
+            rows = await self._client.read(
+                q.EVENT_PAGES, rows=[r.row(i) for i, r in enumerate(reqs)]
+            )
+            for r in rows:
+                found[r["key"]].append(_rows.event_from(r))
+        return {req: _page(events, req.limit) for req, events in zip(reqs, found, strict=True)}
+
+    async def history_under_page(
+        self,
+        asset_id: str,
+        limit: int,
+        after: tuple[str, str] | None = None,
+        flt: MaintenanceFilter | None = None,
+    ) -> EventPage:
+        """A page of the events of an asset and all its descendants, newest first."""
+        after_at, after_id = after or (None, None)
+        rows = await self._client.read(
+            q.EVENTS_UNDER_PAGE,
+            id=asset_id,
+            limit=limit + 1,
+            afterAt=after_at,
+            afterId=after_id,
+            **(flt or MaintenanceFilter()).params(),
+        )
+        return _page([_rows.event_from(r) for r in rows], limit)
 
     async def work_orders(
         self, asset_ids: Iterable[str], status: WorkOrderStatus | None = None

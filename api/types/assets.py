@@ -17,10 +17,14 @@ from api.types.common import (
     Connection,
     RelationTypeEnum,
     WorkOrderStatusEnum,
-    paginate,
+    check_first,
+    decode_cursor,
+    encode_cursor,
 )
+from api.types.pages import connection, encode_event_cursor, event_request, pages_loader
 from graph import model as m
-from graph.maintenance import MaintenanceFilter
+from graph.assets import AssetPage
+from graph.maintenance import EventPage, MaintenanceFilter
 from graph.topology import Neighbourhood, Reached
 
 if TYPE_CHECKING:
@@ -234,24 +238,10 @@ class GraphView:
         )
 
 
-def maintenance_page(
-    events: list[m.MaintenanceEvent],
-    first: int,
-    after: str | None,
-    kind: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    technician: str | None,
-) -> Connection[MaintenanceEventNode]:
-    picked = [
-        e
-        for e in events
-        if (kind is None or e.kind == kind)
-        and (since is None or e.at >= since)
-        and (until is None or e.at < until)
-        and (technician is None or e.technician == technician)
-    ]
-    return paginate(picked, lambda e: e.id, first, after, MaintenanceEventNode.from_domain)
+def maintenance_connection(page: EventPage) -> Connection[MaintenanceEventNode]:
+    return connection(
+        page.items, page.has_next, encode_event_cursor, MaintenanceEventNode.from_domain
+    )
 
 
 @strawberry.type(name="Asset", description="A physical asset in the ISA-95 hierarchy.")
@@ -294,8 +284,12 @@ class AssetNode:
     async def children(
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[AssetNode]:
-        kids = await info.context.loaders.children.load(self.domain.id)
-        return paginate(kids, lambda a: a.id, first, after, AssetNode.from_domain)
+        key = (self.domain.id, decode_cursor(after), check_first(first))
+        loader = pages_loader(info.context, "children_pages", info.context.repo.assets.children_pages)
+        page: AssetPage = await loader.load(key)
+        return connection(
+            page.items, page.has_next, lambda a: encode_cursor(a.id), AssetNode.from_domain
+        )
 
     @strawberry.field
     async def sensors(self, info: Info) -> list[SensorNode]:
@@ -355,8 +349,11 @@ class AssetNode:
         until: datetime | None = None,
         technician: str | None = None,
     ) -> Connection[MaintenanceEventNode]:
-        events = await info.context.loaders.maintenance.load(self.domain.id)
-        return maintenance_page(events, first, after, kind, since, until, technician)
+        req = event_request(self.domain.id, first, after, kind, since, until, technician)
+        loader = pages_loader(
+            info.context, "maintenance_pages", info.context.repo.maintenance.history_pages
+        )
+        return maintenance_connection(await loader.load(req))
 
     @strawberry.field
     async def work_orders(

@@ -45,6 +45,19 @@ CHILDREN_OF: LiteralString = (
     "ORDER BY a.id"
 )
 
+# One page of children per row {i, id, after, limit}, ordered by id after the cursor:
+# many parents, one statement (collect()[..n] keeps the first n of the ordered rows).
+CHILDREN_PAGES: LiteralString = (
+    "UNWIND $rows AS r "
+    "MATCH (p:Asset {id: r.id})<-[:PART_OF]-(a:Asset) "
+    "WHERE a.id > r.after "
+    "WITH r.i AS i, r.limit AS lim, p, a ORDER BY a.id "
+    "WITH i, lim, p, collect(a)[0..lim] AS kids "
+    "UNWIND kids AS a "
+    "RETURN i AS key, " + _ASSET_FIELDS + ", p.id AS parentId "
+    "ORDER BY key, a.id"
+)
+
 COUNT_CHILDREN: LiteralString = (
     "UNWIND $ids AS pid "
     "MATCH (p:Asset {id: pid}) "

@@ -31,27 +31,55 @@ _EVENT_FIELDS: LiteralString = (
     "w.id AS workOrderId"
 )
 
-# History of a set of assets, newest first, filtered; ``after`` is a (at, id) cursor.
-EVENTS_FOR_ASSETS: LiteralString = (
-    "UNWIND $ids AS aid "
-    "MATCH (a:Asset {id: aid})-[:HAS_MAINTENANCE]->(m:MaintenanceEvent) "
-    "WHERE ($kind IS NULL OR m.kind = $kind) "
+_FILTERS: LiteralString = (
+    "($kind IS NULL OR m.kind = $kind) "
     "AND ($since IS NULL OR m.at >= $since) "
     "AND ($until IS NULL OR m.at < $until) "
     "AND ($technician IS NULL OR m.technician = $technician) "
+)
+# Newest first; the keyset cursor is (at, id) of the last event of the previous page
+# (``at`` is fixed-width UTC text, so string order is time order).
+_AFTER: LiteralString = (
+    "AND ($afterAt IS NULL OR m.at < $afterAt OR (m.at = $afterAt AND m.id < $afterId)) "
+)
+
+# History of a set of assets, newest first, filtered.
+EVENTS_FOR_ASSETS: LiteralString = (
+    "UNWIND $ids AS aid "
+    "MATCH (a:Asset {id: aid})-[:HAS_MAINTENANCE]->(m:MaintenanceEvent) "
+    "WHERE " + _FILTERS + ""
     "OPTIONAL MATCH (w:WorkOrder)-[:RESULTED_IN]->(m) "
     "RETURN " + _EVENT_FIELDS + " ORDER BY m.at DESC, m.id DESC"
 )
-EVENTS_UNDER: LiteralString = (
+# One page per row {i, id, limit, kind, since, until, technician, afterAt, afterId}:
+# many assets (each with its own filter and cursor), one statement.
+EVENT_PAGES: LiteralString = (
+    "UNWIND $rows AS r "
+    "MATCH (a:Asset {id: r.id})-[:HAS_MAINTENANCE]->(m:MaintenanceEvent) "
+    "WHERE (r.kind IS NULL OR m.kind = r.kind) "
+    "AND (r.since IS NULL OR m.at >= r.since) "
+    "AND (r.until IS NULL OR m.at < r.until) "
+    "AND (r.technician IS NULL OR m.technician = r.technician) "
+    "AND (r.afterAt IS NULL OR m.at < r.afterAt OR (m.at = r.afterAt AND m.id < r.afterId)) "
+    "WITH r.i AS i, r.limit AS lim, a, m ORDER BY m.at DESC, m.id DESC "
+    "WITH i, lim, a, collect(m)[0..lim] AS found "
+    "UNWIND found AS m "
+    "OPTIONAL MATCH (w:WorkOrder)-[:RESULTED_IN]->(m) "
+    "RETURN i AS key, " + _EVENT_FIELDS + " ORDER BY key, m.at DESC, m.id DESC"
+)
+_UNDER: LiteralString = (
     "MATCH (root:Asset {id: $id}) "
     "OPTIONAL MATCH (root)<-[:PART_OF*1..12]-(d:Asset) "
     "WITH root, collect(DISTINCT d) AS below "
     "UNWIND below + [root] AS a "
     "MATCH (a)-[:HAS_MAINTENANCE]->(m:MaintenanceEvent) "
-    "WHERE ($kind IS NULL OR m.kind = $kind) "
-    "AND ($since IS NULL OR m.at >= $since) "
-    "AND ($until IS NULL OR m.at < $until) "
-    "AND ($technician IS NULL OR m.technician = $technician) "
+)
+EVENTS_UNDER: LiteralString = (
+    _UNDER + "WHERE " + _FILTERS + "OPTIONAL MATCH (w:WorkOrder)-[:RESULTED_IN]->(m) "
+    "RETURN " + _EVENT_FIELDS + " ORDER BY m.at DESC, m.id DESC"
+)
+EVENTS_UNDER_PAGE: LiteralString = (
+    _UNDER + "WHERE " + _FILTERS + _AFTER + "WITH a, m ORDER BY m.at DESC, m.id DESC LIMIT $limit "
     "OPTIONAL MATCH (w:WorkOrder)-[:RESULTED_IN]->(m) "
     "RETURN " + _EVENT_FIELDS + " ORDER BY m.at DESC, m.id DESC"
 )

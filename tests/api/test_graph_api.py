@@ -112,11 +112,12 @@ async def test_tree_query_costs_bounded_round_trips(api: Api, uid: str, cypher_l
     await register(api, uid, pumps=12)
     before = _count_sent(api)
     await api.ok(
-        'query { asset(id: "%s-site") { children { nodes { children { nodes { id '
-        "sensors { id } actuators { id } } } } } } }" % uid
+        'query { asset(id: "%s-site") { children { nodes { children(first: 20) { nodes { id '
+        'sensors { id } actuators { id } maintenance(first: 2, kind: "repair") { nodes { id } } '
+        "} } } } } }" % uid
     )
     sent = _count_sent(api) - before
-    # asset, children(level 1), children(level 2), sensors, actuators: 5 statements.
+    # asset, children (level 1), children (level 2), sensors, actuators, maintenance: 6.
     assert sent <= 6, sent
 
 
@@ -361,3 +362,55 @@ async def test_history_blocks_delete_until_cascade(api: Api, uid: str) -> None:
         'mutation { deleteSensor(id: "%s-p0-pt", cascade: true) { deletedIds } }' % uid
     )
     assert data["deleteSensor"]["deletedIds"] == [f"{uid}-p0-pt"]
+
+
+async def test_children_and_maintenance_pages_over_http(api: Api, uid: str) -> None:
+    await register(api, uid, pumps=7)  # the line has the tank and 7 pumps
+    q = """query($after: String) { asset(id: "%s-line") {
+             children(first: 3, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } }
+           } }""" % uid
+    ids, after = [], None
+    while True:
+        page = (await api.ok(q, {"after": after}))["asset"]["children"]
+        ids += [n["id"] for n in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert ids == sorted([f"{uid}-tank"] + [f"{uid}-p{i}" for i in range(7)])
+
+    events = [
+        {"id": f"{uid}-m{i}", "assetId": f"{uid}-p{i % 2}", "kind": "repair" if i % 2 else "check",
+         "at": f"2025-03-{10 + i:02d}T08:00:00Z", "technician": "ann"}
+        for i in range(6)
+    ]  # fmt: skip
+    await api.ok(
+        "mutation($e: [MaintenanceEventInput!]) { recordMaintenance(events: $e) { events { id } } }",
+        {"e": events},
+        token=OPERATOR,
+    )
+    q = """query($after: String, $kind: String) {
+             maintenanceHistory(assetId: "%s-line", first: 2, after: $after, kind: $kind) {
+               nodes { id } pageInfo { hasNextPage endCursor } } }""" % uid
+    ids, after = [], None
+    while True:
+        page = (await api.ok(q, {"after": after}))["maintenanceHistory"]
+        ids += [n["id"] for n in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert ids == [f"{uid}-m{i}" for i in reversed(range(6))]
+    repairs = (await api.ok(q, {"kind": "repair"}))["maintenanceHistory"]
+    assert [n["id"] for n in repairs["nodes"]] == [f"{uid}-m5", f"{uid}-m3"]
+    more = await api.ok(q, {"kind": "repair", "after": repairs["pageInfo"]["endCursor"]})
+    assert [n["id"] for n in more["maintenanceHistory"]["nodes"]] == [f"{uid}-m1"]
+    data = await api.ok(
+        'query { asset(id: "%s-p1") { maintenance(first: 1) { nodes { id } '
+        "pageInfo { hasNextPage endCursor } } } }" % uid
+    )
+    page = data["asset"]["maintenance"]
+    assert [n["id"] for n in page["nodes"]] == [f"{uid}-m5"] and page["pageInfo"]["hasNextPage"]
+    body = await api.gql(
+        'query { asset(id: "%s-p1") { maintenance(after: "bm90LWEtY3Vyc29y") { nodes { id } } } }'
+        % uid
+    )
+    assert body["errors"][0]["extensions"]["code"] == "VALIDATION"

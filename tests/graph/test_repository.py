@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from graph.alerts import Alert, AlertRepository
+from graph.assets import AssetPage
 from graph.commands import SetpointCommand
 from graph.errors import Conflict, NotFound, ValidationError
-from graph.maintenance import MaintenanceFilter
+from graph.maintenance import EventPageRequest, MaintenanceFilter, event_key
 from graph.model import (
     Actuator,
     ActuatorBinding,
@@ -322,3 +323,80 @@ async def test_listing_is_paginated(repo: GraphRepository, uid: str) -> None:
     assert ids == sorted(ids) and len(ids) == 8 and not second.has_next
     pumps = await repo.assets.page(type="pump", text=uid)
     assert {a.id for a in pumps.items} == {f"{uid}-pa", f"{uid}-pb"}
+
+
+async def test_children_pages_are_cut_in_the_graph(repo: GraphRepository, uid: str) -> None:
+    """Pages of many parents in one statement, each with its own cursor and size."""
+    await repo.assets.upsert(
+        [Asset(f"{uid}-site", "Site", "site", "site")]
+        + [Asset(f"{uid}-l{i}", f"L{i}", "line", "line", parent_id=f"{uid}-site") for i in (1, 2)]
+        + [
+            Asset(f"{uid}-l{i}-e{j:02d}", "E", "pump", "equipment", parent_id=f"{uid}-l{i}")
+            for i in (1, 2)
+            for j in range(12)
+        ]
+    )
+    reqs = [(f"{uid}-l1", "", 5), (f"{uid}-l2", f"{uid}-l2-e09", 5), (f"{uid}-l1", "", 50)]
+    before = repo.client.sent_count
+    pages = await repo.assets.children_pages(reqs + [(f"{uid}-none", "", 3)])
+    assert repo.client.sent_count - before == 1
+    first = pages[reqs[0]]
+    assert [a.id for a in first.items] == [f"{uid}-l1-e{j:02d}" for j in range(5)]
+    assert first.has_next and first.items[0].parent_id == f"{uid}-l1"
+    tail = pages[reqs[1]]
+    assert [a.id for a in tail.items] == [f"{uid}-l2-e10", f"{uid}-l2-e11"]
+    assert not tail.has_next
+    assert len(pages[reqs[2]].items) == 12 and not pages[reqs[2]].has_next
+    assert pages[(f"{uid}-none", "", 3)] == AssetPage([], False)
+
+
+async def test_maintenance_pages_filter_and_resume_in_the_graph(
+    repo: GraphRepository, uid: str
+) -> None:
+    await load(repo, uid)
+    base = datetime(2025, 1, 1, tzinfo=UTC)
+    events = [
+        MaintenanceEvent(
+            f"{uid}-m{i:02d}",
+            f"{uid}-pa" if i % 2 else f"{uid}-motor",
+            "inspection" if i % 3 else "repair",
+            base + timedelta(days=i // 2),  # pairs share a day: the id breaks the tie
+            technician="ann",
+        )
+        for i in range(20)
+    ]
+    await repo.maintenance.record(events)
+    newest_first = sorted(events, key=lambda e: (e.at, e.id), reverse=True)
+
+    # Under the line (pump A and its motor): walk pages of 6 by keyset cursor.
+    seen, after = [], None
+    while True:
+        page = await repo.maintenance.history_under_page(f"{uid}-line", 6, after)
+        seen += page.items
+        if not page.has_next:
+            break
+        after = event_key(page.items[-1])
+    assert [e.id for e in seen] == [e.id for e in newest_first]
+
+    # Filters are applied before the cut, with the cursor.
+    flt = MaintenanceFilter(kind="repair", since=base + timedelta(days=2))
+    page = await repo.maintenance.history_under_page(f"{uid}-line", 2, None, flt)
+    expected = [e for e in newest_first if e.kind == "repair" and e.at >= flt.since]
+    assert [e.id for e in page.items] == [e.id for e in expected[:2]] and page.has_next
+    rest = await repo.maintenance.history_under_page(
+        f"{uid}-line", 50, event_key(page.items[-1]), flt
+    )
+    assert [e.id for e in rest.items] == [e.id for e in expected[2:]]
+
+    # Per asset, many requests in one statement, each with its own filter and cursor.
+    pa = [e for e in newest_first if e.asset_id == f"{uid}-pa"]
+    motor = [e for e in newest_first if e.asset_id == f"{uid}-motor"]
+    r1 = EventPageRequest(f"{uid}-pa", 3)
+    r2 = EventPageRequest(f"{uid}-motor", 3, after=event_key(motor[2]))
+    r3 = EventPageRequest(f"{uid}-motor", 50, flt=MaintenanceFilter(kind="repair"))
+    before = repo.client.sent_count
+    pages = await repo.maintenance.history_pages([r1, r2, r3])
+    assert repo.client.sent_count - before == 1
+    assert [e.id for e in pages[r1].items] == [e.id for e in pa[:3]] and pages[r1].has_next
+    assert [e.id for e in pages[r2].items] == [e.id for e in motor[3:6]]
+    assert [e.id for e in pages[r3].items] == [e.id for e in motor if e.kind == "repair"]
