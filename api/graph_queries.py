@@ -10,6 +10,7 @@ import strawberry
 
 from api.control import DataSourceStatusNode, status_node
 from api.types.assets import (
+    DEFAULT_WALK_LIMIT,
     ActuatorNode,
     AssetNode,
     GraphEdge,
@@ -32,6 +33,7 @@ from api.types.common import (
     encode_cursor,
 )
 from api.types.pages import event_request
+from graph.assets import MAX_LIMIT
 from graph.errors import ValidationError
 from graph.model import AssetLevel
 from graph.sources import SourceConfig
@@ -222,20 +224,34 @@ class GraphQuery:
         x = found.get(str(id))
         return ActuatorNode.from_domain(x) if x else None
 
-    @strawberry.field(description="Downstream of an asset: what its failure reaches.")
+    @strawberry.field(
+        description="Downstream of an asset: what its failure reaches, nearest first; at "
+        f"most limit assets (1-{MAX_LIMIT})."
+    )
     async def impact(
-        self, info: Info, asset_id: strawberry.ID, max_depth: int = 10
+        self,
+        info: Info,
+        asset_id: strawberry.ID,
+        max_depth: int = 10,
+        limit: int = DEFAULT_WALK_LIMIT,
     ) -> list[Reachable]:
         info.context.reader()
-        found = await info.context.repo.topology.impact(str(asset_id), max_depth)
+        found = await info.context.repo.topology.impact(str(asset_id), max_depth, limit)
         return [Reachable.from_domain(r) for r in found]
 
-    @strawberry.field(description="Upstream of an asset: root-cause candidates.")
+    @strawberry.field(
+        description="Upstream of an asset: root-cause candidates, nearest first; at most "
+        f"limit assets (1-{MAX_LIMIT})."
+    )
     async def root_causes(
-        self, info: Info, asset_id: strawberry.ID, max_depth: int = 10
+        self,
+        info: Info,
+        asset_id: strawberry.ID,
+        max_depth: int = 10,
+        limit: int = DEFAULT_WALK_LIMIT,
     ) -> list[Reachable]:
         info.context.reader()
-        found = await info.context.repo.topology.root_causes(str(asset_id), max_depth)
+        found = await info.context.repo.topology.root_causes(str(asset_id), max_depth, limit)
         return [Reachable.from_domain(r) for r in found]
 
     @strawberry.field(description="Shortest path between two assets; null when unconnected.")

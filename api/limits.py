@@ -2,8 +2,11 @@
 
 Each field costs 1, times the number of items its enclosing lists may return. A list
 field's size is its ``first`` (or ``limit``) argument when given as a literal or
-variable, else a default. Depth is limited separately by Strawberry's
-``QueryDepthLimiter``.
+variable, else a default: the number of items the field returns when the argument is
+left out (its default ``first``/``limit``), or a typical size for lists without one.
+``subtree``, ``impact`` and ``rootCauses`` return up to their ``limit`` (``maxDepth``
+does not bound how many), so they cost that. Depth is limited separately by
+Strawberry's ``QueryDepthLimiter``.
 """
 
 from __future__ import annotations
@@ -31,10 +34,10 @@ LIST_FIELDS = {
     "actuators": 5,
     "edges": 1,
     "nodes": 1,
-    "subtree": 50,
+    "subtree": 1_000,  # = api.types.assets.DEFAULT_WALK_LIMIT
     "ancestors": 8,
-    "impact": 50,
-    "rootCauses": 50,
+    "impact": 1_000,
+    "rootCauses": 1_000,
     "relations": 10,
     "maintenance": 20,
     "maintenanceHistory": 50,

@@ -35,13 +35,20 @@ from graph.importer import import_plant  # noqa: E402
 
 TOKEN = "bench-admin-token-0123456789"
 
+# A site's whole tree, asked for the way a client should: each level's `first` is the
+# generated plant's fan-out (bench.gen_plant: 5 areas > 4 lines > 5 units > 4 equipment),
+# so the query fits the default cost limit and still returns every asset.
 TREE = """query($id: ID!) { asset(id: $id) { id
-  children(first: 100) { nodes { id
-    children(first: 100) { nodes { id
-      children(first: 100) { nodes { id sensors { id unit }
-        children(first: 100) { nodes { id name sensors { id unit maxValue } } } } } } } } } } }"""
-IMPACT = """query($id: ID!) { impact(assetId: $id, maxDepth: 25) { distance asset { id } } }"""
-SUBTREE = """query($id: ID!) { asset(id: $id) { subtree(depth: 4) { depth asset { id } } } }"""
+  children(first: 5) { nodes { id
+    children(first: 4) { nodes { id
+      children(first: 5) { nodes { id sensors { id unit }
+        children(first: 4) { nodes { id name sensors { id unit maxValue } } } } } } } } } } }"""
+# limit: everything (well within the cost limit for these few fields), so the counts
+# printed are the whole walk, not the default page of 1,000.
+IMPACT = """query($id: ID!) { impact(assetId: $id, maxDepth: 25, limit: 10000) {
+  distance asset { id } } }"""
+SUBTREE = """query($id: ID!) { asset(id: $id) { subtree(depth: 4, limit: 10000) {
+  depth asset { id } } } }"""
 
 
 def _rss_mib(pid: int | None = None) -> float:
@@ -91,9 +98,7 @@ async def main(n_assets: int, sensors_per_asset: int, repeat: int, heap: str) ->
             port=port,
             tokens=f"{TOKEN}:admin:bench",
             graph_heap=heap,
-            max_cost=10**12,
-            max_depth=20,
-        )
+        )  # the default depth and cost limits, as a deployment has them
         services = Services.from_settings(settings)
         app = create_app(settings, services=services)
         server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="on"))

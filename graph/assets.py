@@ -15,6 +15,7 @@ from graph.model import Asset, AssetLevel, utcnow
 __all__ = ["AssetPage", "AssetRepository", "DeleteBlockers", "TreeNode"]
 
 MAX_DEPTH = 12
+MAX_LIMIT = 10_000  # rows of a subtree or a walk one request may ask for
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,10 +171,20 @@ class AssetRepository:
         items = [_rows.asset_from(r) for r in rows]
         return AssetPage(items=items[:limit], has_next=len(items) > limit)
 
-    async def subtree(self, asset_id: str, depth: int = 3) -> list[TreeNode]:
+    async def subtree(
+        self, asset_id: str, depth: int = 3, limit: int | None = None
+    ) -> list[TreeNode]:
+        """Assets below ``asset_id`` to ``depth``, nearest first (by depth, then id);
+        at most ``limit`` of them when given."""
         _check_depth(depth)
         await self.get(asset_id)
-        rows = await self._client.read(q.SUBTREE, id=asset_id, depth=depth)
+        if limit is None:
+            rows = await self._client.read(q.SUBTREE, id=asset_id, depth=depth)
+        else:
+            check_limit(limit)
+            rows = await self._client.read(
+                q.SUBTREE_LIMITED, id=asset_id, depth=depth, limit=limit
+            )
         return [TreeNode(_rows.asset_from(r), int(r["depth"])) for r in rows]
 
     async def ancestors(self, asset_id: str) -> list[TreeNode]:
@@ -217,6 +228,11 @@ class AssetRepository:
 async def _blockers(tx: Tx, ids: Sequence[str]) -> dict[str, DeleteBlockers]:
     rows = await tx.rows(q.DELETE_GUARDS, ids=list(ids))
     return {r["id"]: DeleteBlockers.from_row("asset", r) for r in rows}
+
+
+def check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
 
 
 def _check_depth(depth: int) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import LiteralString
 
+from graph.assets import check_limit
 from graph.client import GraphClient, Tx
 from graph.cypher import assets as qa
 from graph.cypher import relations as q
@@ -102,17 +103,28 @@ class TopologyRepository:
                 out[r["key"]].append(Edge(r["source"], r["target"], r["type"]))
         return out
 
-    async def impact(self, asset_id: str, max_depth: int = 10) -> list[Reached]:
-        """Everything downstream: what the asset feeds and what depends on it."""
-        return await self._walk(asset_id, q.DOWNSTREAM_HOP, max_depth)
+    async def impact(
+        self, asset_id: str, max_depth: int = 10, limit: int | None = None
+    ) -> list[Reached]:
+        """Everything downstream: what the asset feeds and what depends on it (nearest
+        first; at most ``limit`` assets when given)."""
+        return await self._walk(asset_id, q.DOWNSTREAM_HOP, max_depth, limit)
 
-    async def root_causes(self, asset_id: str, max_depth: int = 10) -> list[Reached]:
-        """Everything upstream: what feeds the asset and what it depends on."""
-        return await self._walk(asset_id, q.UPSTREAM_HOP, max_depth)
+    async def root_causes(
+        self, asset_id: str, max_depth: int = 10, limit: int | None = None
+    ) -> list[Reached]:
+        """Everything upstream: what feeds the asset and what it depends on (nearest
+        first; at most ``limit`` assets when given)."""
+        return await self._walk(asset_id, q.UPSTREAM_HOP, max_depth, limit)
 
-    async def _walk(self, start: str, hop: LiteralString, max_depth: int) -> list[Reached]:
+    async def _walk(
+        self, start: str, hop: LiteralString, max_depth: int, limit: int | None
+    ) -> list[Reached]:
         if not 1 <= max_depth <= MAX_WALK_DEPTH:
             raise ValidationError(f"maxDepth must be between 1 and {MAX_WALK_DEPTH}")
+        if limit is not None:
+            check_limit(limit)
+        most = limit
 
         async def work(tx: Tx) -> list[Reached]:
             if not await tx.rows(qa.GET_ASSETS, ids=[start]):
@@ -121,7 +133,7 @@ class TopologyRepository:
             reached: list[Reached] = []
             frontier = [start]
             for distance in range(1, max_depth + 1):
-                if not frontier:
+                if not frontier or (most is not None and len(reached) >= most):
                     break
                 rows = await tx.rows(hop, frontier=frontier)
                 rows.sort(key=lambda r: (r["fromId"], r["id"], r["via"]))
@@ -129,6 +141,8 @@ class TopologyRepository:
                 for r in rows:
                     if r["id"] in paths:
                         continue
+                    if most is not None and len(reached) >= most:
+                        break
                     paths[r["id"]] = (*paths[r["fromId"]], r["id"])
                     reached.append(
                         Reached(r["id"], r["name"], r["type"], distance, r["via"], paths[r["id"]])

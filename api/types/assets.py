@@ -23,7 +23,7 @@ from api.types.common import (
 )
 from api.types.pages import connection, encode_event_cursor, event_request, pages_loader
 from graph import model as m
-from graph.assets import AssetPage
+from graph.assets import MAX_LIMIT, AssetPage
 from graph.maintenance import EventPage, MaintenanceFilter
 from graph.topology import Neighbourhood, Reached
 
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from api.control import SetpointCommandNode
 
 Info = strawberry.Info[Context, None]
+
+# Default size of subtree, impact and rootCauses (api.limits costs them by it).
+DEFAULT_WALK_LIMIT = 1_000
 
 
 @strawberry.type(name="Sensor", description="A measured point of an asset.")
@@ -310,9 +313,14 @@ class AssetNode:
             for n in await info.context.repo.assets.ancestors(self.domain.id)
         ]
 
-    @strawberry.field(description="Every asset below this one, to a depth (1-12).")
-    async def subtree(self, info: Info, depth: int = 3) -> list[TreeEntry]:
-        nodes = await info.context.repo.assets.subtree(self.domain.id, depth)
+    @strawberry.field(
+        description="Assets below this one, to a depth (1-12), nearest first (by depth, then "
+        f"id): at most limit of them (1-{MAX_LIMIT})."
+    )
+    async def subtree(
+        self, info: Info, depth: int = 3, limit: int = DEFAULT_WALK_LIMIT
+    ) -> list[TreeEntry]:
+        nodes = await info.context.repo.assets.subtree(self.domain.id, depth, limit)
         return [TreeEntry(depth=n.depth, asset=AssetNode.from_domain(n.asset)) for n in nodes]
 
     @strawberry.field(description="Process relations (FEEDS, DEPENDS_ON, CONNECTED_TO) in and out.")
@@ -320,16 +328,24 @@ class AssetNode:
         edges = await info.context.loaders.relations.load(self.domain.id)
         return [Relation(source_id=e.source, target_id=e.target, type=e.type) for e in edges]
 
-    @strawberry.field(description="What a failure here reaches: assets fed by or depending on it.")
-    async def impact(self, info: Info, max_depth: int = 10) -> list[Reachable]:
-        return [
-            Reachable.from_domain(r)
-            for r in await info.context.repo.topology.impact(self.domain.id, max_depth)
-        ]
+    @strawberry.field(
+        description="What a failure here reaches: assets fed by or depending on it, nearest "
+        f"first; at most limit of them (1-{MAX_LIMIT})."
+    )
+    async def impact(
+        self, info: Info, max_depth: int = 10, limit: int = DEFAULT_WALK_LIMIT
+    ) -> list[Reachable]:
+        found = await info.context.repo.topology.impact(self.domain.id, max_depth, limit)
+        return [Reachable.from_domain(r) for r in found]
 
-    @strawberry.field(description="Upstream assets: what feeds this one or what it depends on.")
-    async def root_causes(self, info: Info, max_depth: int = 10) -> list[Reachable]:
-        found = await info.context.repo.topology.root_causes(self.domain.id, max_depth)
+    @strawberry.field(
+        description="Upstream assets: what feeds this one or what it depends on, nearest "
+        f"first; at most limit of them (1-{MAX_LIMIT})."
+    )
+    async def root_causes(
+        self, info: Info, max_depth: int = 10, limit: int = DEFAULT_WALK_LIMIT
+    ) -> list[Reachable]:
+        found = await info.context.repo.topology.root_causes(self.domain.id, max_depth, limit)
         return [Reachable.from_domain(r) for r in found]
 
     @strawberry.field(description="Nodes and edges within some hops (1-4), for a graph view.")

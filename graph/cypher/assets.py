@@ -92,6 +92,7 @@ SUBTREE: LiteralString = (
     "RETURN " + _ASSET_FIELDS + ", p.id AS parentId, depth "
     "ORDER BY depth, a.id"
 )
+SUBTREE_LIMITED: LiteralString = SUBTREE + " LIMIT $limit"
 
 ANCESTORS: LiteralString = (
     "MATCH path = (a0:Asset {id: $id})-[:PART_OF*1..12]->(a:Asset) "

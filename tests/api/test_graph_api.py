@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import logging
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 import strawberry
+from graphql import DocumentNode, parse, print_ast, specified_rules, validate
+from strawberry.extensions import AddValidationRules
 
 from api.errors import CodedErrors
+from api.limits import LIST_FIELDS
+from api.schema import build_schema
+from api.types.assets import DEFAULT_WALK_LIMIT
 from graph.client import GraphClient
 from tests.api.conftest import OPERATOR, VIEWER, Api
 
@@ -413,4 +420,74 @@ async def test_children_and_maintenance_pages_over_http(api: Api, uid: str) -> N
         'query { asset(id: "%s-p1") { maintenance(after: "bm90LWEtY3Vyc29y") { nodes { id } } } }'
         % uid
     )
+    assert body["errors"][0]["extensions"]["code"] == "VALIDATION"
+
+
+def _operations(text: str) -> list[str]:
+    """Every operation of the ```graphql blocks of a Markdown text, one per document."""
+    out = []
+    for block in re.findall(r"```graphql\n(.*?)```", text, re.S):
+        for definition in parse(block).definitions:
+            out.append(print_ast(DocumentNode(definitions=(definition,))))
+    return out
+
+
+def _limit_errors(query: str) -> list[str]:
+    """What the deployed schema's depth, alias and cost rules (default limits) say."""
+    schema = build_schema()
+    rules = []
+    for ext in schema.extensions:
+        made = ext() if not isinstance(ext, AddValidationRules) else ext
+        if isinstance(made, AddValidationRules):
+            rules += made.validation_rules
+    errors = validate(schema._schema, parse(query), [*specified_rules, *rules])
+    return [e.message for e in errors]
+
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+@pytest.mark.parametrize("query", _operations(README))
+def test_readme_queries_pass_the_default_limits(query: str) -> None:
+    assert _limit_errors(query) == []
+
+
+def test_the_benchmark_queries_pass_the_default_limits() -> None:
+    from bench.bench_graph import IMPACT, SUBTREE, TREE
+    from bench.gen_plant import _FANOUT
+    from graph.model import AssetLevel
+
+    for query in (TREE, SUBTREE, IMPACT):
+        assert _limit_errors(query) == [], query
+    # The tree asks for each level's whole fan-out, so it still returns every asset.
+    firsts = [int(n) for n in re.findall(r"children\(first: (\d+)\)", TREE)]
+    levels = (AssetLevel.SITE, AssetLevel.AREA, AssetLevel.LINE, AssetLevel.UNIT)
+    assert firsts == [_FANOUT[level] for level in levels]
+
+
+def test_walks_cost_what_they_may_return() -> None:
+    assert LIST_FIELDS["subtree"] == LIST_FIELDS["impact"] == LIST_FIELDS["rootCauses"]
+    assert LIST_FIELDS["subtree"] == DEFAULT_WALK_LIMIT
+    wide = '{ impact(assetId: "x", limit: 10000) { asset { sensors { id latest { value } } } } }'
+    assert any("exceeds the limit" in m for m in _limit_errors(wide))
+    # The same walk at its default size, or narrowed, is fine.
+    assert _limit_errors(wide.replace(", limit: 10000", "")) == []
+    old_tree = """{ asset(id: "s1") { children(first: 100) { nodes { children(first: 100) { nodes {
+      children(first: 100) { nodes { sensors { id } children(first: 100) { nodes { id } } } }
+      } } } } } }"""
+    assert any("exceeds the limit" in m for m in _limit_errors(old_tree))
+
+
+async def test_walks_and_subtrees_stop_at_their_limit(api: Api, uid: str) -> None:
+    await register(api, uid, pumps=6)
+    data = await api.ok(
+        'query { impact(assetId: "%s-tank", limit: 4) { asset { id } } '
+        'asset(id: "%s-site") { subtree(depth: 2, limit: 3) { depth asset { id } } } }'
+        % (uid, uid)
+    )
+    assert len(data["impact"]) == 4
+    assert [(e["depth"], e["asset"]["id"]) for e in data["asset"]["subtree"]] == [
+        (1, f"{uid}-line"), (2, f"{uid}-p0"), (2, f"{uid}-p1"),
+    ]  # fmt: skip
+    body = await api.gql('query { rootCauses(assetId: "%s-p0", limit: 0) { distance } }' % uid)
     assert body["errors"][0]["extensions"]["code"] == "VALIDATION"
