@@ -56,6 +56,14 @@ def _check_name(value: object, what: str) -> None:
         raise ValidationError(f"{what} must be a non-empty string of at most 256 characters")
 
 
+MAX_DESCRIPTION = 10_000  # characters; far larger strings stall the embedded graph server
+
+
+def _check_description(value: object, what: str) -> None:
+    if not isinstance(value, str) or len(value) > MAX_DESCRIPTION:
+        raise ValidationError(f"{what} must be a string of at most {MAX_DESCRIPTION} characters")
+
+
 def _check_limits(lo: float | None, hi: float | None, what: str) -> None:
     for v in (lo, hi):
         if v is not None and (not isinstance(v, int | float) or not math.isfinite(v)):
@@ -134,6 +142,7 @@ class Asset:
         check_id(self.id, "asset id")
         _check_name(self.name, "asset name")
         _check_name(self.type, "asset type")
+        _check_description(self.description, "asset description")
         if not isinstance(self.level, AssetLevel):
             try:
                 object.__setattr__(self, "level", AssetLevel(self.level))
@@ -314,6 +323,7 @@ class MaintenanceEvent:
         check_id(self.id, "maintenance event id")
         check_id(self.asset_id, "asset id")
         _check_name(self.kind, "maintenance kind")
+        _check_description(self.description, "maintenance description")
         if not isinstance(self.at, datetime) or self.at.tzinfo is None:
             raise ValidationError("maintenance 'at' must be a timezone-aware datetime")
         if self.cost is not None and self.cost < 0:

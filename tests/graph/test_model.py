@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from graph.errors import ValidationError
-from graph.model import Actuator, Asset, Sensor, SensorBinding
+from graph.model import Actuator, Asset, MaintenanceEvent, Sensor, SensorBinding
 
 
 def test_alarm_levels_lie_within_the_range_and_in_order() -> None:
@@ -34,3 +36,12 @@ def test_ids_levels_and_bindings() -> None:
     with pytest.raises(ValidationError, match="scale cannot be 0"):
         SensorBinding("src", "s", "hr:1", scale=0)
     assert SensorBinding("src", "s", "hr:1", scale=0.1, offset=-5).scale == 0.1
+
+
+def test_descriptions_are_bounded() -> None:
+    """A description of megabytes stalls the embedded graph server: refuse it up front."""
+    Asset("a", "A", "pump", "equipment", description="d" * 10_000)
+    with pytest.raises(ValidationError, match="at most 10000 characters"):
+        Asset("a", "A", "pump", "equipment", description="d" * 10_001)
+    with pytest.raises(ValidationError, match="maintenance description"):
+        MaintenanceEvent("m", "a", "repair", datetime.now(UTC), description="d" * 20_000)
