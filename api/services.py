@@ -270,7 +270,10 @@ async def start_connectors(services: Services) -> None:
         sink,
         reject=reject,
         store_events=services.readings.write_events,
-        settings=ManagerSettings(default_mqtt_url=services.settings.mqtt_url),
+        settings=ManagerSettings(
+            default_mqtt_url=services.settings.mqtt_url,
+            instance_id=services.settings.instance_id,
+        ),
     )
     services._stack.push_async_callback(manager.aclose)
     services.connectors = manager

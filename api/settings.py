@@ -10,6 +10,7 @@
 | TWINQL_QUESTDB_URL | QuestDB HTTP URL (ILP writes); unset: DuckDB in the data dir | unset |
 | TWINQL_QUESTDB_PG_PORT / _USER / _PASSWORD | QuestDB PostgreSQL-wire reads | 8812 / admin / quest |
 | TWINQL_MQTT_URL | MQTT broker for device connectivity | unset |
+| TWINQL_INSTANCE_ID | this process among several twinql instances (MQTT client ids and sessions) | host name |
 | TWINQL_TOKENS | API tokens, ``token:role[:name]`` separated by commas | a generated file |
 | TWINQL_ANONYMOUS_READ | let callers without a token run queries | true on loopback |
 | TWINQL_MAX_DEPTH / TWINQL_MAX_COST | GraphQL query depth and cost limits | 12 / 100000 |
@@ -60,6 +61,7 @@ class Settings:
     questdb_user: str = "admin"
     questdb_password: str = field(default="quest", repr=False)
     mqtt_url: str | None = None
+    instance_id: str | None = None
     tokens: str | None = field(default=None, repr=False)
     anonymous_read: bool | None = None
     max_depth: int = 12
@@ -88,6 +90,7 @@ class Settings:
             ("TWINQL_QUESTDB_USER", "questdb_user"),
             ("TWINQL_QUESTDB_PASSWORD", "questdb_password"),
             ("TWINQL_MQTT_URL", "mqtt_url"),
+            ("TWINQL_INSTANCE_ID", "instance_id"),
             ("TWINQL_TOKENS", "tokens"),
             ("TWINQL_LOG_LEVEL", "log_level"),
         ):
