@@ -144,6 +144,8 @@ def _samples(s: StatusSnapshot) -> Iterator[_Sample]:
             ("spilled", w.spilled, "readings appended to the spill log (store down)"),
             ("replayed", w.replayed, "readings written back from the spill log"),
             ("store_errors", w.store_errors, "failed writes to the readings store"),
+            ("dead_lettered", w.dead_lettered, "readings the store refused, kept as dead letters"),
+            ("quarantined", w.quarantined, "rows refused even as dead letters (quarantine log)"),
         ):
             yield one(f"twinql_ingest_{name}_total", "counter", text, value)
         yield one("twinql_ingest_queue_depth", "gauge", "readings queued in memory", w.queue_depth)
@@ -259,6 +261,12 @@ class IngestStatus:
     spilled: float = strawberry.field(description="Readings appended to the spill log.")
     replayed: float = strawberry.field(description="Readings written back from the spill log.")
     store_errors: float = strawberry.field(description="Failed writes to the readings store.")
+    dead_lettered: float = strawberry.field(
+        description="Readings the store refused (not an outage): kept in rejectedReadings."
+    )
+    quarantined: float = strawberry.field(
+        description="Rows refused even as dead letters: kept in the quarantine log on disk."
+    )
     queue_depth: int = strawberry.field(description="Readings queued in memory.")
     lag_seconds: float = strawberry.field(description="Age of the oldest unstored reading.")
     spill_pending: bool = strawberry.field(description="The spill log awaits replay.")
@@ -320,6 +328,8 @@ class ServiceStatus:
                 spilled=w.spilled,
                 replayed=w.replayed,
                 store_errors=w.store_errors,
+                dead_lettered=w.dead_lettered,
+                quarantined=w.quarantined,
                 queue_depth=w.queue_depth,
                 lag_seconds=w.lag_s,
                 spill_pending=w.spill_pending,

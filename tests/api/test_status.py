@@ -33,7 +33,8 @@ mutation($assets: [AssetInput!]!, $sensors: [SensorInput!]!) {
 STATUS = """
 { serviceStatus {
     started
-    ingest { received stored rejected spilled replayed storeErrors queueDepth lagSeconds
+    ingest { received stored rejected spilled replayed storeErrors deadLettered quarantined
+             queueDepth lagSeconds
              spillPending }
     liveBus { published subscribers }
     latestCacheSize
@@ -221,9 +222,13 @@ def test_render_leaves_out_what_is_not_running() -> None:
         lag_s=0.25,
         spill_pending=True,
         store_errors=2,
+        dead_lettered=5,
+        quarantined=1,
     )
     _, values = parse_metrics(render_metrics(StatusSnapshot(started=True, ingest=stats)))
     assert values["twinql_ingest_received_total"] == 2**40
+    assert values["twinql_ingest_dead_lettered_total"] == 5
+    assert values["twinql_ingest_quarantined_total"] == 1
     assert values["twinql_ingest_lag_seconds"] == 0.25
     assert values["twinql_ingest_spill_pending"] == 1
     assert "twinql_connectors" not in str(values)
