@@ -1,7 +1,8 @@
 """Per-request context: the caller, the services, and fresh DataLoaders.
 
-Every field that fans out (children, sensors, actuators, latest values, maintenance)
-resolves through a loader created here, per request, so a tree of N assets costs a
+Every field that fans out (sensors, actuators, latest values, relations, work orders)
+resolves through a loader created here, per request (cursor pages of children and
+maintenance through the page loaders of ``api.types.pages``), so a tree of N assets costs a
 bounded number of store round trips. ``load_fn`` returns one entry per key, in key
 order; a missing key yields a ``NotFound`` instance (or an empty list for lists).
 """
@@ -49,13 +50,11 @@ class Loaders:
     def __init__(self, services: Services) -> None:
         repo = services.repo
         self.asset = DataLoader[str, Asset](_by_key(repo.assets.get_many, "asset"))
-        self.children = DataLoader[str, list[Asset]](_lists(repo.assets.children_of))
         self.sensors_of = DataLoader[str, list[Sensor]](_lists(repo.devices.sensors_of))
         self.actuators_of = DataLoader[str, list[Actuator]](_lists(repo.devices.actuators_of))
         self.sensor = DataLoader[str, Sensor](_by_key(repo.devices.sensors, "sensor"))
         self.actuator = DataLoader[str, Actuator](_by_key(repo.devices.actuators, "actuator"))
         self.relations = DataLoader(_lists(repo.topology.relations_of))
-        self.maintenance = DataLoader(_lists(repo.maintenance.history))
         self.work_orders = DataLoader(_lists(repo.maintenance.work_orders))
         self.extra: dict[str, DataLoader[Any, Any]] = {}
 
