@@ -272,7 +272,7 @@ async def start_connectors(services: Services) -> None:
         store_events=services.readings.write_events,
         settings=ManagerSettings(
             default_mqtt_url=services.settings.mqtt_url,
-            instance_id=services.settings.instance_id,
+            instance_id=services.settings.effective_instance_id,
         ),
     )
     services._stack.push_async_callback(manager.aclose)

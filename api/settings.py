@@ -10,7 +10,7 @@
 | TWINQL_QUESTDB_URL | QuestDB HTTP URL (ILP writes); unset: DuckDB in the data dir | unset |
 | TWINQL_QUESTDB_PG_PORT / _USER / _PASSWORD | QuestDB PostgreSQL-wire reads | 8812 / admin / quest |
 | TWINQL_MQTT_URL | MQTT broker for device connectivity | unset |
-| TWINQL_INSTANCE_ID | this process among several twinql instances (MQTT client ids and sessions) | host name |
+| TWINQL_INSTANCE_ID | this process among several twinql instances (MQTT client ids and sessions) | host name and API port |
 | TWINQL_TOKENS | API tokens, ``token:role[:name]`` separated by commas | a generated file |
 | TWINQL_ANONYMOUS_READ | let callers without a token run queries | true on loopback |
 | TWINQL_MAX_DEPTH / TWINQL_MAX_COST | GraphQL query depth and cost limits | 12 / 100000 |
@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -106,6 +107,13 @@ class Settings:
             values["max_cost"] = _int(v, "TWINQL_MAX_COST")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(s, **values)  # type: ignore[arg-type]
+
+    @property
+    def effective_instance_id(self) -> str:
+        """TWINQL_INSTANCE_ID, else host name and API port: two twinql processes on one
+        host never share an MQTT client id (the broker would take the session from one
+        to give it to the other, in turns)."""
+        return self.instance_id or f"{socket.gethostname() or 'twinql'}-{self.port}"
 
     @property
     def allow_anonymous_read(self) -> bool:

@@ -14,7 +14,10 @@ def test_defaults_are_the_embedded_service_on_loopback() -> None:
     s = Settings.from_env({})
     assert (s.data_dir, s.host, s.port) == (Path(".twinql"), "127.0.0.1", 8000)
     assert s.neo4j_uri is None and s.questdb_url is None and s.mqtt_url is None
-    assert s.instance_id is None  # the connectors then use the host name
+    assert s.instance_id is None
+    # two processes on one host differ by their API port
+    assert s.effective_instance_id.endswith("-8000")
+    assert Settings.from_env({"TWINQL_PORT": "8001"}).effective_instance_id.endswith("-8001")
     assert s.allow_anonymous_read  # loopback only
 
 
@@ -36,6 +39,7 @@ def test_variables_are_read_and_overrides_win() -> None:
         "mqtt://broker:1883",
         "twin-a",
     )
+    assert s.effective_instance_id == "twin-a"
     assert (s.allow_anonymous_read, s.max_cost) == (False, 5000)
     assert not Settings.from_env({"TWINQL_HOST": "0.0.0.0"}).allow_anonymous_read
 
