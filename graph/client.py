@@ -58,6 +58,15 @@ class Tx:
         for i in range(0, len(rows), batch):
             await self.run(query, rows=list(rows[i : i + batch]))
 
+    async def batched_rows(
+        self, query: LiteralString, rows: Sequence[Mapping[str, Any]], batch: int = DEFAULT_BATCH
+    ) -> list[Row]:
+        """Like ``batched`` for statements that return rows: all chunks' rows, in order."""
+        out: list[Row] = []
+        for i in range(0, len(rows), batch):
+            out += await self.rows(query, rows=list(rows[i : i + batch]))
+        return out
+
     async def batched_now(
         self,
         query: LiteralString,

@@ -10,7 +10,7 @@ from graph import _rows
 from graph.client import GraphClient, Tx
 from graph.cypher import assets as qa
 from graph.cypher import maintenance as q
-from graph.errors import NotFound
+from graph.errors import Conflict, NotFound
 from graph.model import MaintenanceEvent, WorkOrder, WorkOrderStatus
 
 __all__ = [
@@ -98,8 +98,22 @@ class MaintenanceRepository:
         events: Sequence[MaintenanceEvent] = (),
         work_orders: Sequence[WorkOrder] = (),
     ) -> None:
-        await tx.batched(q.UPSERT_EVENTS, [_rows.event_row(e) for e in events])
-        await tx.batched(q.UPSERT_WORK_ORDERS, [_rows.work_order_row(w) for w in work_orders])
+        """Upsert by id, in the caller's transaction. An id already recorded for another
+        asset is a CONFLICT (nothing written): events and work orders never move or
+        belong to two assets."""
+        event_rows = [_rows.event_row(e) for e in events]
+        order_rows = [_rows.work_order_row(w) for w in work_orders]
+        for what, query, rows in (
+            ("maintenance event", q.EVENTS_OWNED_ELSEWHERE, event_rows),
+            ("work order", q.WORK_ORDERS_OWNED_ELSEWHERE, order_rows),
+        ):
+            if clashes := await tx.batched_rows(query, rows):
+                named = "; ".join(
+                    f"{c['id']} belongs to {c['owner']}, not {c['asked']}" for c in clashes[:5]
+                )
+                raise Conflict(f"{what} id(s) already recorded for another asset: {named}")
+        await tx.batched(q.UPSERT_EVENTS, event_rows)
+        await tx.batched(q.UPSERT_WORK_ORDERS, order_rows)
         links = [
             {"workOrderId": e.work_order_id, "eventId": e.id} for e in events if e.work_order_id
         ]

@@ -10,6 +10,19 @@ UPSERT_EVENTS: LiteralString = (
     "m.technician = r.technician, m.cost = r.cost, m.downtimeMinutes = r.downtimeMinutes "
     "MERGE (a)-[:HAS_MAINTENANCE]->(m)"
 )
+# Ids recorded again for another asset: an event or work order belongs to one asset.
+EVENTS_OWNED_ELSEWHERE: LiteralString = (
+    "UNWIND $rows AS r "
+    "MATCH (m:MaintenanceEvent {id: r.id})<-[:HAS_MAINTENANCE]-(a:Asset) "
+    "WHERE a.id <> r.assetId "
+    "RETURN m.id AS id, a.id AS owner, r.assetId AS asked LIMIT 20"
+)
+WORK_ORDERS_OWNED_ELSEWHERE: LiteralString = (
+    "UNWIND $rows AS r "
+    "MATCH (w:WorkOrder {id: r.id})-[:FOR]->(a:Asset) "
+    "WHERE a.id <> r.assetId "
+    "RETURN w.id AS id, a.id AS owner, r.assetId AS asked LIMIT 20"
+)
 UPSERT_WORK_ORDERS: LiteralString = (
     "UNWIND $rows AS r "
     "MATCH (a:Asset {id: r.assetId}) "

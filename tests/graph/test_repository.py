@@ -226,6 +226,21 @@ async def test_maintenance_history_filters(repo: GraphRepository, uid: str) -> N
     assert [e.id for e in since] == [f"{uid}-m3", f"{uid}-m2"]
     orders = await repo.maintenance.work_orders([f"{uid}-pa"])
     assert [w.id for w in orders[f"{uid}-pa"]] == [wo.id]
+    # recording again is idempotent; the same ids for another asset are refused whole
+    await repo.maintenance.record(events, [wo])
+    assert len((await repo.maintenance.history([f"{uid}-pa"]))[f"{uid}-pa"]) == 2
+    moved = MaintenanceEvent(f"{uid}-m1", f"{uid}-motor", "inspection", at[0])
+    fresh = MaintenanceEvent(f"{uid}-m4", f"{uid}-motor", "inspection", at[2])
+    with pytest.raises(Conflict, match=f"{uid}-m1 belongs to {uid}-pa, not {uid}-motor"):
+        await repo.maintenance.record([fresh, moved])
+    with pytest.raises(Conflict, match="work order"):
+        await repo.maintenance.record(
+            work_orders=[WorkOrder(wo.id, f"{uid}-motor", "open", 1, at[2])]
+        )
+    motor = (await repo.maintenance.history([f"{uid}-motor"]))[f"{uid}-motor"]
+    assert [e.id for e in motor] == [f"{uid}-m3"]  # nothing of the refused call was written
+    orders = await repo.maintenance.work_orders([f"{uid}-pa", f"{uid}-motor"])
+    assert ([w.id for w in orders[f"{uid}-pa"]], orders[f"{uid}-motor"]) == ([wo.id], [])
 
 
 async def test_delete_guards_and_cascade(repo: GraphRepository, uid: str) -> None:
