@@ -64,14 +64,7 @@ class LiveMessage:
 
 def _values(batch: ReadingBatch) -> list[LiveValue]:
     out = []
-    for ts, sid, aid, v, q in zip(
-        batch.ts.tolist(),
-        batch.sensor_id.tolist(),
-        batch.asset_id.tolist(),
-        batch.value.tolist(),
-        batch.quality.tolist(),
-        strict=True,
-    ):
+    for ts, sid, aid, v, q in batch.rows():
         out.append(LiveValue(sid, aid, from_us(ts), None if math.isnan(v) else v, str(q)))
     return out
 

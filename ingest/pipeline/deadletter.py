@@ -41,14 +41,7 @@ def _iso(us: int) -> str | None:
 def refused_rows(batch: ReadingBatch, reason: str, received_at: datetime) -> list[RejectedRow]:
     """One dead-letter row per reading of ``batch``, the reading kept as JSON in ``raw``."""
     rows = []
-    for ts, sid, aid, value, quality in zip(
-        batch.ts.tolist(),
-        batch.sensor_id.tolist(),
-        batch.asset_id.tolist(),
-        batch.value.tolist(),
-        batch.quality.tolist(),
-        strict=True,
-    ):
+    for ts, sid, aid, value, quality in batch.rows():
         raw = {
             "sensor_id": sid,
             "asset_id": aid,

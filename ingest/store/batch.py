@@ -8,7 +8,7 @@ rows (QuestDB) without a Python object per reading in between.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -73,6 +73,18 @@ class ReadingBatch:
             asset_id=_obj(asset_id),
             value=vals,
             quality=_obj(quality),
+        )
+
+    def rows(self) -> Iterator[tuple[int, str, str, float, str]]:
+        """``(ts_us, sensor_id, asset_id, value, quality)`` per reading, as Python values
+        (for the few consumers that need one object per reading: messages, dead letters)."""
+        return zip(
+            self.ts.tolist(),
+            self.sensor_id.tolist(),
+            self.asset_id.tolist(),
+            self.value.tolist(),
+            self.quality.tolist(),
+            strict=True,
         )
 
     @classmethod
