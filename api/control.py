@@ -87,6 +87,11 @@ class DataSourceStatusNode:
         description="Incoming messages that found the connector's queue full; each is kept "
         "as a dead letter (rejectedReadings), not processed."
     )
+    pauses: int = strawberry.field(
+        description="Times the connector stopped reading from the broker because its queue "
+        "was full (backpressure: the messages wait on the broker). Often: the pipeline "
+        "does not keep up with this source."
+    )
     writes: int
     write_failures: int
 
@@ -108,6 +113,7 @@ def status_node(s: ConnectorStatus | None) -> DataSourceStatusNode | None:
         reconnects=s.reconnects,
         restarts=s.restarts,
         overflows=s.overflows,
+        pauses=s.pauses,
         writes=s.writes,
         write_failures=s.write_failures,
     )

@@ -339,7 +339,8 @@ async def run(args: argparse.Namespace) -> None:
             status = manager.status("bench-broker")
             print(
                 f"connector: messages {status.messages} readings {status.readings} "  # type: ignore[union-attr]
-                f"errors {status.errors}; writer {services.ingest.stats()}"
+                f"errors {status.errors} overflows {status.overflows} read pauses "  # type: ignore[union-attr]
+                f"{status.pauses}; writer {services.ingest.stats()}"  # type: ignore[union-attr]
             )
     finally:
         server.should_exit = True

@@ -74,6 +74,7 @@ class Mosquitto:
         self._conf = self._dir / "mosquitto.conf"
         self._conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            "max_queued_messages 100000\n"  # room while twinql holds back (see mqtt)
         )
         self._proc: subprocess.Popen[bytes] | None = None
 

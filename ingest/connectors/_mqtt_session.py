@@ -12,13 +12,19 @@
   ``SessionExpiryInterval``. With 3.1.1 the broker decides how long it keeps the
   session of a client that is away (Mosquitto: ``persistent_client_expiration``).
 - Acknowledgement: QoS 1 messages are acknowledged (PUBACK) once the connector has
-  handled them, not when they arrive. The broker sends at most its in-flight window of
-  unacknowledged messages, which is the backpressure; a message the connector never
-  handled (connection lost, stopped) is delivered again.
-- Queue: aiomqtt's incoming queue is ``OverflowQueue``, bounded with QoS in mind. QoS 0
-  messages beyond ``max_queued_messages``, and QoS 1 messages beyond twice that (the room
-  a broker's in-flight window needs), go to an overflow callback (the connector counts
-  and dead-letters them) instead of aiomqtt's discard-with-a-warning.
+  handled them, not when they arrive; a message the connector never handled (connection
+  lost, stopped) is delivered again.
+- Backpressure: a broker's in-flight window cannot be relied on (Mosquitto 2.0 holds to
+  20 unacknowledged messages only while none is acknowledged: once acks flow it sends
+  as fast as it can, measured here). So the connector stops reading its socket while
+  aiomqtt's incoming queue holds ``max_queued_messages`` (``ReadFlow``) and reads again
+  once the queue is down to half: TCP flow control then holds the messages on the
+  broker, which queues them for the session (its ``max_queued_messages`` policy).
+  Nothing is taken in that cannot be handled.
+- Queue: aiomqtt's incoming queue is ``OverflowQueue``. Beyond twice the limit (packets
+  paho had already read when reading paused), a message goes to an overflow callback
+  (the connector counts and dead-letters it) instead of aiomqtt's discard-with-a-warning;
+  with reading paused at the limit that does not happen in practice.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import logging
 import re
 import socket
 import ssl
@@ -40,12 +47,15 @@ from ingest.connectors.settings import MqttSettings
 
 __all__ = [
     "OverflowQueue",
+    "ReadFlow",
     "acknowledge",
     "clean_start",
     "client_identifier",
     "default_instance_id",
     "make_client",
 ]
+
+log = logging.getLogger(__name__)
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _MAX_ID = 64
@@ -69,26 +79,89 @@ def client_identifier(source_id: str, instance_id: str, explicit: str | None = N
     return f"{ident[: _MAX_ID - 17]}-{digest}"
 
 
-class OverflowQueue(asyncio.Queue[aiomqtt.Message]):
-    """The incoming messages, bounded by ``maxsize`` (``limit``) with QoS in mind.
+class ReadFlow:
+    """Pauses reading the client's socket while its incoming queue is full.
 
-    QoS 1 messages are flow-controlled by the broker's in-flight window (they are
-    acknowledged after handling), and refusing one would leave it unacknowledged, holding
-    a slot of that window. So they are taken up to twice ``limit`` (a broker without an
-    in-flight limit is still bounded there); QoS 0 messages up to ``limit``. Beyond, the
-    message goes to ``on_overflow``, never silently away.
+    aiomqtt reads the socket from an event-loop reader; ``pause`` removes it (the
+    kernel's receive buffer fills, then the broker's send buffer: TCP backpressure),
+    ``resume`` installs a reader that reads like aiomqtt's own. A read error while
+    resumed disconnects the client, which aiomqtt reports as a lost connection.
     """
 
-    def __init__(self, maxsize: int = 0, *, on_overflow: Overflow) -> None:
-        super().__init__(0)  # the bounds are enforced here, per QoS
+    def __init__(self, on_pause: Callable[[], None] | None = None) -> None:
+        self.client: aiomqtt.Client | None = None
+        self._on_pause = on_pause
+        self._fd: int | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self._fd is not None
+
+    def pause(self) -> None:
+        if self._fd is not None or self.client is None:
+            return
+        sock = _paho(self.client).socket()
+        if sock is None:
+            return
+        fd = sock.fileno()
+        if fd < 0:
+            return
+        asyncio.get_running_loop().remove_reader(fd)
+        self._fd = fd
+        if self._on_pause is not None:
+            self._on_pause()
+
+    def resume(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None or self.client is None:
+            return
+        paho = _paho(self.client)
+        sock = paho.socket()
+        if sock is None or sock.fileno() != fd:
+            return  # the connection went while paused: its reader went with it
+        asyncio.get_running_loop().add_reader(fd, self._read, paho)
+
+    @staticmethod
+    def _read(paho: Any) -> None:  # noqa: ANN401 - paho's client
+        try:
+            while True:
+                paho.loop_read()
+                # an SSL socket may hold decoded bytes that select() does not signal
+                sock = paho.socket()
+                if sock is not None and hasattr(sock, "pending") and sock.pending() > 0:
+                    continue
+                break
+        except Exception:
+            log.exception("MQTT socket read failed: disconnecting")
+            paho.disconnect()
+
+
+class OverflowQueue(asyncio.Queue[aiomqtt.Message]):
+    """aiomqtt's incoming messages: reading pauses at ``limit`` (``maxsize``) and
+    resumes at half of it; beyond twice ``limit`` a message goes to ``on_overflow``,
+    never silently away."""
+
+    def __init__(
+        self, maxsize: int = 0, *, on_overflow: Overflow, flow: ReadFlow | None = None
+    ) -> None:
+        super().__init__(0)  # the bounds are enforced here
         self.limit = max(0, maxsize)
         self._on_overflow = on_overflow
+        self._flow = flow
 
     def put_nowait(self, item: aiomqtt.Message) -> None:
-        if self.limit and self.qsize() >= (self.limit if item.qos == 0 else 2 * self.limit):
+        if self.limit and self.qsize() >= 2 * self.limit:
             self._on_overflow(item)
             return
         super().put_nowait(item)
+        if self._flow is not None and self.limit and self.qsize() >= self.limit:
+            self._flow.pause()
+
+    def get_nowait(self) -> aiomqtt.Message:
+        item = super().get_nowait()  # Queue.get() ends here too
+        if self._flow is not None and self._flow.paused and self.qsize() <= self.limit // 2:
+            self._flow.resume()
+        return item
 
 
 def _paho(client: aiomqtt.Client) -> Any:  # noqa: ANN401 - paho's client
@@ -101,7 +174,12 @@ def _paho(client: aiomqtt.Client) -> Any:  # noqa: ANN401 - paho's client
 
 
 def make_client(
-    st: MqttSettings, identifier: str, *, first: bool, on_overflow: Overflow
+    st: MqttSettings,
+    identifier: str,
+    *,
+    first: bool,
+    on_overflow: Overflow,
+    flow: ReadFlow | None = None,
 ) -> aiomqtt.Client:
     """A client of the persistent session, acknowledging manually.
 
@@ -118,13 +196,20 @@ def make_client(
         }
     else:
         session = {"protocol": aiomqtt.ProtocolVersion.V311, "clean_session": False}
-    return _client(st, identifier, session, on_overflow)
+    client = _client(st, identifier, session, on_overflow, flow)
+    if flow is not None:
+        flow.client = client
+    return client
 
 
 def _client(
-    st: MqttSettings, identifier: str, session: dict[str, Any], on_overflow: Overflow
+    st: MqttSettings,
+    identifier: str,
+    session: dict[str, Any],
+    on_overflow: Overflow,
+    flow: ReadFlow | None = None,
 ) -> aiomqtt.Client:
-    queue = functools.partial(OverflowQueue, on_overflow=on_overflow)
+    queue = functools.partial(OverflowQueue, on_overflow=on_overflow, flow=flow)
     client = aiomqtt.Client(
         st.host,
         st.port,

@@ -108,6 +108,7 @@ class ConnectorStatus:
     reconnects: int = 0
     restarts: int = 0  # restarts of the connector loop after an unexpected error
     overflows: int = 0  # incoming messages that found the queue full (dead-lettered)
+    pauses: int = 0  # times reading paused because the incoming queue was full (MQTT)
     writes: int = 0
     write_failures: int = 0
 

@@ -37,6 +37,7 @@ from ingest.connectors._mqtt_messages import (
     telemetry_readings,
 )
 from ingest.connectors._mqtt_session import (
+    ReadFlow,
     acknowledge,
     clean_start,
     client_identifier,
@@ -139,7 +140,10 @@ class MqttConnector(ConnectorBase):
                 fresh = self._fresh_session
                 if fresh:
                     await clean_start(st, self.client_id)
-                client = make_client(st, self.client_id, first=fresh, on_overflow=self._overflowed)
+                flow = ReadFlow(on_pause=lambda: self._count(pauses=1))
+                client = make_client(
+                    st, self.client_id, first=fresh, on_overflow=self._overflowed, flow=flow
+                )
                 async with client:
                     self._fresh_session = False
                     if fresh:

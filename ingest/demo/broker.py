@@ -75,6 +75,7 @@ class DemoBroker:
         conf = self._dir / "mosquitto.conf"
         conf.write_text(
             f"listener {self.port} {self.host}\nallow_anonymous true\npersistence false\n"
+            "max_queued_messages 100000\n"  # room while twinql holds back (see mqtt)
         )
         self._proc = _spawn(binary, conf, self._dir / "mosquitto.log")
         await _wait_port(self.host, self.port, 10.0)
