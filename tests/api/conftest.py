@@ -47,6 +47,24 @@ class Api:
         return body["data"]
 
 
+def app_settings(
+    graph_server: EmbeddedGraphServer, data_dir: Path, port: int, tokens: str, **extra: Any
+) -> Settings:
+    """Settings of an app under test: the session's graph server, its own data dir."""
+    return Settings(
+        data_dir=data_dir,
+        host="127.0.0.1",
+        port=port,
+        neo4j_uri=graph_server.bolt_uri,
+        neo4j_user="root",
+        neo4j_password=graph_server.graph_settings().password,
+        neo4j_database=graph_server.settings.database,
+        tokens=tokens,
+        anonymous_read=False,
+        **extra,
+    )
+
+
 @pytest.fixture(scope="session")
 async def api(
     graph_server: EmbeddedGraphServer,
@@ -56,17 +74,12 @@ async def api(
 ) -> AsyncIterator[Api]:
     data_dir = tmp_path_factory.mktemp("api-data")
     port = free_port()
-    settings = Settings(
-        data_dir=data_dir,
-        host="127.0.0.1",
-        port=port,
-        neo4j_uri=graph_server.bolt_uri,
-        neo4j_user="root",
-        neo4j_password=graph_server.graph_settings().password,
-        neo4j_database=graph_server.settings.database,
-        tokens=f"{ADMIN}:admin:alice,{OPERATOR}:operator:olga,{VIEWER}:viewer:vic,"
+    settings = app_settings(
+        graph_server,
+        data_dir,
+        port,
+        f"{ADMIN}:admin:alice,{OPERATOR}:operator:olga,{VIEWER}:viewer:vic,"
         f"{INGEST}:ingest:dev,{SCOPED_ENGINEER}:engineer:sam:elsewhere",
-        anonymous_read=False,
     )
     services = Services.from_settings(settings)
     app = create_app(

@@ -20,10 +20,9 @@ from starlette.applications import Starlette
 from api.app import create_app
 from api.readings_http import MAX_BODY, routes
 from api.services import Services
-from api.settings import Settings
 from graph.embedded import EmbeddedGraphServer, free_port
 from ingest.store import DuckDBStore
-from tests.api.conftest import ADMIN, INGEST, OPERATOR, VIEWER, Api
+from tests.api.conftest import ADMIN, INGEST, OPERATOR, VIEWER, Api, app_settings
 
 REGISTER = """
 mutation($assets: [AssetInput!]!, $sensors: [SensorInput!]!) {
@@ -314,16 +313,8 @@ async def test_a_dead_batch_writer_fails_readyz_and_ingest(
     /readyz then says why (503, even once the store is back) and POST /ingest answers
     503 instead of accepting readings nobody would write."""
     port = free_port()
-    settings = Settings(
-        data_dir=tmp_path,
-        host="127.0.0.1",
-        port=port,
-        neo4j_uri=graph_server.bolt_uri,
-        neo4j_user="root",
-        neo4j_password=graph_server.graph_settings().password,
-        neo4j_database=graph_server.settings.database,
-        tokens=f"{ADMIN}:admin:alice,{VIEWER}:viewer:vic,{INGEST}:ingest:dev",
-        anonymous_read=False,
+    settings = app_settings(
+        graph_server, tmp_path, port, f"{ADMIN}:admin:alice,{VIEWER}:viewer:vic,{INGEST}:ingest:dev"
     )
     services = Services.from_settings(settings)
     server = uvicorn.Server(

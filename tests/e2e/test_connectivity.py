@@ -20,11 +20,10 @@ import uvicorn
 
 from api.app import create_app
 from api.services import Services
-from api.settings import Settings
 from graph.embedded import EmbeddedGraphServer, free_port
 from graph.model import utcnow
 from tests import peers
-from tests.api.conftest import Api
+from tests.api.conftest import Api, app_settings
 from tests.e2e.wsclient import connect
 from tests.peers import ModbusDevice, OpcUaDevice
 
@@ -49,17 +48,13 @@ async def app(
     mosquitto_url: str,
 ) -> AsyncIterator[Api]:
     port = free_port()
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("e2e-data"),
-        port=port,
-        neo4j_uri=graph_server.bolt_uri,
-        neo4j_user="root",
-        neo4j_password=graph_server.graph_settings().password,
-        neo4j_database=graph_server.settings.database,
-        mqtt_url=mosquitto_url,
-        tokens=f"{ENGINEER}:engineer:erin,{OPERATOR}:operator:olga,"
+    settings = app_settings(
+        graph_server,
+        tmp_path_factory.mktemp("e2e-data"),
+        port,
+        f"{ENGINEER}:engineer:erin,{OPERATOR}:operator:olga,"
         f"{SCOPED}:operator:sam:{U}-lineA,{VIEWER}:viewer:vic",
-        anonymous_read=False,
+        mqtt_url=mosquitto_url,
     )
     services = Services.from_settings(settings)
     server = uvicorn.Server(
