@@ -153,6 +153,10 @@ class OpcUaDevice:
         await server.init()
         server.set_endpoint(self.url)
         server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        await self._serve_device(server)
+
+    async def _serve_device(self, server: Server) -> None:
+        """The device object with one writable variable per entry of ``variables``."""
         self.ns = await server.register_namespace(self.NAMESPACE)
         device = await server.nodes.objects.add_object(self.ns, "device")
         for name, (value, vtype) in self.variables.items():
@@ -395,15 +399,7 @@ class SecureOpcUaDevice(OpcUaDevice):
         server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
         await server.load_certificate(str(cert))
         await server.load_private_key(str(key))
-        self.ns = await server.register_namespace(self.NAMESPACE)
-        device = await server.nodes.objects.add_object(self.ns, "device")
-        for name, (value, vtype) in self.variables.items():
-            var = await device.add_variable(
-                ua.NodeId(name, self.ns), name, value, varianttype=vtype
-            )
-            await var.set_writable()
-        await server.start()
-        self._server = server
+        await self._serve_device(server)
 
 
 class TcpProxy:

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -19,6 +18,7 @@ from graph.embedded import EmbeddedGraphServer, free_port
 from graph.repository import GraphRepository
 from graph.settings import EmbeddedGraphSettings
 from tests.api.conftest import OPERATOR, Api
+from tests.serving import serve, wait_ready
 
 CLI_ENV = {**os.environ, "TWINQL_GRAPH_HEAP": "512m"}
 
@@ -131,26 +131,10 @@ def test_cli_load_uses_the_graph_of_a_running_twinql(tmp_path: Path) -> None:
     plant = tmp_path / "plant.yaml"
     plant.write_text(DOC.format(u="live"))
     port = free_port()
-    with log.open("wb") as fh:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(data),
-             "--port", str(port)],
-            env=CLI_ENV,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    server = serve(data, port, log, CLI_ENV)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        wait_ready(server, port, log)
         out = twinql("load", str(plant), "--data-dir", str(data))
         assert out.returncode == 0, out.stderr
         assert f"running twinql (pid {server.pid})" in out.stderr

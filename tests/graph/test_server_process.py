@@ -8,12 +8,10 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from api.app import create_app
@@ -26,37 +24,7 @@ from graph.errors import Unavailable, ValidationError
 from graph.model import Asset
 from graph.repository import GraphRepository
 from graph.settings import EmbeddedGraphSettings
-
-ENV = {
-    **os.environ,
-    "TWINQL_GRAPH_HEAP": "512m",
-    "TWINQL_TOKENS": "serve-admin-token-0123456789:admin",
-}
-
-
-def serve(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(data_dir),
-             "--port", str(port)],
-            env=ENV,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-
-def wait_healthy(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"twinql serve exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"twinql serve did not become ready:\n{log.read_text()}")
+from tests.serving import serve, wait_ready
 
 
 def wait_gone(pid: int, timeout: float = 60) -> bool:
@@ -89,7 +57,7 @@ def test_a_killed_twinql_takes_its_graph_server_along(
     port = free_port()
     first = serve(data, port, log)
     procs.append(first)
-    wait_healthy(first, port, log)
+    wait_ready(first, port, log)
     rec = lock.read_record(data.resolve() / "graph")
     assert rec is not None and rec.owner == first.pid
     assert lock.is_our_server(rec.pid, data.resolve() / "graph")
@@ -101,7 +69,7 @@ def test_a_killed_twinql_takes_its_graph_server_along(
     port = free_port()
     second = serve(data, port, log)  # the same data directory starts again
     procs.append(second)
-    wait_healthy(second, port, log)
+    wait_ready(second, port, log)
     rec = lock.read_record(data.resolve() / "graph")
     assert rec is not None and rec.owner == second.pid
     second.terminate()  # a clean stop: uvicorn shuts down, then re-raises the signal

@@ -377,6 +377,12 @@ async def _event_rig(
     return store, pipeline, manager, events, src
 
 
+async def _start_connected(manager: ConnectorManager, source_id: str) -> None:
+    await manager.start()
+    connector = manager.connector(source_id)
+    assert connector is not None and await connector.wait_connected(5)
+
+
 async def _publish_events(url: str, asset: str, codes: Iterable[int]) -> None:
     async with aiomqtt.Client("127.0.0.1", int(url.rsplit(":", 1)[1])) as c:
         for code in codes:
@@ -389,9 +395,7 @@ async def test_asset_events_survive_store_errors_and_shutdown(
     store, pipeline, manager, events, src = await _event_rig(repo, uid, tmp_path, mosquitto_url)
     asset = f"{uid}-pump"
     try:
-        await manager.start()
-        connector = manager.connector(src.id)
-        assert connector is not None and await connector.wait_connected(5)
+        await _start_connected(manager, src.id)
         # not a TwinqlError: it used to end the writer task unnoticed
         events.failures = [RuntimeError("disk hiccup"), OSError("disk full")]
         await _publish_events(mosquitto_url, asset, [1, 2])
@@ -422,9 +426,7 @@ async def test_asset_events_the_store_refuses_at_shutdown_become_dead_letters(
     store, pipeline, manager, events, src = await _event_rig(repo, uid, tmp_path, mosquitto_url)
     asset = f"{uid}-pump"
     try:
-        await manager.start()
-        connector = manager.connector(src.id)
-        assert connector is not None and await connector.wait_connected(5)
+        await _start_connected(manager, src.id)
         events.always = ConnectionError("event store unreachable")
         await _publish_events(mosquitto_url, asset, [7, 8])
         async with asyncio.timeout(5):

@@ -1,0 +1,49 @@
+"""``twinql serve`` as a child process, for tests of the real CLI and process life."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+import pytest
+
+__all__ = ["SERVE_ENV", "serve", "wait_ready"]
+
+SERVE_ENV = {
+    **os.environ,
+    "TWINQL_GRAPH_HEAP": "512m",
+    "TWINQL_TOKENS": "serve-admin-token-0123456789:admin",
+}
+
+
+def serve(
+    data_dir: Path, port: int, log: Path, env: Mapping[str, str] = SERVE_ENV
+) -> subprocess.Popen[bytes]:
+    """Start ``twinql serve`` on ``port`` over ``data_dir``, its output appended to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(data_dir),
+             "--port", str(port)],
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 120) -> None:
+    """Until ``/readyz`` answers 200; fails with the log if the process exits or stalls."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"twinql serve exited with {proc.returncode}:\n{log.read_text()}")
+        with contextlib.suppress(httpx.HTTPError):  # not listening yet
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    pytest.fail(f"twinql serve did not become ready:\n{log.read_text()}")
