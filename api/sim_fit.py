@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from api.sim_inputs import output_targets
-from api.sim_records import mapping_target
+from api.sim_inputs import output_targets, targets_of
 from api.sim_service import SimulationService
 from api.sim_work import work_bottleneck, work_calibrate
 from graph.errors import ValidationError
@@ -57,8 +56,7 @@ async def _bucketed(
 ) -> dict[str, tuple[str, np.ndarray, np.ndarray]]:
     """``{model name: (sensor id, t_s, value)}`` averaged per bucket in the store; ``t`` is
     the bucket's middle in seconds from ``start`` (points outside the window dropped)."""
-    targets = {sid: mapping_target(t) for sid, t in mapping.items()}
-    targets = {sid: t for sid, t in targets.items() if t[0] in names}
+    targets = targets_of(mapping, names)
     if not targets:
         return {}
     found = await service.services.readings.history(list(targets), start, end, bucket)
