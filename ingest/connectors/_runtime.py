@@ -26,9 +26,25 @@ from ingest.connectors.base import (
 )
 from ingest.reading import RawReading
 
-__all__ = ["Backoff", "ConnectorBase"]
+__all__ = ["Backoff", "ConnectorBase", "raise_if_cancelled"]
 
 _log = logging.getLogger("twinql.ingest.connectors")
+_CLOSE_TIMEOUT_S = 10.0
+
+
+def raise_if_cancelled() -> None:
+    """Raise CancelledError if the current task's cancellation was requested.
+
+    Some client libraries swallow a cancellation that lands inside their calls: asyncua
+    2.1 awaits its helper tasks under ``except (CancelledError, Exception): pass``
+    (``Client._cancel_task``, on every ``disconnect``). A connector cancelled at that
+    moment would carry on with its reconnect loop and ``aclose`` would wait for ever.
+    A requested cancel stays counted by ``Task.cancelling()`` whatever a callee did
+    with the exception, so the loops check it before each backoff.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 class Backoff:
@@ -104,8 +120,17 @@ class ConnectorBase(ABC):
         task, self._task = self._task, None
         if task is not None and not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            done, _ = await asyncio.wait({task}, timeout=_CLOSE_TIMEOUT_S)
+            if done:
+                with contextlib.suppress(asyncio.CancelledError):
+                    task.result()
+            else:  # a bug, ours or a library's: say so rather than hang the shutdown
+                _log.error(
+                    "connector %s did not stop within %.0f s of its cancel; left behind: %r",
+                    self._source.id,
+                    _CLOSE_TIMEOUT_S,
+                    task,
+                )
         await self._on_stopped()
         self._connected.clear()
         self._set_state(ConnectorState.DISCONNECTED, connected_since=None)
@@ -175,7 +200,13 @@ class ConnectorBase(ABC):
                 self._count(restarts=1)
             else:
                 return  # _run chose to end (no connector does today)
-            await asyncio.sleep(delay)
+            await self._back_off(delay)
+
+    async def _back_off(self, delay: float) -> None:
+        """Wait ``delay`` seconds before the next attempt, unless cancelled meanwhile
+        (even if a library call swallowed that cancellation: ``raise_if_cancelled``)."""
+        raise_if_cancelled()
+        await asyncio.sleep(delay)
 
     def _restart_backoff(self) -> Backoff:
         """Delays between restarts after unexpected errors (subclasses use their settings)."""

@@ -118,7 +118,7 @@ class ModbusConnector(ConnectorBase):
             finally:
                 self._client = None
                 client.close()
-            await asyncio.sleep(backoff.next_delay())
+            await self._back_off(backoff.next_delay())
 
     async def _on_stopped(self) -> None:
         if self._client is not None:

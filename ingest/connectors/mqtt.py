@@ -163,7 +163,7 @@ class MqttConnector(ConnectorBase):
                 self._client = None
                 self._fail_pending("connection to the broker lost")
             await self._drain_overflow(None)
-            await asyncio.sleep(backoff.next_delay())
+            await self._back_off(backoff.next_delay())
 
     async def _subscribe(self, client: aiomqtt.Client, filters: list[str]) -> None:
         """Subscribe ``filters``; drop what a resumed session holds from older bindings."""

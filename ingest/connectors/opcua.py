@@ -25,7 +25,7 @@ from asyncua.common.subscription import DataChangeEvent, OverflowPolicy, StatusC
 
 from graph.errors import ValidationError
 from graph.model import ActuatorBinding, DataSource, Protocol, SensorBinding, utcnow
-from ingest.connectors._runtime import Backoff, ConnectorBase
+from ingest.connectors._runtime import Backoff, ConnectorBase, raise_if_cancelled
 from ingest.connectors.base import (
     Bindings,
     ConnectorState,
@@ -177,7 +177,7 @@ class OpcUaConnector(ConnectorBase):
                 self._client = None
                 if client is not None:
                     await self._disconnect(client)
-            await asyncio.sleep(backoff.next_delay())
+            await self._back_off(backoff.next_delay())
 
     async def _monitor(self, client: Client, sub) -> None:  # noqa: ANN001 - asyncua Subscription
         keys = list(self._by_node)
@@ -205,6 +205,7 @@ class OpcUaConnector(ConnectorBase):
         try:
             await asyncio.wait_for(client.disconnect(), self.settings.timeout_s)
         except (*_ERRORS, asyncio.CancelledError) as exc:
+            raise_if_cancelled()  # ours to honour; a CancelledError of asyncua's own is not
             _log.debug("disconnect from %s: %r", self.settings.url, exc)
 
     async def _consume(self, sub, lost: asyncio.Event) -> None:  # noqa: ANN001

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -12,6 +13,7 @@ from asyncua import ua
 from graph.errors import ValidationError
 from graph.model import ActuatorBinding, DataSource, SensorBinding
 from ingest.connectors import Bindings, ConnectorState, DeadLetter
+from ingest.connectors._runtime import raise_if_cancelled
 from ingest.connectors.opcua import OpcUaConnector, quality_of
 from ingest.connectors.settings import OPCUA_SECURITY_POLICIES, OpcUaSettings
 from ingest.reading import Quality, RawReading
@@ -296,3 +298,45 @@ async def test_wrong_password_is_an_error_in_the_status_and_retried(
         assert status.state is not ConnectorState.CONNECTED and status.restarts == 0
         assert "BadUserAccessDenied" in (status.last_error or ""), status.last_error
     assert dev.rejected_logins >= refused_before + 2 and not sink.readings
+
+
+async def test_close_stops_the_retry_loop_at_any_point_of_its_cycle(
+    secure_device: SecureOpcUaDevice,
+) -> None:
+    """A refused login cycles connect, fail, clean up, back off; closing the connector
+    at any moment of that cycle (the clean-up included) ends it promptly."""
+    dev = secure_device
+    source, bindings = _secure_source(dev, "wrong")
+    sink = Sink()
+    for i in range(24):
+        connector = OpcUaConnector(source, bindings, sink)
+        await connector.start()
+        await asyncio.sleep(0.025 * i)
+        async with asyncio.timeout(5):
+            await connector.aclose()
+        assert connector.status().state is ConnectorState.DISCONNECTED
+
+
+async def test_a_cancel_a_library_swallowed_still_stops_a_connector_loop() -> None:
+    """asyncua's Client._cancel_task (run by every disconnect) swallows a CancelledError
+    that lands while it waits; the loop's check before its backoff still stops it."""
+
+    async def library_cleanup() -> None:  # what asyncua 2.1 does with a cancel
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(10)
+
+    entered = asyncio.Event()
+
+    async def loop() -> None:
+        while True:
+            entered.set()
+            await library_cleanup()
+            raise_if_cancelled()
+            await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(loop())
+    await entered.wait()
+    task.cancel()
+    async with asyncio.timeout(2):
+        with pytest.raises(asyncio.CancelledError):
+            await task
