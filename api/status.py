@@ -50,7 +50,7 @@ class ConnectorCounts:
     dead_letters: int
     events: int
     events_stored: int
-    events_dropped: int
+    event_queue_waits: int
     event_store_errors: int
     reconciles: int
     reconcile_errors: int
@@ -90,7 +90,7 @@ def _connectors(services: Services) -> ConnectorCounts | None:
         dead_letters=c.dead_letters,
         events=c.events,
         events_stored=c.events_stored,
-        events_dropped=c.events_dropped,
+        event_queue_waits=c.event_queue_waits,
         event_store_errors=c.event_store_errors,
         reconciles=c.reconciles,
         reconcile_errors=c.reconcile_errors,
@@ -185,7 +185,7 @@ def _samples(s: StatusSnapshot) -> Iterator[_Sample]:
             ("dead_letters", c.dead_letters, "device messages that could not be decoded"),
             ("events", c.events, "asset events received from connectors"),
             ("events_stored", c.events_stored, "asset events written to the store"),
-            ("events_dropped", c.events_dropped, "asset events dropped (queue full)"),
+            ("event_queue_waits", c.event_queue_waits, "asset events that waited for room in the full queue"),
             ("event_store_errors", c.event_store_errors, "failed asset-event writes"),
             ("reconciles", c.reconciles, "reconciliations of connectors with the graph"),
             ("reconcile_errors", c.reconcile_errors, "failed reconciliations"),
@@ -291,7 +291,7 @@ class ConnectorsStatus:
     dead_letters: float
     events: float
     events_stored: float
-    events_dropped: float
+    event_queue_waits: float
     event_store_errors: float
     reconciles: float
     reconcile_errors: float
@@ -349,7 +349,7 @@ class ServiceStatus:
                 dead_letters=c.dead_letters,
                 events=c.events,
                 events_stored=c.events_stored,
-                events_dropped=c.events_dropped,
+                event_queue_waits=c.event_queue_waits,
                 event_store_errors=c.event_store_errors,
                 reconciles=c.reconciles,
                 reconcile_errors=c.reconcile_errors,

@@ -5,8 +5,10 @@ stores them in batches. Rows taken from the queue stay in ``inflight`` until the
 took them, so a failing store (retried every second, in order) loses nothing, nor does
 shutdown: ``aclose()`` lets the writer store what is queued and in flight (bounded in
 time) and keeps what the store will not take as dead letters. Any store error is logged
-and counted; none ends the writer. Only a full queue drops events (the oldest first),
-each counted and logged.
+and counted; none ends the writer. The queue is bounded: a full one makes ``put()`` wait
+(counted in ``event_queue_waits``), which holds up the connector that delivered the event;
+an MQTT connector then stops reading its socket and the broker keeps the rest. No event
+is dropped.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ RejectSink = Callable[[list[RejectedRow]], Awaitable[None]]
 
 class EventCounters(Protocol):
     events_stored: int
-    events_dropped: int
+    event_queue_waits: int
     event_store_errors: int
     dead_letters: int
 
@@ -57,7 +59,7 @@ class EventWriter:
         self._flush_s = flush_s
         self._close_timeout_s = close_timeout_s
         self._retry_s = retry_s
-        self._queue: asyncio.Queue[EventRow | None] = asyncio.Queue()  # None: wake up
+        self._queue: asyncio.Queue[EventRow | None] = asyncio.Queue(queue)  # None: wake up
         self.inflight: list[EventRow] = []  # taken from the queue, not yet stored
         self._closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -66,19 +68,29 @@ class EventWriter:
         if self._task is None and not self._closing.is_set():
             self._task = asyncio.create_task(self._run(), name="twinql-events")
 
-    def put(self, row: EventRow) -> None:
-        if self._queue.qsize() >= self._max:
-            self._queue.get_nowait()
-            self._counters.events_dropped += 1
-            log.warning("asset event queue full: dropped the oldest event")
-        self._queue.put_nowait(row)
+    async def put(self, row: EventRow) -> None:
+        """Queue one event for the store; waits while the queue is full."""
+        if self._closing.is_set():
+            raise RuntimeError("the asset event writer is closed")
+        if self._queue.full():
+            self._counters.event_queue_waits += 1
+            waits = self._counters.event_queue_waits
+            if waits == 1 or waits % 1000 == 0:  # the first, then every thousandth
+                log.warning(
+                    "asset event queue full (%d): the connector waits for the store "
+                    "(%d waits so far)",
+                    self._max,
+                    waits,
+                )
+        await self._queue.put(row)
 
     async def aclose(self) -> None:
         """Store what is queued and in flight (within ``close_timeout_s``), keep the rest
         as dead letters."""
         task, self._task = self._task, None
         self._closing.set()
-        self._queue.put_nowait(None)
+        if not self._queue.full():  # wake a writer waiting for the first row; a full
+            self._queue.put_nowait(None)  # queue means it is not waiting on get()
         if task is not None:
             try:
                 await asyncio.wait_for(task, self._close_timeout_s)

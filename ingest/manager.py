@@ -74,9 +74,9 @@ class SourceProvider(TypingProtocol):
 class ManagerSettings:
     """``default_mqtt_url``: broker of MQTT sources with an empty endpoint
     (``TWINQL_MQTT_URL``). ``instance_id``: this process among several twinql instances,
-    part of MQTT client ids (default: the host name). ``event_queue``: asset events waiting for the store before
-    the oldest are dropped (and counted). ``close_timeout_s``: bound on stopping one
-    connector."""
+    part of MQTT client ids (default: the host name). ``event_queue``: asset events
+    waiting for the store; when it is full the connector that delivered the next one
+    waits (counted). ``close_timeout_s``: bound on stopping one connector."""
 
     default_mqtt_url: str | None = None
     instance_id: str | None = None
@@ -118,7 +118,7 @@ class _Counters:
     dead_letters: int = 0
     events: int = 0
     events_stored: int = 0
-    events_dropped: int = 0
+    event_queue_waits: int = 0
     event_store_errors: int = 0
     reconciles: int = 0
     reconcile_errors: int = 0
@@ -445,7 +445,7 @@ class ConnectorManager:
     async def _on_event(self, event: AssetEvent) -> None:
         self.counters.events += 1
         self.events.publish(event)
-        self._event_writer.put(
+        await self._event_writer.put(
             EventRow(
                 ts=event.timestamp or event.received_at,
                 asset_id=event.asset_id,

@@ -38,7 +38,7 @@ STATUS = """
              spillPending }
     liveBus { published subscribers }
     latestCacheSize
-    connectors { total byState { state count } deadLetters events eventsStored eventsDropped
+    connectors { total byState { state count } deadLetters events eventsStored eventQueueWaits
                  eventStoreErrors reconciles reconcileErrors }
     simulation { slotsInUse slots }
 } }
