@@ -9,17 +9,21 @@ behind loses its oldest updates and is told how many on its next message (``miss
 Live readings take an optional ``throttleMs`` (at most one message per interval, with
 the newest value of each sensor seen in it) and ``deadband`` (a reading is sent only
 when it moved at least that much from the last value sent for its sensor, or its
-quality changed). An asset subscription covers the sensors the asset and its
-descendants have when it starts.
+quality changed). A subscription to an asset covers the asset and its descendants as
+they are now: it follows the registry, so a sensor registered below the asset later (or
+an asset moved in or out of the subtree) joins or leaves the stream within about a
+second of the change.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import math
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -30,7 +34,7 @@ from api.types.assets import Info
 from api.types.common import JSON
 from graph.assets import MAX_DEPTH
 from graph.commands import SetpointCommand
-from graph.errors import Unavailable, ValidationError
+from graph.errors import TwinqlError, Unavailable, ValidationError
 from ingest.connectors import AssetEvent
 from ingest.pipeline import Missed, Subscription
 from ingest.store import ReadingBatch, from_us
@@ -44,6 +48,10 @@ __all__ = [
 
 MAX_SENSORS = 10_000
 MAX_QUEUE = 10_000
+REFRESH_DELAY_S = 0.5  # a burst of registry writes (an import) costs one refresh
+REFRESH_RETRY_S = 5.0  # after a refresh failed (graph unavailable)
+
+log = logging.getLogger("twinql.api.subscriptions")
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +203,66 @@ async def _subtree_ids(info: Info, asset_id: str) -> set[str]:
     return {asset_id, *(n.asset.id for n in nodes)}
 
 
+@contextlib.asynccontextmanager
+async def _following_registry(
+    info: Info, kinds: frozenset[str], refresh: Callable[[], Awaitable[None]]
+) -> AsyncIterator[None]:
+    """While the block runs, ``refresh()`` after registry changes of ``kinds`` (or
+    ``all``), a burst of changes at a time. A refresh that fails keeps the scope it had
+    and is tried again later; it never ends the subscription."""
+    services = info.context.services
+    changed = asyncio.Event()
+
+    async def listener(what: str) -> None:
+        if what in kinds or what == "all":
+            changed.set()
+
+    async def follow() -> None:
+        while True:
+            await changed.wait()
+            await asyncio.sleep(REFRESH_DELAY_S)
+            changed.clear()
+            try:
+                await refresh()
+            except Unavailable as exc:
+                log.warning("subscription scope not refreshed, retrying: %s", exc)
+                await asyncio.sleep(REFRESH_RETRY_S)
+                changed.set()
+            except TwinqlError as exc:  # the asset went away, or grew too large
+                log.warning("subscription scope kept as it was: %s", exc)
+
+    services.registry_listeners.append(listener)
+    task = asyncio.create_task(follow(), name="twinql-subscription-scope")
+    try:
+        yield
+    finally:
+        services.registry_listeners.remove(listener)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def _subtree_scope(info: Info, asset_id: str) -> AsyncIterator[set[str]]:
+    """The ids of ``asset_id`` and its descendants, kept current while the block runs."""
+    assets = await _subtree_ids(info, asset_id)
+
+    async def refresh() -> None:
+        fresh = await _subtree_ids(info, asset_id)
+        assets.clear()  # in place: the subscription's filter holds this set
+        assets.update(fresh)
+
+    async with _following_registry(info, frozenset({"assets"}), refresh):
+        yield assets
+
+
+async def _sensors_of(info: Info, asset_id: str) -> list[str]:
+    ids = [s.id for s in await info.context.repo.devices.sensors_under(asset_id)]
+    if len(ids) > MAX_SENSORS:
+        raise ValidationError(f"at most {MAX_SENSORS} sensors per subscription")
+    return ids
+
+
 def _manager(info: Info):  # noqa: ANN202 - ConnectorManager
     manager = info.context.services.connectors
     if manager is None:
@@ -226,13 +294,21 @@ class SubscriptionRoot:
         ids: Sequence[str]
         if asset_id is not None:
             await info.context.repo.assets.get(str(asset_id))
-            ids = [s.id for s in await info.context.repo.devices.sensors_under(str(asset_id))]
+            ids = await _sensors_of(info, str(asset_id))
         else:
             ids = [str(i) for i in sensor_ids or []]
-        if len(ids) > MAX_SENSORS:
-            raise ValidationError(f"at most {MAX_SENSORS} sensors per subscription")
+            if len(ids) > MAX_SENSORS:
+                raise ValidationError(f"at most {MAX_SENSORS} sensors per subscription")
         bus = info.context.services.ingest.bus
-        with bus.subscribe(ids, maxsize=_check_queue(buffer)) as sub:
+        async with contextlib.AsyncExitStack() as stack:
+            sub = stack.enter_context(bus.subscribe(ids, maxsize=_check_queue(buffer)))
+            if asset_id is not None:
+
+                async def refresh(asset: str = str(asset_id)) -> None:
+                    bus.retarget(sub, await _sensors_of(info, asset))
+
+                kinds = frozenset({"assets", "sensors"})
+                await stack.enter_async_context(_following_registry(info, kinds, refresh))
             async for m in live_messages(
                 sub,
                 throttle_s=None if throttle_ms is None else throttle_ms / 1000,
@@ -267,14 +343,17 @@ class SubscriptionRoot:
     ) -> AsyncGenerator[AssetEventNode, None]:
         info.context.need("viewer")
         await info.context.repo.assets.get(str(asset_id))
-        assets = await _subtree_ids(info, str(asset_id)) if include_descendants else {str(asset_id)}
         wanted = set(kinds) if kinds else None
-
-        def accept(e: AssetEvent) -> bool:
-            return e.asset_id in assets and (wanted is None or e.kind in wanted)
-
         missed = 0
-        with _manager(info).events.subscribe(accept, _check_queue(buffer)) as sub:
+        async with contextlib.AsyncExitStack() as stack:
+            assets = {str(asset_id)}
+            if include_descendants:
+                assets = await stack.enter_async_context(_subtree_scope(info, str(asset_id)))
+
+            def accept(e: AssetEvent) -> bool:
+                return e.asset_id in assets and (wanted is None or e.kind in wanted)
+
+            sub = stack.enter_context(_manager(info).events.subscribe(accept, _check_queue(buffer)))
             async for item in sub:
                 if isinstance(item, Missed):
                     missed += item.updates
@@ -295,15 +374,19 @@ class SubscriptionRoot:
     ) -> AsyncGenerator[SetpointOutcomeNode, None]:
         info.context.need("viewer")
         actuators = {str(i) for i in actuator_ids} if actuator_ids is not None else None
-        assets = await _subtree_ids(info, str(asset_id)) if asset_id is not None else None
-
-        def accept(c: SetpointCommand) -> bool:
-            return (actuators is None or c.actuator_id in actuators) and (
-                assets is None or c.asset_id in assets
-            )
-
         missed = 0
-        with _manager(info).outcomes.subscribe(accept, _check_queue(buffer)) as sub:
+        async with contextlib.AsyncExitStack() as stack:
+            assets: set[str] | None = None
+            if asset_id is not None:
+                assets = await stack.enter_async_context(_subtree_scope(info, str(asset_id)))
+
+            def accept(c: SetpointCommand) -> bool:
+                return (actuators is None or c.actuator_id in actuators) and (
+                    assets is None or c.asset_id in assets
+                )
+
+            outcomes = _manager(info).outcomes
+            sub = stack.enter_context(outcomes.subscribe(accept, _check_queue(buffer)))
             async for item in sub:
                 if isinstance(item, Missed):
                     missed += item.updates

@@ -50,6 +50,10 @@ class FanoutSubscription(Generic[T]):
         self.missed_total = 0
         self.closed = False
 
+    def reselect(self, select: Callable[[T], T | None] | None) -> None:
+        """Filter the next items with ``select`` (what is queued stays as it is)."""
+        self._select = select
+
     def _offer(self, item: T) -> None:
         if self._select is not None:
             picked = self._select(item)

@@ -6,7 +6,7 @@ the other subscribers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -26,16 +26,24 @@ class LiveBus(Fanout[ReadingBatch]):
         self, sensor_ids: Iterable[str] | None = None, maxsize: int | None = None
     ) -> Subscription:
         """Updates for ``sensor_ids`` (all sensors when None); close it when done."""
-        select = None
-        if sensor_ids is not None:
-            wanted = np.array(sorted(frozenset(sensor_ids)), dtype=object)
-
-            def select(batch: ReadingBatch) -> ReadingBatch | None:
-                picked = batch.take(np.isin(batch.sensor_id, wanted))
-                return picked if len(picked) else None
-
+        select = None if sensor_ids is None else _sensor_filter(sensor_ids)
         return super().subscribe(maxsize=maxsize, select=select, size=len)
+
+    @staticmethod
+    def retarget(sub: Subscription, sensor_ids: Iterable[str]) -> None:
+        """From now on, give ``sub`` the updates of ``sensor_ids``."""
+        sub.reselect(_sensor_filter(sensor_ids))
 
     def publish(self, batch: ReadingBatch) -> None:
         if len(batch):
             super().publish(batch)
+
+
+def _sensor_filter(sensor_ids: Iterable[str]) -> Callable[[ReadingBatch], ReadingBatch | None]:
+    wanted = np.array(sorted(frozenset(sensor_ids)), dtype=object)
+
+    def select(batch: ReadingBatch) -> ReadingBatch | None:
+        picked = batch.take(np.isin(batch.sensor_id, wanted))
+        return picked if len(picked) else None
+
+    return select

@@ -9,6 +9,7 @@ import pytest
 
 from api.subscriptions import live_messages
 from graph.model import utcnow
+from ingest.connectors import AssetEvent
 from ingest.pipeline import LiveBus
 from ingest.reading import RawReading
 from ingest.store import ReadingBatch
@@ -125,3 +126,77 @@ async def test_a_slow_subscriber_is_told_what_it_missed() -> None:
     sub.close()
     other.close()
     assert [m async for m in stream] == []
+
+
+SENSOR = "mutation($s: [SensorInput!]!) { upsertSensors(sensors: $s) { id } }"
+ASSETS = "mutation($a: [AssetInput!]!) { upsertAssets(assets: $a) { id } }"
+
+
+async def next_from(ws, sensor: str, api: Api, asset: str, value: float) -> dict:  # noqa: ANN001
+    """Ingest ``value`` for ``sensor`` every 0.1 s until the subscription sends it (the
+    scope follows the registry within about a second); the message that came."""
+    async with asyncio.timeout(10):
+        while True:
+            await ingest(api, sensor, asset, value)
+            try:
+                return (await ws.next(within=0.1))["liveReadings"]
+            except TimeoutError:
+                continue
+
+
+async def test_an_asset_subscription_follows_the_registry(api: Api, uid: str) -> None:
+    """A sensor registered below the asset after the subscription started joins its
+    stream; an asset moved out of the subtree leaves it."""
+    await register(api, uid)
+    line, pump, temp = f"{uid}-line", f"{uid}-pump", f"{uid}-temp"
+    async with connect(api.base, VIEWER) as ws:
+        before = api.services.ingest.bus.subscribers
+        await ws.subscribe(LIVE, {"asset": line})
+        await subscribed(api, before)
+        new = {"id": f"{uid}-flow", "assetId": pump, "name": "Flow", "kind": "flow",
+               "unit": "m3/h", "minValue": 0, "maxValue": 500}  # fmt: skip
+        await api.ok(SENSOR, {"s": [new]})
+        got = await next_from(ws, f"{uid}-flow", api, pump, 12.5)
+        assert [(r["sensorId"], r["value"]) for r in got["readings"]] == [(f"{uid}-flow", 12.5)]
+
+        other = {"id": f"{uid}-line2", "name": "Line 2", "type": "line", "level": "LINE"}
+        moved = {"id": pump, "name": "Pump", "type": "pump", "level": "EQUIPMENT",
+                 "parentId": f"{uid}-line2"}  # fmt: skip
+        await api.ok(ASSETS, {"a": [other, moved]})
+        await asyncio.sleep(1.5)  # the refresh delay, and then some
+        await ingest(api, temp, pump, 99.0)  # the pump is on line 2 now: not for us
+        with pytest.raises(TimeoutError):
+            await ws.next(within=0.5)
+        back = {**moved, "parentId": line}
+        await api.ok(ASSETS, {"a": [back]})
+        got = await next_from(ws, temp, api, pump, 7.0)
+        assert {r["value"] for r in got["readings"]} == {7.0}
+
+
+async def test_an_asset_event_subscription_follows_the_subtree(api: Api, uid: str) -> None:
+    await register(api, uid)
+    manager = api.services.connectors
+    assert manager is not None
+    query = "subscription($a: ID!) { assetEvents(assetId: $a) { assetId kind payload } }"
+    async with connect(api.base, VIEWER) as ws:
+        before = manager.events.subscribers
+        await ws.subscribe(query, {"a": f"{uid}-line"})
+        async with asyncio.timeout(5):
+            while manager.events.subscribers <= before:  # noqa: ASYNC110 - plain state
+                await asyncio.sleep(0.01)
+        valve = {"id": f"{uid}-valve9", "name": "Valve", "type": "valve",
+                 "level": "EQUIPMENT", "parentId": f"{uid}-line"}  # fmt: skip
+        await api.ok(ASSETS, {"a": [valve]})
+        async with asyncio.timeout(10):
+            while True:  # the event fan-out the MQTT connector publishes to
+                manager.events.publish(AssetEvent("src", f"{uid}-valve9", "alarm", '{"hi": 1}'))
+                try:
+                    data = (await ws.next(within=0.1))["assetEvents"]
+                    break
+                except TimeoutError:
+                    continue
+    assert (data["assetId"], data["kind"], data["payload"]) == (
+        f"{uid}-valve9",
+        "alarm",
+        '{"hi": 1}',
+    )
