@@ -20,7 +20,8 @@ import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,8 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 __all__ = [
     "Mosquitto",
+    "TlsFiles",
+    "TlsMosquitto",
     "OpcUaDevice",
     "ModbusDevice",
     "RawModbusDevice",
@@ -106,6 +109,112 @@ class Mosquitto:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A test CA, a broker certificate for 127.0.0.1 and a client certificate (PEM)."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+    @classmethod
+    def make(cls, directory: Path) -> TlsFiles:
+        ca_key = _rsa_key()
+        ca_name = _x509_name("twinql test CA")
+        ca = _certificate(ca_name, ca_key, ca_name, ca_key, is_ca=True)
+        files = cls(*(directory / n for n in _TLS_NAMES))
+        _write_pem(files.ca, ca)
+        for cert_path, key_path, name, san in (
+            (files.server_cert, files.server_key, "127.0.0.1", True),
+            (files.client_cert, files.client_key, "twinql client", False),
+        ):
+            key = _rsa_key()
+            cert = _certificate(_x509_name(name), key, ca_name, ca_key, loopback_san=san)
+            _write_pem(cert_path, cert)
+            _write_pem(key_path, key)
+        return files
+
+
+_TLS_NAMES = ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")
+
+
+def _rsa_key():  # noqa: ANN202 - cryptography RSAPrivateKey
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _x509_name(common_name: str):  # noqa: ANN202 - cryptography Name
+    from cryptography.x509 import Name, NameAttribute
+    from cryptography.x509.oid import NameOID
+
+    return Name([NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _certificate(subject, key, issuer, issuer_key, *, is_ca=False, loopback_san=False):  # noqa: ANN001, ANN202
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    now = datetime.now(UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+    )
+    if loopback_san:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _write_pem(path: Path, item) -> None:  # noqa: ANN001 - certificate or private key
+    from cryptography.hazmat.primitives import serialization
+
+    if hasattr(item, "public_bytes"):
+        data = item.public_bytes(serialization.Encoding.PEM)
+    else:
+        data = item.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    path.write_bytes(data)
+
+
+class TlsMosquitto(Mosquitto):
+    """A mosquitto that speaks MQTT over TLS only and wants a client certificate signed
+    by the test CA (``tls.ca``)."""
+
+    def __init__(self, port: int | None = None) -> None:
+        super().__init__(port)
+        self._dir.chmod(0o755)  # mosquitto run as root reads its files as user mosquitto
+        self.tls = TlsFiles.make(self._dir)
+        for path in (self.tls.server_key, self.tls.client_key):
+            path.chmod(0o644)
+        self._conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"cafile {self.tls.ca}\ncertfile {self.tls.server_cert}\n"
+            f"keyfile {self.tls.server_key}\nrequire_certificate true\n"
+        )
+
+    @property
+    def url(self) -> str:
+        return f"mqtts://127.0.0.1:{self.port}"
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,6 @@ import hashlib
 import logging
 import re
 import socket
-import ssl
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -218,7 +217,7 @@ def _client(
         identifier=identifier,
         keepalive=st.keepalive_s,
         timeout=max(st.ack_timeout_s, 1.0),
-        tls_context=ssl.create_default_context() if st.tls else None,
+        tls_context=st.ssl_context(),
         max_queued_incoming_messages=st.max_queued_messages,
         queue_type=cast("type[asyncio.Queue[aiomqtt.Message]]", queue),
         **session,

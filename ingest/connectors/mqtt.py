@@ -159,6 +159,8 @@ class MqttConnector(ConnectorBase):
                             await self._drain_overflow(client)
             except aiomqtt.MqttError as exc:
                 self._record_error(f"mqtt: {exc}", state=ConnectorState.ERROR)
+            except OSError as exc:  # ssl.SSLError included: TLS files unreadable or malformed
+                self._record_error(f"mqtt: {exc!r}", state=ConnectorState.ERROR)
             finally:
                 self._client = None
                 self._fail_pending("connection to the broker lost")

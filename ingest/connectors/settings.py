@@ -6,7 +6,11 @@
   ``keepalive_s``, ``max_queued_messages``, ``mqtt_version`` (``"3.1.1"`` or ``"5"``),
   ``session_expiry_s`` (MQTT 5: how long the broker keeps the session of a disconnected
   twinql; with 3.1.1 the broker's own setting decides), ``ack_tolerance`` (relative
-  tolerance of a device's applied value against the requested one).
+  tolerance of a device's applied value against the requested one). With ``mqtts``:
+  ``tls_ca_file`` (PEM bundle of the CAs that sign the broker's certificate; default:
+  the system's trusted CAs), ``tls_cert_file`` and ``tls_key_file`` (a client
+  certificate, for brokers with ``require_certificate``), ``tls_key_password``. The
+  broker's certificate is always verified, host name included.
 - OPC UA: ``opc.tcp://host:port/path``; settings ``sampling_interval_ms``,
   ``publishing_interval_ms``, ``username``, ``password``, ``security``
   (``"Policy,Mode,client_cert,client_key[::key_password][,server_cert]"``, asyncua's
@@ -24,8 +28,10 @@ Anything malformed raises ``ValidationError`` naming the key.
 from __future__ import annotations
 
 import math
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from graph.errors import ValidationError
@@ -129,7 +135,21 @@ class MqttSettings:
     mqtt_version: str = "3.1.1"
     session_expiry_s: int = 3600
     ack_tolerance: float = 1e-6
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_key_password: str | None = None
     reconnect: ReconnectSettings = ReconnectSettings()
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context of an ``mqtts`` source (None for plain ``mqtt``); an unreadable
+        or malformed file raises ``ssl.SSLError`` or ``OSError`` (a connection error)."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(cafile=self.tls_ca_file)
+        if self.tls_cert_file is not None:
+            context.load_cert_chain(self.tls_cert_file, self.tls_key_file, self.tls_key_password)
+        return context
 
     @classmethod
     def from_source(cls, source: DataSource) -> MqttSettings:
@@ -155,8 +175,34 @@ class MqttSettings:
             mqtt_version=_mqtt_version(s),
             session_expiry_s=_int(s, "session_expiry_s", 3600, 0, 2**32 - 1),
             ack_tolerance=_tolerance(s),
+            **_mqtt_tls(s, tls),
             reconnect=ReconnectSettings.from_settings(s),
         )
+
+
+_TLS_FILES = ("tls_ca_file", "tls_cert_file", "tls_key_file")
+
+
+def _mqtt_tls(settings: Mapping[str, object], tls: bool) -> dict[str, str | None]:
+    """The ``tls_*`` settings, checked: only with ``mqtts``, files that exist, a key
+    only with a certificate."""
+    out = {key: _opt_str(settings, key) for key in (*_TLS_FILES, "tls_key_password")}
+    given = [key for key, value in out.items() if value is not None]
+    if given and not tls:
+        raise ValidationError(
+            f"setting {given[0]} needs an mqtts:// endpoint (TLS)", path=f"settings.{given[0]}"
+        )
+    for key in _TLS_FILES:
+        path = out[key]
+        if path is not None and not Path(path).is_file():
+            raise ValidationError(f"setting {key}: no such file {path!r}", path=f"settings.{key}")
+    if out["tls_cert_file"] is None and (out["tls_key_file"] or out["tls_key_password"]):
+        raise ValidationError(
+            "settings tls_key_file and tls_key_password need tls_cert_file (the client "
+            "certificate)",
+            path="settings.tls_cert_file",
+        )
+    return out
 
 
 def _tolerance(settings: Mapping[str, object]) -> float:

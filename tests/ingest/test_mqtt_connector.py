@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiomqtt
 import pytest
@@ -23,9 +24,10 @@ from ingest.connectors import (
 from ingest.connectors._mqtt_messages import ack_outcome
 from ingest.connectors._mqtt_session import client_identifier
 from ingest.connectors.mqtt import MqttConnector
+from ingest.connectors.settings import MqttSettings
 from ingest.reading import Quality, RawReading
 from tests import peers
-from tests.peers import Mosquitto, TcpProxy
+from tests.peers import Mosquitto, TcpProxy, TlsMosquitto
 
 # fixtures from tests.peers
 mosquitto = peers.mosquitto
@@ -512,3 +514,62 @@ async def test_a_device_applying_another_value_is_not_confirmed(rig) -> None:  #
     finally:
         task.cancel()
     assert connector.status().write_failures == 1
+
+
+@pytest.fixture(scope="module")
+def tls_broker() -> Iterator[TlsMosquitto]:
+    broker = TlsMosquitto()
+    broker.start()
+    yield broker
+    broker.close()
+
+
+def _tls_source(broker: TlsMosquitto, **settings: object) -> DataSource:
+    return _source(broker.url, tls_ca_file=str(broker.tls.ca), **settings)
+
+
+async def test_mqtts_with_a_private_ca_and_a_client_certificate(tls_broker: TlsMosquitto) -> None:
+    tls = tls_broker.tls
+    source = _tls_source(
+        tls_broker, tls_cert_file=str(tls.client_cert), tls_key_file=str(tls.client_key)
+    )
+    asset, got = _uid("pump"), Collector()
+    async with MqttConnector(source, _bindings(source, asset), got.sink) as connector:
+        assert await connector.wait_connected(5), connector.status().last_error
+        context = MqttSettings.from_source(source).ssl_context()
+        async with aiomqtt.Client("127.0.0.1", tls_broker.port, tls_context=context) as pub:
+            await pub.publish(f"assets/{asset}/sensors/{asset}-flow/data", "4.5", qos=1)
+        await got.until(lambda: len(got.readings) == 1)
+    assert (got.readings[0].sensor_id, got.readings[0].value) == (f"{asset}-flow", 4.5)
+
+
+async def test_mqtts_without_the_client_certificate_or_the_ca_is_refused(
+    tls_broker: TlsMosquitto,
+) -> None:
+    no_cert, system_cas = _tls_source(tls_broker), _source(tls_broker.url)
+    # TLS 1.3: a missing client certificate is refused after the handshake, and the
+    # client sees only its CONNACK time out; an unknown CA fails the handshake itself.
+    for source, says in ((no_cert, "timed out"), (system_cas, "CERTIFICATE_VERIFY_FAILED")):
+        source.settings["ack_timeout_s"] = 1.0
+        got = Collector()
+        async with MqttConnector(source, Bindings(), got.sink) as connector:
+            await got.until(lambda c=connector: c.status().errors >= 1, within=10)
+            status = connector.status()
+            assert status.state is ConnectorState.ERROR and status.connected_since is None
+            assert says in (status.last_error or ""), status.last_error
+
+
+def test_tls_settings_are_checked(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not used")
+    cases = [
+        ("mqtt://127.0.0.1:1883", {"tls_ca_file": str(ca)}, "needs an mqtts"),
+        ("mqtts://127.0.0.1", {"tls_ca_file": str(tmp_path / "none.pem")}, "no such file"),
+        ("mqtts://127.0.0.1", {"tls_key_file": str(ca)}, "need tls_cert_file"),
+    ]
+    for endpoint, settings, message in cases:
+        source = DataSource(id="b", protocol="mqtt", endpoint=endpoint, settings=settings)
+        with pytest.raises(ValidationError, match=message):
+            MqttSettings.from_source(source)
+    plain = MqttSettings.from_source(DataSource(id="b", protocol="mqtt", endpoint="mqtts://h"))
+    assert plain.port == 8883 and plain.ssl_context() is not None
