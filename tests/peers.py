@@ -374,12 +374,15 @@ class RawModbusDevice:
     """A hand-written Modbus TCP server for device bugs pymodbus's simulator cannot show.
 
     It serves holding and input registers from ``registers`` (a dict, 0 by default) and
-    writes of function 16. While ``short_by`` is above 0, every register read answers
-    that many registers fewer than asked (a real firmware bug: a well-formed but short
-    response).
+    writes of the ``writes`` function codes (16, and 6 if asked: some devices only
+    implement 6); ``write_codes`` lists the codes of the writes it took. While
+    ``short_by`` is above 0, every register read answers that many registers fewer
+    than asked (a real firmware bug: a well-formed but short response).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, writes: tuple[int, ...] = (16,)) -> None:
+        self.writes = writes
+        self.write_codes: list[int] = []
         self.registers: dict[int, int] = {}
         self.short_by = 0
         self.reads = 0
@@ -420,11 +423,17 @@ class RawModbusDevice:
                     n = max(0, count - self.short_by)
                     words = [self.registers.get(start + i, 0) for i in range(n)]
                     body = bytes([fc, 2 * n]) + struct.pack(f">{n}H", *words)
-                elif fc == 16:
+                elif fc == 16 and fc in self.writes:
                     start, count = struct.unpack(">HH", pdu[1:5])
                     words = struct.unpack(f">{count}H", pdu[6 : 6 + 2 * count])
                     self.registers.update({start + i: w for i, w in enumerate(words)})
+                    self.write_codes.append(fc)
                     body = pdu[:5]
+                elif fc == 6 and fc in self.writes:
+                    start, word = struct.unpack(">HH", pdu[1:5])
+                    self.registers[start] = word
+                    self.write_codes.append(fc)
+                    body = pdu[:5]  # function 6 echoes the request
                 else:
                     body = bytes([fc | 0x80, 1])  # illegal function
                 writer.write(struct.pack(">HHHB", tid, 0, len(body) + 1, unit) + body)

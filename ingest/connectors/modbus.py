@@ -224,6 +224,8 @@ class ModbusConnector(ConnectorBase):
             async with self._lock:
                 if address.table is Table.COIL:
                     resp = await client.write_coil(address.index, bool(words[0]), device_id=unit)
+                elif len(words) == 1 and self.settings.single_register_writes:
+                    resp = await client.write_register(address.index, words[0], device_id=unit)
                 else:
                     resp = await client.write_registers(address.index, words, device_id=unit)
             if resp.isError():

@@ -20,6 +20,9 @@
   ``watchdog_s``.
 - Modbus: ``modbus://host:port?unit=1&timeout=2&poll=1.0&max_gap=10``; the settings map
   may carry the same keys (``unit``, ``timeout``, ``poll``, ``max_gap``) and wins.
+  ``single_register_writes`` (``true``/``false``, default false): write one-register
+  setpoints with function 6 (Write Single Register) instead of 16, for devices that
+  only implement 6; two-register values (int32, float32) always use 16.
 
 Every protocol also takes ``reconnect_min_s`` and ``reconnect_max_s`` (backoff bounds).
 Anything malformed raises ``ValidationError`` naming the key.
@@ -80,6 +83,18 @@ def _int(settings: Mapping[str, object], key: str, default: int, low: int, high:
     if not low <= value <= high:
         raise ValidationError(f"setting {key} must be within [{low}, {high}], got {value}")
     return value
+
+
+def _bool(settings: Mapping[str, object], key: str, default: bool) -> bool:
+    raw = settings.get(key, default)
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ValidationError(f"setting {key} must be true or false, got {raw!r}")
 
 
 def _opt_str(settings: Mapping[str, object], key: str) -> str | None:
@@ -296,6 +311,7 @@ class ModbusSettings:
     timeout_s: float = 2.0
     poll_s: float = 1.0
     max_gap: int | None = None
+    single_register_writes: bool = False
     reconnect: ReconnectSettings = ReconnectSettings()
 
     @classmethod
@@ -311,5 +327,6 @@ class ModbusSettings:
             timeout_s=_num(merged, "timeout", 2.0),
             poll_s=_num(merged, "poll", 1.0),
             max_gap=None if gap is None else _int(merged, "max_gap", 0, 0, 125),
+            single_register_writes=_bool(merged, "single_register_writes", False),
             reconnect=ReconnectSettings.from_settings(merged),
         )

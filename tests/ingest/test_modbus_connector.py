@@ -13,6 +13,7 @@ from graph.model import ActuatorBinding, DataSource, SensorBinding
 from ingest.connectors import Bindings, ConnectorState, DeadLetter
 from ingest.connectors.modbus import ModbusConnector
 from ingest.connectors.modbus_codec import Kind, ModbusType, WordOrder, encode_values
+from ingest.connectors.settings import ModbusSettings
 from ingest.reading import Quality, RawReading
 from tests import peers
 from tests.peers import ModbusDevice, RawModbusDevice
@@ -274,6 +275,43 @@ async def test_short_response_gives_bad_quality_and_polling_goes_on(
         assert sink.latest()["temp"].value == pytest.approx(21.5)
         assert sink.latest()["flow"].value == 2.5
         assert connector.status().reconnects == 0
+
+
+async def test_a_device_with_only_function_6_takes_single_register_writes() -> None:
+    dev = RawModbusDevice(writes=(6,))  # firmware without Write Multiple Registers
+    await dev.start()
+    try:
+        actuators = [("sp", "hr:20", "uint16"), ("big", "hr:30", "float32")]
+        outcomes = {}
+        for single in (False, True):
+            source = DataSource(
+                id=f"plc-{uuid.uuid4().hex[:6]}",
+                protocol="modbus",
+                endpoint=f"{dev.url}?unit=1&timeout=0.5&poll=0.05",
+                settings={"single_register_writes": single, "reconnect_min_s": 0.1},
+            )
+            bindings = Bindings.of(
+                [], [(ActuatorBinding(source.id, i, a, data_type=t), "p") for i, a, t in actuators]
+            )
+            async with ModbusConnector(source, bindings, Sink()) as connector:
+                assert await connector.wait_connected(5)
+                for binding in bindings.actuators:
+                    outcomes[single, binding.actuator_id] = await connector.write(binding, 7.0)
+    finally:
+        await dev.stop()
+    assert not outcomes[False, "sp"].ok and "refused" in outcomes[False, "sp"].message
+    assert outcomes[True, "sp"].ok and outcomes[True, "sp"].confirmed_value == 7.0
+    assert dev.registers[20] == 7 and dev.write_codes == [6]
+    # two registers cannot go in one function-6 write: still 16, which this device refuses
+    assert not outcomes[True, "big"].ok and "refused" in outcomes[True, "big"].message
+
+
+def test_single_register_writes_must_be_a_boolean() -> None:
+    source = DataSource(
+        id="plc", protocol="modbus", endpoint="modbus://h", settings={"single_register_writes": "si"}
+    )
+    with pytest.raises(ValidationError, match="single_register_writes must be true or false"):
+        ModbusSettings.from_source(source)
 
 
 class _BuggyPoll(ModbusConnector):
