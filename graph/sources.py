@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graph import _rows
 from graph.client import GraphClient, Tx
@@ -16,13 +16,15 @@ __all__ = ["SourceConfig", "SourceRepository"]
 
 @dataclass(frozen=True, slots=True)
 class SourceConfig:
-    """Everything a connector needs: the source, its bindings, and whose points they are."""
+    """Everything a connector needs: the source, its bindings, whose points they are, and
+    the sampling rate registered for a sensor (``sensor_sampling_s``, where one is)."""
 
     source: DataSource
     sensors: tuple[SensorBinding, ...]
     actuators: tuple[ActuatorBinding, ...]
     sensor_asset: dict[str, str]
     actuator_asset: dict[str, str]
+    sensor_sampling_s: dict[str, float] = field(default_factory=dict)
 
 
 class SourceRepository:
@@ -90,6 +92,11 @@ class SourceRepository:
                         actuators=tuple(_rows.actuator_binding_from(b) for b in ab),
                         sensor_asset={b["sensorId"]: b["assetId"] for b in sb},
                         actuator_asset={b["actuatorId"]: b["assetId"] for b in ab},
+                        sensor_sampling_s={
+                            b["sensorId"]: float(b["samplingRateSeconds"])
+                            for b in sb
+                            if b.get("samplingRateSeconds") is not None
+                        },
                     )
                 )
             return out

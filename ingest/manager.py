@@ -134,6 +134,7 @@ def _bindings_key(b: Bindings) -> tuple[object, ...]:
         b.actuators,
         tuple(sorted(b.sensor_asset.items())),
         tuple(sorted(b.actuator_asset.items())),
+        tuple(sorted(b.sensor_sampling_s.items())),
     )
 
 
@@ -259,6 +260,7 @@ class ConnectorManager:
                 actuators=config.actuators,
                 sensor_asset=config.sensor_asset,
                 actuator_asset=config.actuator_asset,
+                sensor_sampling_s=config.sensor_sampling_s,
             )
         except ValidationError as exc:
             return await self._fail(config.source, exc.message)

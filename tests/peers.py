@@ -244,6 +244,9 @@ class OpcUaDevice:
 
     ``variables`` maps a string NodeId name (``pump-101.speed``) to ``(value, VariantType)``;
     every variable lives in namespace 2 (``ns=2;s=<name>``) and is writable.
+    ``monitored`` records what clients asked when they created monitored items: node
+    name to ``(sampling interval ms, queue size)`` (asyncua's server samples on change
+    whatever the interval, so the request is what a test can check).
     """
 
     NAMESPACE = "urn:twinql:test-device"
@@ -256,6 +259,7 @@ class OpcUaDevice:
         self.url = f"opc.tcp://127.0.0.1:{self.port}/twinql/"
         self._server: Server | None = None
         self.ns = 2
+        self.monitored: dict[str, tuple[float, int]] = {}
 
     async def start(self) -> None:
         server = Server()
@@ -267,6 +271,7 @@ class OpcUaDevice:
     async def _serve_device(self, server: Server) -> None:
         """The device object with one writable variable per entry of ``variables``."""
         self.ns = await server.register_namespace(self.NAMESPACE)
+        self._record_monitored_items(server)
         device = await server.nodes.objects.add_object(self.ns, "device")
         for name, (value, vtype) in self.variables.items():
             var = await device.add_variable(
@@ -275,6 +280,19 @@ class OpcUaDevice:
             await var.set_writable()
         await server.start()
         self._server = server
+
+    def _record_monitored_items(self, server: Server) -> None:
+        service = server.iserver.subscription_service
+        create = service.create_monitored_items
+
+        async def recording(params: ua.CreateMonitoredItemsParameters) -> list:
+            for item in params.ItemsToCreate:
+                asked = item.RequestedParameters
+                name = str(item.ItemToMonitor.NodeId.Identifier)
+                self.monitored[name] = (asked.SamplingInterval, asked.QueueSize)
+            return await create(params)
+
+        service.create_monitored_items = recording
 
     async def stop(self) -> None:
         server, self._server = self._server, None

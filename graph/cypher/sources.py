@@ -42,7 +42,8 @@ SENSOR_BINDINGS: LiteralString = (
     "UNWIND $ids AS id "
     "MATCH (d:DataSource {id: id})-[b:FEEDS_SENSOR]->(s:Sensor)<-[:HAS_SENSOR]-(a:Asset) "
     "RETURN d.id AS sourceId, s.id AS sensorId, a.id AS assetId, b.address AS address, "
-    "b.scale AS scale, b.offset AS offset, b.dataType AS dataType ORDER BY s.id"
+    "b.scale AS scale, b.offset AS offset, b.dataType AS dataType, "
+    "s.samplingRateSeconds AS samplingRateSeconds ORDER BY s.id"
 )
 ACTUATOR_BINDINGS: LiteralString = (
     "UNWIND $ids AS id "

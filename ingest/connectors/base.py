@@ -137,18 +137,23 @@ class Bindings:
 
     ``sensor_asset`` / ``actuator_asset`` map sensor/actuator ids to their asset id
     (the ``HAS_SENSOR`` / ``HAS_ACTUATOR`` parent); MQTT topics and RawReadings need it.
+    ``sensor_sampling_s``: the sampling rate registered for a sensor, where one is (OPC
+    UA asks the server to sample its node at that rate).
     """
 
     sensors: tuple[SensorBinding, ...] = ()
     actuators: tuple[ActuatorBinding, ...] = ()
     sensor_asset: Mapping[str, str] = field(default_factory=dict)
     actuator_asset: Mapping[str, str] = field(default_factory=dict)
+    sensor_sampling_s: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sensors", tuple(self.sensors))
         object.__setattr__(self, "actuators", tuple(self.actuators))
         object.__setattr__(self, "sensor_asset", MappingProxyType(dict(self.sensor_asset)))
         object.__setattr__(self, "actuator_asset", MappingProxyType(dict(self.actuator_asset)))
+        sampling = MappingProxyType(dict(self.sensor_sampling_s))
+        object.__setattr__(self, "sensor_sampling_s", sampling)
         for s in self.sensors:
             if s.sensor_id not in self.sensor_asset:
                 raise ValidationError(f"sensor {s.sensor_id} has no asset in sensor_asset")
@@ -161,13 +166,15 @@ class Bindings:
         cls,
         sensors: Sequence[tuple[SensorBinding, str]] = (),
         actuators: Sequence[tuple[ActuatorBinding, str]] = (),
+        sampling_s: Mapping[str, float] | None = None,
     ) -> Bindings:
-        """Build from ``(binding, asset_id)`` pairs."""
+        """Build from ``(binding, asset_id)`` pairs (and sampling rates by sensor id)."""
         return cls(
             sensors=tuple(b for b, _ in sensors),
             actuators=tuple(b for b, _ in actuators),
             sensor_asset={b.sensor_id: a for b, a in sensors},
             actuator_asset={b.actuator_id: a for b, a in actuators},
+            sensor_sampling_s=dict(sampling_s or {}),
         )
 
     def check_source(self, source_id: str) -> None:

@@ -97,6 +97,21 @@ def _to_variant_value(raw: float, vtype: ua.VariantType) -> object:
     raise ValidationError(f"cannot write a number to a node of type {vtype.name}")
 
 
+def sampling_interval_ms(rates_s: list[float | None], default_ms: float) -> float:
+    """The sampling interval to ask for a node: the fastest rate registered for the
+    sensors bound to it, else the source's ``sampling_interval_ms``."""
+    known = [r for r in rates_s if r is not None]
+    return min(known) * 1000.0 if known else default_ms
+
+
+def queue_size(sampling_ms: float, publishing_ms: float) -> int:
+    """Room for every sample taken between two publishes (at most 100); 0 lets the
+    server choose, for ``sampling_ms`` 0 (fastest) or -1 (the publishing interval)."""
+    if sampling_ms <= 0:
+        return 0
+    return max(1, min(100, math.ceil(publishing_ms / sampling_ms)))
+
+
 class OpcUaConnector(ConnectorBase):
     protocol = Protocol.OPCUA
 
@@ -120,6 +135,13 @@ class OpcUaConnector(ConnectorBase):
             self._by_node.setdefault(_node_key(b.address), []).append(b)
         for a in bindings.actuators:
             _node_key(a.address)
+        self._interval_ms = {
+            key: sampling_interval_ms(
+                [bindings.sensor_sampling_s.get(b.sensor_id) for b in found],
+                self.settings.sampling_interval_ms,
+            )
+            for key, found in self._by_node.items()
+        }
 
     async def reconfigure(self, bindings: Bindings) -> None:
         self._index(bindings)
@@ -180,13 +202,18 @@ class OpcUaConnector(ConnectorBase):
             await self._back_off(backoff.next_delay())
 
     async def _monitor(self, client: Client, sub) -> None:  # noqa: ANN001 - asyncua Subscription
-        keys = list(self._by_node)
-        if not keys:
-            return
-        nodes = [client.get_node(k) for k in keys]
-        results = await sub.subscribe_data_change(
-            nodes, sampling_interval=self.settings.sampling_interval_ms
-        )
+        groups: dict[float, list[str]] = {}
+        for key in self._by_node:
+            groups.setdefault(self._interval_ms[key], []).append(key)
+        for interval, keys in sorted(groups.items()):
+            results = await sub.subscribe_data_change(
+                [client.get_node(k) for k in keys],
+                sampling_interval=interval,
+                queuesize=queue_size(interval, self.settings.publishing_interval_ms),
+            )
+            await self._report_unmonitored(keys, results)
+
+    async def _report_unmonitored(self, keys: list[str], results: list[object]) -> None:
         for key, result in zip(keys, results, strict=True):
             if isinstance(result, ua.StatusCode):
                 for b in self._by_node[key]:

@@ -11,7 +11,9 @@
   the system's trusted CAs), ``tls_cert_file`` and ``tls_key_file`` (a client
   certificate, for brokers with ``require_certificate``), ``tls_key_password``. The
   broker's certificate is always verified, host name included.
-- OPC UA: ``opc.tcp://host:port/path``; settings ``sampling_interval_ms``,
+- OPC UA: ``opc.tcp://host:port/path``; settings ``sampling_interval_ms`` (for nodes
+  whose sensors have no ``samplingRateSeconds`` registered; a registered rate wins, and
+  each monitored item queues the samples taken between two publishes),
   ``publishing_interval_ms``, ``username``, ``password``, ``security``
   (``"Policy,Mode,client_cert,client_key[::key_password][,server_cert]"``, asyncua's
   security string, e.g. ``"Basic256Sha256,SignAndEncrypt,cert.der,key.pem"``; policy one

@@ -197,7 +197,12 @@ async def test_sensors_actuators_and_sources(repo: GraphRepository, uid: str) ->
     assert cfg.source.settings == {"x": 1}
     assert [(b.sensor_id, b.address) for b in cfg.sensors] == [(f"{uid}-pa-p", "hr:12")]
     assert cfg.sensor_asset == {f"{uid}-pa-p": f"{uid}-pa"}
+    assert cfg.sensor_sampling_s == {}  # no rate registered
     assert cfg.actuators[0].address == "hr:100"
+    fast = Sensor(f"{uid}-pa-p", f"{uid}-pa", "Pressure", "pressure", "bar", 0, 16, 0.25)
+    await repo.devices.upsert_sensors([fast])
+    (cfg,) = await repo.sources.configs([src.id])
+    assert cfg.sensor_sampling_s == {f"{uid}-pa-p": 0.25}
     binding = await repo.sources.binding_of_actuator(f"{uid}-pa-sp")
     assert binding is not None and binding.source_id == src.id
 

@@ -14,7 +14,7 @@ from graph.errors import ValidationError
 from graph.model import ActuatorBinding, DataSource, SensorBinding
 from ingest.connectors import Bindings, ConnectorState, DeadLetter
 from ingest.connectors._runtime import raise_if_cancelled
-from ingest.connectors.opcua import OpcUaConnector, quality_of
+from ingest.connectors.opcua import OpcUaConnector, quality_of, queue_size, sampling_interval_ms
 from ingest.connectors.settings import OPCUA_SECURITY_POLICIES, OpcUaSettings
 from ingest.reading import Quality, RawReading
 from tests import peers
@@ -340,3 +340,36 @@ async def test_a_cancel_a_library_swallowed_still_stops_a_connector_loop() -> No
     async with asyncio.timeout(2):
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+def test_sampling_interval_and_queue_size_of_a_node() -> None:
+    assert sampling_interval_ms([None, None], 100.0) == 100.0
+    assert sampling_interval_ms([0.5, None, 0.02], 100.0) == pytest.approx(20.0)
+    assert queue_size(20.0, 50.0) == 3  # every sample between two publishes
+    assert queue_size(1000.0, 50.0) == 1
+    assert queue_size(0.1, 1000.0) == 100  # bounded
+    assert queue_size(0.0, 100.0) == 0 and queue_size(-1.0, 100.0) == 0  # server decides
+
+
+async def test_each_node_is_sampled_at_its_sensors_registered_rate(
+    opcua_device: OpcUaDevice,
+) -> None:
+    dev = opcua_device
+    source, plain = _rig(dev)
+    rates = {"speed": 0.02, "temp": 5.0}  # count and running keep the source's 20 ms
+    bindings = Bindings(
+        sensors=plain.sensors,
+        actuators=plain.actuators,
+        sensor_asset=plain.sensor_asset,
+        actuator_asset=plain.actuator_asset,
+        sensor_sampling_s=rates,
+    )
+    sink = Sink()
+    async with OpcUaConnector(source, bindings, sink) as connector:
+        await sink.until(lambda: len(sink.readings) >= 4)
+        await dev.write("pump-101.temp", 300.0)
+        await sink.until(lambda: sink.last("temp").value == pytest.approx(26.85))
+        assert connector.status().state is ConnectorState.CONNECTED
+    assert dev.monitored["pump-101.speed"] == (pytest.approx(20.0), 3)
+    assert dev.monitored["pump-101.temp"] == (pytest.approx(5000.0), 1)
+    assert dev.monitored["pump-101.count"] == (pytest.approx(20.0), 3)
