@@ -163,8 +163,8 @@ async def _load(settings: Settings, file: Path, *, check: bool) -> int:
     if server is not None and server.attached_to is not None:
         print(
             f"twinql: imported into the graph of the running twinql (pid {server.attached_to}); "
-            "its connectors and caches see new data sources after a restart (the importPlant "
-            "mutation tells them at once)",
+            "its connectors pick up changed data sources within TWINQL_RESYNC_S (30 s by "
+            "default), its caches within 30 s (the importPlant mutation tells them at once)",
             file=sys.stderr,
         )
     return 0

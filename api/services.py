@@ -273,6 +273,7 @@ async def start_connectors(services: Services) -> None:
         settings=ManagerSettings(
             default_mqtt_url=services.settings.mqtt_url,
             instance_id=services.settings.effective_instance_id,
+            resync_s=services.settings.resync_s,
         ),
     )
     services._stack.push_async_callback(manager.aclose)

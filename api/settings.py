@@ -11,6 +11,7 @@
 | TWINQL_QUESTDB_PG_PORT / _USER / _PASSWORD | QuestDB PostgreSQL-wire reads | 8812 / admin / quest |
 | TWINQL_MQTT_URL | MQTT broker for device connectivity | unset |
 | TWINQL_INSTANCE_ID | this process among several twinql instances (MQTT client ids and sessions) | host name and API port |
+| TWINQL_RESYNC_S | seconds between checks of the graph's data sources for changes made elsewhere (another instance, ``twinql load``); 0: off | 30 |
 | TWINQL_TOKENS | API tokens, ``token:role[:name]`` separated by commas | a generated file |
 | TWINQL_ANONYMOUS_READ | let callers without a token run queries | true on loopback |
 | TWINQL_MAX_DEPTH / TWINQL_MAX_COST | GraphQL query depth and cost limits | 12 / 100000 |
@@ -47,6 +48,16 @@ def _int(value: str, name: str) -> int:
         raise ValidationError(f"{name} must be an integer, got {value!r}") from None
 
 
+def _seconds(value: str, name: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValidationError(f"{name} must be a number of seconds, got {value!r}") from None
+    if not 0 <= seconds < float("inf"):
+        raise ValidationError(f"{name} must be 0 or more seconds, got {value!r}")
+    return seconds
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = Path(".twinql")
@@ -63,6 +74,7 @@ class Settings:
     questdb_password: str = field(default="quest", repr=False)
     mqtt_url: str | None = None
     instance_id: str | None = None
+    resync_s: float = 30.0
     tokens: str | None = field(default=None, repr=False)
     anonymous_read: bool | None = None
     max_depth: int = 12
@@ -105,6 +117,8 @@ class Settings:
             values["max_depth"] = _int(v, "TWINQL_MAX_DEPTH")
         if v := get("TWINQL_MAX_COST"):
             values["max_cost"] = _int(v, "TWINQL_MAX_COST")
+        if v := get("TWINQL_RESYNC_S"):
+            values["resync_s"] = _seconds(v, "TWINQL_RESYNC_S")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(s, **values)  # type: ignore[arg-type]
 

@@ -19,6 +19,7 @@ subscription reads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -76,7 +77,10 @@ class ManagerSettings:
     (``TWINQL_MQTT_URL``). ``instance_id``: this process among several twinql instances,
     part of MQTT client ids (default: the host name). ``event_queue``: asset events
     waiting for the store; when it is full the connector that delivered the next one
-    waits (counted). ``close_timeout_s``: bound on stopping one connector."""
+    waits (counted). ``close_timeout_s``: bound on stopping one connector.
+    ``resync_s``: how often to reconcile with the graph even without a change this
+    process saw (another twinql instance, or ``twinql load``, edited the data sources);
+    0 turns it off."""
 
     default_mqtt_url: str | None = None
     instance_id: str | None = None
@@ -87,6 +91,7 @@ class ManagerSettings:
     close_timeout_s: float = 5.0
     linger_s: float = 0.005
     max_pending: int = 50_000
+    resync_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.event_queue < 1 or self.event_batch < 1 or self.events_fanout_maxsize < 1:
@@ -95,6 +100,8 @@ class ManagerSettings:
             raise ValidationError("max_pending must be positive and linger_s not negative")
         if self.event_flush_s <= 0 or self.close_timeout_s <= 0:
             raise ValidationError("manager intervals must be positive")
+        if not self.resync_s >= 0:
+            raise ValidationError("resync_s must not be negative (0: no periodic resync)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +173,7 @@ class ConnectorManager:
         self._pending: list[RawReading] = []
         self._pending_cond = asyncio.Condition()
         self._sink_task: asyncio.Task[None] | None = None
+        self._resync_task: asyncio.Task[None] | None = None
         self._draining_stopped = False
         self._reject = reject
         self.settings = settings or ManagerSettings()
@@ -195,10 +203,24 @@ class ConnectorManager:
         self._event_writer.start()
         if self._sink_task is None:
             self._sink_task = asyncio.create_task(self._drain_readings(), name="twinql-readings")
-        return await self.reconcile()
+        report = await self.reconcile()
+        if self.settings.resync_s > 0 and self._resync_task is None:
+            self._resync_task = asyncio.create_task(self._resync(), name="twinql-resync")
+        return report
+
+    async def _resync(self) -> None:
+        """Reconcile every ``resync_s``: a failure is counted and logged by reconcile."""
+        while True:
+            await asyncio.sleep(self.settings.resync_s)
+            await self.reconcile()
 
     async def aclose(self) -> None:
         """Stop every connector (each bounded by ``close_timeout_s``) and flush events."""
+        resync, self._resync_task = self._resync_task, None
+        if resync is not None:
+            resync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await resync
         async with self._lock:
             self._closed = True
             running, self._running = list(self._running.values()), {}

@@ -31,6 +31,7 @@ def test_variables_are_read_and_overrides_win() -> None:
         "TWINQL_INSTANCE_ID": "twin-a",
         "TWINQL_ANONYMOUS_READ": "no",
         "TWINQL_MAX_COST": "5000",
+        "TWINQL_RESYNC_S": "0",
     }
     s = Settings.from_env(env, port=9100)
     assert (s.data_dir, s.host, s.port) == (Path("/srv/twin"), "0.0.0.0", 9100)
@@ -40,7 +41,7 @@ def test_variables_are_read_and_overrides_win() -> None:
         "twin-a",
     )
     assert s.effective_instance_id == "twin-a"
-    assert (s.allow_anonymous_read, s.max_cost) == (False, 5000)
+    assert (s.allow_anonymous_read, s.max_cost, s.resync_s) == (False, 5000, 0.0)
     assert not Settings.from_env({"TWINQL_HOST": "0.0.0.0"}).allow_anonymous_read
 
 
@@ -49,6 +50,8 @@ def test_variables_are_read_and_overrides_win() -> None:
     [
         ({"TWINQL_PORT": "eighty"}, "TWINQL_PORT must be an integer"),
         ({"TWINQL_ANONYMOUS_READ": "maybe"}, "TWINQL_ANONYMOUS_READ must be true or false"),
+        ({"TWINQL_RESYNC_S": "-5"}, "TWINQL_RESYNC_S must be 0 or more seconds"),
+        ({"TWINQL_RESYNC_S": "soon"}, "TWINQL_RESYNC_S must be a number of seconds"),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], message: str) -> None:

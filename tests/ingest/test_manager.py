@@ -12,6 +12,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from graph.errors import ValidationError
 from graph.model import (
     Actuator,
     ActuatorBinding,
@@ -443,3 +444,43 @@ async def test_asset_events_the_store_refuses_at_shutdown_become_dead_letters(
         await manager.aclose()
         await pipeline.aclose()
         await store.aclose()
+
+
+async def test_a_source_added_elsewhere_is_picked_up_by_the_periodic_resync(
+    rig: Rig, modbus_device: ModbusDevice
+) -> None:
+    """Another twinql instance (or ``twinql load``) writes a data source into the shared
+    graph: this manager hears of no change, and its resync still starts the connector."""
+
+    async def sink(raws: list[RawReading]) -> None:
+        await rig.pipeline.ingest(raws)
+
+    async def reject(rows: list[RejectedRow]) -> None:
+        await rig.pipeline.writer.submit(ReadingBatch.empty(), rows)
+
+    manager = ConnectorManager(
+        OnlyMine(rig.repo, rig.uid),
+        sink,
+        reject=reject,
+        store_events=rig.store.write_events,
+        settings=ManagerSettings(resync_s=0.2),
+    )
+    try:
+        assert (await manager.start()).started == ()
+        src = _modbus(rig, modbus_device)
+        await modbus_device.set("hr", 10, [235])
+        await rig.repo.sources.upsert(
+            [src], [SensorBinding(src.id, f"{rig.uid}-temp", "hr:10", scale=0.1, data_type="int16")]
+        )
+        await rig.until(lambda: rig.latest("temp") == pytest.approx(23.5))
+        assert manager.counters.reconciles >= 2 and manager.counters.reconcile_errors == 0
+    finally:
+        await manager.aclose()
+    reconciles = manager.counters.reconciles
+    await asyncio.sleep(0.5)
+    assert manager.counters.reconciles == reconciles  # closed: no resync after aclose
+
+
+def test_resync_interval_is_checked() -> None:
+    with pytest.raises(ValidationError, match="resync_s"):
+        ManagerSettings(resync_s=-1)
