@@ -4,12 +4,14 @@
 connectors in line: new sources are started, sources whose protocol, endpoint or
 settings changed are restarted, sources whose bindings changed are reconfigured, and
 deleted sources are stopped. It runs at start and whenever the registry changes (the
-composition root calls ``on_registry_change``). A source that cannot be built (bad
+composition root calls ``on_registry_change``), and every ``resync_s`` for edits made
+elsewhere. A source that cannot be built (bad
 endpoint, MQTT without a broker) shows as an ``error`` status, never as a crash; a
 device that is down shows as ``connecting``/``error`` while its connector retries with
 backoff.
 
-Where things go: readings to ``sink`` (the pipeline's ingest), dead letters to
+Where things go: readings to ``sink`` (the pipeline's ingest), coalesced into batches
+by ``ReadingCoalescer`` (ingest/_reading_coalescer.py), dead letters to
 ``reject`` as ``RejectedRow``s (the pipeline's writer keeps them in
 ``rejected_readings``), MQTT asset events to the store's ``events`` table (batched,
 through a bounded queue) and to ``events``, a ``Fanout`` that the GraphQL asset-events
@@ -32,6 +34,7 @@ from graph.errors import TwinqlError, ValidationError
 from graph.model import ActuatorBinding, DataSource, Protocol, utcnow
 from graph.sources import SourceConfig
 from ingest._event_writer import EventWriter
+from ingest._reading_coalescer import ReadingCoalescer
 from ingest.connectors import (
     AssetEvent,
     Bindings,
@@ -44,7 +47,6 @@ from ingest.connectors import (
 )
 from ingest.connectors._runtime import ConnectorBase
 from ingest.fanout import Fanout, FanoutSubscription
-from ingest.reading import RawReading
 from ingest.store import EventRow, RejectedRow
 
 __all__ = [
@@ -169,14 +171,16 @@ class ConnectorManager:
         factory: ConnectorFactory = make_connector,
     ) -> None:
         self._sources = sources
-        self._sink = sink
-        self._pending: list[RawReading] = []
-        self._pending_cond = asyncio.Condition()
-        self._sink_task: asyncio.Task[None] | None = None
         self._resync_task: asyncio.Task[None] | None = None
-        self._draining_stopped = False
         self._reject = reject
         self.settings = settings or ManagerSettings()
+        self._readings = ReadingCoalescer(
+            sink,
+            reject,
+            max_pending=self.settings.max_pending,
+            linger_s=self.settings.linger_s,
+            close_timeout_s=self.settings.close_timeout_s,
+        )
         self._factory = factory
         self._running: dict[str, _Running] = {}
         self._failed: dict[str, ConnectorStatus] = {}
@@ -201,8 +205,7 @@ class ConnectorManager:
     async def start(self) -> ReconcileReport:
         """Start the event writer and every connector (devices may still be down)."""
         self._event_writer.start()
-        if self._sink_task is None:
-            self._sink_task = asyncio.create_task(self._drain_readings(), name="twinql-readings")
+        self._readings.start()
         report = await self.reconcile()
         if self.settings.resync_s > 0 and self._resync_task is None:
             self._resync_task = asyncio.create_task(self._resync(), name="twinql-resync")
@@ -226,17 +229,7 @@ class ConnectorManager:
             running, self._running = list(self._running.values()), {}
             self._failed.clear()
             await asyncio.gather(*(self._stop(r.connector) for r in running))
-        sink_task, self._sink_task = self._sink_task, None
-        if sink_task is not None:  # let it hand over what is queued, then stop
-            async with self._pending_cond:
-                self._draining_stopped = True
-                self._pending_cond.notify_all()
-            try:
-                await asyncio.wait_for(sink_task, self.settings.close_timeout_s)
-            except TimeoutError:
-                log.error(
-                    "the readings queue did not drain within %gs", self.settings.close_timeout_s
-                )
+        await self._readings.aclose()  # what is queued goes to the pipeline first
         await self._event_writer.aclose()
         self.events.close()
         self.outcomes.close()
@@ -305,7 +298,7 @@ class ConnectorManager:
             connector = self._factory(
                 source,
                 bindings,
-                self._enqueue,
+                self._readings.put,
                 on_error=self._dead_letter,
                 on_event=self._on_event,
                 instance_id=self.settings.instance_id,
@@ -395,61 +388,6 @@ class ConnectorManager:
             binding,
         )
         return await connector.write(current, value)
-
-    # ---- readings: coalesced into pipeline batches ------------------------------------
-
-    async def _enqueue(self, raws: list[RawReading]) -> None:
-        """Connector sink: queue (bounded; waits when ``max_pending`` are queued)."""
-        async with self._pending_cond:
-            await self._pending_cond.wait_for(
-                lambda: len(self._pending) < self.settings.max_pending
-            )
-            self._pending.extend(raws)
-            self._pending_cond.notify_all()
-
-    async def _drain_readings(self) -> None:
-        """One pipeline call per ``linger_s`` for all sources: many small device messages
-        become one validated batch, one store write and one live-bus update."""
-        while True:
-            async with self._pending_cond:
-                await self._pending_cond.wait_for(
-                    lambda: bool(self._pending) or self._draining_stopped
-                )
-                if self._draining_stopped:
-                    break
-            if self.settings.linger_s:
-                await asyncio.sleep(self.settings.linger_s)
-            await self._flush_readings()
-        await self._flush_readings()
-
-    async def _flush_readings(self) -> None:
-        async with self._pending_cond:
-            batch, self._pending = self._pending, []
-            self._pending_cond.notify_all()
-        if not batch:
-            return
-        try:
-            await self._sink(batch)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # keep the readings: they become rejected rows
-            log.warning("pipeline refused %d readings: %r", len(batch), exc)
-            now = utcnow()
-            rows = [
-                RejectedRow(
-                    id=secrets.randbits(63),
-                    received_at=r.received_at or now,
-                    sensor_id=r.sensor_id,
-                    asset_id=r.asset_id or "",
-                    raw=r.raw if r.raw is not None else json.dumps(r.value, default=str),
-                    reason=f"{r.source or 'connector'}: pipeline refused the batch: {exc!r}",
-                )
-                for r in batch
-            ]
-            try:
-                await self._reject(rows)
-            except Exception:
-                log.exception("cannot keep %d refused readings: %r", len(rows), rows[:10])
 
     # ---- dead letters and events -----------------------------------------------------
 
