@@ -1,10 +1,11 @@
 """Per-request context: the caller, the services, and fresh DataLoaders.
 
-Every field that fans out (sensors, actuators, latest values, relations, work orders)
-resolves through a loader created here, per request (cursor pages of children and
-maintenance through the page loaders of ``api.types.pages``), so a tree of N assets costs a
-bounded number of store round trips. ``load_fn`` returns one entry per key, in key
-order; a missing key yields a ``NotFound`` instance (or an empty list for lists).
+Every field that fans out (sensors, actuators, latest values, relations, work orders,
+ancestors, subtrees and walks) resolves through a loader created here, per request (cursor
+pages of children and maintenance through the page loaders of ``api.types.pages``), so a
+tree of N assets costs a bounded number of store round trips. ``load_fn`` returns one
+entry per key, in key order; a missing key yields a ``NotFound`` instance (or an empty
+list for lists). Fields with arguments are keyed by ``(asset id, *arguments)``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from strawberry.dataloader import DataLoader
 
 from api.auth import ANONYMOUS, Principal, require
 from api.services import Services
+from graph.assets import TreeNode
 from graph.errors import NotFound, TwinqlError
 from graph.model import Actuator, Asset, Sensor
+from graph.topology import Neighbourhood, Reached
 
 __all__ = ["Context", "Loaders"]
 
@@ -46,6 +49,36 @@ def _lists(
     return load
 
 
+def _per_arguments(
+    fetch: Callable[..., Awaitable[dict[str, V]]],
+) -> Callable[[list[tuple[Any, ...]]], Awaitable[list[V | BaseException]]]:
+    """A ``load_fn`` over keys ``(asset id, *arguments)``: one ``fetch(ids, *arguments)``
+    per distinct arguments, so every asset asking for a field with the same arguments
+    loads at once. A refused call (say, a limit out of range) fails only its own keys."""
+
+    async def load(keys: list[tuple[Any, ...]]) -> list[V | BaseException]:
+        groups: dict[tuple[Any, ...], list[str]] = {}
+        for asset_id, *arguments in keys:
+            groups.setdefault(tuple(arguments), []).append(asset_id)
+        found: dict[tuple[Any, ...], V | BaseException] = {}
+        for arguments, ids in groups.items():
+            for asset_id, value in (await _fetch_group(fetch, ids, arguments)).items():
+                found[(asset_id, *arguments)] = value
+        return [found[k] for k in keys]
+
+    return load
+
+
+async def _fetch_group(
+    fetch: Callable[..., Awaitable[dict[str, V]]], ids: list[str], arguments: tuple[Any, ...]
+) -> dict[str, V | BaseException]:
+    try:
+        got = await fetch(ids, *arguments)
+    except TwinqlError as exc:
+        return dict.fromkeys(ids, exc)
+    return {i: got[i] if i in got else NotFound(f"asset {i} not found") for i in ids}
+
+
 class Loaders:
     def __init__(self, services: Services) -> None:
         repo = services.repo
@@ -56,6 +89,20 @@ class Loaders:
         self.actuator = DataLoader[str, Actuator](_by_key(repo.devices.actuators, "actuator"))
         self.relations = DataLoader(_lists(repo.topology.relations_of))
         self.work_orders = DataLoader(_lists(repo.maintenance.work_orders))
+        self.ancestors = DataLoader[str, list[TreeNode]](_lists(repo.assets.ancestors_of))
+        # keyed (asset id, depth, limit), (asset id, max depth, limit), (asset id, hops)
+        self.subtrees = DataLoader[tuple[str, int, int], list[TreeNode]](
+            _per_arguments(repo.assets.subtrees_of)
+        )
+        self.impact = DataLoader[tuple[str, int, int], list[Reached]](
+            _per_arguments(repo.topology.impact_of)
+        )
+        self.root_causes = DataLoader[tuple[str, int, int], list[Reached]](
+            _per_arguments(repo.topology.root_causes_of)
+        )
+        self.neighbourhoods = DataLoader[tuple[str, int], Neighbourhood](
+            _per_arguments(repo.topology.neighbourhoods_of)
+        )
         self.extra: dict[str, DataLoader[Any, Any]] = {}
 
 

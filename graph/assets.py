@@ -73,12 +73,13 @@ class AssetRepository:
                     f"({parent.level.value}): ISA-95 levels must descend"
                 )
         # A re-parented existing asset must not land under its own subtree.
-        for a in assets:
-            if a.parent_id is None or a.parent_id in by_id:
-                continue
-            rows = await tx.rows(q.ANCESTORS, id=a.parent_id)
-            if any(r["id"] == a.id for r in rows):
-                raise Conflict(f"moving {a.id} under {a.parent_id} would create a cycle")
+        moved = [a for a in assets if a.parent_id is not None and a.parent_id not in by_id]
+        if moved:
+            rows = await tx.rows(q.ANCESTORS, ids=sorted({a.parent_id for a in moved}))
+            above = {(r["key"], r["id"]) for r in rows}
+            for a in moved:
+                if (a.parent_id, a.id) in above:
+                    raise Conflict(f"moving {a.id} under {a.parent_id} would create a cycle")
         _check_batch_cycles(by_id)
 
     async def delete(self, asset_id: str, *, cascade: bool = False) -> list[str]:
@@ -178,19 +179,35 @@ class AssetRepository:
         at most ``limit`` of them when given."""
         _check_depth(depth)
         await self.get(asset_id)
+        return (await self.subtrees_of([asset_id], depth, limit))[asset_id]
+
+    async def subtrees_of(
+        self, asset_ids: Iterable[str], depth: int = 3, limit: int | None = None
+    ) -> dict[str, list[TreeNode]]:
+        """``subtree`` of many assets in one statement, ``limit`` applying to each of them
+        (an unknown id has an empty subtree)."""
+        _check_depth(depth)
+        ids = list(dict.fromkeys(asset_ids))
+        if not ids:
+            return {}
         if limit is None:
-            rows = await self._client.read(q.SUBTREE, id=asset_id, depth=depth)
+            rows = await self._client.read(q.SUBTREES, ids=ids, depth=depth)
         else:
             check_limit(limit)
-            rows = await self._client.read(
-                q.SUBTREE_LIMITED, id=asset_id, depth=depth, limit=limit
-            )
-        return [TreeNode(_rows.asset_from(r), int(r["depth"])) for r in rows]
+            rows = await self._client.read(q.SUBTREES_LIMITED, ids=ids, depth=depth, limit=limit)
+        return _tree_nodes(ids, rows)
 
     async def ancestors(self, asset_id: str) -> list[TreeNode]:
+        """Parent, grandparent, ... up to the root (depth 1 is the parent)."""
         await self.get(asset_id)
-        rows = await self._client.read(q.ANCESTORS, id=asset_id)
-        return [TreeNode(_rows.asset_from(r), int(r["depth"])) for r in rows]
+        return (await self.ancestors_of([asset_id]))[asset_id]
+
+    async def ancestors_of(self, asset_ids: Iterable[str]) -> dict[str, list[TreeNode]]:
+        """``ancestors`` of many assets in one statement (an unknown id has none)."""
+        ids = list(dict.fromkeys(asset_ids))
+        if not ids:
+            return {}
+        return _tree_nodes(ids, await self._client.read(q.ANCESTORS, ids=ids))
 
     async def delete_blockers(self, ids: Sequence[str]) -> dict[str, DeleteBlockers]:
         return await self._client.read_tx(lambda tx: _blockers(tx, ids))
@@ -228,6 +245,14 @@ class AssetRepository:
 async def _blockers(tx: Tx, ids: Sequence[str]) -> dict[str, DeleteBlockers]:
     rows = await tx.rows(q.DELETE_GUARDS, ids=list(ids))
     return {r["id"]: DeleteBlockers.from_row("asset", r) for r in rows}
+
+
+def _tree_nodes(ids: list[str], rows: list[_rows.Row]) -> dict[str, list[TreeNode]]:
+    """Rows keyed by their start asset (in the statement's order) as tree nodes per id."""
+    out: dict[str, list[TreeNode]] = {i: [] for i in ids}
+    for r in rows:
+        out[r["key"]].append(TreeNode(_rows.asset_from(r), int(r["depth"])))
+    return out
 
 
 def check_limit(limit: int) -> None:

@@ -308,10 +308,8 @@ class AssetNode:
 
     @strawberry.field(description="Parent, grandparent, ... up to the root.")
     async def ancestors(self, info: Info) -> list[AssetNode]:
-        return [
-            AssetNode.from_domain(n.asset)
-            for n in await info.context.repo.assets.ancestors(self.domain.id)
-        ]
+        found = await info.context.loaders.ancestors.load(self.domain.id)
+        return [AssetNode.from_domain(n.asset) for n in found]
 
     @strawberry.field(
         description="Assets below this one, to a depth (1-12), nearest first (by depth, then "
@@ -320,7 +318,7 @@ class AssetNode:
     async def subtree(
         self, info: Info, depth: int = 3, limit: int = DEFAULT_WALK_LIMIT
     ) -> list[TreeEntry]:
-        nodes = await info.context.repo.assets.subtree(self.domain.id, depth, limit)
+        nodes = await info.context.loaders.subtrees.load((self.domain.id, depth, limit))
         return [TreeEntry(depth=n.depth, asset=AssetNode.from_domain(n.asset)) for n in nodes]
 
     @strawberry.field(description="Process relations (FEEDS, DEPENDS_ON, CONNECTED_TO) in and out.")
@@ -335,7 +333,7 @@ class AssetNode:
     async def impact(
         self, info: Info, max_depth: int = 10, limit: int = DEFAULT_WALK_LIMIT
     ) -> list[Reachable]:
-        found = await info.context.repo.topology.impact(self.domain.id, max_depth, limit)
+        found = await info.context.loaders.impact.load((self.domain.id, max_depth, limit))
         return [Reachable.from_domain(r) for r in found]
 
     @strawberry.field(
@@ -345,14 +343,13 @@ class AssetNode:
     async def root_causes(
         self, info: Info, max_depth: int = 10, limit: int = DEFAULT_WALK_LIMIT
     ) -> list[Reachable]:
-        found = await info.context.repo.topology.root_causes(self.domain.id, max_depth, limit)
+        found = await info.context.loaders.root_causes.load((self.domain.id, max_depth, limit))
         return [Reachable.from_domain(r) for r in found]
 
     @strawberry.field(description="Nodes and edges within some hops (1-4), for a graph view.")
     async def neighbourhood(self, info: Info, hops: int = 1) -> GraphView:
-        return GraphView.from_domain(
-            await info.context.repo.topology.neighbourhood(self.domain.id, hops)
-        )
+        hood = await info.context.loaders.neighbourhoods.load((self.domain.id, hops))
+        return GraphView.from_domain(hood)
 
     @strawberry.field(description="Maintenance history, newest first.")
     async def maintenance(

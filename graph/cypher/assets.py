@@ -82,24 +82,33 @@ ROOTS: LiteralString = (
     "ORDER BY a.id LIMIT $limit"
 )
 
-# Subtree and ancestors walk PART_OF with a fixed upper bound; callers filter depth.
-SUBTREE: LiteralString = (
-    "MATCH (root:Asset {id: $id}) "
-    "MATCH path = (root)<-[:PART_OF*1..12]-(a:Asset) "
-    "WITH a, length(path) AS depth "
+# Subtrees and ancestors of many assets, one statement: rows keyed by the start id. They
+# walk PART_OF with a fixed upper bound (a bound cannot be a parameter); depth is filtered.
+_SUBTREES: LiteralString = (
+    "UNWIND $ids AS id "
+    "MATCH path = (:Asset {id: id})<-[:PART_OF*1..12]-(a:Asset) "
+    "WITH id, a, length(path) AS depth "
     "WHERE depth <= $depth "
-    "OPTIONAL MATCH (a)-[:PART_OF]->(p:Asset) "
-    "RETURN " + _ASSET_FIELDS + ", p.id AS parentId, depth "
-    "ORDER BY depth, a.id"
 )
-SUBTREE_LIMITED: LiteralString = SUBTREE + " LIMIT $limit"
+_WITH_PARENT: LiteralString = (
+    "OPTIONAL MATCH (a)-[:PART_OF]->(p:Asset) "
+    "RETURN id AS key, " + _ASSET_FIELDS + ", p.id AS parentId, depth "
+    "ORDER BY key, depth, a.id"
+)
+SUBTREES: LiteralString = _SUBTREES + _WITH_PARENT
+# Nearest first, cut per start asset (collect()[..n] keeps the first n of the ordered
+# rows), so one start with a large subtree does not crowd out the others.
+SUBTREES_LIMITED: LiteralString = (
+    _SUBTREES + "WITH id, a, depth ORDER BY depth, a.id "
+    "WITH id, collect({a: a, depth: depth})[0..$limit] AS found "
+    "UNWIND found AS f "
+    "WITH id, f.a AS a, f.depth AS depth " + _WITH_PARENT
+)
 
 ANCESTORS: LiteralString = (
-    "MATCH path = (a0:Asset {id: $id})-[:PART_OF*1..12]->(a:Asset) "
-    "WITH a, length(path) AS depth "
-    "OPTIONAL MATCH (a)-[:PART_OF]->(p:Asset) "
-    "RETURN " + _ASSET_FIELDS + ", p.id AS parentId, depth "
-    "ORDER BY depth"
+    "UNWIND $ids AS id "
+    "MATCH path = (:Asset {id: id})-[:PART_OF*1..12]->(a:Asset) "
+    "WITH id, a, length(path) AS depth " + _WITH_PARENT
 )
 
 # What stands in the way of deleting assets: children, parts and every kind of history.

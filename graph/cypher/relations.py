@@ -3,7 +3,9 @@
 Relationship types cannot be parameters, so each type has its own statement, picked
 from a fixed table by the repository. Walks go one hop per statement over a whole
 frontier (breadth first), which gives exact distances and a bounded number of round
-trips, and needs no variable-length bound in the query text.
+trips, and needs no variable-length bound in the query text. The frontier may hold the
+assets of several walks at once (rows name the ``fromId`` they leave from), so walks
+from many start assets share each hop's statement.
 
 Directions: ``(a)-[:FEEDS]->(b)``: a's output flows to b. ``(a)-[:DEPENDS_ON]->(b)``: a
 needs b. A failure of X therefore reaches what X feeds and what depends on X.
@@ -59,7 +61,7 @@ UPSTREAM_HOP: LiteralString = (
 NEIGHBOUR_HOP: LiteralString = (
     "UNWIND $frontier AS fid "
     "MATCH (a:Asset {id: fid})-[r:PART_OF|FEEDS|DEPENDS_ON|CONNECTED_TO]-(b:Asset) "
-    "RETURN startNode(r).id AS source, endNode(r).id AS target, type(r) AS type, "
+    "RETURN fid AS fromId, startNode(r).id AS source, endNode(r).id AS target, type(r) AS type, "
     "b.id AS id, b.name AS name, b.type AS assetType, b.level AS level"
 )
 
