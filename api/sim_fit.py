@@ -204,14 +204,21 @@ async def _line_config(service: SimulationService, line_id: str) -> LineConfig:
     return LineConfig(stations=tuple(station(s) for s in order), buffers=buffers)
 
 
-def check_line_study(config: LineConfig, hours: float, replications: int) -> int:
+def check_line_study(
+    config: LineConfig, hours: float, replications: int, warmup_hours: float = 0.0
+) -> int:
     """The station cycles a bottleneck study would simulate; VALIDATION past the cap.
 
     The study runs the line ``replications x (stations + 1)`` times plus one baseline,
-    each ``hours`` long; a run costs about ``hours x 3600 / cycle time`` cycles per
-    station (the fastest station's cycle time bounds it from above)."""
+    each ``warmup_hours + hours`` long; a run costs about ``hours x 3600 / cycle time``
+    cycles per station (the fastest station's cycle time bounds it from above)."""
     if not (math.isfinite(hours) and 0 < hours <= MAX_LINE_HOURS):
         raise ValidationError(f"hours must be in (0, {MAX_LINE_HOURS}]", path="hours")
+    if not (math.isfinite(warmup_hours) and 0 <= warmup_hours <= MAX_LINE_HOURS):
+        raise ValidationError(
+            f"warmupHours must be in [0, {MAX_LINE_HOURS}]", path="warmupHours"
+        )
+    hours += warmup_hours
     if isinstance(replications, bool) or not 1 <= replications <= MAX_LINE_REPLICATIONS:
         raise ValidationError(
             f"replications must be in 1..{MAX_LINE_REPLICATIONS}", path="replications"
@@ -223,7 +230,7 @@ def check_line_study(config: LineConfig, hours: float, replications: int) -> int
     if cycles > MAX_LINE_CYCLES:
         raise ValidationError(
             f"the study would simulate {cycles:,} station cycles ({replications} replications "
-            f"x {n + 1} variants + 1 baseline, {hours:g} h each, {n} stations), more than "
+            f"x {n + 1} variants + 1 baseline, {hours:g} h each with warm-up, {n} stations), more than "
             f"{MAX_LINE_CYCLES:,}: lower hours or replications",
             path="hours",
             details={"cycles": cycles, "max": MAX_LINE_CYCLES},
@@ -232,11 +239,22 @@ def check_line_study(config: LineConfig, hours: float, replications: int) -> int
 
 
 async def line_bottleneck(
-    service: SimulationService, line_id: str, hours: float, seed: int = 0, replications: int = 3
+    service: SimulationService,
+    line_id: str,
+    hours: float,
+    seed: int = 0,
+    replications: int = 3,
+    warmup_hours: float = 0.0,
 ) -> tuple[LineConfig, BottleneckResult, LineResult]:
     config = await _line_config(service, line_id)
-    check_line_study(config, hours, replications)
+    check_line_study(config, hours, replications, warmup_hours)
     found, baseline = await service.runner.run(
-        f"line-{uuid.uuid4().hex[:12]}", work_bottleneck, config, hours, seed, replications
+        f"line-{uuid.uuid4().hex[:12]}",
+        work_bottleneck,
+        config,
+        hours,
+        seed,
+        replications,
+        warmup_hours,
     )
     return config, found, baseline

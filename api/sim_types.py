@@ -355,6 +355,9 @@ class LineBottleneckNode:
     bottleneck: strawberry.ID
     baseline_throughput_per_hour: float
     hours: float
+    warmup_hours: float = strawberry.field(
+        description="Hours run before the statistics start (the line fills up meanwhile)."
+    )
     replications: int
     speedup: float
     stations: list[StationResultNode]

@@ -33,11 +33,21 @@ def work_calibrate(hook: Progress, kwargs: dict[str, Any]) -> CalibrationResult:
 
 
 def work_bottleneck(
-    hook: Progress, config: LineConfig, hours: float, seed: int, replications: int
+    hook: Progress,
+    config: LineConfig,
+    hours: float,
+    seed: int,
+    replications: int,
+    warmup_hours: float = 0.0,
 ) -> tuple[BottleneckResult, LineResult]:
     found = find_bottleneck(
-        config, hours, seed, replications=replications, progress=lambda f: hook(0.95 * f)
+        config,
+        hours,
+        seed,
+        replications=replications,
+        warmup_hours=warmup_hours,
+        progress=lambda f: hook(0.95 * f),
     )
-    baseline = simulate_line(config, hours, seed)
+    baseline = simulate_line(config, hours, seed, warmup_hours=warmup_hours)
     hook(1.0)
     return found, baseline

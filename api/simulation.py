@@ -266,15 +266,22 @@ class SimulationQuery:
         "a discrete-event simulation of the line's stations (children with a station spec, in "
         "FEEDS order), each sped up 10% in turn with common random numbers. Needs the "
         "engineer role; the study's size (replications x (stations + 1) runs of `hours`) is "
-        "capped."
+        "capped. `warmupHours` runs each replication that long first and leaves it out of "
+        "the statistics, so a line that starts empty does not bias the steady state."
     )
     async def line_bottleneck(
-        self, info: Info, line_id: strawberry.ID, hours: float, seed: int = 0, replications: int = 3
+        self,
+        info: Info,
+        line_id: strawberry.ID,
+        hours: float,
+        seed: int = 0,
+        replications: int = 3,
+        warmup_hours: float = 0.0,
     ) -> LineBottleneckNode:
         who = info.context.need("engineer")
         await check_scope(info.context.services, who, str(line_id))
         config, found, base = await line_bottleneck(
-            _service(info), str(line_id), hours, seed, replications
+            _service(info), str(line_id), hours, seed, replications, warmup_hours
         )
         stations = []
         for i, st in enumerate(config.stations):
@@ -300,6 +307,7 @@ class SimulationQuery:
             bottleneck=strawberry.ID(found.station),
             baseline_throughput_per_hour=found.baseline_throughput_per_hour,
             hours=hours,
+            warmup_hours=warmup_hours,
             replications=found.replications,
             speedup=found.speedup,
             stations=stations,

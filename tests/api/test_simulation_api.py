@@ -443,6 +443,23 @@ async def test_line_bottleneck_is_the_slowest_station(api: Api, uid: str) -> Non
     assert stations[f"{uid}-s1"]["bufferAfter"] == 5
 
 
+async def test_a_warm_up_leaves_the_filling_of_the_empty_line_out(api: Api, uid: str) -> None:
+    """The line starts empty: parts of the first hour pass the slow station only after
+    the stations before it filled up. With a warm-up, the hour measured is steady."""
+    plant = parse_plant(_line_plant(uid), sim_models=set(MODELS))
+    await import_plant(api.services.repo, plant)
+    q = """query($line: ID!, $w: Float!) { lineBottleneck(lineId: $line, hours: 0.5,
+      replications: 1, warmupHours: $w) { warmupHours baselineThroughputPerHour } }"""
+    cold = (await api.ok(q, {"line": f"{uid}-line", "w": 0.0}))["lineBottleneck"]
+    warm = (await api.ok(q, {"line": f"{uid}-line", "w": 0.5}))["lineBottleneck"]
+    assert warm["warmupHours"] == 0.5
+    steady = 3600 / 45  # the slowest station's pace
+    assert abs(warm["baselineThroughputPerHour"] - steady) < abs(
+        cold["baselineThroughputPerHour"] - steady
+    )
+    assert warm["baselineThroughputPerHour"] == pytest.approx(steady, rel=0.03)
+
+
 async def test_line_bottleneck_needs_an_engineer_in_scope_and_a_bounded_study(
     api: Api, uid: str
 ) -> None:
@@ -465,5 +482,11 @@ async def test_line_bottleneck_needs_an_engineer_in_scope_and_a_bounded_study(
     assert "station cycles" in err["message"] and "lower hours or replications" in err["message"]
     body = await api.gql(q, {**small, "reps": 1000})
     assert body["errors"][0]["extensions"]["code"] == "VALIDATION"
+    warm = """query($line: ID!, $w: Float!) {
+      lineBottleneck(lineId: $line, hours: 1, warmupHours: $w) { bottleneck } }"""
+    for w in (-1.0, 1e9):
+        body = await api.gql(warm, {"line": f"{uid}-line", "w": w})
+        assert body["errors"][0]["extensions"]["code"] == "VALIDATION", body
+        assert "warmupHours" in body["errors"][0]["message"]
     res = (await api.ok(q, small))["lineBottleneck"]
     assert res["bottleneck"] == f"{uid}-s2"
