@@ -297,7 +297,11 @@ class OpcUaDevice:
     async def stop(self) -> None:
         server, self._server = self._server, None
         if server is not None:
-            await server.stop()
+            try:  # asyncua's stop waits for every connection to close: bound it, say who
+                async with asyncio.timeout(15):
+                    await server.stop()
+            except TimeoutError:
+                pytest.fail(f"the OPC UA test server at {self.url} did not stop within 15 s")
 
     def node_id(self, name: str) -> str:
         return f"ns={self.ns};s={name}"
