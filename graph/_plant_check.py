@@ -4,6 +4,7 @@ references across the file and collects every fault (up to ``_MAX_ERRORS``)."""
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 from graph._plant_fields import (
     _ACTUATOR,
@@ -49,6 +50,8 @@ _MAX_ERRORS = 200
 
 _KINDS = ("asset", "sensor", "actuator", "data source", "maintenance event", "work order")
 _Error = tuple[KeyPath, str, KeyPath | None]  # path, message, "first defined at" path
+# An entry's converted fields: each value has the type its key's converter returns.
+_Fields = dict[str, Any]
 
 
 class _Walker:
@@ -63,11 +66,12 @@ class _Walker:
         self.meta: dict[str, dict[str, object]] = {}
         self.refs: list[tuple[KeyPath, tuple[str, ...], str]] = []
         self.parent_links: list[tuple[KeyPath, AssetLevel | None, str]] = []
-        self.pending_stations: list[tuple[KeyPath, str, dict[str, object]]] = []
+        self.pending_stations: list[tuple[KeyPath, str, _Fields]] = []
         self.event_orders: list[tuple[KeyPath, str, str]] = []
         self.order_assets: dict[str, str] = {}
         self.seen: dict[tuple[str, ...], KeyPath] = {}
-        self.out: dict[str, list[object]] = {k: [] for k in PlantDescription.__slots__}
+        # PlantDescription field -> its entries (of that field's element type)
+        self.out: dict[str, list[Any]] = {k: [] for k in PlantDescription.__slots__}
 
     def add(self, path: KeyPath, message: str, first: KeyPath | None = None) -> None:
         if len(self.errors) < _MAX_ERRORS:
@@ -75,12 +79,12 @@ class _Walker:
 
     def fields(
         self, raw: object, path: KeyPath, spec: Spec, nested: tuple[str, ...] = ()
-    ) -> tuple[dict[str, object], bool]:
+    ) -> tuple[_Fields, bool]:
         """Converted known keys; ``ok`` is False when anything in this mapping was wrong."""
         if not isinstance(raw, dict):
             self.add(path, f"expected a mapping, got {_kind(raw)}")
             return {}, False
-        out: dict[str, object] = {}
+        out: _Fields = {}
         ok = True
         for key, value in raw.items():
             entry = spec.get(key)
@@ -180,9 +184,9 @@ class _Walker:
         ok &= self.define("asset", aid, (*path, "id"))
         level = AssetLevel(f["level"]) if "level" in f else None
         if aid and level:
-            self.levels[aid] = level  # type: ignore[index]
+            self.levels[aid] = level
         if aid:
-            self.meta[aid] = f.get("metadata", {})  # type: ignore[index, assignment]
+            self.meta[aid] = f.get("metadata", {})
         parent_id = f.get("parent")
         if parent is not None:
             parent_id, parent_level = parent
@@ -210,27 +214,27 @@ class _Walker:
         elif parent_id == aid and aid:
             self.add((*path, "parent"), f"asset {aid} cannot be its own parent")
         for p, s in self.items(raw, "sensors", path):
-            self.sensor(s, p, aid)  # type: ignore[arg-type]
+            self.sensor(s, p, aid)
         for p, a in self.items(raw, "actuators", path):
-            self.actuator(a, p, aid)  # type: ignore[arg-type]
+            self.actuator(a, p, aid)
         if isinstance(raw, dict) and raw.get("sim") is not None:
-            self.sim(raw["sim"], (*path, "sim"), aid)  # type: ignore[arg-type]
+            self.sim(raw["sim"], (*path, "sim"), aid)
         if isinstance(raw, dict) and raw.get("station") is not None:
             sf, sok = self.fields(raw["station"], (*path, "station"), _STATION)
             if "buffer_after" in sf:
                 self.refs.append(
                     ((*path, "station", "buffer_after"), ("asset",), sf["buffer_after"])
-                )  # type: ignore[arg-type]
+                )
             if sok and aid:
-                self.pending_stations.append(((*path, "station"), aid, sf))  # type: ignore[arg-type]
+                self.pending_stations.append(((*path, "station"), aid, sf))
         for p, c in self.items(raw, "children", path):
-            self.asset(c, p, (aid, level), depth + 1)  # type: ignore[arg-type]
+            self.asset(c, p, (aid, level), depth + 1)
 
     def sensor(self, raw: object, path: KeyPath, asset_id: str | None) -> None:
         f, ok = self.fields(raw, path, _SENSOR)
         ok &= self.define("sensor", f.get("id"), (*path, "id"))
         lo, hi = f.get("min_value"), f.get("max_value")
-        if lo is not None and hi is not None and lo > hi:  # type: ignore[operator]
+        if lo is not None and hi is not None and lo > hi:
             self.add((*path, "max_value"), f"max_value {hi:g} is below min_value {lo:g}")
         elif ok and asset_id:
             self.make(
@@ -253,7 +257,7 @@ class _Walker:
         f, ok = self.fields(raw, path, _ACTUATOR)
         ok &= self.define("actuator", f.get("id"), (*path, "id"))
         lo, hi = f.get("min_value"), f.get("max_value")
-        if lo is not None and hi is not None and lo > hi:  # type: ignore[operator]
+        if lo is not None and hi is not None and lo > hi:
             self.add((*path, "max_value"), f"max_value {hi:g} is below min_value {lo:g}")
         elif ok and asset_id:
             self.make(
@@ -276,7 +280,7 @@ class _Walker:
             hint = _hint(model, self.sim_models)
             self.add((*path, "model"), f"unknown simulation model {model!r}{hint}; known: {known}")
         params: dict[str, float] = {}
-        for key, value in f.get("parameters", {}).items():  # type: ignore[attr-defined]
+        for key, value in f.get("parameters", {}).items():
             try:
                 params[_str(key)] = _num(value)
             except _Bad as exc:
@@ -301,9 +305,9 @@ class _Walker:
                     self.add(p, str(exc))
         if ok and asset_id:
             self.out["sims"].append(
-                AssetSimSpec(  # type: ignore[arg-type]
+                AssetSimSpec(
                     asset_id,
-                    model,
+                    f["model"],
                     params,
                     maps["state_map"],
                     maps["input_map"],
@@ -327,7 +331,7 @@ class _Walker:
                 settings=f.get("settings", {}),
             )
         for p, b in self.items(raw, "bindings", path):
-            self.binding(b, p, sid if ok else None, f.get("protocol"))  # type: ignore[arg-type]
+            self.binding(b, p, sid if ok else None, f.get("protocol"))
 
     def binding(self, raw: object, path: KeyPath, sid: str | None, protocol: str | None) -> None:
         f, ok = self.fields(raw, path, _BINDING)
@@ -380,7 +384,7 @@ class _Walker:
         f, ok = self.fields(raw, path, _RELATION)
         for end in ("from", "to"):
             if end in f:
-                self.refs.append(((*path, end), ("asset",), f[end]))  # type: ignore[arg-type]
+                self.refs.append(((*path, end), ("asset",), f[end]))
         if not ok:
             return
         if f["from"] == f["to"]:
@@ -388,9 +392,9 @@ class _Walker:
             return
         key = ("relation", f["from"], f["to"], f["type"])
         if key in self.seen:
-            self.add(path, "duplicate relation", self.seen[key])  # type: ignore[arg-type]
+            self.add(path, "duplicate relation", self.seen[key])
             return
-        self.seen[key] = path  # type: ignore[index]
+        self.seen[key] = path
         self.make(
             "relations", path, Relation, source_id=f["from"], target_id=f["to"], type=f["type"]
         )
@@ -399,11 +403,11 @@ class _Walker:
         f, ok = self.fields(raw, path, _ORDER)
         ok &= self.define("work order", f.get("id"), (*path, "id"))
         if "asset" in f:
-            self.refs.append(((*path, "asset"), ("asset",), f["asset"]))  # type: ignore[arg-type]
+            self.refs.append(((*path, "asset"), ("asset",), f["asset"]))
             if "id" in f:
-                self.order_assets[f["id"]] = f["asset"]  # type: ignore[index, assignment]
+                self.order_assets[f["id"]] = f["asset"]
         due, created = f.get("due_at"), f.get("created_at")
-        if due is not None and created is not None and due < created:  # type: ignore[operator]
+        if due is not None and created is not None and due < created:
             self.add((*path, "due_at"), "due_at is before created_at")
         elif ok:
             self.make(
@@ -423,12 +427,12 @@ class _Walker:
         f, ok = self.fields(raw, path, _EVENT)
         ok &= self.define("maintenance event", f.get("id"), (*path, "id"))
         if "asset" in f:
-            self.refs.append(((*path, "asset"), ("asset",), f["asset"]))  # type: ignore[arg-type]
+            self.refs.append(((*path, "asset"), ("asset",), f["asset"]))
         if "work_order" in f:
             p = (*path, "work_order")
-            self.refs.append((p, ("work order",), f["work_order"]))  # type: ignore[arg-type]
+            self.refs.append((p, ("work order",), f["work_order"]))
             if "asset" in f:
-                self.event_orders.append((p, f["asset"], f["work_order"]))  # type: ignore[arg-type]
+                self.event_orders.append((p, f["asset"], f["work_order"]))
         if ok:
             kw = {
                 k: f[k] for k in ("description", "technician", "cost", "downtime_minutes") if k in f
@@ -463,7 +467,7 @@ class _Walker:
             buffer_id = f.get("buffer_after")
             capacity = f.get("buffer_capacity")
             if capacity is None and buffer_id is not None:
-                capacity = self.meta.get(buffer_id, {}).get("capacity")  # type: ignore[call-overload]
+                capacity = self.meta.get(buffer_id, {}).get("capacity")
                 if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0:
                     msg = f"give buffer_capacity, or metadata.capacity (a whole number) on {buffer_id}"
                     self.add((*path, "buffer_capacity"), msg)
@@ -473,24 +477,24 @@ class _Walker:
                     asset_id,
                     f["cycle_time_s"],
                     f.get("cv", 0.0),
-                    f.get("mtbf_h"),  # type: ignore[arg-type]
+                    f.get("mtbf_h"),
                     f.get("mttr_h"),
                     buffer_id,
                     capacity or 0,
-                )  # type: ignore[arg-type]
+                )
             )
 
     def result(self) -> PlantDescription:
         out = self.out
-        assets = sorted(out["assets"], key=lambda a: a.level.rank)  # type: ignore[attr-defined]
+        assets = sorted(out["assets"], key=lambda a: a.level.rank)
         parts = {k: tuple(v) for k, v in out.items() if k not in ("assets", "name", "description")}
         name, description = out["name"], out["description"]
         return PlantDescription(
             assets=tuple(assets),
-            name=name[0] if name else "",  # type: ignore[arg-type]
+            name=name[0] if name else "",
             description=description[0] if description else "",
             **parts,
-        )  # type: ignore[arg-type]
+        )
 
 
 def _level_msg(level: AssetLevel, parent_level: AssetLevel, parent_id: str | None) -> str:

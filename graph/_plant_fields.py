@@ -112,7 +112,7 @@ def _choice(choices: Iterable[str], what: str) -> Callable[[object], str]:
             shown = v if isinstance(v, str) else f"{_kind(v)} {v!r}"
             hint = _hint(v, allowed) if isinstance(v, str) else ""
             raise _Bad(f"unknown {what} {shown!r}{hint}; expected one of {', '.join(allowed)}")
-        return v  # type: ignore[return-value]
+        return v
 
     return conv
 
@@ -124,8 +124,8 @@ def _mapping(v: object) -> dict[str, object]:
 
 
 _WORD_ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
-DATA_TYPES = ("bool", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32")
-DATA_TYPES += ("float64",)
+DATA_TYPES: tuple[str, ...] = ("bool", "int16", "uint16", "int32", "uint32", "int64", "uint64")
+DATA_TYPES += ("float32", "float64")
 
 
 def _data_type(v: object) -> str:
@@ -220,7 +220,7 @@ _ORDER: Spec = {
     "due_at": (_time, False),
     "reason": (_str, False),
 }
-_TOP = ("version", "name", "description", "assets", "data_sources", "relations")
+_TOP: tuple[str, ...] = ("version", "name", "description", "assets", "data_sources", "relations")
 _TOP += ("maintenance", "work_orders")
 _MODBUS_ADDRESS = re.compile(r"^(hr|ir|coil|di):\d{1,5}$")
 

@@ -73,6 +73,8 @@ class _YamlBuilder:
         """The value starting at ``event`` (its end event is consumed too)."""
         self.count += 1
         line = event.start_mark.line + 1
+        value: object
+        tree: LineTree
         if isinstance(event, yaml.AliasEvent):
             if event.anchor not in self.anchors:
                 raise _Fault(f"unknown or recursive YAML alias *{event.anchor}", path, line)
@@ -83,19 +85,19 @@ class _YamlBuilder:
                 raise _Fault(f"aliases expand too large (over {_MAX_ALIASED} nodes)", path, line)
             return value, tree
         start = self.count
-        value: object
-        tree: LineTree
         if isinstance(event, yaml.ScalarEvent):
             value, tree = self.scalar(event, path), None
         elif depth > _MAX_DEPTH:
             raise _Fault(f"nested deeper than {_MAX_DEPTH} levels", path, line)
         elif isinstance(event, yaml.SequenceStartEvent) and event.tag in (None, "!", _Y + "seq"):
-            value, tree = [], []
+            items: list[object] = []
+            lines: list[tuple[int, LineTree]] = []
             get = self.loader.get_event
             while not isinstance(item := get(), yaml.SequenceEndEvent):
-                v, t = self.node(item, (*path, len(value)), depth + 1)
-                value.append(v)
-                tree.append((item.start_mark.line + 1, t))
+                v, t = self.node(item, (*path, len(items)), depth + 1)
+                items.append(v)
+                lines.append((item.start_mark.line + 1, t))
+            value, tree = items, lines
         elif isinstance(event, yaml.MappingStartEvent) and event.tag in (None, "!", _Y + "map"):
             value, tree = self.mapping(path, depth)
         else:

@@ -158,11 +158,12 @@ def sensor_binding_row(b: SensorBinding) -> Row:
 
 
 def sensor_binding_from(row: Row) -> SensorBinding:
+    scale = row.get("scale")
     return SensorBinding(
         source_id=row["sourceId"],
         sensor_id=row["sensorId"],
         address=row["address"],
-        scale=row.get("scale") if row.get("scale") is not None else 1.0,
+        scale=scale if scale is not None else 1.0,
         offset=row.get("offset") or 0.0,
         data_type=row.get("dataType") or "float32",
     )
@@ -180,12 +181,13 @@ def actuator_binding_row(b: ActuatorBinding) -> Row:
 
 
 def actuator_binding_from(row: Row) -> ActuatorBinding:
+    scale = row.get("scale")
     return ActuatorBinding(
         source_id=row["sourceId"],
         actuator_id=row["actuatorId"],
         address=row["address"],
         data_type=row.get("dataType") or "float32",
-        scale=row.get("scale") if row.get("scale") is not None else 1.0,
+        scale=scale if scale is not None else 1.0,
         offset=row.get("offset") or 0.0,
     )
 

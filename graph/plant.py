@@ -145,6 +145,7 @@ class PlantDescription:
     description: str = ""
 
     def counts(self) -> dict[str, int]:
+        names: tuple[str, ...]
         names = ("assets", "sensors", "actuators", "data_sources", "sensor_bindings")
         names += ("actuator_bindings", "relations", "maintenance", "work_orders", "sims")
         return {n: len(getattr(self, n)) for n in (*names, "stations")}
@@ -162,7 +163,9 @@ class PlantDescription:
         for a in self.assets:
             levels[a.level.value] = levels.get(a.level.value, 0) + 1
         bound: dict[str, int] = {}
-        for b in (*self.sensor_bindings, *self.actuator_bindings):
+        bindings: tuple[SensorBinding | ActuatorBinding, ...]
+        bindings = (*self.sensor_bindings, *self.actuator_bindings)
+        for b in bindings:
             bound[b.source_id] = bound.get(b.source_id, 0) + 1
         models: dict[str, int] = {}
         for m in self.sims:

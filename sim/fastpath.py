@@ -99,7 +99,7 @@ def _advance(
 def _loop() -> Callable[..., None]:
     import numba
 
-    return numba.njit(cache=True)(_advance)  # type: ignore[no-any-return]
+    return numba.njit(cache=True)(_advance)
 
 
 @functools.cache
@@ -118,7 +118,9 @@ def warm_up(model: Model) -> float:
     u = model.input_vector()[None, None].copy()
     one = np.ones(1)
     out = np.empty((1, 1, x.shape[1]))
-    _loop()(_kernel(type(model)), x, c, u, u, u, one * 0.0, one, np.zeros(1, np.int64), out)
+    loop = _loop()
+    kernel = _kernel(type(model))  # type: ignore[arg-type]  # a class is Hashable: python/mypy#11470
+    loop(kernel, x, c, u, u, u, one * 0.0, one, np.zeros(1, np.int64), out)
     spent = time.perf_counter() - t0
     _compile_s.setdefault(model.name, spent)
     return spent
@@ -149,7 +151,7 @@ def rk4_kernel(
     """Fill ``xs``/``ys`` (rows after the first) as ``engine.rk4`` would, compiled."""
     if model.name not in _compile_s:
         warm_up(model)
-    f = _kernel(type(model))
+    f = _kernel(type(model))  # type: ignore[arg-type]  # a class is Hashable: python/mypy#11470
     loop = _loop()
     c = _constants(model, p)
     x = np.array(x, dtype=float, order="C")

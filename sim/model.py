@@ -150,6 +150,7 @@ class Model:
 
     def units(self) -> dict[str, str]:
         """Unit of every state, input, parameter and output, by name."""
+        specs: tuple[StateSpec | InputSpec | ParamSpec | OutputSpec, ...]
         specs = (*self.states, *self.inputs, *self.parameters, *self.outputs)
         return {s.name: s.unit for s in specs}
 

@@ -234,7 +234,7 @@ class ConnectorBase(ABC):
 
     def _count(self, **deltas: int) -> None:
         changes = {k: getattr(self._status, k) + v for k, v in deltas.items()}
-        self._status = replace(self._status, **changes)  # type: ignore[arg-type]
+        self._status = replace(self._status, **changes)
 
     def _record_error(self, message: str, *, state: ConnectorState | None = None) -> None:
         self._status = replace(

@@ -178,7 +178,8 @@ class Bindings:
         )
 
     def check_source(self, source_id: str) -> None:
-        for b in (*self.sensors, *self.actuators):
+        bindings: tuple[SensorBinding | ActuatorBinding, ...] = (*self.sensors, *self.actuators)
+        for b in bindings:
             if b.source_id != source_id:
                 raise ValidationError(
                     f"binding for data source {b.source_id} given to connector of {source_id}"

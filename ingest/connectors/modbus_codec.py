@@ -18,6 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +47,8 @@ MAX_READ_REGISTERS = 125  # FC3/FC4 limit
 MAX_READ_BITS = 2000  # FC1/FC2 limit
 
 FloatArray = npt.NDArray[np.float64]
+# Register words held in uint32 (numpy's stubs type uint32-with-int arithmetic as signed)
+_Words = npt.NDArray[np.integer[Any]]
 
 
 class Table(StrEnum):
@@ -227,7 +230,7 @@ def plan_reads(
     return blocks
 
 
-def _bswap(words: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+def _bswap(words: _Words) -> _Words:
     return ((words & 0xFF) << 8) | ((words >> 8) & 0xFF)
 
 
@@ -235,7 +238,7 @@ def decode_registers(
     registers: npt.ArrayLike, offsets: npt.ArrayLike, dtype: ModbusType
 ) -> FloatArray:
     """Raw values of one data type at ``offsets`` into ``registers`` (vectorised)."""
-    regs = np.asarray(registers, dtype=np.uint32) & 0xFFFF
+    regs: _Words = np.asarray(registers, dtype=np.uint32) & 0xFFFF
     idx = np.asarray(offsets, dtype=np.intp)
     kind, order = dtype.kind, dtype.order
     first = regs[idx]
@@ -269,9 +272,9 @@ def encode_values(values: npt.ArrayLike, dtype: ModbusType) -> npt.NDArray[np.ui
         u32 = vals.astype(np.float32).view(np.uint32).astype(np.uint32)
     else:
         ints = np.rint(vals)
-        lo, hi = _INT_RANGE[kind]
-        if np.any(ints < lo) or np.any(ints > hi):
-            raise ValidationError(f"value out of {kind.value} range [{lo}, {hi}]")
+        low, high = _INT_RANGE[kind]
+        if np.any(ints < low) or np.any(ints > high):
+            raise ValidationError(f"value out of {kind.value} range [{low}, {high}]")
         if kind is Kind.BOOL:
             ints = (ints != 0).astype(np.float64)
         u32 = (ints.astype(np.int64) & 0xFFFFFFFF).astype(np.uint32)
@@ -279,6 +282,8 @@ def encode_values(values: npt.ArrayLike, dtype: ModbusType) -> npt.NDArray[np.ui
         words = (u32 & 0xFFFF)[:, None]
         return (_bswap(words) if order.byte_swap else words).astype(np.uint16)
     hi, lo = u32 >> 16, u32 & 0xFFFF
+    first: _Words
+    second: _Words
     first, second = (lo, hi) if order.word_swap else (hi, lo)
     if order.byte_swap:
         first, second = _bswap(first), _bswap(second)

@@ -37,6 +37,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final, TypedDict
 from urllib.parse import parse_qsl, urlsplit
 
 from graph.errors import ValidationError
@@ -197,13 +198,25 @@ class MqttSettings:
         )
 
 
-_TLS_FILES = ("tls_ca_file", "tls_cert_file", "tls_key_file")
+_TLS_FILES: Final = ("tls_ca_file", "tls_cert_file", "tls_key_file")
 
 
-def _mqtt_tls(settings: Mapping[str, object], tls: bool) -> dict[str, str | None]:
+class _MqttTls(TypedDict):
+    tls_ca_file: str | None
+    tls_cert_file: str | None
+    tls_key_file: str | None
+    tls_key_password: str | None
+
+
+def _mqtt_tls(settings: Mapping[str, object], tls: bool) -> _MqttTls:
     """The ``tls_*`` settings, checked: only with ``mqtts``, files that exist, a key
     only with a certificate."""
-    out = {key: _opt_str(settings, key) for key in (*_TLS_FILES, "tls_key_password")}
+    out = _MqttTls(
+        tls_ca_file=_opt_str(settings, "tls_ca_file"),
+        tls_cert_file=_opt_str(settings, "tls_cert_file"),
+        tls_key_file=_opt_str(settings, "tls_key_file"),
+        tls_key_password=_opt_str(settings, "tls_key_password"),
+    )
     given = [key for key, value in out.items() if value is not None]
     if given and not tls:
         raise ValidationError(

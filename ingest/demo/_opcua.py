@@ -97,7 +97,8 @@ class OpcUaDemoDevice:
         while index < need:
             index = await server.register_namespace(f"urn:twinql:demo:{self.source.id}:{index}")
         folder = await server.nodes.objects.add_object(
-            ua.NodeId(self.source.id, need), self.source.id
+            ua.NodeId(self.source.id, need),  # type: ignore[arg-type]  # typed as ua.String, ua.Int16
+            self.source.id,
         )
         seen: set[ua.NodeId] = set()
         for b, node, vtype in self._sensors:
@@ -107,11 +108,11 @@ class OpcUaDemoDevice:
                     node, b.sensor_id, to_variant(raw, vtype), varianttype=vtype
                 )
                 seen.add(node)
-        for b, node, vtype in self._actuators:
-            raw = to_variant(to_raw(plant.setpoints[b.actuator_id], b.scale, b.offset), vtype)
-            var = await folder.add_variable(node, b.actuator_id, raw, varianttype=vtype)
+        for a, node, vtype in self._actuators:
+            value = to_variant(to_raw(plant.setpoints[a.actuator_id], a.scale, a.offset), vtype)
+            var = await folder.add_variable(node, a.actuator_id, value, varianttype=vtype)
             await var.set_writable()
-            self._last[b.actuator_id] = raw
+            self._last[a.actuator_id] = value
         await server.start()
         self._server = server
 
@@ -133,7 +134,9 @@ class OpcUaDemoDevice:
         for b, node, vtype in self._sensors:
             raw = to_raw(plant.value(b.sensor_id), b.scale, b.offset)
             dv = ua.DataValue(
-                ua.Variant(to_variant(raw, vtype), vtype), SourceTimestamp=now, ServerTimestamp=now
+                ua.Variant(to_variant(raw, vtype), vtype),
+                SourceTimestamp=now,  # type: ignore[arg-type]  # ua.DateTime subclasses datetime
+                ServerTimestamp=now,  # type: ignore[arg-type]
             )
             await server.write_attribute_value(node, dv)
 
@@ -143,7 +146,9 @@ class OpcUaDemoDevice:
         if server is None:
             return
         for b, node, vtype in self._actuators:
-            value = server.read_attribute_value(node).Value.Value
+            variant = server.read_attribute_value(node).Value
+            assert variant is not None  # start() gave every variable a value
+            value = variant.Value
             if value == self._last.get(b.actuator_id):
                 continue
             try:

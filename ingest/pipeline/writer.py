@@ -29,6 +29,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from graph.errors import Unavailable
@@ -129,6 +130,13 @@ class BatchWriter:
         if self._failure is not None:
             raise Unavailable(self._failure)
 
+    def _has_room(self, item: _Item) -> bool:
+        return (
+            self._failure is not None
+            or self._depth == 0
+            or self._depth + item.size <= self._max_queue
+        )
+
     async def submit(self, batch: ReadingBatch, rejected: Sequence[RejectedRow] = ()) -> None:
         """Queue readings (and rejected rows); waits while the queue is full. Raises
         ``Unavailable`` once the writer is closed or its task has failed."""
@@ -143,13 +151,7 @@ class BatchWriter:
             items.append(_Item(ReadingBatch.empty(), list(rejected), time.monotonic()))
         for item in items:
             async with self._cond:
-                await self._cond.wait_for(
-                    lambda item=item: (
-                        self._failure is not None
-                        or self._depth == 0
-                        or self._depth + item.size <= self._max_queue
-                    )
-                )
+                await self._cond.wait_for(partial(self._has_room, item))
                 self._check_alive()
                 self._queue.append(item)
                 self._depth += item.size

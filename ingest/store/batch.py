@@ -109,7 +109,7 @@ class ReadingBatch:
     def __len__(self) -> int:
         return len(self.ts)
 
-    def take(self, index: np.ndarray) -> ReadingBatch:
+    def take(self, index: np.ndarray | slice) -> ReadingBatch:
         return ReadingBatch(
             ts=self.ts[index],
             sensor_id=self.sensor_id[index],

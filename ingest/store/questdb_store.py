@@ -18,7 +18,7 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypedDict
 from urllib.parse import urlparse
 
 import numpy as np
@@ -63,6 +63,14 @@ _REFUSALS = frozenset(
 )
 
 
+class _PgParams(TypedDict):
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+
 class QuestDBStore(StoreLifecycle):
     def __init__(
         self,
@@ -78,13 +86,13 @@ class QuestDBStore(StoreLifecycle):
         parsed = urlparse(url)
         self._host = parsed.hostname or "127.0.0.1"
         self._ilp_conf = f"http::addr={self._host}:{parsed.port or 9000};auto_flush=off;"
-        self._pg = {
-            "host": self._host,
-            "port": pg_port,
-            "user": pg_user,
-            "password": pg_password,
-            "dbname": pg_database,
-        }
+        self._pg = _PgParams(
+            host=self._host,
+            port=pg_port,
+            user=pg_user,
+            password=pg_password,
+            dbname=pg_database,
+        )
         self._p = table_prefix
         self._sql_log = sql_log
         self._log_lock = threading.Lock()
@@ -120,7 +128,7 @@ class QuestDBStore(StoreLifecycle):
                         **self._pg, autocommit=True, prepare_threshold=None
                     )
                 async with self._conn.cursor() as cur:
-                    await cur.execute(query, params)  # type: ignore[arg-type]
+                    await cur.execute(query, params)
                     return await cur.fetchall() if cur.description else []
             except psycopg.OperationalError as exc:
                 self._conn = None
