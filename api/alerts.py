@@ -156,12 +156,12 @@ def _after(cursor: str | None) -> tuple[str, str] | None:
     return iso(stamp) or "", alert_id
 
 
-def _loader(info: Info, what: str, active: bool | None, first: int) -> DataLoader:  # type: ignore[type-arg]
+def _loader(info: Info, what: str, active: bool | None, first: int) -> DataLoader:
     check_first(first)
     repo = _repo(info)
     fetch = repo.of_assets if what == "asset" else repo.of_sensors
 
-    def make() -> DataLoader:  # type: ignore[type-arg]
+    def make() -> DataLoader:
         async def load(ids: list[str]) -> list[list[Alert]]:
             found = await fetch(ids, active, first)
             return [found.get(i, []) for i in ids]

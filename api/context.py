@@ -58,8 +58,8 @@ def _per_arguments(
 
     async def load(keys: list[tuple[Any, ...]]) -> list[V | BaseException]:
         groups: dict[tuple[Any, ...], list[str]] = {}
-        for asset_id, *arguments in keys:
-            groups.setdefault(tuple(arguments), []).append(asset_id)
+        for asset_id, *rest in keys:
+            groups.setdefault(tuple(rest), []).append(asset_id)
         found: dict[tuple[Any, ...], V | BaseException] = {}
         for arguments, ids in groups.items():
             for asset_id, value in (await _fetch_group(fetch, ids, arguments)).items():

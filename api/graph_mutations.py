@@ -5,6 +5,7 @@ Registry edits need the ``engineer`` role; maintenance records need ``operator``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
 
 import strawberry
@@ -46,11 +47,11 @@ class PlantFormat(Enum):
 @strawberry.type
 class ImportResult:
     name: str
-    counts: JSON  # type: ignore[valid-type]
+    counts: JSON
     seconds: float
 
 
-def _check_batch(items: list[object], what: str) -> None:
+def _check_batch(items: Sequence[object], what: str) -> None:
     if len(items) > MAX_BATCH:
         raise ValidationError(f"at most {MAX_BATCH} {what} per request, got {len(items)}")
 
@@ -88,7 +89,7 @@ class GraphMutation:
         )
         report = await import_plant(info.context.repo, plant)
         await info.context.services.registry_changed("all")
-        return ImportResult(name=report.name, counts=report.counts, seconds=report.seconds)
+        return ImportResult(name=report.name, counts=JSON(report.counts), seconds=report.seconds)
 
     @strawberry.mutation(description="Create or update assets (and their place in the hierarchy).")
     async def upsert_assets(self, info: Info, assets: list[AssetInput]) -> list[AssetNode]:

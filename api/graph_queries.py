@@ -101,10 +101,10 @@ def redact_settings(settings: dict[str, object]) -> dict[str, object]:
 @strawberry.type(name="DataSource", description="A device connection; addressing is data.")
 class DataSourceNode:
     id: strawberry.ID
-    protocol: ProtocolEnum  # type: ignore[valid-type]
+    protocol: ProtocolEnum
     endpoint: str
     name: str
-    settings: JSON  # type: ignore[valid-type]
+    settings: JSON
     sensor_bindings: list[SensorBindingNode]
     actuator_bindings: list[ActuatorBindingNode]
 
@@ -124,7 +124,7 @@ class DataSourceNode:
             protocol=ProtocolEnum(s.protocol.value),
             endpoint=s.endpoint,
             name=s.name,
-            settings=redact_settings(s.settings),
+            settings=JSON(redact_settings(s.settings)),
             sensor_bindings=[
                 SensorBindingNode(
                     sensor_id=strawberry.ID(b.sensor_id),
@@ -172,7 +172,7 @@ class GraphQuery:
         info: Info,
         first: int = 50,
         after: str | None = None,
-        level: AssetLevelEnum | None = None,  # type: ignore[valid-type]
+        level: AssetLevelEnum | None = None,
         type: str | None = None,
         search: Annotated[
             str | None,

@@ -15,6 +15,7 @@ from typing import Any
 
 from graphql import (
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
@@ -106,7 +107,9 @@ def cost_limit_rule(max_cost: int) -> type[ValidationRule]:
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
             ctx: ValidationContext = self.context
             fragments = {
-                f.name.value: f for f in ctx.document.definitions if hasattr(f, "type_condition")
+                f.name.value: f
+                for f in ctx.document.definitions
+                if isinstance(f, FragmentDefinitionNode)
             }
             variables = getattr(ctx, "variable_values", None) or {}
             cost = estimate_cost(node.selection_set, fragments, variables)

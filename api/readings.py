@@ -73,8 +73,8 @@ def _window(
     start: datetime | None,
     end: datetime | None,
     bucket: str | None,
-    aggregate: AggregateEnum | None,  # type: ignore[valid-type]
-    fill: FillEnum | None,  # type: ignore[valid-type]
+    aggregate: AggregateEnum | None,
+    fill: FillEnum | None,
     include_bad: bool,
 ) -> Window:
     return make_window(
@@ -111,8 +111,8 @@ async def sensor_readings(
     from_: From = None,
     to: To = None,
     bucket: Bucket = None,
-    aggregate: AggregateEnum = AggregateEnum.AVG,  # type: ignore[valid-type,attr-defined]
-    fill: FillEnum = FillEnum.NONE,  # type: ignore[valid-type,attr-defined]
+    aggregate: AggregateEnum = AggregateEnum.AVG,  # type: ignore[attr-defined]  # members made at run time
+    fill: FillEnum = FillEnum.NONE,  # type: ignore[attr-defined]  # members made at run time
     include_bad: IncludeBad = False,
 ) -> SeriesNode:
     """Sensor.readings: raw points or buckets aggregated in the store."""
@@ -194,8 +194,8 @@ class ReadingsQuery:
         from_: From = None,
         to: To = None,
         bucket: Bucket = None,
-        aggregate: AggregateEnum = AggregateEnum.AVG,  # type: ignore[valid-type,attr-defined]
-        fill: FillEnum = FillEnum.NONE,  # type: ignore[valid-type,attr-defined]
+        aggregate: AggregateEnum = AggregateEnum.AVG,  # type: ignore[attr-defined]  # members made at run time
+        fill: FillEnum = FillEnum.NONE,  # type: ignore[attr-defined]  # members made at run time
         include_bad: IncludeBad = False,
     ) -> AlignedSeries:
         info.context.reader()
@@ -233,7 +233,7 @@ def _raw(i: int, r: ReadingInput, now: datetime) -> RawReading:
         raise ValidationError(
             "timestamp needs a UTC offset (e.g. 'Z')", path=f"readings[{i}].timestamp"
         )
-    metadata = r.metadata if r.metadata is not None else {}
+    metadata: object = r.metadata if r.metadata is not None else {}
     if not isinstance(metadata, dict):
         raise ValidationError("metadata must be an object", path=f"readings[{i}].metadata")
     return RawReading(

@@ -99,8 +99,8 @@ def summary_loader(ctx: Context) -> DataLoader[SummaryKey, list[tuple[Sensor, Su
         sensor_lists = await ctx.loaders.sensors_of.load_many(asset_ids)
         sensors_of = dict(zip(asset_ids, sensor_lists, strict=True))
         groups: dict[tuple[datetime, datetime, bool], list[str]] = defaultdict(list)
-        for asset_id, *window in keys:
-            groups[(window[0], window[1], window[2])].extend(s.id for s in sensors_of[asset_id])
+        for asset_id, start, end, bad in keys:
+            groups[(start, end, bad)].extend(s.id for s in sensors_of[asset_id])
         windows = [w for w, ids in groups.items() if ids]
         results = await asyncio.gather(*(fetch(w, list(dict.fromkeys(groups[w]))) for w in windows))
         by_window: dict[Any, dict[str, Summary]] = dict(zip(windows, results, strict=True))

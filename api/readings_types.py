@@ -48,17 +48,22 @@ _LazySensor = Annotated["SensorNode", strawberry.lazy("api.types.assets")]
 
 def _mirror(name: str, source: type[Enum], description: str) -> type[Enum]:
     mirrored = Enum(name, {m.name: m.value for m in source})  # type: ignore[misc]
-    return strawberry.enum(mirrored, description=description)  # type: ignore[return-value]
+    return strawberry.enum(mirrored, description=description)
 
 
-AggregateEnum = _mirror("Aggregate", Aggregate, "How the readings of a bucket are combined.")
-FillEnum = _mirror(
-    "Fill",
-    Fill,
-    "Empty buckets: NONE leaves them out, NULL lists them as null, PREVIOUS carries the "
-    "last value forward, LINEAR interpolates between neighbours.",
-)
-QualityEnum = _mirror("Quality", Quality, "Data quality of a reading.")
+if TYPE_CHECKING:  # mypy cannot see the members of a class made at run time: plain Enums
+    AggregateEnum = Enum
+    FillEnum = Enum
+    QualityEnum = Enum
+else:
+    AggregateEnum = _mirror("Aggregate", Aggregate, "How the readings of a bucket are combined.")
+    FillEnum = _mirror(
+        "Fill",
+        Fill,
+        "Empty buckets: NONE leaves them out, NULL lists them as null, PREVIOUS carries the "
+        "last value forward, LINEAR interpolates between neighbours.",
+    )
+    QualityEnum = _mirror("Quality", Quality, "Data quality of a reading.")
 
 
 def utc_times(us: np.ndarray) -> list[datetime]:
@@ -72,7 +77,7 @@ def nullable_floats(values: np.ndarray) -> list[float | None]:
     v = np.asarray(values, dtype=np.float64)
     out = v.astype(object)
     out[np.isnan(v)] = None
-    return out.tolist()  # type: ignore[no-any-return]
+    return out.tolist()
 
 
 @strawberry.type(description="One reading, or one bucket of a downsampled series.")
@@ -115,9 +120,7 @@ class LatestValueNode:
 class SeriesNode:
     sensor_id: strawberry.ID
     unit: str
-    aggregate: AggregateEnum | None = strawberry.field(  # type: ignore[valid-type]
-        description="Null for raw points."
-    )
+    aggregate: AggregateEnum | None = strawberry.field(description="Null for raw points.")
     bucket_seconds: float | None = strawberry.field(description="Null for raw points.")
     timestamps: list[datetime] = strawberry.field(
         description="Reading times, or bucket starts (aligned to epoch multiples)."
@@ -161,7 +164,7 @@ class AlignedValues:
 @strawberry.type(description="Several sensors on one time axis, ready for a chart.")
 class AlignedSeries:
     timestamps: list[datetime]
-    aggregate: AggregateEnum | None  # type: ignore[valid-type]
+    aggregate: AggregateEnum | None
     bucket_seconds: float | None
     series: list[AlignedValues]
 
@@ -202,8 +205,8 @@ class ReadingInput:
         default=None, description="Checked against the sensor's asset."
     )
     unit: str | None = strawberry.field(default=None, description="Checked against the sensor.")
-    quality: QualityEnum | None = None  # type: ignore[valid-type]
-    metadata: JSON | None = None  # type: ignore[valid-type]
+    quality: QualityEnum | None = None
+    metadata: JSON | None = None
 
 
 @strawberry.type(name="IngestError", description="Why one item of a batch was rejected.")

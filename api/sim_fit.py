@@ -149,7 +149,10 @@ async def _line_config(service: SimulationService, line_id: str) -> LineConfig:
     children = (await repo.assets.children_of([line_id])).get(line_id, [])
     ids = [c.id for c in children]
     specs = await repo.assets.specs(ids)
-    stations = {i: s["station"] for i, s in specs.items() if s.get("station")}
+    # JSON objects, written from checked StationSpecs by the plant import
+    stations: dict[str, dict[str, Any]] = {
+        i: s["station"] for i, s in specs.items() if s.get("station")
+    }
     if not stations:
         raise ValidationError(f"line {line_id} has no stations (children with a station spec)")
     edges = await repo.topology.relations_of(ids)

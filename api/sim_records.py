@@ -108,7 +108,7 @@ def mapping_target(t: object) -> tuple[str, float, float]:
     if isinstance(t, tuple | list) and len(t) == 3 and isinstance(t[0], str):
         return t[0], float(t[1]), float(t[2])
     if isinstance(t, dict) and isinstance(t.get("name"), str):
-        return t["name"], float(t.get("scale", 1.0)), float(t.get("offset", 0.0))  # type: ignore[arg-type]
+        return t["name"], float(t.get("scale", 1.0)), float(t.get("offset", 0.0))
     raise ValidationError(f"bad sim spec mapping target {t!r}")
 
 

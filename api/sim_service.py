@@ -151,7 +151,7 @@ class SimulationService:
         inputs.update(req.inputs)
         for name in req.inputs:
             input_src[name] = {"source": "scenario"}
-        params = {k: float(v) for k, v in (spec.get("parameters") or {}).items()}  # type: ignore[union-attr]
+        params = {k: float(v) for k, v in (spec.get("parameters") or {}).items()}
         params.update(req.parameters)
         scenario = Scenario(
             model=model.name,
@@ -319,4 +319,4 @@ def require_service(services: Services) -> SimulationService:
     service = getattr(services, "simulation", None)
     if service is None:
         raise Unavailable("simulation is not running in this service")
-    return service  # type: ignore[no-any-return]
+    return service

@@ -68,8 +68,8 @@ class SimulationRunNode:
     status: str = strawberry.field(description="queued, running, succeeded, failed, cancelled")
     progress: float
     message: str
-    scenario: JSON  # type: ignore[valid-type]
-    summary: JSON  # type: ignore[valid-type]
+    scenario: JSON
+    summary: JSON
     start_at: datetime = strawberry.field(description="Simulated time zero.")
     created_at: datetime
     started_at: datetime | None
@@ -85,8 +85,8 @@ class SimulationRunNode:
             status=r.status,
             progress=r.progress,
             message=r.message,
-            scenario=r.scenario,
-            summary=r.summary,
+            scenario=JSON(r.scenario),
+            summary=JSON(r.summary),
             start_at=r.start_at,
             created_at=r.created_at,
             started_at=r.started_at,
@@ -123,7 +123,7 @@ class SimulationRunNode:
         from_: From = None,
         to: datetime | None = None,
         bucket: str | None = None,
-        aggregate: AggregateEnum = AggregateEnum.AVG,  # type: ignore[valid-type,attr-defined]
+        aggregate: AggregateEnum = AggregateEnum.AVG,  # type: ignore[attr-defined]  # members made at run time
     ) -> SeriesNode:
         info.context.reader()
         model = get_model(self.model)

@@ -162,7 +162,7 @@ class AssetEventNode:
     asset_id: strawberry.ID
     kind: str
     payload: str = strawberry.field(description="The event as received.")
-    data: JSON | None = strawberry.field(description="The payload parsed, when it is JSON.")  # type: ignore[valid-type]
+    data: JSON | None = strawberry.field(description="The payload parsed, when it is JSON.")
     timestamp: datetime | None
     received_at: datetime
     source_id: strawberry.ID

@@ -147,7 +147,7 @@ class MaintenanceEventNode:
 @strawberry.type(name="WorkOrder")
 class WorkOrderNode:
     id: strawberry.ID
-    status: WorkOrderStatusEnum  # type: ignore[valid-type]
+    status: WorkOrderStatusEnum
     priority: int
     created_at: datetime
     due_at: datetime | None
@@ -234,7 +234,12 @@ class GraphView:
         return cls(
             nodes=[GraphNode(**n) for n in h.nodes.values()],  # type: ignore[arg-type]
             edges=sorted(
-                (GraphEdge(source=e.source, target=e.target, type=e.type) for e in h.edges),
+                (
+                    GraphEdge(
+                        source=strawberry.ID(e.source), target=strawberry.ID(e.target), type=e.type
+                    )
+                    for e in h.edges
+                ),
                 key=lambda e: (e.source, e.target, e.type),
             ),
             truncated=h.truncated,
@@ -252,11 +257,11 @@ class AssetNode:
     id: strawberry.ID
     name: str
     type: str
-    level: AssetLevelEnum  # type: ignore[valid-type]
+    level: AssetLevelEnum
     description: str
     lat: float | None
     lon: float | None
-    metadata: JSON  # type: ignore[valid-type]
+    metadata: JSON
     created_at: datetime | None
     updated_at: datetime | None
     domain: strawberry.Private[m.Asset]
@@ -271,7 +276,7 @@ class AssetNode:
             description=a.description,
             lat=a.lat,
             lon=a.lon,
-            metadata=a.metadata,
+            metadata=JSON(a.metadata),
             created_at=a.created_at,
             updated_at=a.updated_at,
             domain=a,
@@ -324,7 +329,12 @@ class AssetNode:
     @strawberry.field(description="Process relations (FEEDS, DEPENDS_ON, CONNECTED_TO) in and out.")
     async def relations(self, info: Info) -> list[Relation]:
         edges = await info.context.loaders.relations.load(self.domain.id)
-        return [Relation(source_id=e.source, target_id=e.target, type=e.type) for e in edges]
+        return [
+            Relation(
+                source_id=strawberry.ID(e.source), target_id=strawberry.ID(e.target), type=e.type
+            )
+            for e in edges
+        ]
 
     @strawberry.field(
         description="What a failure here reaches: assets fed by or depending on it, nearest "
@@ -372,7 +382,7 @@ class AssetNode:
     async def work_orders(
         self,
         info: Info,
-        status: WorkOrderStatusEnum | None = None,  # type: ignore[valid-type]
+        status: WorkOrderStatusEnum | None = None,
     ) -> list[WorkOrderNode]:
         orders = await info.context.loaders.work_orders.load(self.domain.id)
         if status is not None:

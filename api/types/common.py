@@ -7,7 +7,7 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import strawberry
 
@@ -34,13 +34,19 @@ from strawberry.scalars import JSON  # noqa: E402  (re-exported)
 def _mirror(name: str, source: type[Enum], description: str) -> type[Enum]:
     """A GraphQL enum mirroring a domain enum (the domain stays free of strawberry)."""
     mirrored = Enum(name, {m.name: m.value for m in source})  # type: ignore[misc]
-    return strawberry.enum(mirrored, description=description)  # type: ignore[return-value]
+    return strawberry.enum(mirrored, description=description)
 
 
-AssetLevelEnum = _mirror("AssetLevel", AssetLevel, "ISA-95 level of an asset.")
-RelationTypeEnum = _mirror("RelationType", RelationType, "Process relation between assets.")
-ProtocolEnum = _mirror("Protocol", Protocol, "Protocol of a data source.")
-WorkOrderStatusEnum = _mirror("WorkOrderStatus", WorkOrderStatus, "Status of a work order.")
+if TYPE_CHECKING:  # mypy cannot see the members of a class made at run time: plain Enums
+    AssetLevelEnum = Enum
+    RelationTypeEnum = Enum
+    ProtocolEnum = Enum
+    WorkOrderStatusEnum = Enum
+else:
+    AssetLevelEnum = _mirror("AssetLevel", AssetLevel, "ISA-95 level of an asset.")
+    RelationTypeEnum = _mirror("RelationType", RelationType, "Process relation between assets.")
+    ProtocolEnum = _mirror("Protocol", Protocol, "Protocol of a data source.")
+    WorkOrderStatusEnum = _mirror("WorkOrderStatus", WorkOrderStatus, "Status of a work order.")
 
 T = TypeVar("T")
 MAX_PAGE = 500
@@ -96,7 +102,7 @@ def paginate(
     first: int,
     after: str | None,
     wrap: Callable[[T], object],
-) -> Connection:  # type: ignore[type-arg]
+) -> Connection:
     """Slice an ordered, already-loaded list by cursor (the order is ``key``'s)."""
     check_first(first)
     start = decode_cursor(after)

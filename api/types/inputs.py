@@ -22,12 +22,12 @@ class AssetInput:
     id: strawberry.ID
     name: str
     type: str
-    level: AssetLevelEnum  # type: ignore[valid-type]
+    level: AssetLevelEnum
     parent_id: strawberry.ID | None = None
     description: str = ""
     lat: float | None = None
     lon: float | None = None
-    metadata: JSON | None = None  # type: ignore[valid-type]
+    metadata: JSON | None = None
 
     def to_domain(self) -> m.Asset:
         if self.metadata is not None and not isinstance(self.metadata, dict):
@@ -97,7 +97,7 @@ class ActuatorInput:
 class RelationInput:
     source_id: strawberry.ID
     target_id: strawberry.ID
-    type: RelationTypeEnum  # type: ignore[valid-type]
+    type: RelationTypeEnum
 
     def to_domain(self) -> m.Relation:
         return m.Relation(str(self.source_id), str(self.target_id), m.RelationType(self.type.value))
@@ -133,7 +133,7 @@ class MaintenanceEventInput:
 class WorkOrderInput:
     id: strawberry.ID
     asset_id: strawberry.ID
-    status: WorkOrderStatusEnum  # type: ignore[valid-type]
+    status: WorkOrderStatusEnum
     priority: int
     created_at: datetime | None = None
     due_at: datetime | None = None
@@ -172,10 +172,10 @@ class ActuatorBindingInput:
 @strawberry.input
 class DataSourceInput:
     id: strawberry.ID
-    protocol: ProtocolEnum  # type: ignore[valid-type]
+    protocol: ProtocolEnum
     endpoint: str
     name: str = ""
-    settings: JSON | None = None  # type: ignore[valid-type]
+    settings: JSON | None = None
     sensor_bindings: list[SensorBindingInput] = strawberry.field(default_factory=list)
     actuator_bindings: list[ActuatorBindingInput] = strawberry.field(default_factory=list)
 

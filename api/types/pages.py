@@ -29,7 +29,7 @@ T = TypeVar("T")
 
 def connection(
     items: list[T], has_next: bool, cursor: Callable[[T], str], wrap: Callable[[T], object]
-) -> Connection:  # type: ignore[type-arg]
+) -> Connection:
     edges = [Edge(cursor=cursor(i), node=wrap(i)) for i in items]
     return Connection(
         edges=edges,
