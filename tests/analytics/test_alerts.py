@@ -1,8 +1,12 @@
-"""Alert rules: limits, warning bands, hysteresis, persistence; vectorised == scalar."""
+"""Alert rules: limits, warning bands, hysteresis, persistence; vectorised == scalar.
+
+Every test runs twice: through the vectorised scan and through the step per reading
+(``AlertEvaluator`` picks one by batch size; the two must not differ)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,9 +24,23 @@ from analytics.alerts import (
 )
 from graph.errors import ValidationError
 from graph.model import Sensor
+from ingest.store import ReadingBatch
 
 T0 = 1_700_000_000_000_000
 SECOND = 1_000_000
+PATHS = {
+    "vectorised": {"STEPWISE_BELOW": 0},
+    "stepwise": {"STEPWISE_BELOW": 2**62},
+}
+
+
+@pytest.fixture(scope="module", autouse=True, params=sorted(PATHS))
+def path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The evaluation path every evaluator in the module takes."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in PATHS[request.param].items():
+            mp.setattr(AlertEvaluator, name, value)
+        yield request.param
 
 
 @dataclass
@@ -249,3 +267,174 @@ def test_explicit_warning_levels_replace_the_band_fraction() -> None:
     events = ev.evaluate(cols("vib", [2.0, 4.6, 4.7, 0.1, 0.1]), SENSORS)
     assert kinds(events) == [("warning", "raised"), ("warning", "cleared")]
     assert events[0].threshold == 4.5 and "set for this sensor" in events[0].message
+
+
+# ---- the batch as it comes: empty, NaN, bad quality, unknown ids, any order ------------
+
+
+def test_an_empty_batch_changes_nothing() -> None:
+    ev = AlertEvaluator(AlertRules(min_readings=1))
+    assert ev.evaluate(ReadingBatch.empty(), SENSORS) == []
+    assert ev.store.states == {} and ev.store.last_us == {}
+
+
+def test_missing_values_neither_count_nor_break_a_run() -> None:
+    ev = AlertEvaluator(AlertRules(min_readings=3))
+    (raised,) = ev.evaluate(cols("p", [11.0, math.nan, 11.0, math.nan, 11.0]), SENSORS)
+    assert raised.at_us == T0 + 4 * SECOND  # the third reading with a value
+    only_nan = cols("p", [math.nan] * 3, start=10)
+    assert ev.evaluate(only_nan, SENSORS) == []
+    assert ev.store.last_us["p"] == T0 + 4 * SECOND  # readings without value not seen
+
+
+def test_bad_quality_readings_raise_the_limit_rule() -> None:
+    """Validation marks out-of-range values bad; they are what the limit rule is for."""
+    n = 3
+    batch = ReadingBatch.from_columns(
+        T0 + np.arange(n) * SECOND, ["p"] * n, ["pump"] * n, [12.0, 12.5, 13.0], ["bad"] * n
+    )
+    ev = AlertEvaluator(AlertRules(min_readings=3))
+    (raised,) = ev.evaluate(batch, SENSORS)
+    assert (raised.rule, raised.kind, raised.value) == (Rule.LIMIT, EventKind.RAISED, 13.0)
+
+
+def test_unknown_ids_among_known_ones_are_ignored_batch_after_batch() -> None:
+    ev = AlertEvaluator(AlertRules(min_readings=2))
+    mixed = concat([cols("ghost", [99.0] * 3), cols("p", [11.0, 11.0]), cols("ghost2", [1e9])])
+    assert kinds(ev.evaluate(mixed, SENSORS)) == [("limit", "raised")]
+    # the same ids again, a sensor registered since: it is evaluated from then on
+    later = concat([cols("ghost", [99.0] * 2, start=10), cols("p", [5.0, 5.0], start=10)])
+    ghost = Sensor("ghost", "pump", "Ghost", "pressure", "bar", None, 10.0)
+    events = ev.evaluate(later, {**SENSORS, "ghost": ghost})
+    assert sorted((e.sensor_id, str(e.kind)) for e in events) == [
+        ("ghost", "raised"),
+        ("p", "cleared"),
+    ]
+
+
+def test_a_stored_state_is_found_among_many_sensors() -> None:
+    """One alert seeded, a batch of several sensors: it clears on its own sensor only."""
+    ev = AlertEvaluator(AlertRules(min_readings=2))
+    ev.store.seed_active("temp", Rule.LIMIT, "alert-t", Severity.CRITICAL, 120.0)
+    batch = concat([cols("vib", [5.0, 5.0]), cols("temp", [20.0, 20.0]), cols("p", [1.0, 1.0])])
+    (cleared,) = ev.evaluate(batch, SENSORS)
+    assert (cleared.sensor_id, cleared.alert_id, cleared.rule) == ("temp", "alert-t", Rule.LIMIT)
+    assert ev.store.states == {}
+
+
+def describe(events: list) -> list[tuple]:
+    return sorted((e.sensor_id, str(e.rule), str(e.kind), e.at_us, e.value) for e in events)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    a=values_st,
+    b=values_st,
+    p=values_st,
+    seed=st.integers(0, 2**32 - 1),
+    cut=st.integers(0, 240),
+    gaps=st.lists(st.booleans(), max_size=240),
+)
+def test_the_order_of_readings_in_a_batch_does_not_matter(
+    a: list[float], b: list[float], p: list[float], seed: int, cut: int, gaps: list[bool]
+) -> None:
+    """Grouped by sensor, interleaved in time or shuffled, with NaN and unknown ids in
+    between: the same alert changes."""
+    rules = AlertRules(min_readings=2, warning_fraction=BAND)
+    parts = [cols("vib", a), cols("temp", [x * 7 - 20 for x in b]), cols("p", [x / 2 for x in p])]
+    parts.append(cols("nobody", [1e9] * 5))
+    grouped = concat(parts)
+    for i, gap in enumerate(gaps[: len(grouped.value)]):
+        if gap:
+            grouped.value[i] = math.nan
+    by_time = take(grouped, np.argsort(grouped.ts, kind="stable"))
+    shuffled = take(grouped, np.random.default_rng(seed).permutation(len(grouped.ts)))
+    results = []
+    for batch in (grouped, by_time, shuffled):
+        ev = AlertEvaluator(rules)
+        split = T0 + cut * SECOND  # two batches, the cut in time
+        first = take(batch, np.flatnonzero(batch.ts < split))
+        rest = take(batch, np.flatnonzero(batch.ts >= split))
+        results.append(describe(ev.evaluate(first, SENSORS) + ev.evaluate(rest, SENSORS)))
+    assert results[0] == results[1] == results[2]
+
+
+def store_view(ev: AlertEvaluator, ids: dict[str, int]) -> tuple[dict, dict]:
+    """The rule states (alert ids by order of appearance) and the newest readings."""
+    states = {
+        k: (st.active, st.run, st.run_start_us if st.run else 0, ids.get(st.alert_id or ""),
+            st.severity)
+        for k, st in ev.store.states.items()
+    }  # fmt: skip
+    return states, dict(ev.store.last_us)
+
+
+reading_st = st.tuples(
+    st.sampled_from(["vib", "temp", "p", "nobody"]),
+    st.integers(0, 40),  # seconds: duplicates and disorder welcome
+    st.one_of(st.sampled_from([-30.0, -1.0, 0.5, 5.0, 10.0, 17.9, 18.5, 19.5, 25.0, 130.0]),
+              st.just(math.nan)),
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    batches=st.lists(st.lists(reading_st, max_size=40), min_size=1, max_size=4),
+    need=st.integers(1, 3),
+    dur=st.sampled_from([0, 0, 3]),
+    band=st.sampled_from([None, BAND]),
+    seeded=st.booleans(),
+)
+def test_the_step_per_reading_and_the_scan_give_the_same_alerts(
+    batches: list, need: int, dur: int, band: float | None, seeded: bool
+) -> None:
+    rules = AlertRules(min_readings=need, min_duration_s=dur, warning_fraction=band)
+    evs = [AlertEvaluator(rules, levels={"p": (None, 8.0)}) for _ in range(2)]
+    evs[0]._mode, evs[1]._mode = "vectorised", "stepwise"
+    for ev in evs:
+        if seeded:  # a rule without levels for the sensor: the alert only clears
+            ev.store.seed_active("vib", Rule.WARNING, "alert-v", Severity.WARNING, 18.0)
+    alert_ids: list[dict[str, int]] = [{}, {}]
+    for readings in batches:
+        batch = Cols(
+            ts=np.array([T0 + t * SECOND for _, t, _ in readings], dtype=np.int64),
+            sensor_id=np.array([s for s, _, _ in readings], dtype=object),
+            asset_id=np.array(["pump"] * len(readings), dtype=object),
+            value=np.array([v for _, _, v in readings], dtype=np.float64),
+        )
+        got = []
+        for ev, ids in zip(evs, alert_ids, strict=True):
+            events = ev.evaluate(batch, SENSORS)
+            got.append(
+                [
+                    (
+                        e.kind,
+                        ids.setdefault(e.alert_id, len(ids)),
+                        e.rule,
+                        e.sensor_id,
+                        e.asset_id,
+                        e.severity,
+                        e.at_us,
+                        e.value,
+                        e.threshold,
+                        e.message,
+                    )
+                    for e in events
+                ]  # fmt: skip
+            )
+        assert got[0] == got[1]
+        assert store_view(evs[0], alert_ids[0]) == store_view(evs[1], alert_ids[1])
+
+
+def test_a_changed_sensor_definition_or_level_applies_from_the_next_batch() -> None:
+    ev = AlertEvaluator(AlertRules(min_readings=1))
+    vib = Sensor("vib", "pump", "Vibration", "vibration", "mm/s", 0.0, 20.0, warn_high=18.0)
+    assert ev.evaluate(cols("vib", [12.0]), {"vib": vib}) == []
+    lower = Sensor("vib", "pump", "Vibration", "vibration", "mm/s", 0.0, 20.0, warn_high=10.0)
+    (raised,) = ev.evaluate(cols("vib", [12.0], start=1), {"vib": lower})
+    assert (raised.rule, raised.threshold) == (Rule.WARNING, 10.0)
+    ev.levels["vib"] = (None, 15.0)  # the evaluator's own level replaces the sensor's
+    (cleared,) = ev.evaluate(cols("vib", [12.0], start=2), {"vib": lower})
+    assert cleared.kind is EventKind.CLEARED
+    ev.rules = AlertRules(min_readings=1, rules=(Rule.LIMIT,))
+    assert kinds(ev.evaluate(cols("vib", [25.0], start=3), {"vib": lower})) == [("limit", "raised")]
