@@ -27,12 +27,19 @@ _NEVER = int(np.iinfo(np.int64).min)
 
 
 class ReadingColumns(Protocol):
-    """Parallel columns of readings (``ingest.store.ReadingBatch`` fits)."""
+    """Parallel columns of readings, read only (``ingest.store.ReadingBatch`` fits)."""
 
-    ts: np.ndarray  # int64 epoch microseconds
-    sensor_id: np.ndarray  # object (str)
-    asset_id: np.ndarray  # object (str)
-    value: np.ndarray  # float64, NaN when missing
+    @property
+    def ts(self) -> np.ndarray: ...  # int64 epoch microseconds
+
+    @property
+    def sensor_id(self) -> np.ndarray: ...  # object (str)
+
+    @property
+    def asset_id(self) -> np.ndarray: ...  # object (str)
+
+    @property
+    def value(self) -> np.ndarray: ...  # float64, NaN when missing
 
 
 @dataclass(frozen=True, slots=True)

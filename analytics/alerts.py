@@ -260,9 +260,11 @@ class AlertEvaluator:
         ):
             grp = int(groups[k])
             at = i if rows is None else int(rows[i])
-            st = now.get(k)
-            if st is not None and st.active:
-                events.append(self._cleared(rule, d.sensors[grp], d.asset_at(at), st, ts[i], v[i]))
+            held_state = now.get(k)
+            if held_state is not None and held_state.active:
+                events.append(
+                    self._cleared(rule, d.sensors[grp], d.asset_at(at), held_state, ts[i], v[i])
+                )
                 now[k] = None
             else:
                 peak = v[max(i - run + 1, int(local_starts[k])) : i + 1]  # within the batch

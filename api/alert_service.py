@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from analytics.alerts import AlertEvaluator, AlertEvent, AlertRules, EventKind, Rule, Severity
 from graph.alerts import Alert, AlertClear, AlertRepository
 from graph.errors import TwinqlError, Unavailable
@@ -160,13 +158,12 @@ class AlertService:
         """Evaluate one batch, store and publish what changed; the stored alerts."""
         self.stats.batches += 1
         self.stats.readings += len(batch)
-        ids = np.unique(batch.sensor_id).tolist()
+        ids = list(dict.fromkeys(batch.sensor_id.tolist()))  # distinct, without a sort
         catalog = self.services.catalog
         if catalog is None:
             raise Unavailable("the sensor catalogue is not ready")
         sensors = await catalog.get_many(ids)
-        # ReadingColumns declares settable members; the frozen batch's are read-only
-        events = self.evaluator.evaluate(batch, sensors)  # type: ignore[arg-type]
+        events = self.evaluator.evaluate(batch, sensors)
         if not events and not self._pending:
             return []
         return await self._write([*self._pending, *events])
