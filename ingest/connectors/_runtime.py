@@ -35,12 +35,14 @@ _CLOSE_TIMEOUT_S = 10.0
 def raise_if_cancelled() -> None:
     """Raise CancelledError if the current task's cancellation was requested.
 
-    Some client libraries swallow a cancellation that lands inside their calls: asyncua
-    2.1 awaits its helper tasks under ``except (CancelledError, Exception): pass``
-    (``Client._cancel_task``, on every ``disconnect``). A connector cancelled at that
-    moment would carry on with its reconnect loop and ``aclose`` would wait for ever.
-    A requested cancel stays counted by ``Task.cancelling()`` whatever a callee did
-    with the exception, so the loops check it before each backoff.
+    A cancellation that lands inside some calls is swallowed: asyncua 2.1 awaits its
+    helper tasks under ``except (CancelledError, Exception): pass`` (``Client._cancel_task``,
+    on every ``disconnect``), and Python 3.11's ``asyncio.wait_for``, which the client
+    libraries use, returns the result instead of raising when its inner future finished
+    in the same loop turn as the cancel. A connector cancelled at such a moment would
+    carry on polling or reconnecting and ``aclose`` would wait for ever. A requested
+    cancel stays counted by ``Task.cancelling()`` whatever a callee did with the
+    exception, so every connector loop checks it on each turn and before each backoff.
     """
     task = asyncio.current_task()
     if task is not None and task.cancelling():
@@ -162,7 +164,8 @@ class ConnectorBase(ABC):
     async def wait_connected(self, within: float) -> bool:
         """True once connected (waiting at most ``within`` seconds)."""
         try:
-            await asyncio.wait_for(self._connected.wait(), within)
+            async with asyncio.timeout(within):  # not wait_for: see raise_if_cancelled
+                await self._connected.wait()
         except TimeoutError:
             return False
         return True

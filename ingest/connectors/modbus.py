@@ -19,7 +19,7 @@ from pymodbus.exceptions import ModbusException
 
 from graph.errors import ValidationError
 from graph.model import ActuatorBinding, DataSource, Protocol, utcnow
-from ingest.connectors._runtime import Backoff, ConnectorBase
+from ingest.connectors._runtime import Backoff, ConnectorBase, raise_if_cancelled
 from ingest.connectors.base import (
     Bindings,
     ConnectorState,
@@ -110,6 +110,7 @@ class ModbusConnector(ConnectorBase):
                 self._set_state(ConnectorState.CONNECTED)
                 backoff.reset()
                 while True:
+                    raise_if_cancelled()
                     started = loop.time()
                     await self._poll_once(client)
                     await asyncio.sleep(max(0.0, st.poll_s - (loop.time() - started)))
@@ -133,10 +134,8 @@ class ModbusConnector(ConnectorBase):
             Table.COIL: client.read_coils,
             Table.DISCRETE: client.read_discrete_inputs,
         }[table]
-        async with self._lock:
-            return await asyncio.wait_for(
-                call(start, count=count, device_id=unit), self.settings.timeout_s + 1
-            )
+        async with self._lock, asyncio.timeout(self.settings.timeout_s + 1):
+            return await call(start, count=count, device_id=unit)
 
     async def _poll_once(self, client: AsyncModbusTcpClient) -> None:
         readings: list[RawReading] = []

@@ -44,7 +44,7 @@ from ingest.connectors._mqtt_session import (
     default_instance_id,
     make_client,
 )
-from ingest.connectors._runtime import Backoff, ConnectorBase
+from ingest.connectors._runtime import Backoff, ConnectorBase, raise_if_cancelled
 from ingest.connectors.base import (
     AssetEvent,
     Bindings,
@@ -155,6 +155,7 @@ class MqttConnector(ConnectorBase):
                     async for message in client.messages:
                         await self._take(message)
                         acknowledge(client, message)
+                        raise_if_cancelled()
                         if self._overflow:
                             await self._drain_overflow(client)
             except aiomqtt.MqttError as exc:
@@ -383,7 +384,8 @@ class MqttConnector(ConnectorBase):
             await self._client.publish(
                 command_topic(asset, binding.address), payload, qos=self.settings.qos
             )
-            ack = await asyncio.wait_for(fut, timeout)
+            async with asyncio.timeout(timeout):
+                ack = await fut
         except TimeoutError:
             return self._write_done(
                 WriteOutcome(False, None, f"no ack within {timeout:g}s (correlation {correlation})")

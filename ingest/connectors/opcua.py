@@ -238,6 +238,7 @@ class OpcUaConnector(ConnectorBase):
     async def _consume(self, sub, lost: asyncio.Event) -> None:  # noqa: ANN001
         wait = min(self.settings.watchdog_s, 0.5)
         while True:
+            raise_if_cancelled()
             if lost.is_set():
                 raise ConnectionError("connection to the OPC UA server lost")
             event = await sub.next_event(timeout=wait)

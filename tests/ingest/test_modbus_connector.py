@@ -344,3 +344,21 @@ async def test_unexpected_error_restarts_the_connector_with_backoff(
         tasks = [t for t in asyncio.all_tasks() if t.get_name() == f"connector:{source.id}"]
         assert len(tasks) == 1
     assert connector.status().state is ConnectorState.DISCONNECTED
+
+
+async def test_close_ends_the_poll_loop_at_any_point_of_its_cycle(
+    modbus_device: ModbusDevice, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cancel that lands as a read completes is swallowed by Python 3.11's wait_for
+    (which client libraries use); the poll loop still ends, so close never hangs and no
+    connector task is left polling."""
+    source, bindings = _rig(modbus_device)
+    for i in range(30):
+        connector = ModbusConnector(source, bindings, Sink())
+        await connector.start()
+        await asyncio.sleep(0.007 * i)
+        async with asyncio.timeout(5):
+            await connector.aclose()
+        assert connector.status().state is ConnectorState.DISCONNECTED
+    alive = [t for t in asyncio.all_tasks() if t.get_name() == f"connector:{source.id}"]
+    assert alive == [] and "did not stop" not in caplog.text
