@@ -256,11 +256,14 @@ async def _subtree_scope(info: Info, asset_id: str) -> AsyncIterator[set[str]]:
         yield assets
 
 
-async def _sensors_of(info: Info, asset_id: str) -> list[str]:
-    ids = [s.id for s in await info.context.repo.devices.sensors_under(asset_id)]
+def _at_most_max(ids: list[str]) -> list[str]:
     if len(ids) > MAX_SENSORS:
         raise ValidationError(f"at most {MAX_SENSORS} sensors per subscription")
     return ids
+
+
+async def _sensors_of(info: Info, asset_id: str) -> list[str]:
+    return _at_most_max([s.id for s in await info.context.repo.devices.sensors_under(asset_id)])
 
 
 def _manager(info: Info):  # noqa: ANN202 - ConnectorManager
@@ -296,9 +299,7 @@ class SubscriptionRoot:
             await info.context.repo.assets.get(str(asset_id))
             ids = await _sensors_of(info, str(asset_id))
         else:
-            ids = [str(i) for i in sensor_ids or []]
-            if len(ids) > MAX_SENSORS:
-                raise ValidationError(f"at most {MAX_SENSORS} sensors per subscription")
+            ids = _at_most_max([str(i) for i in sensor_ids or []])
         bus = info.context.services.ingest.bus
         async with contextlib.AsyncExitStack() as stack:
             sub = stack.enter_context(bus.subscribe(ids, maxsize=_check_queue(buffer)))

@@ -134,8 +134,9 @@ class ModbusConnector(ConnectorBase):
             Table.COIL: client.read_coils,
             Table.DISCRETE: client.read_discrete_inputs,
         }[table]
-        async with self._lock, asyncio.timeout(self.settings.timeout_s + 1):
-            return await call(start, count=count, device_id=unit)
+        async with self._lock:  # the timeout covers the request, not the wait for the lock
+            async with asyncio.timeout(self.settings.timeout_s + 1):
+                return await call(start, count=count, device_id=unit)
 
     async def _poll_once(self, client: AsyncModbusTcpClient) -> None:
         readings: list[RawReading] = []

@@ -230,7 +230,8 @@ class OpcUaConnector(ConnectorBase):
 
     async def _disconnect(self, client: Client) -> None:
         try:
-            await asyncio.wait_for(client.disconnect(), self.settings.timeout_s)
+            async with asyncio.timeout(self.settings.timeout_s):
+                await client.disconnect()
         except (*_ERRORS, asyncio.CancelledError) as exc:
             raise_if_cancelled()  # ours to honour; a CancelledError of asyncua's own is not
             _log.debug("disconnect from %s: %r", self.settings.url, exc)
