@@ -64,9 +64,9 @@ from typing import Literal
 
 import numpy as np
 
-from analytics._codes import IdCoder
-from analytics._grouping import Grouped, ReadingColumns, group_readings
-from analytics._model import (
+from analytics.codes import IdCoder
+from analytics.grouping import Grouped, ReadingColumns, group_readings
+from analytics.model import (
     AlertEvent,
     AlertRules,
     AlertStateStore,
@@ -76,8 +76,8 @@ from analytics._model import (
     Severity,
     new_alert_id,
 )
-from analytics._scan import scan
-from analytics._stepwise import Stepper
+from analytics.scan import scan
+from analytics.stepwise import Stepper
 from graph.model import Sensor
 
 __all__ = [

@@ -23,10 +23,11 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from analytics.alerts import AlertEvaluator, AlertEvent, AlertRules, EventKind, Rule, Severity
-from graph.alerts import Alert, AlertClear, AlertRepository
+from graph.bolt.alerts import Alert, AlertClear, AlertRepository
 from graph.errors import TwinqlError, Unavailable
+from graph.timeutil import from_us
 from ingest.fanout import Fanout, Missed
-from ingest.store import ReadingBatch, from_us
+from ingest.store import ReadingBatch
 
 if TYPE_CHECKING:
     from api.services import Services

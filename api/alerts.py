@@ -22,11 +22,10 @@ from strawberry.dataloader import DataLoader
 from api.alert_service import ChangeKind, require_alerts
 from api.context import Context
 from api.types.common import Connection, Edge, PageInfo, check_first, decode_cursor, encode_cursor
-from graph._rows import iso
-from graph.alerts import Alert, AlertRepository
-from graph.assets import MAX_DEPTH
+from graph.bolt.alerts import Alert, AlertRepository
+from graph.bolt.assets import MAX_DEPTH
 from graph.errors import NotFound, ValidationError
-from graph.model import utcnow
+from graph.timeutil import iso, utcnow
 from ingest.fanout import Missed
 
 if TYPE_CHECKING:

@@ -141,8 +141,8 @@ def _export_schema(output: Path | None) -> int:
 
 async def _load(settings: Settings, file: Path, *, check: bool) -> int:
     from api.services import open_graph
-    from graph.importer import import_plant
-    from graph.plant import load_plant_file, parse_plant
+    from graph.bolt.importer import import_plant
+    from graph.plantfile import load_plant_file, parse_plant
     from sim import MODELS
 
     if str(file) == "-":
@@ -181,8 +181,8 @@ def _serve(settings: Settings, *, demo: bool, devices: bool = True, speedup: flo
     async def on_started(svc: Services) -> None:
         extra: list[str] = []
         if demo:
-            from graph.importer import import_plant
-            from graph.plant import load_plant_file
+            from graph.bolt.importer import import_plant
+            from graph.plantfile import load_plant_file
 
             plant = load_plant_file(EXAMPLE_PLANT)
             report = await import_plant(svc.repo, plant)

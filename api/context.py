@@ -18,10 +18,10 @@ from strawberry.dataloader import DataLoader
 
 from api.auth import ANONYMOUS, Principal, require
 from api.services import Services
-from graph.assets import TreeNode
+from graph.bolt.assets import TreeNode
+from graph.bolt.topology import Neighbourhood, Reached
 from graph.errors import NotFound, TwinqlError
 from graph.model import Actuator, Asset, Sensor
-from graph.topology import Neighbourhood, Reached
 
 __all__ = ["Context", "Loaders"]
 

@@ -28,9 +28,9 @@ from strawberry.dataloader import DataLoader
 
 from api.auth import Principal
 from api.types.assets import ActuatorNode, Info
-from graph.commands import CommandStatus, SetpointCommand, new_command_id
+from graph.bolt.commands import CommandStatus, SetpointCommand, new_command_id
 from graph.errors import Forbidden, TwinqlError, Unavailable, ValidationError
-from graph.model import utcnow
+from graph.timeutil import utcnow
 from ingest.connectors import ConnectorStatus
 
 if TYPE_CHECKING:

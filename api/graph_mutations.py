@@ -29,9 +29,9 @@ from api.types.inputs import (
     SensorInput,
     WorkOrderInput,
 )
+from graph.bolt.importer import import_plant
 from graph.errors import ValidationError
-from graph.importer import import_plant
-from graph.plant import parse_plant
+from graph.plantfile import parse_plant
 from sim import MODELS
 
 MAX_BATCH = 10_000

@@ -33,10 +33,10 @@ from api.types.common import (
     encode_cursor,
 )
 from api.types.pages import event_request
-from graph.assets import MAX_LIMIT
+from graph.bolt.assets import MAX_LIMIT
+from graph.bolt.sources import SourceConfig
 from graph.errors import ValidationError
 from graph.model import AssetLevel
-from graph.sources import SourceConfig
 
 
 @strawberry.type

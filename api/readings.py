@@ -32,7 +32,8 @@ from api.readings_types import (
 )
 from api.readings_window import MAX_POINTS, MAX_SERIES, Window, check_points, make_window
 from graph.errors import ValidationError
-from graph.model import Sensor, utcnow
+from graph.model import Sensor
+from graph.timeutil import utcnow
 from ingest.reading import Quality, RawReading
 from ingest.store import Aggregate, Fill, Series, align
 

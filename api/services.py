@@ -15,19 +15,19 @@ from typing import TYPE_CHECKING
 
 from api.auth import TokenStore
 from api.settings import Settings
-from graph.client import GraphClient
-from graph.embedded import EmbeddedGraphServer
+from graph.bolt.client import GraphClient
+from graph.bolt.embedded import EmbeddedGraphServer
+from graph.bolt.repository import GraphRepository
+from graph.bolt.settings import EmbeddedGraphSettings, GraphSettings
 from graph.errors import TwinqlError, Unavailable
 from graph.model import Sensor
-from graph.repository import GraphRepository
-from graph.settings import EmbeddedGraphSettings, GraphSettings
 from ingest.manager import ConnectorManager, ManagerSettings
 from ingest.pipeline import CachedCatalog, IngestPipeline, PipelineSettings
 from ingest.reading import RawReading
 from ingest.store import ReadingBatch, ReadingsStore, RejectedRow, StoreSettings, open_store
 
 if TYPE_CHECKING:
-    from graph.plant import PlantDescription
+    from graph.plantfile import PlantDescription
     from ingest.demo import DemoDevices
 
 __all__ = ["GraphSensorCatalog", "Services", "open_graph"]

@@ -19,7 +19,7 @@ from api.sim_inputs import output_targets, targets_of
 from api.sim_service import SimulationService
 from api.sim_work import work_bottleneck, work_calibrate
 from graph.errors import ValidationError
-from ingest.store.batch import to_us
+from graph.timeutil import to_us
 from sim import (
     BottleneckResult,
     CalibrationResult,

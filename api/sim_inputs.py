@@ -21,8 +21,8 @@ import numpy as np
 
 from api.sim_records import mapping_target
 from graph.errors import ValidationError
+from graph.timeutil import to_us
 from ingest.store import Aggregate
-from ingest.store.batch import to_us
 from sim import InputSeries, Model
 
 if TYPE_CHECKING:

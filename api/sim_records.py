@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from graph.bolt.simruns import SimulationRunRecord
 from graph.errors import ValidationError
-from graph.simruns import SimulationRunRecord
+from graph.timeutil import to_us
 from ingest.reading import Quality
 from ingest.store import ReadingBatch
-from ingest.store.batch import to_us
 from sim import Event, InputSeries, Scenario, ScenarioResult, Uncertain
 
 __all__ = [

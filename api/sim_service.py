@@ -29,9 +29,9 @@ from api.jobs import JobRunner, JobSettings
 from api.sim_inputs import output_targets, replay_inputs, targets_of
 from api.sim_records import ProgressUpdate, ScenarioRequest, result_batch, run_summary
 from api.sim_work import work_scenario
+from graph.bolt.simruns import TERMINAL, SimRunRepository, SimulationRunRecord
 from graph.errors import TwinqlError, Unavailable, ValidationError
-from graph.model import utcnow
-from graph.simruns import TERMINAL, SimRunRepository, SimulationRunRecord
+from graph.timeutil import utcnow
 from sim import Cancelled, InputSeries, Scenario, ScenarioResult, get_model
 
 if TYPE_CHECKING:

@@ -45,11 +45,10 @@ from api.types.common import (
     decode_cursor,
     encode_cursor,
 )
+from graph.bolt.simruns import SimulationRunRecord
 from graph.errors import ValidationError
-from graph.model import utcnow
-from graph.simruns import SimulationRunRecord
+from graph.timeutil import to_us, utcnow
 from ingest.store import Aggregate
-from ingest.store.batch import to_us
 from sim import MODELS, get_model, residual_stats
 
 __all__ = ["SimulationMutation", "SimulationQuery", "SimulationRunNode", "SimulationSubscription"]

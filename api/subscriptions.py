@@ -32,12 +32,13 @@ import strawberry
 from api.control import SetpointCommandNode
 from api.types.assets import Info
 from api.types.common import JSON
-from graph.assets import MAX_DEPTH
-from graph.commands import SetpointCommand
+from graph.bolt.assets import MAX_DEPTH
+from graph.bolt.commands import SetpointCommand
 from graph.errors import TwinqlError, Unavailable, ValidationError
+from graph.timeutil import from_us
 from ingest.connectors import AssetEvent
 from ingest.pipeline import Missed, Subscription
-from ingest.store import ReadingBatch, from_us
+from ingest.store import ReadingBatch
 
 __all__ = [
     "LiveMessage",

@@ -30,8 +30,8 @@ from api.app import create_app  # noqa: E402
 from api.services import Services  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from bench.gen_plant import generate_plant  # noqa: E402
-from graph.embedded import free_port  # noqa: E402
-from graph.importer import import_plant  # noqa: E402
+from graph.bolt.embedded import free_port  # noqa: E402
+from graph.bolt.importer import import_plant  # noqa: E402
 
 TOKEN = "bench-admin-token-0123456789"
 

@@ -28,17 +28,10 @@ import duckdb
 import numpy as np
 
 from graph.model import Sensor
+from graph.timeutil import to_us
 from ingest.pipeline import IngestPipeline, PipelineSettings, StaticCatalog
 from ingest.reading import RawReading
-from ingest.store import (
-    Aggregate,
-    DuckDBStore,
-    Fill,
-    ReadingBatch,
-    StoreSettings,
-    open_store,
-    to_us,
-)
+from ingest.store import Aggregate, DuckDBStore, Fill, ReadingBatch, StoreSettings, open_store
 
 SENSORS = 1_000
 DAY_START = datetime(2024, 1, 1, tzinfo=UTC)

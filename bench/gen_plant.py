@@ -37,7 +37,7 @@ from graph.model import (
     WorkOrder,
     WorkOrderStatus,
 )
-from graph.plant import AssetSimSpec, PlantDescription, dump_plant, parse_plant
+from graph.plantfile import AssetSimSpec, PlantDescription, dump_plant, parse_plant
 
 __all__ = ["generate_plant"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from graph.errors import ValidationError
@@ -23,7 +23,7 @@ __all__ = [
     "AssetLevel",
     "DataSource",
     "MaintenanceEvent",
-    "Protocol",
+    "DeviceProtocol",
     "Relation",
     "RelationType",
     "Sensor",
@@ -31,7 +31,6 @@ __all__ = [
     "WorkOrder",
     "WorkOrderStatus",
     "check_id",
-    "utcnow",
 ]
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
@@ -45,10 +44,6 @@ def check_id(value: object, what: str = "id") -> str:
             f"starting with a letter or digit, got {value!r}"
         )
     return value
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _check_name(value: object, what: str) -> None:
@@ -107,7 +102,7 @@ class RelationType(StrEnum):
     CONNECTED_TO = "CONNECTED_TO"
 
 
-class Protocol(StrEnum):
+class DeviceProtocol(StrEnum):
     MQTT = "mqtt"
     OPCUA = "opcua"
     MODBUS = "modbus"
@@ -229,18 +224,18 @@ class DataSource:
     """A device connection; its addressing lives on the bindings."""
 
     id: str
-    protocol: Protocol
+    protocol: DeviceProtocol
     endpoint: str
     name: str = ""
     settings: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         check_id(self.id, "data source id")
-        if not isinstance(self.protocol, Protocol):
+        if not isinstance(self.protocol, DeviceProtocol):
             try:
-                object.__setattr__(self, "protocol", Protocol(self.protocol))
+                object.__setattr__(self, "protocol", DeviceProtocol(self.protocol))
             except ValueError:
-                names = ", ".join(p.value for p in Protocol)
+                names = ", ".join(p.value for p in DeviceProtocol)
                 raise ValidationError(
                     f"protocol must be one of {names}, got {self.protocol!r}"
                 ) from None

@@ -27,14 +27,12 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
-from typing import Protocol as TypingProtocol
+from typing import Any, Protocol
 
+from graph.bolt.sources import SourceConfig
 from graph.errors import TwinqlError, ValidationError
-from graph.model import ActuatorBinding, DataSource, Protocol, utcnow
-from graph.sources import SourceConfig
-from ingest._event_writer import EventWriter
-from ingest._reading_coalescer import ReadingCoalescer
+from graph.model import ActuatorBinding, DataSource, DeviceProtocol
+from graph.timeutil import utcnow
 from ingest.connectors import (
     AssetEvent,
     Bindings,
@@ -45,8 +43,10 @@ from ingest.connectors import (
     WriteOutcome,
     make_connector,
 )
-from ingest.connectors._runtime import ConnectorBase
+from ingest.connectors.runtime import ConnectorBase
+from ingest.event_writer import EventWriter
 from ingest.fanout import Fanout, FanoutSubscription
+from ingest.reading_coalescer import ReadingCoalescer
 from ingest.store import EventRow, RejectedRow
 
 __all__ = [
@@ -60,14 +60,14 @@ __all__ = [
 
 log = logging.getLogger("twinql.ingest.manager")
 
-DEVICE_PROTOCOLS = frozenset({Protocol.MQTT, Protocol.OPCUA, Protocol.MODBUS})
+DEVICE_PROTOCOLS = frozenset({DeviceProtocol.MQTT, DeviceProtocol.OPCUA, DeviceProtocol.MODBUS})
 
 RejectSink = Callable[[list[RejectedRow]], Awaitable[None]]
 EventStore = Callable[[Sequence[EventRow]], Awaitable[int]]
 ConnectorFactory = Callable[..., ConnectorBase]
 
 
-class SourceProvider(TypingProtocol):
+class SourceProvider(Protocol):
     """Where the data sources come from (``GraphRepository.sources``)."""
 
     async def configs(self, source_ids: Iterable[str] | None = None) -> list[SourceConfig]: ...
@@ -321,7 +321,7 @@ class ConnectorManager:
         return "failed"
 
     def _effective(self, source: DataSource) -> DataSource:
-        if source.protocol is Protocol.MQTT and not source.endpoint.strip():
+        if source.protocol is DeviceProtocol.MQTT and not source.endpoint.strip():
             url = self.settings.default_mqtt_url
             if not url:
                 raise ValidationError(

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from graph.client import GraphClient
-from graph.embedded import EmbeddedGraphServer
-from graph.repository import GraphRepository
-from graph.settings import EmbeddedGraphSettings
+from graph.bolt.client import GraphClient
+from graph.bolt.embedded import EmbeddedGraphServer
+from graph.bolt.repository import GraphRepository
+from graph.bolt.settings import EmbeddedGraphSettings
 
 pytest_plugins = ["tests.lint.plugin"]
 

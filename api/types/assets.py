@@ -23,9 +23,9 @@ from api.types.common import (
 )
 from api.types.pages import connection, encode_event_cursor, event_request, pages_loader
 from graph import model as m
-from graph.assets import MAX_LIMIT, AssetPage
-from graph.maintenance import EventPage, MaintenanceFilter
-from graph.topology import Neighbourhood, Reached
+from graph.bolt.assets import MAX_LIMIT, AssetPage
+from graph.bolt.maintenance import EventPage, MaintenanceFilter
+from graph.bolt.topology import Neighbourhood, Reached
 
 if TYPE_CHECKING:
     from api.control import SetpointCommandNode

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import strawberry
 
 from graph.errors import ValidationError
-from graph.model import AssetLevel, Protocol, RelationType, WorkOrderStatus
+from graph.model import AssetLevel, DeviceProtocol, RelationType, WorkOrderStatus
 
 __all__ = [
     "JSON",
@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # mypy cannot see the members of a class made at run time: pl
 else:
     AssetLevelEnum = _mirror("AssetLevel", AssetLevel, "ISA-95 level of an asset.")
     RelationTypeEnum = _mirror("RelationType", RelationType, "Process relation between assets.")
-    ProtocolEnum = _mirror("Protocol", Protocol, "Protocol of a data source.")
+    ProtocolEnum = _mirror("Protocol", DeviceProtocol, "Protocol of a data source.")
     WorkOrderStatusEnum = _mirror("WorkOrderStatus", WorkOrderStatus, "Status of a work order.")
 
 T = TypeVar("T")

@@ -15,6 +15,7 @@ from api.types.common import (
 )
 from graph import model as m
 from graph.errors import ValidationError
+from graph.timeutil import utcnow
 
 
 @strawberry.input
@@ -145,7 +146,7 @@ class WorkOrderInput:
             asset_id=str(self.asset_id),
             status=m.WorkOrderStatus(self.status.value),
             priority=self.priority,
-            created_at=self.created_at or m.utcnow(),
+            created_at=self.created_at or utcnow(),
             due_at=self.due_at,
             reason=self.reason,
         )
@@ -187,7 +188,7 @@ class DataSourceInput:
         sid = str(self.id)
         source = m.DataSource(
             id=sid,
-            protocol=m.Protocol(self.protocol.value),
+            protocol=m.DeviceProtocol(self.protocol.value),
             endpoint=self.endpoint,
             name=self.name,
             settings=dict(self.settings or {}),

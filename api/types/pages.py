@@ -11,8 +11,8 @@ from strawberry.dataloader import DataLoader
 from api.context import Context
 from api.types.common import Connection, Edge, PageInfo, check_first, decode_cursor, encode_cursor
 from graph import model as m
+from graph.bolt.maintenance import EventPageRequest, MaintenanceFilter, event_key
 from graph.errors import ValidationError
-from graph.maintenance import EventPageRequest, MaintenanceFilter, event_key
 
 __all__ = [
     "connection",

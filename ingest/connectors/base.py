@@ -20,7 +20,8 @@ from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 from graph.errors import ValidationError
-from graph.model import ActuatorBinding, DataSource, SensorBinding, utcnow
+from graph.model import ActuatorBinding, DataSource, SensorBinding
+from graph.timeutil import utcnow
 from ingest.reading import RawReading
 
 __all__ = [

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from graph.errors import ValidationError
-from graph.model import DataSource, Protocol
-from ingest.connectors._runtime import ConnectorBase
+from graph.model import DataSource, DeviceProtocol
 from ingest.connectors.base import Bindings, ErrorSink, EventSink, Sink
 from ingest.connectors.modbus import ModbusConnector
 from ingest.connectors.mqtt import MqttConnector
 from ingest.connectors.opcua import OpcUaConnector
+from ingest.connectors.runtime import ConnectorBase
 
 __all__ = ["make_connector"]
 
@@ -28,12 +28,12 @@ def make_connector(
     sources are fed by the HTTP ingest endpoint) or a malformed endpoint/binding.
     ``instance_id`` tells twinql processes apart in MQTT client ids (default: host name).
     """
-    if source.protocol is Protocol.MQTT:
+    if source.protocol is DeviceProtocol.MQTT:
         return MqttConnector(
             source, bindings, sink, on_error=on_error, on_event=on_event, instance_id=instance_id
         )
-    if source.protocol is Protocol.OPCUA:
+    if source.protocol is DeviceProtocol.OPCUA:
         return OpcUaConnector(source, bindings, sink, on_error=on_error)
-    if source.protocol is Protocol.MODBUS:
+    if source.protocol is DeviceProtocol.MODBUS:
         return ModbusConnector(source, bindings, sink, on_error=on_error)
     raise ValidationError(f"data source {source.id}: protocol {source.protocol} has no connector")

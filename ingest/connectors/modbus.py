@@ -18,8 +18,8 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from graph.errors import ValidationError
-from graph.model import ActuatorBinding, DataSource, Protocol, utcnow
-from ingest.connectors._runtime import Backoff, ConnectorBase, raise_if_cancelled
+from graph.model import ActuatorBinding, DataSource, DeviceProtocol
+from graph.timeutil import utcnow
 from ingest.connectors.base import (
     Bindings,
     ConnectorState,
@@ -36,8 +36,9 @@ from ingest.connectors.modbus_codec import (
     Table,
     encode_values,
     plan_reads,
-    to_raw,
 )
+from ingest.connectors.runtime import Backoff, ConnectorBase, raise_if_cancelled
+from ingest.connectors.scaling import to_raw
 from ingest.connectors.settings import ModbusSettings
 from ingest.reading import Quality, RawReading
 
@@ -49,7 +50,7 @@ _TRANSPORT_ERRORS = (ModbusException, ConnectionError, OSError, TimeoutError)
 
 
 class ModbusConnector(ConnectorBase):
-    protocol = Protocol.MODBUS
+    protocol = DeviceProtocol.MODBUS
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ with a byte order: ``:ABCD`` (big-endian, the default), ``:CDAB`` (word swap),
 byte swap matters (``BADC``/``DCBA`` swap the two bytes). ``bool`` on a register
 reads ``register != 0``; on coils and discrete inputs it is the bit.
 
-Engineering value = raw * scale + offset; writes invert it.
+Engineering value = raw * scale + offset (``ingest.connectors.scaling``); writes invert it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from graph.errors import ValidationError
+from ingest.connectors.scaling import from_raw
 
 __all__ = [
     "MAX_READ_BITS",
@@ -38,9 +39,7 @@ __all__ = [
     "WordOrder",
     "decode_registers",
     "encode_values",
-    "from_raw",
     "plan_reads",
-    "to_raw",
 ]
 
 MAX_READ_REGISTERS = 125  # FC3/FC4 limit
@@ -288,16 +287,6 @@ def encode_values(values: npt.ArrayLike, dtype: ModbusType) -> npt.NDArray[np.ui
     if order.byte_swap:
         first, second = _bswap(first), _bswap(second)
     return np.stack([first, second], axis=1).astype(np.uint16)
-
-
-def from_raw(raw: FloatArray, scale: npt.ArrayLike, offset: npt.ArrayLike) -> FloatArray:
-    return raw * np.asarray(scale, dtype=np.float64) + np.asarray(offset, dtype=np.float64)
-
-
-def to_raw(value: float, scale: float, offset: float) -> float:
-    if scale == 0:
-        raise ValidationError("scale 0 cannot be inverted for a write")
-    return (value - offset) / scale
 
 
 class BlockDecoder:

@@ -29,22 +29,8 @@ from collections import deque
 import aiomqtt
 
 from graph.errors import ValidationError
-from graph.model import ActuatorBinding, DataSource, Protocol, SensorBinding, utcnow
-from ingest.connectors._mqtt_messages import (
-    ack_outcome,
-    data_readings,
-    raw_text,
-    telemetry_readings,
-)
-from ingest.connectors._mqtt_session import (
-    ReadFlow,
-    acknowledge,
-    clean_start,
-    client_identifier,
-    default_instance_id,
-    make_client,
-)
-from ingest.connectors._runtime import Backoff, ConnectorBase, raise_if_cancelled
+from graph.model import ActuatorBinding, DataSource, DeviceProtocol, SensorBinding
+from graph.timeutil import utcnow
 from ingest.connectors.base import (
     AssetEvent,
     Bindings,
@@ -56,7 +42,6 @@ from ingest.connectors.base import (
     WriteOutcome,
     check_setpoint,
 )
-from ingest.connectors.modbus_codec import to_raw
 from ingest.connectors.mqtt_codec import (
     PayloadError,
     TopicKind,
@@ -67,6 +52,22 @@ from ingest.connectors.mqtt_codec import (
     parse_topic,
     subscription_filters,
 )
+from ingest.connectors.mqtt_messages import (
+    ack_outcome,
+    data_readings,
+    raw_text,
+    telemetry_readings,
+)
+from ingest.connectors.mqtt_session import (
+    ReadFlow,
+    acknowledge,
+    clean_start,
+    client_identifier,
+    default_instance_id,
+    make_client,
+)
+from ingest.connectors.runtime import Backoff, ConnectorBase, raise_if_cancelled
+from ingest.connectors.scaling import to_raw
 from ingest.connectors.settings import MqttSettings
 
 __all__ = ["MqttConnector"]
@@ -75,7 +76,7 @@ _log = logging.getLogger("twinql.ingest.connectors.mqtt")
 
 
 class MqttConnector(ConnectorBase):
-    protocol = Protocol.MQTT
+    protocol = DeviceProtocol.MQTT
 
     def __init__(
         self,

@@ -24,8 +24,8 @@ from asyncua import Client, ua
 from asyncua.common.subscription import DataChangeEvent, OverflowPolicy, StatusChangeEvent
 
 from graph.errors import ValidationError
-from graph.model import ActuatorBinding, DataSource, Protocol, SensorBinding, utcnow
-from ingest.connectors._runtime import Backoff, ConnectorBase, raise_if_cancelled
+from graph.model import ActuatorBinding, DataSource, DeviceProtocol, SensorBinding
+from graph.timeutil import utcnow
 from ingest.connectors.base import (
     Bindings,
     ConnectorState,
@@ -35,7 +35,8 @@ from ingest.connectors.base import (
     WriteOutcome,
     check_setpoint,
 )
-from ingest.connectors.modbus_codec import to_raw
+from ingest.connectors.runtime import Backoff, ConnectorBase, raise_if_cancelled
+from ingest.connectors.scaling import to_raw
 from ingest.connectors.settings import OpcUaSettings
 from ingest.reading import Quality, RawReading
 
@@ -113,7 +114,7 @@ def queue_size(sampling_ms: float, publishing_ms: float) -> int:
 
 
 class OpcUaConnector(ConnectorBase):
-    protocol = Protocol.OPCUA
+    protocol = DeviceProtocol.OPCUA
 
     def __init__(
         self,

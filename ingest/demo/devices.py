@@ -22,13 +22,13 @@ import time
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from graph.model import DataSource, utcnow
-from graph.model import Protocol as Proto
-from graph.plant import PlantDescription
-from ingest.demo._modbus import ModbusDemoDevice
-from ingest.demo._mqtt import MqttDemoDevice
-from ingest.demo._opcua import OpcUaDemoDevice
+from graph.model import DataSource, DeviceProtocol
+from graph.plantfile import PlantDescription
+from graph.timeutil import utcnow
 from ingest.demo.broker import BrokerKind, DemoBroker, free_port, start_broker
+from ingest.demo.modbus import ModbusDemoDevice
+from ingest.demo.mqtt import MqttDemoDevice
+from ingest.demo.opcua import OpcUaDemoDevice
 from ingest.demo.plant import DemoPlant, WearFault
 
 __all__ = ["DemoDevices", "DemoSettings"]
@@ -94,15 +94,15 @@ class DemoDevices:
         for source in p.data_sources:
             sensors = [b for b in p.sensor_bindings if b.source_id == source.id]
             actuators = [b for b in p.actuator_bindings if b.source_id == source.id]
-            if source.protocol is Proto.OPCUA:
+            if source.protocol is DeviceProtocol.OPCUA:
                 self.devices.append(
                     OpcUaDemoDevice(source, sensors, actuators, free_port(st.host), st.host)
                 )
-            elif source.protocol is Proto.MODBUS:
+            elif source.protocol is DeviceProtocol.MODBUS:
                 self.devices.append(
                     ModbusDemoDevice(source, sensors, actuators, free_port(st.host), st.host)
                 )
-            elif source.protocol is Proto.MQTT and broker_url is not None:
+            elif source.protocol is DeviceProtocol.MQTT and broker_url is not None:
                 self.devices.append(
                     MqttDemoDevice(
                         source,
@@ -117,7 +117,7 @@ class DemoDevices:
         try:
             broker_url = st.mqtt_url
             if broker_url is None and any(
-                s.protocol is Proto.MQTT for s in self.description.data_sources
+                s.protocol is DeviceProtocol.MQTT for s in self.description.data_sources
             ):
                 self.broker = await start_broker(st.broker, st.host)
                 broker_url = self.broker.url
@@ -182,9 +182,9 @@ class DemoDevices:
     def describe(self) -> list[str]:
         """One line per device, for the banner."""
         names = {
-            Proto.OPCUA: "OPC UA server",
-            Proto.MODBUS: "Modbus TCP server",
-            Proto.MQTT: "MQTT gateway",
+            DeviceProtocol.OPCUA: "OPC UA server",
+            DeviceProtocol.MODBUS: "Modbus TCP server",
+            DeviceProtocol.MQTT: "MQTT gateway",
         }
         lines = [
             f"{names[d.source.protocol]} for {d.source.id}: {d.endpoint}" for d in self.devices

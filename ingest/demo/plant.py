@@ -26,12 +26,12 @@ import numpy as np
 
 from graph.errors import NotFound, ValidationError
 from graph.model import RelationType
-from graph.plant import PlantDescription
+from graph.plantfile import PlantDescription
 from ingest.connectors.base import check_setpoint
-from ingest.demo._building import Weather, Zones
-from ingest.demo._groups import ModelGroup, Tap
-from ingest.demo._line import LineState
-from ingest.demo._tables import KIND_OUTPUT, NOISE, target_of
+from ingest.demo.building import Weather, Zones
+from ingest.demo.groups import ModelGroup, Tap
+from ingest.demo.line import LineState
+from ingest.demo.tables import KIND_OUTPUT, NOISE, target_of
 from sim import get_model
 
 __all__ = ["DemoPlant", "WearFault"]

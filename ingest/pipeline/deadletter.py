@@ -15,7 +15,8 @@ import math
 import secrets
 from datetime import datetime
 
-from ingest.store import ReadingBatch, RejectedRow, from_us
+from graph.timeutil import from_us
+from ingest.store import ReadingBatch, RejectedRow
 
 __all__ = ["MAX_REASON", "refused_reason", "refused_rows"]
 

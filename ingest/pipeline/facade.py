@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from graph.model import utcnow
+from graph.timeutil import utcnow
 from ingest.pipeline.bus import LiveBus
 from ingest.pipeline.catalog import SensorCatalog
 from ingest.pipeline.httpparse import parse_body

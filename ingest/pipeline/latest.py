@@ -7,8 +7,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from graph.timeutil import from_us, to_us
 from ingest.reading import Quality
-from ingest.store import LatestValue, ReadingBatch, ReadingsStore, from_us, to_us
+from ingest.store import LatestValue, ReadingBatch, ReadingsStore
 
 __all__ = ["LatestCache"]
 

@@ -40,8 +40,9 @@ from datetime import UTC, datetime
 import numpy as np
 
 from graph.model import Sensor
+from graph.timeutil import to_us
 from ingest.reading import Quality, RawReading
-from ingest.store import ReadingBatch, RejectedRow, to_us
+from ingest.store import ReadingBatch, RejectedRow
 
 __all__ = ["ItemError", "Validated", "normalise_unit", "raw_text", "validate"]
 

@@ -33,7 +33,7 @@ from functools import partial
 from pathlib import Path
 
 from graph.errors import Unavailable
-from graph.model import utcnow
+from graph.timeutil import utcnow
 from ingest.pipeline.deadletter import refused_reason, refused_rows
 from ingest.pipeline.spill import SpillLog, SpillRecord
 from ingest.store import ReadingBatch, ReadingsStore, RejectedRow

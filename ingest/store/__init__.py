@@ -1,7 +1,6 @@
 """The readings store: the port, its columnar batch, and the adapters."""
 
-from ingest.store._shape import align, fill_grid
-from ingest.store.batch import ReadingBatch, from_us, to_us
+from ingest.store.batch import ReadingBatch
 from ingest.store.duckdb_store import DuckDBStore
 from ingest.store.factory import open_store
 from ingest.store.port import (
@@ -18,6 +17,7 @@ from ingest.store.port import (
     check_window,
 )
 from ingest.store.questdb_store import QuestDBStore
+from ingest.store.shape import align, fill_grid
 
 __all__ = [
     "Aggregate",
@@ -36,7 +36,5 @@ __all__ = [
     "bucket_grid",
     "check_window",
     "fill_grid",
-    "from_us",
     "open_store",
-    "to_us",
 ]

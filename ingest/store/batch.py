@@ -10,31 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
 
 from graph.errors import ValidationError
 
-__all__ = ["ReadingBatch", "from_us", "to_us"]
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def to_us(at: datetime) -> int:
-    """A timezone-aware datetime as int epoch microseconds (naive means UTC)."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    delta = at - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_us(us: int) -> datetime:
-    return datetime.fromtimestamp(int(us) // 1_000_000, UTC).replace(
-        microsecond=int(us) % 1_000_000
-    )
-
+__all__ = ["ReadingBatch"]
 
 def _obj(values: Sequence[str] | np.ndarray) -> np.ndarray:
     arr = np.asarray(values, dtype=object)

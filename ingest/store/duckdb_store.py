@@ -27,10 +27,10 @@ import numpy as np
 import pyarrow as pa
 
 from graph.errors import Unavailable
+from graph.timeutil import from_us, to_us
 from ingest.reading import Quality
-from ingest.store import _duckdb_sql as sql
-from ingest.store._shape import split_series
-from ingest.store.batch import ReadingBatch, from_us, to_us
+from ingest.store import duckdb_sql as sql
+from ingest.store.batch import ReadingBatch
 from ingest.store.port import (
     Aggregate,
     EventRow,
@@ -42,6 +42,7 @@ from ingest.store.port import (
     Summary,
     check_window,
 )
+from ingest.store.shape import split_series
 
 __all__ = ["DuckDBStore"]
 

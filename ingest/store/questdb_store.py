@@ -26,10 +26,10 @@ import psycopg
 from questdb import Sender, TimestampMicros
 
 from graph.errors import Unavailable, ValidationError
+from graph.timeutil import from_us, to_us
 from ingest.reading import Quality
-from ingest.store import _questdb_sql as sql
-from ingest.store._shape import fill_grid, split_series
-from ingest.store.batch import ReadingBatch, from_us, to_us
+from ingest.store import questdb_sql as sql
+from ingest.store.batch import ReadingBatch
 from ingest.store.port import (
     Aggregate,
     EventRow,
@@ -42,6 +42,7 @@ from ingest.store.port import (
     bucket_grid,
     check_window,
 )
+from ingest.store.shape import fill_grid, split_series
 
 __all__ = ["QuestDBStore"]
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics._codes import IdCoder
+from analytics.codes import IdCoder
 
 
 def ids(*values: object) -> np.ndarray:

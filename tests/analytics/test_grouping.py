@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from analytics._codes import IdCoder
-from analytics._grouping import group_readings
+from analytics.codes import IdCoder
+from analytics.grouping import group_readings
 from ingest.store import ReadingBatch
 
 KNOWN = {"a": object(), "b": object()}  # only membership counts here

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics._scan import scan
+from analytics.scan import scan
 
 
 def walk(

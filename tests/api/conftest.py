@@ -16,7 +16,7 @@ import uvicorn
 from api.app import create_app
 from api.services import Services
 from api.settings import Settings
-from graph.embedded import EmbeddedGraphServer, free_port
+from graph.bolt.embedded import EmbeddedGraphServer, free_port
 
 ADMIN = "admin-token-0123456789abcdef"
 OPERATOR = "operator-token-0123456789abcdef"

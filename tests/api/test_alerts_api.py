@@ -14,8 +14,9 @@ import pytest
 
 from analytics.alerts import Rule, Severity
 from api.alert_service import AlertService, require_alerts
-from graph.alerts import AlertRepository
-from ingest.store import ReadingBatch, to_us
+from graph.bolt.alerts import AlertRepository
+from graph.timeutil import to_us
+from ingest.store import ReadingBatch
 from tests.api.conftest import INGEST, OPERATOR, VIEWER, Api
 from tests.e2e.wsclient import connect
 

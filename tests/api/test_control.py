@@ -12,7 +12,7 @@ import pytest
 
 from api.auth import Principal
 from api.control import execute_setpoint
-from graph.commands import CommandStatus
+from graph.bolt.commands import CommandStatus
 from tests import peers
 from tests.api.conftest import OPERATOR, VIEWER, Api
 from tests.peers import ModbusDevice, Mosquitto

@@ -16,7 +16,7 @@ from api.errors import CodedErrors
 from api.limits import LIST_FIELDS
 from api.schema import build_schema
 from api.types.assets import DEFAULT_WALK_LIMIT
-from graph.client import GraphClient
+from graph.bolt.client import GraphClient
 from tests.api.conftest import OPERATOR, VIEWER, Api
 
 REGISTER = """

@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from api.cli import EXAMPLE_PLANT
-from graph.client import GraphClient
-from graph.embedded import EmbeddedGraphServer, free_port
-from graph.repository import GraphRepository
-from graph.settings import EmbeddedGraphSettings
+from graph.bolt.client import GraphClient
+from graph.bolt.embedded import EmbeddedGraphServer, free_port
+from graph.bolt.repository import GraphRepository
+from graph.bolt.settings import EmbeddedGraphSettings
 from tests.api.conftest import OPERATOR, Api
 from tests.serving import serve, wait_ready
 

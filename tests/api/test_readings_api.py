@@ -26,10 +26,11 @@ from api.readings_window import (
     parse_bucket,
     suggest_bucket,
 )
+from graph.bolt.importer import import_plant
 from graph.errors import ValidationError
-from graph.importer import import_plant
-from graph.plant import load_plant_file
-from ingest.store import ReadingBatch, to_us
+from graph.plantfile import load_plant_file
+from graph.timeutil import to_us
+from ingest.store import ReadingBatch
 from tests.api.conftest import INGEST, OPERATOR, VIEWER, Api
 
 # -- pure: windows and buckets ---------------------------------------------------------

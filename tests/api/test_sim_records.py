@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from api.sim_records import band_id, result_batch, series_id
-from graph.simruns import SimulationRunRecord
+from graph.bolt.simruns import SimulationRunRecord
 from sim import Event, Scenario, Uncertain, run_scenario
 
 

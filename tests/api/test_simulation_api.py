@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from api.cli import EXAMPLE_PLANT
+from graph.bolt.importer import import_plant
 from graph.errors import ValidationError
-from graph.importer import import_plant
-from graph.plant import load_plant_file, parse_plant
+from graph.plantfile import load_plant_file, parse_plant
 from ingest.reading import RawReading
 from sim import MODELS, InputSeries, get_model, rk4
 from tests.api.conftest import SCOPED_ENGINEER, VIEWER, Api

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from api.subscriptions import live_messages
-from graph.model import utcnow
+from graph.timeutil import utcnow
 from ingest.connectors import AssetEvent
 from ingest.pipeline import LiveBus
 from ingest.reading import RawReading

@@ -20,8 +20,8 @@ import uvicorn
 
 from api.app import create_app
 from api.services import Services
-from graph.embedded import EmbeddedGraphServer, free_port
-from graph.model import utcnow
+from graph.bolt.embedded import EmbeddedGraphServer, free_port
+from graph.timeutil import utcnow
 from tests import peers
 from tests.api.conftest import Api, app_settings
 from tests.e2e.wsclient import connect

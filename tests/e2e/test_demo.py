@@ -29,12 +29,12 @@ from hypothesis import strategies as st
 
 from api.cli import EXAMPLE_PLANT
 from graph.errors import NotFound, ValidationError
-from graph.plant import PlantDescription, load_plant_file, parse_plant
+from graph.plantfile import PlantDescription, load_plant_file, parse_plant
 from ingest.connectors import Bindings, make_connector
-from ingest.connectors._runtime import ConnectorBase
 from ingest.connectors.modbus_codec import BlockDecoder, Point, ReadBlock
+from ingest.connectors.runtime import ConnectorBase
 from ingest.demo import DemoDevices, DemoPlant, DemoSettings, WearFault
-from ingest.demo._modbus import encode_point
+from ingest.demo.modbus import encode_point
 from ingest.reading import RawReading
 from tests import peers
 from tests.e2e.wsclient import connect

@@ -11,7 +11,7 @@ import numpy as np
 
 from analytics import AlertEvaluator
 from api.cli import EXAMPLE_PLANT
-from graph.plant import load_plant_file
+from graph.plantfile import load_plant_file
 from ingest.demo.plant import DemoPlant, WearFault
 from ingest.store import ReadingBatch
 

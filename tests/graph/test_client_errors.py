@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from neo4j import exceptions as neo4j_errors
 
-from graph.client import GraphClient, translate
+from graph.bolt.client import GraphClient, translate
 from graph.errors import Conflict, TwinqlError, Unavailable
 
 

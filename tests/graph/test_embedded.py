@@ -17,12 +17,12 @@ import uvicorn
 from api.app import create_app
 from api.services import Services
 from api.settings import Settings
-from graph.client import GraphClient
-from graph.embedded import EmbeddedGraphServer, free_port
+from graph.bolt.client import GraphClient
+from graph.bolt.embedded import EmbeddedGraphServer, free_port
+from graph.bolt.repository import GraphRepository
+from graph.bolt.settings import EmbeddedGraphSettings
 from graph.errors import Unavailable
 from graph.model import Asset
-from graph.repository import GraphRepository
-from graph.settings import EmbeddedGraphSettings
 
 
 async def test_data_survives_a_restart(tmp_path: Path) -> None:

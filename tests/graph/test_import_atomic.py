@@ -9,14 +9,14 @@ from typing import LiteralString
 
 import pytest
 
-from graph.client import GraphClient
-from graph.cypher import schema as schema_cypher
-from graph.embedded import EmbeddedGraphServer
+from graph.bolt.client import GraphClient
+from graph.bolt.cypher import schema as schema_cypher
+from graph.bolt.embedded import EmbeddedGraphServer
+from graph.bolt.importer import import_plant
+from graph.bolt.repository import GraphRepository
+from graph.bolt.settings import EmbeddedGraphSettings
 from graph.errors import Conflict
-from graph.importer import import_plant
-from graph.plant import parse_plant
-from graph.repository import GraphRepository
-from graph.settings import EmbeddedGraphSettings
+from graph.plantfile import parse_plant
 
 # One CREATE per label with a uniqueness constraint on id (labels cannot be parameters).
 CREATE_BY_LABEL: dict[str, LiteralString] = {

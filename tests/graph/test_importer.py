@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from api.cli import EXAMPLE_PLANT
+from graph.bolt.importer import import_plant
+from graph.bolt.repository import GraphRepository
 from graph.errors import ValidationError
-from graph.importer import import_plant
-from graph.plant import load_plant_file, parse_plant
-from graph.repository import GraphRepository
+from graph.plantfile import load_plant_file, parse_plant
 
 
 def _plant_text(u: str, sensor_max: str = "16") -> str:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from bench.gen_plant import generate_plant
 from graph.errors import NotFound, ValidationError
 from graph.model import AssetLevel, RelationType, WorkOrderStatus
-from graph.plant import (
+from graph.plantfile import (
     PlantDescription,
     dump_plant,
     load_plant_file,

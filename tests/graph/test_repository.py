@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from graph.alerts import Alert, AlertRepository
-from graph.assets import AssetPage
-from graph.commands import SetpointCommand
+from graph.bolt.alerts import Alert, AlertRepository
+from graph.bolt.assets import AssetPage
+from graph.bolt.commands import SetpointCommand
+from graph.bolt.maintenance import EventPageRequest, MaintenanceFilter, event_key
+from graph.bolt.repository import GraphRepository
+from graph.bolt.simruns import SimRunRepository, SimulationRunRecord
 from graph.errors import Conflict, NotFound, ValidationError
-from graph.maintenance import EventPageRequest, MaintenanceFilter, event_key
 from graph.model import (
     Actuator,
     ActuatorBinding,
@@ -22,8 +24,6 @@ from graph.model import (
     SensorBinding,
     WorkOrder,
 )
-from graph.repository import GraphRepository
-from graph.simruns import SimRunRepository, SimulationRunRecord
 
 
 def small_plant(u: str) -> tuple[list[Asset], list[Sensor], list[Actuator], list[Relation]]:

@@ -17,13 +17,13 @@ import pytest
 from api.app import create_app
 from api.services import Services
 from api.settings import Settings
-from graph import _server_lock as lock
-from graph.client import GraphClient
-from graph.embedded import EmbeddedGraphServer, free_port
+from graph.bolt import server_lock as lock
+from graph.bolt.client import GraphClient
+from graph.bolt.embedded import EmbeddedGraphServer, free_port
+from graph.bolt.repository import GraphRepository
+from graph.bolt.settings import EmbeddedGraphSettings
 from graph.errors import Unavailable, ValidationError
 from graph.model import Asset
-from graph.repository import GraphRepository
-from graph.settings import EmbeddedGraphSettings
 from tests.serving import serve, wait_ready
 
 

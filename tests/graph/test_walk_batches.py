@@ -4,8 +4,8 @@ per start asset, and a number of statements that does not grow with the starts."
 
 from __future__ import annotations
 
+from graph.bolt.repository import GraphRepository
 from graph.model import Asset, Relation
-from graph.repository import GraphRepository
 
 HUB_FANOUT = 12
 

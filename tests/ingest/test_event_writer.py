@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest._event_writer import EventWriter
+from ingest.event_writer import EventWriter
 from ingest.store import EventRow, ReadingsStore, StoreSettings, open_store
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)

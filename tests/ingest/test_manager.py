@@ -12,18 +12,11 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from graph.bolt.repository import GraphRepository
+from graph.bolt.sources import SourceConfig
 from graph.errors import ValidationError
-from graph.model import (
-    Actuator,
-    ActuatorBinding,
-    Asset,
-    DataSource,
-    Sensor,
-    SensorBinding,
-    utcnow,
-)
-from graph.repository import GraphRepository
-from graph.sources import SourceConfig
+from graph.model import Actuator, ActuatorBinding, Asset, DataSource, Sensor, SensorBinding
+from graph.timeutil import utcnow
 from ingest.connectors import AssetEvent, ConnectorState
 from ingest.connectors.modbus_codec import ModbusType, encode_values
 from ingest.manager import ConnectorManager, Fanout, ManagerSettings

@@ -21,9 +21,9 @@ from ingest.connectors import (
     ConnectorStatus,
     DeadLetter,
 )
-from ingest.connectors._mqtt_messages import ack_outcome
-from ingest.connectors._mqtt_session import client_identifier
 from ingest.connectors.mqtt import MqttConnector
+from ingest.connectors.mqtt_messages import ack_outcome
+from ingest.connectors.mqtt_session import client_identifier
 from ingest.connectors.settings import MqttSettings
 from ingest.reading import Quality, RawReading
 from tests import peers

@@ -13,8 +13,8 @@ from asyncua import ua
 from graph.errors import ValidationError
 from graph.model import ActuatorBinding, DataSource, SensorBinding
 from ingest.connectors import Bindings, ConnectorState, DeadLetter
-from ingest.connectors._runtime import raise_if_cancelled
 from ingest.connectors.opcua import OpcUaConnector, quality_of, queue_size, sampling_interval_ms
+from ingest.connectors.runtime import raise_if_cancelled
 from ingest.connectors.settings import OPCUA_SECURITY_POLICIES, OpcUaSettings
 from ingest.reading import Quality, RawReading
 from tests import peers

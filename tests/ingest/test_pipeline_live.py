@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from graph.model import Sensor, utcnow
+from graph.model import Sensor
+from graph.timeutil import from_us, utcnow
 from ingest.pipeline import (
     IngestPipeline,
     LatestCache,
@@ -20,7 +21,7 @@ from ingest.pipeline import (
     StaticCatalog,
 )
 from ingest.reading import Quality, RawReading
-from ingest.store import DuckDBStore, ReadingBatch, from_us
+from ingest.store import DuckDBStore, ReadingBatch
 
 T0_US = 1_709_294_400_000_000
 

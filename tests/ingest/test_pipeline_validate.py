@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graph.model import Sensor
+from graph.timeutil import to_us
 from ingest.pipeline import CachedCatalog, StaticCatalog, normalise_unit, parse_body, validate
 from ingest.reading import Quality, RawReading
-from ingest.store import to_us
 
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 TEMP = Sensor("t1", "pump-1", "Temperature", "temperature", "°C", 0.0, 100.0)

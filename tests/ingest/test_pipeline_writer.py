@@ -16,8 +16,9 @@ import duckdb
 import pytest
 
 from graph.errors import Unavailable
+from graph.timeutil import from_us
 from ingest.pipeline import BatchWriter, SpillLog
-from ingest.store import DuckDBStore, ReadingBatch, RejectedRow, from_us
+from ingest.store import DuckDBStore, ReadingBatch, RejectedRow
 
 T0_US = 1_709_294_400_000_000
 LOCKER = (

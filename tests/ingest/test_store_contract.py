@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from graph.errors import Unavailable, ValidationError
+from graph.timeutil import to_us
 from ingest.reading import Quality
 from ingest.store import (
     Aggregate,
@@ -18,7 +19,6 @@ from ingest.store import (
     RejectedRow,
     align,
     bucket_grid,
-    to_us,
 )
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

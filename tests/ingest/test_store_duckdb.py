@@ -8,8 +8,9 @@ from pathlib import Path
 
 import duckdb
 
+from graph.timeutil import to_us
 from ingest.reading import Quality
-from ingest.store import DuckDBStore, ReadingBatch, to_us
+from ingest.store import DuckDBStore, ReadingBatch
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -9,10 +9,11 @@ from datetime import timedelta
 
 import pytest
 
-from graph.embedded import free_port
+from graph.bolt.embedded import free_port
 from graph.errors import Unavailable, ValidationError
-from ingest.store import QuestDBStore, ReadingBatch, RejectedRow, from_us
-from ingest.store import _questdb_sql as sql
+from graph.timeutil import from_us
+from ingest.store import QuestDBStore, ReadingBatch, RejectedRow
+from ingest.store import questdb_sql as sql
 from tests.lint.linting import lint_questdb
 
 US = timedelta(microseconds=1)

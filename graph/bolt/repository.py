@@ -1,0 +1,33 @@
+"""The graph repository: one object per aggregate over one Bolt client."""
+
+from __future__ import annotations
+
+from graph.bolt.assets import AssetRepository
+from graph.bolt.client import GraphClient
+from graph.bolt.commands import CommandRepository
+from graph.bolt.devices import DeviceRepository
+from graph.bolt.maintenance import MaintenanceRepository
+from graph.bolt.schema import ensure_schema
+from graph.bolt.sources import SourceRepository
+from graph.bolt.topology import TopologyRepository
+
+__all__ = ["GraphRepository"]
+
+
+class GraphRepository:
+    """What the rest of twinql uses to read and write the knowledge graph."""
+
+    def __init__(self, client: GraphClient) -> None:
+        self.client = client
+        self.assets = AssetRepository(client)
+        self.devices = DeviceRepository(client)
+        self.sources = SourceRepository(client)
+        self.topology = TopologyRepository(client)
+        self.maintenance = MaintenanceRepository(client)
+        self.commands = CommandRepository(client)
+
+    async def ensure_schema(self) -> None:
+        await ensure_schema(self.client)
+
+    async def ping(self) -> None:
+        await self.client.ping()

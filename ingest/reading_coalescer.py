@@ -1,0 +1,116 @@
+"""Connector readings, coalesced into pipeline batches.
+
+Every connector hands its readings to ``put()``; one background task passes what
+gathered to the pipeline at most once per ``linger_s``, so many small device messages
+become one validated batch, one store write and one live-bus update. The queue is
+bounded: ``put()`` waits while ``max_pending`` readings are queued, which holds up the
+connector (an MQTT connector then stops reading its socket). A batch the pipeline
+refuses becomes rejected rows, with each reading's raw payload and the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+
+from graph.timeutil import utcnow
+from ingest.reading import RawReading
+from ingest.store import RejectedRow
+
+__all__ = ["ReadingCoalescer"]
+
+log = logging.getLogger("twinql.ingest.manager")
+
+Sink = Callable[[list[RawReading]], Awaitable[None]]
+RejectSink = Callable[[list[RejectedRow]], Awaitable[None]]
+
+
+class ReadingCoalescer:
+    def __init__(
+        self,
+        sink: Sink,
+        reject: RejectSink,
+        *,
+        max_pending: int,
+        linger_s: float,
+        close_timeout_s: float,
+    ) -> None:
+        self._sink = sink
+        self._reject = reject
+        self._max_pending = max_pending
+        self._linger_s = linger_s
+        self._close_timeout_s = close_timeout_s
+        self._pending: list[RawReading] = []
+        self._cond = asyncio.Condition()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._drain(), name="twinql-readings")
+
+    async def put(self, raws: list[RawReading]) -> None:
+        """Queue readings (waits while ``max_pending`` are queued)."""
+        async with self._cond:
+            await self._cond.wait_for(lambda: len(self._pending) < self._max_pending)
+            self._pending.extend(raws)
+            self._cond.notify_all()
+
+    async def aclose(self) -> None:
+        """Hand over what is queued (within ``close_timeout_s``), then stop."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        async with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        try:
+            await asyncio.wait_for(task, self._close_timeout_s)
+        except TimeoutError:
+            log.error("the readings queue did not drain within %gs", self._close_timeout_s)
+
+    async def _drain(self) -> None:
+        while True:
+            async with self._cond:
+                await self._cond.wait_for(lambda: bool(self._pending) or self._stopping)
+                if self._stopping:
+                    break
+            if self._linger_s:
+                await asyncio.sleep(self._linger_s)
+            await self._flush()
+        await self._flush()
+
+    async def _flush(self) -> None:
+        async with self._cond:
+            batch, self._pending = self._pending, []
+            self._cond.notify_all()
+        if not batch:
+            return
+        try:
+            await self._sink(batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # keep the readings: they become rejected rows
+            log.warning("pipeline refused %d readings: %r", len(batch), exc)
+            await self._keep_refused(batch, exc)
+
+    async def _keep_refused(self, batch: list[RawReading], exc: Exception) -> None:
+        now = utcnow()
+        rows = [
+            RejectedRow(
+                id=secrets.randbits(63),
+                received_at=r.received_at or now,
+                sensor_id=r.sensor_id,
+                asset_id=r.asset_id or "",
+                raw=r.raw if r.raw is not None else json.dumps(r.value, default=str),
+                reason=f"{r.source or 'connector'}: pipeline refused the batch: {exc!r}",
+            )
+            for r in batch
+        ]
+        try:
+            await self._reject(rows)
+        except Exception:
+            log.exception("cannot keep %d refused readings: %r", len(rows), rows[:10])
