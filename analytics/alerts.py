@@ -31,10 +31,10 @@ either one (hysteresis 0 then). Missing values (NaN) and readings no newer than 
 last one seen for the sensor are ignored.
 
 How it runs. The sensor ids are coded to integers by a dict kept from batch to batch,
-one lookup per run of equal ids (``analytics._codes``); the readings that count are
-grouped by sensor, without a sort when they come grouped (``analytics._grouping``). The
+one lookup per run of equal ids (``analytics.codes``); the readings that count are
+grouped by sensor, without a sort when they come grouped (``analytics.grouping``). The
 state machine, a scan per (sensor, rule), runs in rounds vectorised over the batch
-(``analytics._scan``): a round finds, for every sensor at once, the first reading where
+(``analytics.scan``): a round finds, for every sensor at once, the first reading where
 its rule changes state, and works on the readings where a condition holds rather than
 on all. A batch costs one round plus one per change. Batches under
 ``AlertEvaluator.STEPWISE_BELOW`` readings take a Python step per reading instead, with

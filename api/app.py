@@ -21,11 +21,11 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from api.context import Context
-from api.readings_http import routes as readings_routes
+from api.readings.http import routes as readings_routes
 from api.schema import build_schema
-from api.services import Services
+from api.services.container import Services
 from api.settings import Settings
-from api.status import routes as status_routes
+from api.status.schema import routes as status_routes
 from graph.errors import Unauthenticated
 
 __all__ = ["create_app"]

@@ -19,7 +19,7 @@ __all__ = ["main"]
 _NOISY_LOGGERS = ("asyncua", "pymodbus", "amqtt", "transitions", "neo4j")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
-EXAMPLE_PLANT = Path(__file__).parent / "examples" / "example_plant.yaml"
+EXAMPLE_PLANT = Path(__file__).parent / "demo" / "example_plant.yaml"
 
 _DESCRIPTION = """\
 twinql: a live digital twin of physical assets.
@@ -140,7 +140,7 @@ def _export_schema(output: Path | None) -> int:
 
 
 async def _load(settings: Settings, file: Path, *, check: bool) -> int:
-    from api.services import open_graph
+    from api.services.container import open_graph
     from graph.bolt.importer import import_plant
     from graph.plantfile import load_plant_file, parse_plant
     from sim import MODELS
@@ -174,7 +174,7 @@ def _serve(settings: Settings, *, demo: bool, devices: bool = True, speedup: flo
     import uvicorn
 
     from api.app import create_app
-    from api.services import Services
+    from api.services.container import Services
 
     services = Services.from_settings(settings)
 

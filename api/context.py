@@ -2,7 +2,7 @@
 
 Every field that fans out (sensors, actuators, latest values, relations, work orders,
 ancestors, subtrees and walks) resolves through a loader created here, per request (cursor
-pages of children and maintenance through the page loaders of ``api.types.pages``), so a
+pages of children and maintenance through the page loaders of ``api.assets.pages``), so a
 tree of N assets costs a bounded number of store round trips. ``load_fn`` returns one
 entry per key, in key order; a missing key yields a ``NotFound`` instance (or an empty
 list for lists). Fields with arguments are keyed by ``(asset id, *arguments)``.
@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from api.auth import ANONYMOUS, Principal, require
-from api.services import Services
+from api.services.auth import ANONYMOUS, Principal, require
+from api.services.container import Services
 from graph.bolt.assets import TreeNode
 from graph.bolt.topology import Neighbourhood, Reached
 from graph.errors import NotFound, TwinqlError

@@ -35,7 +35,7 @@ LIST_FIELDS = {
     "actuators": 5,
     "edges": 1,
     "nodes": 1,
-    "subtree": 1_000,  # = api.types.assets.DEFAULT_WALK_LIMIT
+    "subtree": 1_000,  # = api.assets.types.DEFAULT_WALK_LIMIT
     "ancestors": 8,
     "impact": 1_000,
     "rootCauses": 1_000,

@@ -11,16 +11,16 @@ from strawberry.extensions import (
 )
 from strawberry.tools import merge_types
 
-from api.alerts import AlertsMutation, AlertsQuery, AlertsSubscription
-from api.control import ControlMutation, ControlQuery
+from api.alerts.schema import AlertsMutation, AlertsQuery, AlertsSubscription
+from api.assets.mutations import GraphMutation
+from api.assets.queries import GraphQuery
+from api.control.schema import ControlMutation, ControlQuery
 from api.errors import CodedErrors
-from api.graph_mutations import GraphMutation
-from api.graph_queries import GraphQuery
 from api.limits import cost_limit_rule
-from api.readings import ReadingsMutation, ReadingsQuery
-from api.simulation import SimulationMutation, SimulationQuery, SimulationSubscription
-from api.status import StatusQuery
-from api.subscriptions import SubscriptionRoot
+from api.live.schema import SubscriptionRoot
+from api.readings.schema import ReadingsMutation, ReadingsQuery
+from api.simulation.schema import SimulationMutation, SimulationQuery, SimulationSubscription
+from api.status.schema import StatusQuery
 
 __all__ = ["build_schema"]
 

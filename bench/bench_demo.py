@@ -19,9 +19,9 @@ import time
 import tracemalloc
 
 from api.cli import EXAMPLE_PLANT
+from api.demo import DemoDevices, DemoPlant, DemoSettings
 from graph.plantfile import load_plant_file
 from ingest.connectors import Bindings, make_connector
-from ingest.demo import DemoDevices, DemoPlant, DemoSettings
 from ingest.reading import RawReading
 
 

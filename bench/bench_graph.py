@@ -27,7 +27,7 @@ import uvicorn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.app import create_app  # noqa: E402
-from api.services import Services  # noqa: E402
+from api.services.container import Services  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from bench.gen_plant import generate_plant  # noqa: E402
 from graph.bolt.embedded import free_port  # noqa: E402

@@ -42,7 +42,7 @@ import uvicorn
 import websockets
 
 from api.app import create_app
-from api.services import Services
+from api.services.container import Services
 from api.settings import Settings
 
 TOKEN = "bench-admin-token-0123456789"

@@ -52,7 +52,7 @@ _KINDS = (
     ("current", "A", 0.0, 200.0),
     ("level", "m", 0.0, 10.0),
 )
-_FANOUT = {AssetLevel.SITE: 5, AssetLevel.AREA: 4, AssetLevel.LINE: 5, AssetLevel.UNIT: 4}
+FANOUT = {AssetLevel.SITE: 5, AssetLevel.AREA: 4, AssetLevel.LINE: 5, AssetLevel.UNIT: 4}
 _TYPES = {
     AssetLevel.SITE: ("plant_site",),
     AssetLevel.AREA: ("production_area", "utilities_area"),
@@ -93,7 +93,7 @@ def generate_plant(
             if level in _NEXT:
                 prefix = {AssetLevel.AREA: "a", AssetLevel.LINE: "l", AssetLevel.UNIT: "u"}
                 tag = prefix.get(_NEXT[level], "e")
-                for k in range(_FANOUT[level], 0, -1):  # reversed: popped in order
+                for k in range(FANOUT[level], 0, -1):  # reversed: popped in order
                     stack.append((f"{ident}-{tag}{k}", _NEXT[level], ident))
 
     sensors: list[Sensor] = []

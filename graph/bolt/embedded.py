@@ -9,7 +9,7 @@ The same neo4j driver and the same Cypher talk to it as to Neo4j 5 in production
 
 The child never outlives twinql for long: on Linux it gets a parent-death signal, and a
 record file names it so the next start stops a server a killed twinql left behind (see
-``graph._server_lock``). ``attach=True`` (``twinql load``) uses the server a running
+``graph.bolt.server_lock``). ``attach=True`` (``twinql load``) uses the server a running
 twinql already owns for the same directory instead of starting a second one.
 """
 

@@ -21,27 +21,27 @@ from graph.model import (
     WorkOrder,
 )
 from graph.plantfile.fields import (
-    _ACTUATOR,
-    _ASSET,
-    _ASSET_NESTED,
-    _BINDING,
-    _EVENT,
-    _MODBUS_ADDRESS,
-    _ORDER,
-    _RELATION,
-    _SENSOR,
-    _SIM,
-    _SIM_MAPS,
-    _SOURCE,
-    _STATION,
-    _TOP,
+    ACTUATOR,
+    ASSET,
+    ASSET_NESTED,
+    BINDING,
+    EVENT,
+    MODBUS_ADDRESS,
+    ORDER,
+    RELATION,
+    SENSOR,
+    SIM,
+    SIM_MAPS,
+    SOURCE,
+    STATION,
+    TOP,
+    BadValue,
     Spec,
-    _Bad,
-    _hint,
-    _ident,
-    _num,
-    _str,
-    _target,
+    did_you_mean,
+    ident,
+    number,
+    state_target,
+    text_field,
 )
 from graph.plantfile.spec import AssetSimSpec, PlantDescription, StateTarget, StationSpec
 from graph.plantfile.text import MAX_DEPTH, KeyPath, kind_of
@@ -91,7 +91,7 @@ class PlantChecker:
             if entry is None:
                 if key not in nested:
                     allowed = [*spec, *nested]
-                    hint = _hint(key, allowed) or f"; allowed: {', '.join(allowed)}"
+                    hint = did_you_mean(key, allowed) or f"; allowed: {', '.join(allowed)}"
                     self.add((*path, key), f"unknown key {key!r}{hint}")
                     ok = False
                 continue
@@ -99,7 +99,7 @@ class PlantChecker:
                 continue
             try:
                 out[key] = entry[0](value)
-            except _Bad as exc:
+            except BadValue as exc:
                 self.add((*path, key), str(exc))
                 ok = False
         for key, (_, required) in spec.items():
@@ -146,14 +146,14 @@ class PlantChecker:
             self.add((), f"a plant file is a mapping with an 'assets' list, got {kind_of(data)}")
             return
         for key in data:
-            if key not in _TOP:
-                self.add((key,), f"unknown key {key!r}{_hint(key, _TOP)}")
+            if key not in TOP:
+                self.add((key,), f"unknown key {key!r}{did_you_mean(key, TOP)}")
         if "version" in data and (data["version"] != 1 or isinstance(data["version"], bool)):
             self.add(("version",), f"unsupported version {data['version']!r}; expected 1")
         for key in ("name", "description"):
             try:
-                self.out[key] = [_str(data.get(key, ""))]
-            except _Bad as exc:
+                self.out[key] = [text_field(data.get(key, ""))]
+            except BadValue as exc:
                 self.add((key,), str(exc))
         if "assets" not in data:
             self.add((), "missing required key 'assets'")
@@ -179,7 +179,7 @@ class PlantChecker:
         if depth > MAX_DEPTH:
             self.add(path, f"assets nested deeper than {MAX_DEPTH} levels")
             return
-        f, ok = self.fields(raw, path, _ASSET, _ASSET_NESTED)
+        f, ok = self.fields(raw, path, ASSET, ASSET_NESTED)
         aid = f.get("id")
         ok &= self.define("asset", aid, (*path, "id"))
         level = AssetLevel(f["level"]) if "level" in f else None
@@ -220,7 +220,7 @@ class PlantChecker:
         if isinstance(raw, dict) and raw.get("sim") is not None:
             self.sim(raw["sim"], (*path, "sim"), aid)
         if isinstance(raw, dict) and raw.get("station") is not None:
-            sf, sok = self.fields(raw["station"], (*path, "station"), _STATION)
+            sf, sok = self.fields(raw["station"], (*path, "station"), STATION)
             if "buffer_after" in sf:
                 self.refs.append(
                     ((*path, "station", "buffer_after"), ("asset",), sf["buffer_after"])
@@ -231,7 +231,7 @@ class PlantChecker:
             self.asset(c, p, (aid, level), depth + 1)
 
     def sensor(self, raw: object, path: KeyPath, asset_id: str | None) -> None:
-        f, ok = self.fields(raw, path, _SENSOR)
+        f, ok = self.fields(raw, path, SENSOR)
         ok &= self.define("sensor", f.get("id"), (*path, "id"))
         lo, hi = f.get("min_value"), f.get("max_value")
         if lo is not None and hi is not None and lo > hi:
@@ -254,7 +254,7 @@ class PlantChecker:
             )
 
     def actuator(self, raw: object, path: KeyPath, asset_id: str | None) -> None:
-        f, ok = self.fields(raw, path, _ACTUATOR)
+        f, ok = self.fields(raw, path, ACTUATOR)
         ok &= self.define("actuator", f.get("id"), (*path, "id"))
         lo, hi = f.get("min_value"), f.get("max_value")
         if lo is not None and hi is not None and lo > hi:
@@ -273,17 +273,17 @@ class PlantChecker:
             )
 
     def sim(self, raw: object, path: KeyPath, asset_id: str | None) -> None:
-        f, ok = self.fields(raw, path, _SIM, _SIM_MAPS)
+        f, ok = self.fields(raw, path, SIM, SIM_MAPS)
         model = f.get("model")
         if isinstance(model, str) and self.sim_models is not None and model not in self.sim_models:
             known = ", ".join(sorted(self.sim_models))
-            hint = _hint(model, self.sim_models)
+            hint = did_you_mean(model, self.sim_models)
             self.add((*path, "model"), f"unknown simulation model {model!r}{hint}; known: {known}")
         params: dict[str, float] = {}
         for key, value in f.get("parameters", {}).items():
             try:
-                params[_str(key)] = _num(value)
-            except _Bad as exc:
+                params[text_field(key)] = number(value)
+            except BadValue as exc:
                 self.add((*path, "parameters", key), str(exc))
         maps: dict[str, dict[str, StateTarget]] = {}
         for name, kinds in (
@@ -299,9 +299,9 @@ class PlantChecker:
             for key, target in (raw_map or {}).items():
                 p = (*path, name, key)
                 try:
-                    maps[name][_ident(key)] = _target(target)
+                    maps[name][ident(key)] = state_target(target)
                     self.refs.append((p, kinds, key))
-                except _Bad as exc:
+                except BadValue as exc:
                     self.add(p, str(exc))
         if ok and asset_id:
             self.out["sims"].append(
@@ -316,7 +316,7 @@ class PlantChecker:
             )
 
     def source(self, raw: object, path: KeyPath) -> None:
-        f, ok = self.fields(raw, path, _SOURCE, ("bindings",))
+        f, ok = self.fields(raw, path, SOURCE, ("bindings",))
         sid = f.get("id")
         ok &= self.define("data source", sid, (*path, "id"))
         if ok:
@@ -334,7 +334,7 @@ class PlantChecker:
             self.binding(b, p, sid if ok else None, f.get("protocol"))
 
     def binding(self, raw: object, path: KeyPath, sid: str | None, protocol: str | None) -> None:
-        f, ok = self.fields(raw, path, _BINDING)
+        f, ok = self.fields(raw, path, BINDING)
         if not isinstance(raw, dict):
             return
         if ("sensor" in raw) == ("actuator" in raw):
@@ -351,7 +351,7 @@ class PlantChecker:
             ok = False
         self.seen.setdefault(key, path)
         if protocol == DeviceProtocol.MODBUS.value and isinstance(address, str):
-            if not _MODBUS_ADDRESS.match(address) or int(address.split(":")[1]) > 65535:
+            if not MODBUS_ADDRESS.match(address) or int(address.split(":")[1]) > 65535:
                 msg = "modbus address must be hr:N, ir:N, coil:N or di:N with N from 0 to 65535"
                 self.add((*path, "address"), f"{msg}, got {address!r}")
             elif kind == "actuator" and not address.startswith(("hr:", "coil:")):
@@ -381,7 +381,7 @@ class PlantChecker:
                 )
 
     def relation(self, raw: object, path: KeyPath) -> None:
-        f, ok = self.fields(raw, path, _RELATION)
+        f, ok = self.fields(raw, path, RELATION)
         for end in ("from", "to"):
             if end in f:
                 self.refs.append(((*path, end), ("asset",), f[end]))
@@ -400,7 +400,7 @@ class PlantChecker:
         )
 
     def work_order(self, raw: object, path: KeyPath) -> None:
-        f, ok = self.fields(raw, path, _ORDER)
+        f, ok = self.fields(raw, path, ORDER)
         ok &= self.define("work order", f.get("id"), (*path, "id"))
         if "asset" in f:
             self.refs.append(((*path, "asset"), ("asset",), f["asset"]))
@@ -424,7 +424,7 @@ class PlantChecker:
             )
 
     def event(self, raw: object, path: KeyPath) -> None:
-        f, ok = self.fields(raw, path, _EVENT)
+        f, ok = self.fields(raw, path, EVENT)
         ok &= self.define("maintenance event", f.get("id"), (*path, "id"))
         if "asset" in f:
             self.refs.append(((*path, "asset"), ("asset",), f["asset"]))
@@ -450,11 +450,11 @@ class PlantChecker:
             )
 
     def finish(self) -> None:
-        for path, kinds, ident in self.refs:
-            if not any(ident in self.ids[k] for k in kinds):
+        for path, kinds, ref_id in self.refs:
+            if not any(ref_id in self.ids[k] for k in kinds):
                 pool = [x for k in kinds for x in self.ids[k]]
-                hint = _hint(ident, pool) if len(pool) <= 20_000 else ""
-                self.add(path, f"unknown {' or '.join(kinds)} {ident!r}{hint}")
+                hint = did_you_mean(ref_id, pool) if len(pool) <= 20_000 else ""
+                self.add(path, f"unknown {' or '.join(kinds)} {ref_id!r}{hint}")
         for path, level, parent_id in self.parent_links:
             parent_level = self.levels.get(parent_id)
             if level and parent_level and level.rank <= parent_level.rank:

@@ -17,76 +17,76 @@ if TYPE_CHECKING:
     from graph.plantfile.spec import StateTarget
 
 
-class _Bad(Exception):
+class BadValue(Exception):
     """A field's value is wrong; the walker adds the field's path."""
 
 
-def _hint(word: str, choices: Iterable[str]) -> str:
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
-def _str(v: object) -> str:
+def text_field(v: object) -> str:
     if not isinstance(v, str):
-        raise _Bad(f"expected a string, got {kind_of(v)} {v!r}")
+        raise BadValue(f"expected a string, got {kind_of(v)} {v!r}")
     return v
 
 
 def _name(v: object) -> str:
-    if not _str(v).strip() or len(v) > 256:  # type: ignore[arg-type]
-        raise _Bad("expected a non-empty string of at most 256 characters")
+    if not text_field(v).strip() or len(v) > 256:  # type: ignore[arg-type]
+        raise BadValue("expected a non-empty string of at most 256 characters")
     return v  # type: ignore[return-value]
 
 
-def _ident(v: object) -> str:
+def ident(v: object) -> str:
     if isinstance(v, int | float) and not isinstance(v, bool):
-        raise _Bad(f"ids are strings, got {kind_of(v)} {v!r}: quote it")
+        raise BadValue(f"ids are strings, got {kind_of(v)} {v!r}: quote it")
     try:
         return check_id(v, "id")
     except ValidationError as exc:
-        raise _Bad(exc.message) from None
+        raise BadValue(exc.message) from None
 
 
-def _num(v: object) -> float:
+def number(v: object) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float):
-        raise _Bad(f"expected a number, got {kind_of(v)} {v!r}")
+        raise BadValue(f"expected a number, got {kind_of(v)} {v!r}")
     try:
         out = float(v)
     except OverflowError:
-        raise _Bad(f"number {v} is too large") from None
+        raise BadValue(f"number {v} is too large") from None
     if not math.isfinite(out):
-        raise _Bad(f"expected a finite number, got {v!r}")
+        raise BadValue(f"expected a finite number, got {v!r}")
     return out
 
 
 def _positive(v: object) -> float:
-    if (out := _num(v)) <= 0:
-        raise _Bad(f"must be positive, got {v!r}")
+    if (out := number(v)) <= 0:
+        raise BadValue(f"must be positive, got {v!r}")
     return out
 
 
 def _nonneg(v: object) -> float:
-    if (out := _num(v)) < 0:
-        raise _Bad(f"cannot be negative, got {v!r}")
+    if (out := number(v)) < 0:
+        raise BadValue(f"cannot be negative, got {v!r}")
     return out
 
 
 def _count(v: object) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise _Bad(f"expected a whole number >= 0, got {kind_of(v)} {v!r}")
+        raise BadValue(f"expected a whole number >= 0, got {kind_of(v)} {v!r}")
     return v
 
 
 def _priority(v: object) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 5:
-        raise _Bad(f"expected a whole number from 1 to 5, got {kind_of(v)} {v!r}")
+        raise BadValue(f"expected a whole number from 1 to 5, got {kind_of(v)} {v!r}")
     return v
 
 
 def _ranged(lo: float, hi: float) -> Callable[[object], float]:
     def conv(v: object) -> float:
-        if not lo <= (out := _num(v)) <= hi:
-            raise _Bad(f"must be within [{lo:g}, {hi:g}], got {v!r}")
+        if not lo <= (out := number(v)) <= hi:
+            raise BadValue(f"must be within [{lo:g}, {hi:g}], got {v!r}")
         return out
 
     return conv
@@ -97,11 +97,11 @@ _RFC3339 = re.compile(r"^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[Zz]|[+-
 
 def _time(v: object) -> datetime:
     if not isinstance(v, str) or not _RFC3339.match(v):
-        raise _Bad(f"expected an RFC 3339 date-time like 2025-03-01T08:00:00Z, got {v!r}")
+        raise BadValue(f"expected an RFC 3339 date-time like 2025-03-01T08:00:00Z, got {v!r}")
     try:
         return datetime.fromisoformat(v.upper().replace("Z", "+00:00"))
     except ValueError as exc:
-        raise _Bad(f"invalid date-time {v!r}: {exc}") from None
+        raise BadValue(f"invalid date-time {v!r}: {exc}") from None
 
 
 def _choice(choices: Iterable[str], what: str) -> Callable[[object], str]:
@@ -110,8 +110,8 @@ def _choice(choices: Iterable[str], what: str) -> Callable[[object], str]:
     def conv(v: object) -> str:
         if v not in allowed:
             shown = v if isinstance(v, str) else f"{kind_of(v)} {v!r}"
-            hint = _hint(v, allowed) if isinstance(v, str) else ""
-            raise _Bad(f"unknown {what} {shown!r}{hint}; expected one of {', '.join(allowed)}")
+            hint = did_you_mean(v, allowed) if isinstance(v, str) else ""
+            raise BadValue(f"unknown {what} {shown!r}{hint}; expected one of {', '.join(allowed)}")
         return v
 
     return conv
@@ -119,7 +119,7 @@ def _choice(choices: Iterable[str], what: str) -> Callable[[object], str]:
 
 def _mapping(v: object) -> dict[str, object]:
     if not isinstance(v, dict):
-        raise _Bad(f"expected a mapping, got {kind_of(v)}")
+        raise BadValue(f"expected a mapping, got {kind_of(v)}")
     return v
 
 
@@ -129,10 +129,10 @@ DATA_TYPES += ("float32", "float64")
 
 
 def _data_type(v: object) -> str:
-    base, _, order = _str(v).partition(":")
+    base, _, order = text_field(v).partition(":")
     _choice(DATA_TYPES, "data type")(base)
     if order and order not in _WORD_ORDERS:
-        raise _Bad(f"unknown word order {order!r}; expected one of {', '.join(_WORD_ORDERS)}")
+        raise BadValue(f"unknown word order {order!r}; expected one of {', '.join(_WORD_ORDERS)}")
     return v  # type: ignore[return-value]
 
 
@@ -140,97 +140,97 @@ Conv = Callable[[object], object]
 Spec = dict[str, tuple[Conv, bool]]  # key -> (converter, required)
 
 _LEVEL = _choice([lv.value for lv in AssetLevel], "level")
-_ASSET: Spec = {
-    "id": (_ident, True),
+ASSET: Spec = {
+    "id": (ident, True),
     "name": (_name, False),
     "type": (_name, True),
     "level": (_LEVEL, True),
-    "parent": (_ident, False),
-    "description": (_str, False),
+    "parent": (ident, False),
+    "description": (text_field, False),
     "lat": (_ranged(-90, 90), False),
     "lon": (_ranged(-180, 180), False),
     "metadata": (_mapping, False),
 }
-_ASSET_NESTED = ("sensors", "actuators", "children", "sim", "station")
-_SENSOR: Spec = {
-    "id": (_ident, True),
+ASSET_NESTED = ("sensors", "actuators", "children", "sim", "station")
+SENSOR: Spec = {
+    "id": (ident, True),
     "name": (_name, False),
     "kind": (_name, True),
-    "unit": (_str, True),
-    "min_value": (_num, False),
-    "max_value": (_num, False),
+    "unit": (text_field, True),
+    "min_value": (number, False),
+    "max_value": (number, False),
     "sampling_rate_seconds": (_positive, False),
-    "warn_low": (_num, False),
-    "warn_high": (_num, False),
+    "warn_low": (number, False),
+    "warn_high": (number, False),
 }
-_ACTUATOR: Spec = {
-    "id": (_ident, True),
+ACTUATOR: Spec = {
+    "id": (ident, True),
     "name": (_name, False),
-    "unit": (_str, True),
-    "min_value": (_num, True),
-    "max_value": (_num, True),
+    "unit": (text_field, True),
+    "min_value": (number, True),
+    "max_value": (number, True),
 }
-_SIM: Spec = {"model": (_name, True), "parameters": (_mapping, False)}
-_SIM_MAPS = ("state_map", "input_map", "output_map")
-_STATION: Spec = {
+SIM: Spec = {"model": (_name, True), "parameters": (_mapping, False)}
+SIM_MAPS = ("state_map", "input_map", "output_map")
+STATION: Spec = {
     "cycle_time_s": (_positive, True),
     "cv": (_nonneg, False),
     "mtbf_h": (_positive, False),
     "mttr_h": (_positive, False),
-    "buffer_after": (_ident, False),
+    "buffer_after": (ident, False),
     "buffer_capacity": (_count, False),
 }
-_SOURCE: Spec = {
-    "id": (_ident, True),
+SOURCE: Spec = {
+    "id": (ident, True),
     "protocol": (_choice([p.value for p in DeviceProtocol], "protocol"), True),
-    "endpoint": (_str, True),
-    "name": (_str, False),
+    "endpoint": (text_field, True),
+    "name": (text_field, False),
     "settings": (_mapping, False),
 }
-_BINDING: Spec = {
-    "sensor": (_ident, False),
-    "actuator": (_ident, False),
+BINDING: Spec = {
+    "sensor": (ident, False),
+    "actuator": (ident, False),
     "address": (_name, True),
-    "scale": (_num, False),
-    "offset": (_num, False),
+    "scale": (number, False),
+    "offset": (number, False),
     "data_type": (_data_type, False),
 }
-_RELATION: Spec = {
-    "from": (_ident, True),
-    "to": (_ident, True),
+RELATION: Spec = {
+    "from": (ident, True),
+    "to": (ident, True),
     "type": (_choice([t.value for t in RelationType], "relation type"), True),
 }
-_EVENT: Spec = {
-    "id": (_ident, True),
-    "asset": (_ident, True),
+EVENT: Spec = {
+    "id": (ident, True),
+    "asset": (ident, True),
     "kind": (_name, True),
     "at": (_time, True),
-    "description": (_str, False),
-    "technician": (_str, False),
+    "description": (text_field, False),
+    "technician": (text_field, False),
     "cost": (_nonneg, False),
     "downtime_minutes": (_nonneg, False),
-    "work_order": (_ident, False),
+    "work_order": (ident, False),
 }
-_ORDER: Spec = {
-    "id": (_ident, True),
-    "asset": (_ident, True),
+ORDER: Spec = {
+    "id": (ident, True),
+    "asset": (ident, True),
     "status": (_choice([s.value for s in WorkOrderStatus], "status"), True),
     "priority": (_priority, True),
     "created_at": (_time, True),
     "due_at": (_time, False),
-    "reason": (_str, False),
+    "reason": (text_field, False),
 }
-_TOP: tuple[str, ...] = ("version", "name", "description", "assets", "data_sources", "relations")
-_TOP += ("maintenance", "work_orders")
-_MODBUS_ADDRESS = re.compile(r"^(hr|ir|coil|di):\d{1,5}$")
+TOP: tuple[str, ...] = ("version", "name", "description", "assets", "data_sources", "relations")
+TOP += ("maintenance", "work_orders")
+MODBUS_ADDRESS = re.compile(r"^(hr|ir|coil|di):\d{1,5}$")
 
 
-def _target(v: object) -> StateTarget:
+def state_target(v: object) -> StateTarget:
     if isinstance(v, str) and v:
         return v
     if isinstance(v, dict):
         unknown = [k for k in v if k not in ("name", "scale", "offset")]
         if unknown or "name" not in v:
-            raise _Bad("expected a name or {name, scale?, offset?}" + _hint(str(unknown), "name"))
-        return (_name(v["name"]), _num(v.get("scale", 1.0)), _num(v.get("offset", 0.0)))
-    raise _Bad(f"expected a name or {{name, scale?, offset?}}, got {kind_of(v)} {v!r}")
+            raise BadValue("expected a name or {name, scale?, offset?}" + did_you_mean(str(unknown), "name"))
+        return (_name(v["name"]), number(v.get("scale", 1.0)), number(v.get("offset", 0.0)))
+    raise BadValue(f"expected a name or {{name, scale?, offset?}}, got {kind_of(v)} {v!r}")

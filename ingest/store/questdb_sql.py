@@ -109,7 +109,7 @@ AGGREGATES = {
 
 # Keyed SAMPLE BY cannot take FROM-TO on QuestDB 8.x: buckets are aligned to the
 # calendar (epoch multiples of the bucket, as DuckDB does) and the window's empty
-# buckets are filled on the returned grid (``ingest.store._shape.fill_grid``).
+# buckets are filled on the returned grid (``ingest.store.shape.fill_grid``).
 BUCKETED = (
     """
 SELECT * FROM (

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from sim.model import InputSpec, Model, OutputSpec, ParamSpec, StateSpec
-from sim.models._thermal import BAR_PER_M, RHO_G_KW, G, bearing_heat_kw, vibration_mm_s
+from sim.models.mechanics import BAR_PER_M, RHO_G_KW, G, bearing_heat_kw, vibration_mm_s
 from sim.models.valve import equal_percentage
 
 __all__ = ["PumpModel"]

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from sim.model import InputSpec, Model, OutputSpec, ParamSpec, StateSpec
-from sim.models._thermal import bearing_heat_kw, vibration_mm_s
+from sim.models.mechanics import bearing_heat_kw, vibration_mm_s
 
 __all__ = ["MotorThermalModel"]
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from analytics.alerts import Rule, Severity
-from api.alert_service import AlertService, require_alerts
+from api.services.alerting import AlertService, require_alerts
 from graph.bolt.alerts import AlertRepository
 from graph.timeutil import to_us
 from ingest.store import ReadingBatch

@@ -10,8 +10,8 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from api.auth import Principal
-from api.control import execute_setpoint
+from api.control.schema import execute_setpoint
+from api.services.auth import Principal
 from graph.bolt.commands import CommandStatus
 from tests import peers
 from tests.api.conftest import OPERATOR, VIEWER, Api

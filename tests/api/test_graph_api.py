@@ -12,10 +12,10 @@ import strawberry
 from graphql import DocumentNode, parse, print_ast, specified_rules, validate
 from strawberry.extensions import AddValidationRules
 
+from api.assets.types import DEFAULT_WALK_LIMIT
 from api.errors import CodedErrors
 from api.limits import LIST_FIELDS
 from api.schema import build_schema
-from api.types.assets import DEFAULT_WALK_LIMIT
 from graph.bolt.client import GraphClient
 from tests.api.conftest import OPERATOR, VIEWER, Api
 
@@ -454,7 +454,7 @@ def test_readme_queries_pass_the_default_limits(query: str) -> None:
 
 def test_the_benchmark_queries_pass_the_default_limits() -> None:
     from bench.bench_graph import IMPACT, SUBTREE, TREE
-    from bench.gen_plant import _FANOUT
+    from bench.gen_plant import FANOUT
     from graph.model import AssetLevel
 
     for query in (TREE, SUBTREE, IMPACT):
@@ -462,7 +462,7 @@ def test_the_benchmark_queries_pass_the_default_limits() -> None:
     # The tree asks for each level's whole fan-out, so it still returns every asset.
     firsts = [int(n) for n in re.findall(r"children\(first: (\d+)\)", TREE)]
     levels = (AssetLevel.SITE, AssetLevel.AREA, AssetLevel.LINE, AssetLevel.UNIT)
-    assert firsts == [_FANOUT[level] for level in levels]
+    assert firsts == [FANOUT[level] for level in levels]
 
 
 def test_walks_cost_what_they_may_return() -> None:

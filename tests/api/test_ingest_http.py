@@ -18,8 +18,8 @@ import uvicorn
 from starlette.applications import Starlette
 
 from api.app import create_app
-from api.readings_http import MAX_BODY, routes
-from api.services import Services
+from api.readings.http import MAX_BODY, routes
+from api.services.container import Services
 from graph.bolt.embedded import EmbeddedGraphServer, free_port
 from ingest.store import DuckDBStore
 from tests.api.conftest import ADMIN, INGEST, OPERATOR, VIEWER, Api, app_settings

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from api.jobs import JobRunner, JobSettings
-from api.sim_work import work_scenario
+from api.services.simulation.jobs import JobRunner, JobSettings
+from api.services.simulation.work import work_scenario
 from sim import Scenario, Uncertain
 
 

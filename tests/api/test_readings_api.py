@@ -18,8 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from api.cli import EXAMPLE_PLANT
-from api.readings_loaders import STORE_CALLS
-from api.readings_window import (
+from api.readings.loaders import STORE_CALLS
+from api.readings.window import (
     MAX_POINTS,
     format_bucket,
     make_window,

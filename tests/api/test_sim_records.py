@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from api.sim_records import band_id, result_batch, series_id
+from api.services.simulation.records import band_id, result_batch, series_id
 from graph.bolt.simruns import SimulationRunRecord
 from sim import Event, Scenario, Uncertain, run_scenario
 

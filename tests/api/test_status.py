@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import httpx
 from starlette.applications import Starlette
 
-from api.status import CONTENT_TYPE, StatusSnapshot, render_metrics, routes
+from api.status.schema import CONTENT_TYPE, StatusSnapshot, render_metrics, routes
 from ingest.pipeline.writer import WriterStats
 from tests.api.conftest import ADMIN, INGEST, VIEWER, Api
 

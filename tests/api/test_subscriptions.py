@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from api.subscriptions import live_messages
+from api.live.schema import live_messages
 from graph.timeutil import utcnow
 from ingest.connectors import AssetEvent
 from ingest.pipeline import LiveBus

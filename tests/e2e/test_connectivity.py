@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from api.app import create_app
-from api.services import Services
+from api.services.container import Services
 from graph.bolt.embedded import EmbeddedGraphServer, free_port
 from graph.timeutil import utcnow
 from tests import peers

@@ -28,13 +28,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.cli import EXAMPLE_PLANT
+from api.demo import DemoDevices, DemoPlant, DemoSettings, WearFault
+from api.demo.modbus import encode_point
 from graph.errors import NotFound, ValidationError
 from graph.plantfile import PlantDescription, load_plant_file, parse_plant
 from ingest.connectors import Bindings, make_connector
 from ingest.connectors.modbus_codec import BlockDecoder, Point, ReadBlock
 from ingest.connectors.runtime import ConnectorBase
-from ingest.demo import DemoDevices, DemoPlant, DemoSettings, WearFault
-from ingest.demo.modbus import encode_point
 from ingest.reading import RawReading
 from tests import peers
 from tests.e2e.wsclient import connect

@@ -11,8 +11,8 @@ import numpy as np
 
 from analytics import AlertEvaluator
 from api.cli import EXAMPLE_PLANT
+from api.demo.plant import DemoPlant, WearFault
 from graph.plantfile import load_plant_file
-from ingest.demo.plant import DemoPlant, WearFault
 from ingest.store import ReadingBatch
 
 

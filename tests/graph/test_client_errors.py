@@ -1,4 +1,4 @@
-"""Driver and server errors become twinql errors in one place (``graph.client.translate``)."""
+"""Driver and server errors become twinql errors in one place (``graph.bolt.client.translate``)."""
 
 from __future__ import annotations
 

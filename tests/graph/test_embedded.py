@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 
 from api.app import create_app
-from api.services import Services
+from api.services.container import Services
 from api.settings import Settings
 from graph.bolt.client import GraphClient
 from graph.bolt.embedded import EmbeddedGraphServer, free_port

@@ -24,7 +24,7 @@ from graph.plantfile import (
 )
 from sim.registry import MODELS
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "api" / "examples" / "example_plant.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "api" / "demo" / "example_plant.yaml"
 
 
 @pytest.fixture(scope="module")

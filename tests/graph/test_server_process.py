@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from api.app import create_app
-from api.services import Services
+from api.services.container import Services
 from api.settings import Settings
 from graph.bolt import server_lock as lock
 from graph.bolt.client import GraphClient

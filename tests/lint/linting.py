@@ -121,7 +121,7 @@ def collect_named_constants(
 ) -> dict[str, str]:
     """Import ``modules`` and return their public module-level statement constants.
 
-    Keys are qualified names (``graph.cypher.assets.UPSERT_ASSETS``); a tuple or
+    Keys are qualified names (``graph.bolt.cypher.assets.UPSERT_ASSETS``); a tuple or
     list of strings contributes one entry per item (``NAME[0]``, ...). Names
     starting with ``_`` (fragments such as a shared RETURN list) are skipped,
     and so are strings ``predicate`` refuses (by default: not Cypher-looking).

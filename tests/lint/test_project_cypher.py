@@ -19,9 +19,9 @@ from .recorder import lint_recorded, lint_recorded_sql, read_recorded
 
 def _graph_cypher_modules() -> list[str]:
     try:
-        package: ModuleType = importlib.import_module("graph.cypher")
+        package: ModuleType = importlib.import_module("graph.bolt.cypher")
     except ModuleNotFoundError as exc:
-        pytest.fail(f"graph/cypher package missing ({exc}): Cypher lives there, one module each")
+        pytest.fail(f"graph/bolt/cypher package missing ({exc}): Cypher lives there, one module each")
     return [
         f"{package.__name__}.{info.name}"
         for info in pkgutil.iter_modules(package.__path__)
@@ -32,7 +32,7 @@ def _graph_cypher_modules() -> list[str]:
 def test_graph_cypher_constants_pass_the_neo4j5_lint() -> None:
     modules = _graph_cypher_modules()
     statements = collect_named_constants(modules)
-    assert statements, f"no Cypher constants found in {modules or 'graph.cypher'}"
+    assert statements, f"no Cypher constants found in {modules or 'graph.bolt.cypher'}"
     errors = lint_cypher(list(statements.values()), names=list(statements))
     assert errors == [], "\n".join([f"{len(errors)} lint errors:", *errors])
 

@@ -1,0 +1,219 @@
+"""Mutations of the knowledge graph: registration, relations, maintenance, sources.
+
+Registry edits need the ``engineer`` role; maintenance records need ``operator``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+
+import strawberry
+
+from api.assets.inputs import (
+    ActuatorInput,
+    AssetInput,
+    DataSourceInput,
+    MaintenanceEventInput,
+    RelationInput,
+    SensorInput,
+    WorkOrderInput,
+)
+from api.assets.queries import DataSourceNode
+from api.assets.types import (
+    ActuatorNode,
+    AssetNode,
+    Info,
+    MaintenanceEventNode,
+    SensorNode,
+    WorkOrderNode,
+)
+from api.common.types import JSON
+from graph.bolt.importer import import_plant
+from graph.errors import ValidationError
+from graph.plantfile import parse_plant
+from sim import MODELS
+
+MAX_BATCH = 10_000
+MAX_PLANT_DOCUMENT = 32 * 1024 * 1024
+
+
+@strawberry.enum
+class PlantFormat(Enum):
+    YAML = "yaml"
+    JSON = "json"
+
+
+@strawberry.type
+class ImportResult:
+    name: str
+    counts: JSON
+    seconds: float
+
+
+def _check_batch(items: Sequence[object], what: str) -> None:
+    if len(items) > MAX_BATCH:
+        raise ValidationError(f"at most {MAX_BATCH} {what} per request, got {len(items)}")
+
+
+@strawberry.type
+class DeleteResult:
+    deleted_ids: list[strawberry.ID]
+
+
+@strawberry.type
+class MaintenanceResult:
+    events: list[MaintenanceEventNode]
+    work_orders: list[WorkOrderNode]
+
+
+@strawberry.type
+class GraphMutation:
+    @strawberry.mutation(
+        description="Import a whole plant description (YAML or JSON, the format of "
+        "`twinql load`). Idempotent; a bad document is refused whole, with every fault's "
+        "path and line in extensions.errors."
+    )
+    async def import_plant(
+        self, info: Info, document: str, format: PlantFormat | None = None
+    ) -> ImportResult:
+        info.context.need("engineer")
+        if len(document) > MAX_PLANT_DOCUMENT:
+            raise ValidationError(f"plant documents are limited to {MAX_PLANT_DOCUMENT} bytes")
+        plant = parse_plant(
+            document,
+            fmt=format.value if format else None,
+            source_name="<document>",
+            sim_models=set(MODELS),
+            external_parents=True,
+        )
+        report = await import_plant(info.context.repo, plant)
+        await info.context.services.registry_changed("all")
+        return ImportResult(name=report.name, counts=JSON(report.counts), seconds=report.seconds)
+
+    @strawberry.mutation(description="Create or update assets (and their place in the hierarchy).")
+    async def upsert_assets(self, info: Info, assets: list[AssetInput]) -> list[AssetNode]:
+        info.context.need("engineer")
+        _check_batch(assets, "assets")
+        domain = [a.to_domain() for a in assets]
+        await info.context.repo.assets.upsert(domain)
+        await info.context.services.registry_changed("assets")
+        found = await info.context.repo.assets.get_many([a.id for a in domain])
+        return [AssetNode.from_domain(found[a.id]) for a in domain]
+
+    @strawberry.mutation(
+        description="Delete an asset. With children, sensors, actuators or any history "
+        "(maintenance, work orders, alerts, simulation runs, setpoint commands) it is refused "
+        "(CONFLICT, naming what is attached) unless cascade: true, which removes its whole "
+        "subtree and everything attached to it, the audit trail of setpoint commands "
+        "included. Data sources stay, unbound; readings stay in the readings store."
+    )
+    async def delete_asset(
+        self, info: Info, id: strawberry.ID, cascade: bool = False
+    ) -> DeleteResult:
+        info.context.need("engineer")
+        ids = await info.context.repo.assets.delete(str(id), cascade=cascade)
+        await info.context.services.registry_changed("all")
+        return DeleteResult(deleted_ids=[strawberry.ID(i) for i in ids])
+
+    @strawberry.mutation
+    async def upsert_sensors(self, info: Info, sensors: list[SensorInput]) -> list[SensorNode]:
+        info.context.need("engineer")
+        _check_batch(sensors, "sensors")
+        domain = [s.to_domain() for s in sensors]
+        await info.context.repo.devices.upsert_sensors(domain)
+        await info.context.services.registry_changed("sensors")
+        return [SensorNode.from_domain(s) for s in domain]
+
+    @strawberry.mutation(
+        description="Delete a sensor. With alerts or data source bindings it is refused "
+        "(CONFLICT) unless cascade: true, which deletes its alerts and unbinds it. Its "
+        "readings stay in the readings store."
+    )
+    async def delete_sensor(
+        self, info: Info, id: strawberry.ID, cascade: bool = False
+    ) -> DeleteResult:
+        info.context.need("engineer")
+        await info.context.repo.devices.delete_sensor(str(id), cascade=cascade)
+        await info.context.services.registry_changed("sensors")
+        return DeleteResult(deleted_ids=[id])
+
+    @strawberry.mutation
+    async def upsert_actuators(
+        self, info: Info, actuators: list[ActuatorInput]
+    ) -> list[ActuatorNode]:
+        info.context.need("engineer")
+        _check_batch(actuators, "actuators")
+        domain = [x.to_domain() for x in actuators]
+        await info.context.repo.devices.upsert_actuators(domain)
+        await info.context.services.registry_changed("actuators")
+        return [ActuatorNode.from_domain(x) for x in domain]
+
+    @strawberry.mutation(
+        description="Delete an actuator. With setpoint commands or data source bindings it "
+        "is refused (CONFLICT) unless cascade: true, which deletes its commands (the audit "
+        "trail of writes to it) and unbinds it."
+    )
+    async def delete_actuator(
+        self, info: Info, id: strawberry.ID, cascade: bool = False
+    ) -> DeleteResult:
+        info.context.need("engineer")
+        await info.context.repo.devices.delete_actuator(str(id), cascade=cascade)
+        await info.context.services.registry_changed("actuators")
+        return DeleteResult(deleted_ids=[id])
+
+    @strawberry.mutation(description="Add process relations (idempotent).")
+    async def connect_assets(self, info: Info, relations: list[RelationInput]) -> int:
+        info.context.need("engineer")
+        _check_batch(relations, "relations")
+        await info.context.repo.topology.connect([r.to_domain() for r in relations])
+        return len(relations)
+
+    @strawberry.mutation(description="Remove one process relation.")
+    async def disconnect_assets(self, info: Info, relation: RelationInput) -> bool:
+        info.context.need("engineer")
+        await info.context.repo.topology.disconnect(relation.to_domain())
+        return True
+
+    @strawberry.mutation(
+        description="Record maintenance events and work orders (idempotent by id)."
+    )
+    async def record_maintenance(
+        self,
+        info: Info,
+        events: list[MaintenanceEventInput] | None = None,
+        work_orders: list[WorkOrderInput] | None = None,
+    ) -> MaintenanceResult:
+        info.context.need("operator")
+        ev = [e.to_domain() for e in events or []]
+        wo = [w.to_domain() for w in work_orders or []]
+        _check_batch(ev, "events")
+        await info.context.repo.maintenance.record(ev, wo)
+        return MaintenanceResult(
+            events=[MaintenanceEventNode.from_domain(e) for e in ev],
+            work_orders=[WorkOrderNode.from_domain(w) for w in wo],
+        )
+
+    @strawberry.mutation(description="Create or update a data source and its bindings.")
+    async def upsert_data_source(self, info: Info, source: DataSourceInput) -> DataSourceNode:
+        info.context.need("engineer")
+        domain, sensors, actuators = source.to_domain()
+        repo = info.context.repo
+        known_s = await repo.devices.sensors([b.sensor_id for b in sensors])
+        known_a = await repo.devices.actuators([b.actuator_id for b in actuators])
+        missing = [b.sensor_id for b in sensors if b.sensor_id not in known_s] + [
+            b.actuator_id for b in actuators if b.actuator_id not in known_a
+        ]
+        if missing:
+            raise ValidationError(f"unknown sensors/actuators in bindings: {', '.join(missing)}")
+        await repo.sources.upsert([domain], sensors, actuators)
+        await info.context.services.registry_changed("sources")
+        (config,) = await repo.sources.configs([domain.id])
+        return DataSourceNode.from_config(config)
+
+    @strawberry.mutation
+    async def delete_data_source(self, info: Info, id: strawberry.ID) -> DeleteResult:
+        info.context.need("engineer")
+        await info.context.repo.sources.delete(str(id))
+        await info.context.services.registry_changed("sources")
+        return DeleteResult(deleted_ids=[id])

@@ -1,0 +1,317 @@
+"""Queries over the knowledge graph: assets, sensors, walks, paths, maintenance."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from api.assets.pages import event_request
+from api.assets.types import (
+    DEFAULT_WALK_LIMIT,
+    ActuatorNode,
+    AssetNode,
+    GraphEdge,
+    GraphView,
+    Info,
+    MaintenanceEventNode,
+    Reachable,
+    SensorNode,
+    maintenance_connection,
+)
+from api.common.types import (
+    JSON,
+    AssetLevelEnum,
+    Connection,
+    Edge,
+    PageInfo,
+    ProtocolEnum,
+    check_first,
+    decode_cursor,
+    encode_cursor,
+)
+from api.control.schema import DataSourceStatusNode, status_node
+from graph.bolt.assets import MAX_LIMIT
+from graph.bolt.sources import SourceConfig
+from graph.errors import ValidationError
+from graph.model import AssetLevel
+
+
+@strawberry.type
+class Path:
+    asset_ids: list[strawberry.ID]
+    edges: list[GraphEdge]
+    length: int
+
+
+@strawberry.type(name="SensorBinding")
+class SensorBindingNode:
+    sensor_id: strawberry.ID
+    asset_id: strawberry.ID
+    address: str
+    scale: float
+    offset: float
+    data_type: str
+
+
+@strawberry.type(name="ActuatorBinding")
+class ActuatorBindingNode:
+    actuator_id: strawberry.ID
+    asset_id: strawberry.ID
+    address: str
+    data_type: str
+    scale: float
+    offset: float
+
+
+# Setting names that hold secrets (matched case-insensitively, anywhere in the name;
+# "key" as a word of it: apiKey, private_key, key but not keepalive). Their values are
+# never served back; the OPC UA ``security`` string keeps everything but its
+# ``::key_password`` part, so callers still see the policy, mode and file names.
+_SECRET_PARTS = ("password", "passwd", "pwd", "secret", "token", "credential", "private")
+_WORDS = re.compile(r"[a-z0-9]+|[A-Z][a-z0-9]*")
+
+
+def is_secret_setting(name: str) -> bool:
+    low = name.lower()
+    words = {w.lower() for w in _WORDS.findall(name)}
+    return any(part in low for part in _SECRET_PARTS) or bool(words & {"key", "apikey"})
+
+
+def redact_settings(settings: dict[str, object]) -> dict[str, object]:
+    """Data source settings fit to serve back: secrets dropped, nested maps included."""
+    out: dict[str, object] = {}
+    for name, value in settings.items():
+        if name.lower() == "security":
+            if isinstance(value, str):
+                out[name] = ",".join(p.split("::", 1)[0] for p in value.split(","))
+        elif is_secret_setting(name):
+            continue
+        elif isinstance(value, dict):
+            out[name] = redact_settings(value)
+        elif isinstance(value, list):
+            out[name] = [redact_settings(v) if isinstance(v, dict) else v for v in value]
+        else:
+            out[name] = value
+    return out
+
+
+@strawberry.type(name="DataSource", description="A device connection; addressing is data.")
+class DataSourceNode:
+    id: strawberry.ID
+    protocol: ProtocolEnum
+    endpoint: str
+    name: str
+    settings: JSON
+    sensor_bindings: list[SensorBindingNode]
+    actuator_bindings: list[ActuatorBindingNode]
+
+    @strawberry.field(
+        description="The connector's live state (connected, last value, errors); null for "
+        "sources without a device connector (HTTP)."
+    )
+    def status(self, info: Info) -> DataSourceStatusNode | None:
+        manager = info.context.services.connectors
+        return None if manager is None else status_node(manager.status(str(self.id)))
+
+    @classmethod
+    def from_config(cls, c: SourceConfig) -> DataSourceNode:
+        s = c.source
+        return cls(
+            id=strawberry.ID(s.id),
+            protocol=ProtocolEnum(s.protocol.value),
+            endpoint=s.endpoint,
+            name=s.name,
+            settings=JSON(redact_settings(s.settings)),
+            sensor_bindings=[
+                SensorBindingNode(
+                    sensor_id=strawberry.ID(b.sensor_id),
+                    asset_id=strawberry.ID(c.sensor_asset.get(b.sensor_id, "")),
+                    address=b.address,
+                    scale=b.scale,
+                    offset=b.offset,
+                    data_type=b.data_type,
+                )
+                for b in c.sensors
+            ],
+            actuator_bindings=[
+                ActuatorBindingNode(
+                    actuator_id=strawberry.ID(b.actuator_id),
+                    asset_id=strawberry.ID(c.actuator_asset.get(b.actuator_id, "")),
+                    address=b.address,
+                    data_type=b.data_type,
+                    scale=b.scale,
+                    offset=b.offset,
+                )
+                for b in c.actuators
+            ],
+        )
+
+
+@strawberry.type
+class GraphStats:
+    assets: int
+    sensors: int
+    actuators: int
+
+
+@strawberry.type
+class GraphQuery:
+    @strawberry.field(description="One asset by its business id; null when unknown.")
+    async def asset(self, info: Info, id: strawberry.ID) -> AssetNode | None:
+        info.context.reader()
+        found = await info.context.repo.assets.get_many([str(id)])
+        a = found.get(str(id))
+        return AssetNode.from_domain(a) if a else None
+
+    @strawberry.field(description="Assets ordered by id; filter by level, type or text.")
+    async def assets(
+        self,
+        info: Info,
+        first: int = 50,
+        after: str | None = None,
+        level: AssetLevelEnum | None = None,
+        type: str | None = None,
+        search: Annotated[
+            str | None,
+            strawberry.argument(description="Case-insensitive text in the id or the name."),
+        ] = None,
+        roots_only: bool = False,
+    ) -> Connection[AssetNode]:
+        info.context.reader()
+        check_first(first)
+        page = await info.context.repo.assets.page(
+            after=decode_cursor(after),
+            limit=first,
+            level=AssetLevel(level.value) if level else None,
+            type=type,
+            text=search,
+            roots_only=roots_only,
+        )
+        edges = [
+            Edge(cursor=encode_cursor(a.id), node=AssetNode.from_domain(a)) for a in page.items
+        ]
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
+            ),
+        )
+
+    @strawberry.field
+    async def sensor(self, info: Info, id: strawberry.ID) -> SensorNode | None:
+        info.context.reader()
+        found = await info.context.repo.devices.sensors([str(id)])
+        s = found.get(str(id))
+        return SensorNode.from_domain(s) if s else None
+
+    @strawberry.field(
+        description="Several sensors by id, in the order asked (unknown ids skipped)."
+    )
+    async def sensors(self, info: Info, ids: list[strawberry.ID]) -> list[SensorNode]:
+        info.context.reader()
+        if len(ids) > 1000:
+            raise ValidationError("at most 1000 sensor ids per request")
+        found = await info.context.repo.devices.sensors([str(i) for i in ids])
+        return [SensorNode.from_domain(found[str(i)]) for i in ids if str(i) in found]
+
+    @strawberry.field
+    async def actuator(self, info: Info, id: strawberry.ID) -> ActuatorNode | None:
+        info.context.reader()
+        found = await info.context.repo.devices.actuators([str(id)])
+        x = found.get(str(id))
+        return ActuatorNode.from_domain(x) if x else None
+
+    @strawberry.field(
+        description="Downstream of an asset: what its failure reaches, nearest first; at "
+        f"most limit assets (1-{MAX_LIMIT})."
+    )
+    async def impact(
+        self,
+        info: Info,
+        asset_id: strawberry.ID,
+        max_depth: int = 10,
+        limit: int = DEFAULT_WALK_LIMIT,
+    ) -> list[Reachable]:
+        info.context.reader()
+        found = await info.context.repo.topology.impact(str(asset_id), max_depth, limit)
+        return [Reachable.from_domain(r) for r in found]
+
+    @strawberry.field(
+        description="Upstream of an asset: root-cause candidates, nearest first; at most "
+        f"limit assets (1-{MAX_LIMIT})."
+    )
+    async def root_causes(
+        self,
+        info: Info,
+        asset_id: strawberry.ID,
+        max_depth: int = 10,
+        limit: int = DEFAULT_WALK_LIMIT,
+    ) -> list[Reachable]:
+        info.context.reader()
+        found = await info.context.repo.topology.root_causes(str(asset_id), max_depth, limit)
+        return [Reachable.from_domain(r) for r in found]
+
+    @strawberry.field(description="Shortest path between two assets; null when unconnected.")
+    async def path(
+        self,
+        info: Info,
+        from_id: strawberry.ID,
+        to_id: strawberry.ID,
+        process_only: bool = False,
+    ) -> Path | None:
+        info.context.reader()
+        p = await info.context.repo.topology.shortest_path(
+            str(from_id), str(to_id), process_only=process_only
+        )
+        if p is None:
+            return None
+        return Path(
+            asset_ids=[strawberry.ID(i) for i in p.ids],
+            edges=[GraphEdge(source=e.source, target=e.target, type=e.type) for e in p.edges],
+            length=len(p.edges),
+        )
+
+    @strawberry.field(description="Nodes and edges within some hops of an asset.")
+    async def neighbourhood(self, info: Info, asset_id: strawberry.ID, hops: int = 1) -> GraphView:
+        info.context.reader()
+        return GraphView.from_domain(
+            await info.context.repo.topology.neighbourhood(str(asset_id), hops)
+        )
+
+    @strawberry.field(description="Maintenance of an asset and, by default, everything below it.")
+    async def maintenance_history(
+        self,
+        info: Info,
+        asset_id: strawberry.ID,
+        include_descendants: bool = True,
+        first: int = 50,
+        after: str | None = None,
+        kind: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        technician: str | None = None,
+    ) -> Connection[MaintenanceEventNode]:
+        info.context.reader()
+        repo = info.context.repo
+        req = event_request(str(asset_id), first, after, kind, since, until, technician)
+        await repo.assets.get(req.asset_id)
+        if include_descendants:
+            page = await repo.maintenance.history_under_page(
+                req.asset_id, req.limit, req.after, req.flt
+            )
+        else:
+            page = (await repo.maintenance.history_pages([req]))[req]
+        return maintenance_connection(page)
+
+    @strawberry.field
+    async def data_sources(self, info: Info) -> list[DataSourceNode]:
+        info.context.reader()
+        return [DataSourceNode.from_config(c) for c in await info.context.repo.sources.configs()]
+
+    @strawberry.field
+    async def graph_stats(self, info: Info) -> GraphStats:
+        info.context.reader()
+        return GraphStats(**await info.context.repo.assets.counts())

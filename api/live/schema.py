@@ -1,0 +1,399 @@
+"""GraphQL subscriptions: live readings, asset events, setpoint outcomes.
+
+Every subscription needs an API token (role viewer at least; the app refuses WebSocket
+connections without one). Each subscriber reads its own bounded queue (the ingest
+pipeline's ``LiveBus`` for readings, the connector manager's fan-outs for events and
+outcomes): publishing never waits for a subscriber, and a subscriber that falls
+behind loses its oldest updates and is told how many on its next message (``missed``).
+
+Live readings take an optional ``throttleMs`` (at most one message per interval, with
+the newest value of each sensor seen in it) and ``deadband`` (a reading is sent only
+when it moved at least that much from the last value sent for its sensor, or its
+quality changed). A subscription to an asset covers the asset and its descendants as
+they are now: it follows the registry, so a sensor registered below the asset later (or
+an asset moved in or out of the subtree) joins or leaves the stream within about a
+second of the change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import strawberry
+
+from api.assets.types import Info
+from api.common.types import JSON
+from api.control.schema import SetpointCommandNode
+from graph.bolt.assets import MAX_DEPTH
+from graph.bolt.commands import SetpointCommand
+from graph.errors import TwinqlError, Unavailable, ValidationError
+from graph.timeutil import from_us
+from ingest.connectors import AssetEvent
+from ingest.pipeline import Missed, Subscription
+from ingest.store import ReadingBatch
+
+__all__ = [
+    "LiveMessage",
+    "LiveValue",
+    "SubscriptionRoot",
+    "live_messages",
+]
+
+MAX_SENSORS = 10_000
+MAX_QUEUE = 10_000
+REFRESH_DELAY_S = 0.5  # a burst of registry writes (an import) costs one refresh
+REFRESH_RETRY_S = 5.0  # after a refresh failed (graph unavailable)
+
+log = logging.getLogger("twinql.api.subscriptions")
+
+
+@dataclass(frozen=True, slots=True)
+class LiveValue:
+    sensor_id: str
+    asset_id: str
+    ts: datetime
+    value: float | None
+    quality: str
+
+
+@dataclass(slots=True)
+class LiveMessage:
+    readings: list[LiveValue] = field(default_factory=list)
+    missed: int = 0
+    missed_readings: int = 0
+
+
+def _values(batch: ReadingBatch) -> list[LiveValue]:
+    out = []
+    for ts, sid, aid, v, q in batch.rows():
+        out.append(LiveValue(sid, aid, from_us(ts), None if math.isnan(v) else v, str(q)))
+    return out
+
+
+class _Deadband:
+    def __init__(self, band: float | None) -> None:
+        self.band = band
+        self.sent: dict[str, LiveValue] = {}
+
+    def passes(self, r: LiveValue) -> bool:
+        if self.band is None:
+            return True
+        last = self.sent.get(r.sensor_id)
+        if (
+            last is None
+            or r.value is None
+            or last.value is None
+            or r.quality != last.quality
+            or abs(r.value - last.value) >= self.band
+        ):
+            self.sent[r.sensor_id] = r
+            return True
+        return False
+
+
+async def live_messages(
+    sub: Subscription, *, throttle_s: float | None = None, deadband: float | None = None
+) -> AsyncIterator[LiveMessage]:
+    """Messages for one subscriber from its bus subscription (closed by the caller)."""
+    band = _Deadband(deadband)
+    msg = LiveMessage()
+    latest: dict[str, LiveValue] = {}
+    last_emit = -math.inf
+
+    def absorb(item: ReadingBatch | Missed) -> None:
+        if isinstance(item, Missed):
+            msg.missed += item.updates
+            msg.missed_readings += item.readings
+        elif throttle_s is None:
+            msg.readings.extend(r for r in _values(item) if band.passes(r))
+        else:
+            latest.update((r.sensor_id, r) for r in _values(item))
+
+    while True:
+        try:
+            absorb(await sub.get())
+            if throttle_s is not None:
+                remaining = last_emit + throttle_s - time.monotonic()
+                if remaining > 0:
+                    try:
+                        async with asyncio.timeout(remaining):
+                            while True:
+                                absorb(await sub.get())
+                    except TimeoutError:
+                        pass  # the interval is over: send what it gathered
+        except StopAsyncIteration:
+            return
+        if throttle_s is not None:
+            msg.readings = [r for r in latest.values() if band.passes(r)]
+            latest.clear()
+        if msg.readings or msg.missed:
+            last_emit = time.monotonic()
+            yield msg
+            msg = LiveMessage()
+
+
+@strawberry.type(name="LiveReading")
+class LiveReadingNode:
+    sensor_id: strawberry.ID
+    asset_id: strawberry.ID
+    timestamp: datetime
+    value: float | None
+    quality: str
+
+
+@strawberry.type(name="LiveReadings", description="Readings that arrived since the last message.")
+class LiveReadingsNode:
+    readings: list[LiveReadingNode]
+    missed: int = strawberry.field(
+        description="Updates dropped for this subscriber since its last message (it fell behind)."
+    )
+    missed_readings: int
+
+
+@strawberry.type(name="AssetEventMessage")
+class AssetEventNode:
+    asset_id: strawberry.ID
+    kind: str
+    payload: str = strawberry.field(description="The event as received.")
+    data: JSON | None = strawberry.field(description="The payload parsed, when it is JSON.")
+    timestamp: datetime | None
+    received_at: datetime
+    source_id: strawberry.ID
+    missed: int
+
+
+@strawberry.type(name="SetpointOutcome")
+class SetpointOutcomeNode:
+    command: SetpointCommandNode
+    missed: int
+
+
+def _event_node(e: AssetEvent, missed: int) -> AssetEventNode:
+    try:
+        data = json.loads(e.payload)
+    except ValueError:
+        data = None
+    return AssetEventNode(
+        asset_id=strawberry.ID(e.asset_id),
+        kind=e.kind,
+        payload=e.payload,
+        data=data,
+        timestamp=e.timestamp,
+        received_at=e.received_at,
+        source_id=strawberry.ID(e.source_id),
+        missed=missed,
+    )
+
+
+def _check_queue(buffer: int | None) -> int | None:
+    if buffer is not None and not 1 <= buffer <= MAX_QUEUE:
+        raise ValidationError(f"buffer must be between 1 and {MAX_QUEUE}")
+    return buffer
+
+
+async def _subtree_ids(info: Info, asset_id: str) -> set[str]:
+    nodes = await info.context.repo.assets.subtree(asset_id, MAX_DEPTH)
+    return {asset_id, *(n.asset.id for n in nodes)}
+
+
+@contextlib.asynccontextmanager
+async def _following_registry(
+    info: Info, kinds: frozenset[str], refresh: Callable[[], Awaitable[None]]
+) -> AsyncIterator[None]:
+    """While the block runs, ``refresh()`` after registry changes of ``kinds`` (or
+    ``all``), a burst of changes at a time. A refresh that fails keeps the scope it had
+    and is tried again later; it never ends the subscription."""
+    services = info.context.services
+    changed = asyncio.Event()
+
+    async def listener(what: str) -> None:
+        if what in kinds or what == "all":
+            changed.set()
+
+    async def follow() -> None:
+        while True:
+            await changed.wait()
+            await asyncio.sleep(REFRESH_DELAY_S)
+            changed.clear()
+            try:
+                await refresh()
+            except Unavailable as exc:
+                log.warning("subscription scope not refreshed, retrying: %s", exc)
+                await asyncio.sleep(REFRESH_RETRY_S)
+                changed.set()
+            except TwinqlError as exc:  # the asset went away, or grew too large
+                log.warning("subscription scope kept as it was: %s", exc)
+
+    services.registry_listeners.append(listener)
+    task = asyncio.create_task(follow(), name="twinql-subscription-scope")
+    try:
+        yield
+    finally:
+        services.registry_listeners.remove(listener)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def _subtree_scope(info: Info, asset_id: str) -> AsyncIterator[set[str]]:
+    """The ids of ``asset_id`` and its descendants, kept current while the block runs."""
+    assets = await _subtree_ids(info, asset_id)
+
+    async def refresh() -> None:
+        fresh = await _subtree_ids(info, asset_id)
+        assets.clear()  # in place: the subscription's filter holds this set
+        assets.update(fresh)
+
+    async with _following_registry(info, frozenset({"assets"}), refresh):
+        yield assets
+
+
+def _at_most_max(ids: list[str]) -> list[str]:
+    if len(ids) > MAX_SENSORS:
+        raise ValidationError(f"at most {MAX_SENSORS} sensors per subscription")
+    return ids
+
+
+async def _sensors_of(info: Info, asset_id: str) -> list[str]:
+    return _at_most_max([s.id for s in await info.context.repo.devices.sensors_under(asset_id)])
+
+
+def _manager(info: Info):  # noqa: ANN202 - ConnectorManager
+    manager = info.context.services.connectors
+    if manager is None:
+        raise Unavailable("the connector manager is not running")
+    return manager
+
+
+@strawberry.type
+class SubscriptionRoot:
+    @strawberry.subscription(
+        description="Live readings of some sensors, or of an asset and all its descendants."
+    )
+    async def live_readings(
+        self,
+        info: Info,
+        sensor_ids: list[strawberry.ID] | None = None,
+        asset_id: strawberry.ID | None = None,
+        throttle_ms: int | None = None,
+        deadband: float | None = None,
+        buffer: int | None = None,
+    ) -> AsyncGenerator[LiveReadingsNode, None]:
+        info.context.need("viewer")
+        if (sensor_ids is None) == (asset_id is None):
+            raise ValidationError("give either sensorIds or assetId")
+        if throttle_ms is not None and not 1 <= throttle_ms <= 3_600_000:
+            raise ValidationError("throttleMs must be between 1 and 3600000")
+        if deadband is not None and not (math.isfinite(deadband) and deadband >= 0):
+            raise ValidationError("deadband must be a finite number >= 0")
+        ids: Sequence[str]
+        if asset_id is not None:
+            await info.context.repo.assets.get(str(asset_id))
+            ids = await _sensors_of(info, str(asset_id))
+        else:
+            ids = _at_most_max([str(i) for i in sensor_ids or []])
+        bus = info.context.services.ingest.bus
+        async with contextlib.AsyncExitStack() as stack:
+            sub = stack.enter_context(bus.subscribe(ids, maxsize=_check_queue(buffer)))
+            if asset_id is not None:
+
+                async def refresh(asset: str = str(asset_id)) -> None:
+                    bus.retarget(sub, await _sensors_of(info, asset))
+
+                kinds = frozenset({"assets", "sensors"})
+                await stack.enter_async_context(_following_registry(info, kinds, refresh))
+            async for m in live_messages(
+                sub,
+                throttle_s=None if throttle_ms is None else throttle_ms / 1000,
+                deadband=deadband,
+            ):
+                yield LiveReadingsNode(
+                    readings=[
+                        LiveReadingNode(
+                            sensor_id=strawberry.ID(r.sensor_id),
+                            asset_id=strawberry.ID(r.asset_id),
+                            timestamp=r.ts,
+                            value=r.value,
+                            quality=r.quality,
+                        )
+                        for r in m.readings
+                    ],
+                    missed=m.missed,
+                    missed_readings=m.missed_readings,
+                )
+
+    @strawberry.subscription(
+        description="Events devices publish on assets/{asset}/events/{kind}, for an asset "
+        "and (by default) its descendants."
+    )
+    async def asset_events(
+        self,
+        info: Info,
+        asset_id: strawberry.ID,
+        include_descendants: bool = True,
+        kinds: list[str] | None = None,
+        buffer: int | None = None,
+    ) -> AsyncGenerator[AssetEventNode, None]:
+        info.context.need("viewer")
+        await info.context.repo.assets.get(str(asset_id))
+        wanted = set(kinds) if kinds else None
+        missed = 0
+        async with contextlib.AsyncExitStack() as stack:
+            assets = {str(asset_id)}
+            if include_descendants:
+                assets = await stack.enter_async_context(_subtree_scope(info, str(asset_id)))
+
+            def accept(e: AssetEvent) -> bool:
+                return e.asset_id in assets and (wanted is None or e.kind in wanted)
+
+            sub = stack.enter_context(_manager(info).events.subscribe(accept, _check_queue(buffer)))
+            async for item in sub:
+                if isinstance(item, Missed):
+                    missed += item.updates
+                    continue
+                yield _event_node(item, missed)
+                missed = 0
+
+    @strawberry.subscription(
+        description="Final setpoint commands (applied, rejected, failed) of some actuators, "
+        "of the actuators of an asset subtree, or of all actuators."
+    )
+    async def setpoint_outcomes(
+        self,
+        info: Info,
+        actuator_ids: list[strawberry.ID] | None = None,
+        asset_id: strawberry.ID | None = None,
+        buffer: int | None = None,
+    ) -> AsyncGenerator[SetpointOutcomeNode, None]:
+        info.context.need("viewer")
+        actuators = {str(i) for i in actuator_ids} if actuator_ids is not None else None
+        missed = 0
+        async with contextlib.AsyncExitStack() as stack:
+            assets: set[str] | None = None
+            if asset_id is not None:
+                assets = await stack.enter_async_context(_subtree_scope(info, str(asset_id)))
+
+            def accept(c: SetpointCommand) -> bool:
+                return (actuators is None or c.actuator_id in actuators) and (
+                    assets is None or c.asset_id in assets
+                )
+
+            outcomes = _manager(info).outcomes
+            sub = stack.enter_context(outcomes.subscribe(accept, _check_queue(buffer)))
+            async for item in sub:
+                if isinstance(item, Missed):
+                    missed += item.updates
+                    continue
+                yield SetpointOutcomeNode(
+                    command=SetpointCommandNode.from_domain(item), missed=missed
+                )
+                missed = 0
