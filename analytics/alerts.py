@@ -56,10 +56,8 @@ goes per batch and per sensor, not per reading.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
-from itertools import chain, repeat
-from operator import attrgetter
+from itertools import repeat
 from typing import Literal
 
 import numpy as np
@@ -76,6 +74,7 @@ from analytics.model import (
     Severity,
     new_alert_id,
 )
+from analytics.rule_events import cleared_event, raised_event, rule_thresholds
 from analytics.scan import scan
 from analytics.stepwise import Stepper
 from graph.model import Sensor
@@ -94,8 +93,6 @@ __all__ = [
     "new_alert_id",
 ]
 
-
-_LIMITS = attrgetter("min_value", "max_value", "warn_low", "warn_high")
 
 
 class AlertEvaluator:
@@ -143,56 +140,18 @@ class AlertEvaluator:
             return []
         events: list[AlertEvent] = []
         group_sensors = list(map(sensors.__getitem__, data.sensors))
-        for rule, (lo, hi, hyst) in self._thresholds(group_sensors).items():
+        for rule, (lo, hi, hyst) in self.thresholds(group_sensors).items():
             events.extend(self._run_rule(rule, data, lo, hi, hyst, group_sensors))
         self.store.last_us.update(zip(data.sensors, data.ts[data.ends - 1].tolist(), strict=True))
         return events
 
     # ---- thresholds ------------------------------------------------------------------
 
-    def _thresholds(
+    def thresholds(
         self, sensors: list[Sensor]
     ) -> dict[Rule, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Per rule: its (low, high, hysteresis) for each of ``sensors``, NaN for none."""
-        # min, max, warn_low, warn_high per sensor, None as NaN
-        flat = [math.nan if x is None else x for x in chain.from_iterable(map(_LIMITS, sensors))]
-        table = np.fromiter(flat, np.float64, len(flat)).reshape(-1, 4)
-        lo, hi = table[:, 0], table[:, 1]
-        span = hi - lo
-        hyst = np.where(np.isfinite(span), span * self.rules.hysteresis_fraction, 0.0)
-        out = {}
-        for rule in self.rules.rules:
-            out[rule] = (
-                (*self._warning_levels(sensors, lo, span, table[:, 2], table[:, 3]), hyst)
-                if rule is Rule.WARNING
-                else (lo, hi, hyst)
-            )
-        return out
-
-    def _warning_levels(
-        self,
-        sensors: list[Sensor],
-        lo: np.ndarray,
-        span: np.ndarray,
-        reg_lo: np.ndarray,
-        reg_hi: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The warning rule's (low, high) per sensor, NaN where it has none."""
-        f = self.rules.warning_fraction
-        if f is None:  # registered levels only
-            w_lo = w_hi = np.full(len(sensors), math.nan)
-        else:
-            w_lo, w_hi = lo + (1.0 - f) * span, lo + f * span  # NaN unless both limits exist
-        # the sensor's registered alarm levels (reg_lo, reg_hi) replace the band fraction
-        registered = ~(np.isnan(reg_lo) & np.isnan(reg_hi))
-        w_lo, w_hi = np.where(registered, reg_lo, w_lo), np.where(registered, reg_hi, w_hi)
-        if self.levels:  # and the evaluator's explicit levels replace both
-            for i, s in enumerate(sensors):
-                if s.id in self.levels:
-                    low, high = self.levels[s.id]
-                    w_lo[i] = math.nan if low is None else low
-                    w_hi[i] = math.nan if high is None else high
-        return w_lo, w_hi
+        return rule_thresholds(self.rules, self.levels, sensors)
 
     # ---- one rule over the batch -------------------------------------------------------
 
@@ -263,12 +222,14 @@ class AlertEvaluator:
             held_state = now.get(k)
             if held_state is not None and held_state.active:
                 events.append(
-                    self._cleared(rule, d.sensors[grp], d.asset_at(at), held_state, ts[i], v[i])
+                    cleared_event(rule, d.sensors[grp], d.asset_at(at), held_state, ts[i], v[i])
                 )
                 now[k] = None
             else:
                 peak = v[max(i - run + 1, int(local_starts[k])) : i + 1]  # within the batch
-                ev = self._raised(
+                ev = raised_event(
+                    self.rules,
+                    self.levels,
                     rule, sensors[grp], d.asset_at(at), ts[i], v[i], lo[grp], hi[grp],
                     peak.max(), peak.min(),
                 )  # fmt: skip
@@ -293,87 +254,6 @@ class AlertEvaluator:
             return {k: st for k, st in enumerate(got) if st is not None}
         at = {s: k for k, s in enumerate(sensor_ids)}  # fewer states than sensors
         return {at[sid]: st for (sid, r), st in stored.items() if r == rule and sid in at}
-
-    # ---- events ------------------------------------------------------------------------
-
-    def _raised(
-        self,
-        rule: Rule,
-        sensor: Sensor,
-        asset_id: str,
-        at_us: int,
-        value: float,
-        lo: float,
-        hi: float,
-        run_max: float,
-        run_min: float,
-    ) -> AlertEvent:
-        high = bool(value > hi) if math.isfinite(hi) else False
-        threshold = float(hi if high else lo)
-        unit = f" {sensor.unit}" if sensor.unit else ""
-        if rule is Rule.LIMIT:
-            limit = "maximum" if high else "minimum"
-            peak = float(run_max - hi) if high else float(lo - run_min)
-            span = _span(sensor)
-            critical = span is None or peak >= self.rules.critical_fraction * span
-            severity = Severity.CRITICAL if critical else Severity.WARNING
-            message = (
-                f"{sensor.name} ({sensor.id}) reads {value:g}{unit}, "
-                f"{'above' if high else 'below'} its {limit} {threshold:g}{unit}"
-            )
-        else:
-            severity = Severity.WARNING
-            registered = (
-                sensor.id in self.levels
-                or sensor.warn_low is not None
-                or sensor.warn_high is not None
-            )
-            if registered or self.rules.warning_fraction is None:
-                why = "set for this sensor"
-            else:
-                pct = round(100 * self.rules.warning_fraction)
-                band = f"{pct}% of the range" if high else f"{100 - pct}% of the range"
-                why = f"{band} {sensor.min_value:g}..{sensor.max_value:g}{unit}"
-            message = (
-                f"{sensor.name} ({sensor.id}) reads {value:g}{unit}, "
-                f"{'above' if high else 'below'} the warning level {threshold:g}{unit} ({why})"
-            )
-        return AlertEvent(
-            kind=EventKind.RAISED,
-            alert_id=new_alert_id(),
-            rule=rule,
-            sensor_id=sensor.id,
-            asset_id=asset_id or sensor.asset_id,
-            severity=severity,
-            at_us=int(at_us),
-            value=float(value),
-            threshold=threshold,
-            message=message,
-        )
-
-    @staticmethod
-    def _cleared(
-        rule: Rule, sensor_id: str, asset_id: str, st: RuleState, at_us: int, value: float
-    ) -> AlertEvent:
-        return AlertEvent(
-            kind=EventKind.CLEARED,
-            alert_id=st.alert_id or new_alert_id(),
-            rule=rule,
-            sensor_id=sensor_id,
-            asset_id=asset_id,
-            severity=st.severity,
-            at_us=int(at_us),
-            value=float(value),
-            threshold=st.threshold,
-            message=f"{sensor_id} back within its {rule} threshold: {value:g}",
-        )
-
-
-def _span(sensor: Sensor) -> float | None:
-    if sensor.min_value is None or sensor.max_value is None:
-        return None
-    return float(sensor.max_value - sensor.min_value)
-
 
 def active_sensors(events: Iterable[AlertEvent]) -> set[str]:
     """Sensors left with a raised alert by ``events`` (a helper for callers and tests)."""

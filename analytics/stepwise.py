@@ -18,6 +18,7 @@ import numpy as np
 
 from analytics.grouping import ReadingColumns
 from analytics.model import AlertEvent, Rule, RuleState
+from analytics.rule_events import cleared_event, raised_event
 from graph.model import Sensor
 
 if TYPE_CHECKING:
@@ -112,12 +113,12 @@ class Stepper:
                 if st.run < need or t - st.run_start_us < need_us:
                     continue
                 if active:
-                    events.append(ev._cleared(step.rule, s, str(a_l[i]), st, t, v))
+                    events.append(cleared_event(step.rule, s, str(a_l[i]), st, t, v))
                     step.state = RuleState()
                 else:
-                    raised = ev._raised(
-                        step.rule, entry.sensor, str(a_l[i]), t, v, step.lo, step.hi,
-                        step.run_max, step.run_min,
+                    raised = raised_event(
+                        ev.rules, ev.levels, step.rule, entry.sensor, str(a_l[i]), t, v,
+                        step.lo, step.hi, step.run_max, step.run_min,
                     )  # fmt: skip
                     events.append(raised)
                     step.state = RuleState(
@@ -157,7 +158,7 @@ class Stepper:
             else:
                 batch[s] = entry
         if stale:
-            thresholds = ev._thresholds(list(stale.values()))
+            thresholds = ev.thresholds(list(stale.values()))
             rows = {
                 rule: zip(*(x.tolist() for x in arrays), strict=True)
                 for rule, arrays in thresholds.items()

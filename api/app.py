@@ -1,14 +1,17 @@
 """The ASGI app: GraphQL (HTTP, GraphiQL, WebSocket subscriptions), /healthz, /readyz.
 
-``create_app`` builds the services from settings and owns them for the app's
-lifespan; routes of later layers (``POST /ingest``) are added through ``ROUTES``.
+``create_app`` opens the services (``api.services.container.open_services``) for the
+app's lifespan; until they run, GraphQL answers UNAVAILABLE and /readyz "starting".
+Routes of later layers (``POST /ingest``, ``/metrics``) are added once the services run.
+``on_started(services, stack)`` runs after start-up (the demo loads its plant and starts
+its devices there); what it pushes on ``stack`` closes before the services do.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +26,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from api.context import Context
 from api.readings.http import routes as readings_routes
 from api.schema import build_schema
-from api.services.container import Services
+from api.services.container import Services, open_services
 from api.settings import Settings
-from api.status.schema import routes as status_routes
-from graph.errors import Unauthenticated
+from api.status.prometheus import routes as status_routes
+from graph.errors import Unauthenticated, Unavailable
 
 __all__ = ["create_app"]
 
@@ -36,16 +39,28 @@ log = logging.getLogger("twinql.api")
 ROUTE_FACTORIES: list[Callable[[Services], list[BaseRoute]]] = [readings_routes, status_routes]
 
 
+class Running:
+    """The services while the app runs (set and cleared by the lifespan)."""
+
+    services: Services | None = None
+
+    def get(self) -> Services:
+        if self.services is None:
+            raise Unavailable("twinql is starting or stopping")
+        return self.services
+
+
 class TwinqlGraphQL(GraphQL):
-    def __init__(self, services: Services, **kwargs: Any) -> None:
+    def __init__(self, running: Running, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.services = services
+        self.running = running
 
     async def get_context(self, request: Any, response: Any = None) -> Context:  # type: ignore[override]
         header = request.headers.get("authorization")
-        ctx = Context(services=self.services, principal=None, request=request, response=response)
+        services = self.running.get()
+        ctx = Context(services=services, principal=None, request=request, response=response)
         try:
-            ctx.principal = self.services.tokens.authenticate(header)
+            ctx.principal = services.tokens.authenticate(header)
         except Unauthenticated as exc:
             ctx.auth_error = exc
         return ctx
@@ -56,7 +71,7 @@ class TwinqlGraphQL(GraphQL):
         if header is None and params.get("token"):
             header = f"Bearer {params['token']}"
         try:
-            principal = self.services.tokens.authenticate(header)
+            principal = context.services.tokens.authenticate(header)
         except Unauthenticated as exc:
             raise ConnectionRejectionError({"message": exc.message, "code": exc.code}) from exc
         if principal is None:
@@ -70,15 +85,14 @@ class TwinqlGraphQL(GraphQL):
 def create_app(
     settings: Settings,
     *,
-    services: Services | None = None,
     record_statements_to: Path | None = None,
     sql_log: Path | None = None,
-    on_started: Callable[[Services], Any] | None = None,
+    on_started: Callable[[Services, contextlib.AsyncExitStack], Awaitable[Any]] | None = None,
 ) -> Starlette:
-    services = services or Services.from_settings(settings)
+    running = Running()
     schema = build_schema(max_depth=settings.max_depth, max_cost=settings.max_cost)
     graphql = TwinqlGraphQL(
-        services,
+        running,
         schema=schema,
         graphql_ide="graphiql",
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
@@ -89,7 +103,7 @@ def create_app(
     async def healthz(_: Request) -> JSONResponse:
         # Liveness: the process works unless a child it cannot do without has died
         # (the embedded graph server is never restarted in-process: restart twinql).
-        server = services.graph_server
+        server = running.services.graph_server if running.services is not None else None
         if server is not None and server.exit_code is not None:
             return JSONResponse(
                 {
@@ -101,11 +115,9 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> JSONResponse:
-        if not services.started:
+        if running.services is None:
             return JSONResponse({"status": "starting"}, status_code=503)
-        checks = await services.readiness()
-        if services.pipeline is not None:  # the batching writer's task may have died
-            checks["ingest"] = services.pipeline.writer.failure or "ok"
+        checks = await running.services.readiness()
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ok else "unavailable", "checks": checks},
@@ -114,16 +126,22 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await services.start(record_statements_to=record_statements_to, sql_log=sql_log)
-        try:  # from here on, whatever fails stops what started (the graph server first of all)
+        async with (
+            open_services(
+                settings, record_statements_to=record_statements_to, sql_log=sql_log
+            ) as services,
+            contextlib.AsyncExitStack() as extras,
+        ):
             app.state.services = services
             for factory in ROUTE_FACTORIES:
                 app.router.routes.extend(factory(services))
             if on_started is not None:
-                await on_started(services)
-            yield
-        finally:
-            await services.aclose()
+                await on_started(services, extras)
+            running.services = services
+            try:
+                yield
+            finally:
+                running.services = None
 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),

@@ -10,9 +10,13 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from api.settings import Settings
 from graph.errors import TwinqlError, ValidationError
+
+if TYPE_CHECKING:
+    from api.services.container import Services
 
 __all__ = ["main"]
 
@@ -174,26 +178,24 @@ def _serve(settings: Settings, *, demo: bool, devices: bool = True, speedup: flo
     import uvicorn
 
     from api.app import create_app
-    from api.services.container import Services
 
-    services = Services.from_settings(settings)
-
-    async def on_started(svc: Services) -> None:
+    async def on_started(svc: Services, stack: contextlib.AsyncExitStack) -> None:
         extra: list[str] = []
         if demo:
-            from graph.bolt.importer import import_plant
+            from api.demo.run import start_demo_devices
+            from graph.changes import RegistryChange
             from graph.plantfile import load_plant_file
 
             plant = load_plant_file(EXAMPLE_PLANT)
-            report = await import_plant(svc.repo, plant)
+            report = await svc.registry.import_plant(plant, publish=False)
             logging.getLogger("twinql").info("example plant loaded: %s", report.as_dict())
             if devices:  # before the connectors look: they find the devices' real ports
-                running = await svc.start_demo_devices(plant, speedup=speedup)
+                running = await start_demo_devices(svc, stack, plant, speedup=speedup)
                 extra = ["simulated devices of the example plant:", *running.describe()]
-            await svc.registry_changed("all")
+            await svc.registry.publish(RegistryChange.everything())
         _banner(settings, svc, extra)
 
-    app = create_app(settings, services=services, on_started=on_started)
+    app = create_app(settings, on_started=on_started)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -206,9 +208,8 @@ def _serve(settings: Settings, *, demo: bool, devices: bool = True, speedup: flo
     return 0
 
 
-def _banner(settings: Settings, services: object, extra: Sequence[str] = ()) -> None:
-    tokens = getattr(services, "tokens", None)
-    admin = tokens.first("admin") if tokens is not None else None
+def _banner(settings: Settings, services: Services, extra: Sequence[str] = ()) -> None:
+    admin = services.tokens.first("admin")
     url = f"http://{settings.host}:{settings.port}/graphql"
     lines = [f"twinql is ready: GraphiQL at {url}"]
     if admin and not settings.tokens:

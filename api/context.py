@@ -19,6 +19,7 @@ from strawberry.dataloader import DataLoader
 from api.services.auth import ANONYMOUS, Principal, require
 from api.services.container import Services
 from graph.bolt.assets import TreeNode
+from graph.bolt.repository import GraphRepository
 from graph.bolt.topology import Neighbourhood, Reached
 from graph.errors import NotFound, TwinqlError
 from graph.model import Actuator, Asset, Sensor
@@ -108,6 +109,11 @@ class Loaders:
 
 @dataclass
 class Context:
+    """One request's (or one WebSocket connection's) caller and services.
+
+    ``authorise`` is called by the permission on each field (``api.permissions``); the
+    resolver then reads the caller from ``caller``."""
+
     services: Services
     principal: Principal | None
     request: Any = None
@@ -123,21 +129,25 @@ class Context:
         return self._loaders
 
     @property
-    def repo(self):  # noqa: ANN201 - GraphRepository, kept lazy for readiness
+    def repo(self) -> GraphRepository:
         return self.services.repo
 
-    def reader(self) -> Principal:
-        """Queries: a token, or anonymous when the deployment allows anonymous reads."""
+    def authorise(self, role: str | None) -> Principal:
+        """The caller if it may act in ``role`` (None: read, anonymously where allowed);
+        ``Unauthenticated``/``Forbidden`` otherwise."""
         if self.auth_error is not None:
             raise self.auth_error
-        if self.principal is None and self.services.settings.allow_anonymous_read:
-            return ANONYMOUS
-        return require(self.principal, "viewer")
-
-    def need(self, role: str) -> Principal:
-        if self.auth_error is not None:
-            raise self.auth_error
+        if role is None:
+            if self.principal is None and self.services.settings.allow_anonymous_read:
+                return ANONYMOUS
+            role = "viewer"
         return require(self.principal, role)
+
+    @property
+    def caller(self) -> Principal:
+        """Who is asking (anonymous readers as ``ANONYMOUS``); checked by the field's
+        permission before its resolver runs."""
+        return self.principal if self.principal is not None else ANONYMOUS
 
     def loader(
         self, name: str, factory: Callable[[], DataLoader[Any, Any]]

@@ -105,14 +105,14 @@ async def main(n_assets: int, sensors_per_asset: int, repeat: int, heap: str) ->
             tokens=f"{TOKEN}:admin:bench",
             graph_heap=heap,
         )  # the default depth and cost limits, as a deployment has them
-        services = Services.from_settings(settings)
-        app = create_app(settings, services=services)
+        app = create_app(settings)
         server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="on"))
         task = asyncio.create_task(server.serve())
         while not server.started:
             if task.done():
                 task.result()
             await asyncio.sleep(0.05)
+        services: Services = app.state.services
         try:
             t0 = time.perf_counter()
             report = await import_plant(services.repo, plant)

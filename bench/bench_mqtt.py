@@ -260,10 +260,10 @@ async def run(args: argparse.Namespace) -> None:
         anonymous_read=False,
         graph_heap="512m",
     )
-    services = Services.from_settings(settings)
+    app = create_app(settings)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings, services=services),
+            app,
             host="127.0.0.1",
             port=port,
             log_level="warning",
@@ -278,6 +278,7 @@ async def run(args: argparse.Namespace) -> None:
             if task.done():
                 task.result()
             await asyncio.sleep(0.05)
+        services: Services = app.state.services
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=120) as client:
             layout = await register(client, args.assets, args.sensors)

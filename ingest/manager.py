@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from graph.bolt.sources import SourceConfig
+from graph.changes import RegistryChange, RegistryKind
 from graph.errors import TwinqlError, ValidationError
 from graph.model import ActuatorBinding, DataSource, DeviceProtocol
 from graph.timeutil import utcnow
@@ -234,9 +235,13 @@ class ConnectorManager:
         self.events.close()
         self.outcomes.close()
 
-    async def on_registry_change(self, what: str) -> None:
-        """Registry listener: any change may touch sources, bindings or their assets."""
-        await self.reconcile()
+    async def on_registry_change(self, change: RegistryChange) -> None:
+        """Registry listener: a change to sources, devices or assets may touch what a
+        connector reads or writes (relations and maintenance do not)."""
+        if change.touches(
+            RegistryKind.SOURCES, RegistryKind.SENSORS, RegistryKind.ACTUATORS, RegistryKind.ASSETS
+        ):
+            await self.reconcile()
 
     async def reconcile(self) -> ReconcileReport:
         """Bring the running connectors in line with the graph's data sources."""

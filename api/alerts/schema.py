@@ -21,7 +21,8 @@ from strawberry.dataloader import DataLoader
 
 from api.common.types import Connection, Edge, PageInfo, check_first, decode_cursor, encode_cursor
 from api.context import Context
-from api.services.alerting import ChangeKind, require_alerts
+from api.permissions import needs, reads
+from api.services.alerting import ChangeKind
 from graph.bolt.alerts import Alert, AlertRepository
 from graph.bolt.assets import MAX_DEPTH
 from graph.errors import NotFound, ValidationError
@@ -136,7 +137,7 @@ class AlertMessageNode:
 
 
 def _repo(info: Info) -> AlertRepository:
-    return AlertRepository(info.context.repo.client)
+    return info.context.repo.alerts
 
 
 def _cursor(a: Alert) -> str:
@@ -174,7 +175,6 @@ async def asset_alerts(
     root: AssetNode, info: Info, active: bool | None = None, first: int = 20
 ) -> list[AlertNode]:
     """Asset.alerts: alerts raised on the asset's sensors, newest first."""
-    info.context.reader()
     found = await _loader(info, "asset", active, first).load(root.domain.id)
     return [AlertNode.from_domain(a) for a in found]
 
@@ -183,7 +183,6 @@ async def sensor_alerts(
     root: SensorNode, info: Info, active: bool | None = None, first: int = 20
 ) -> list[AlertNode]:
     """Sensor.alerts: the sensor's alerts, newest first."""
-    info.context.reader()
     found = await _loader(info, "sensor", active, first).load(root.domain.id)
     return [AlertNode.from_domain(a) for a in found]
 
@@ -200,8 +199,9 @@ async def _asset_scope(info: Info, asset_id: str, include_descendants: bool) -> 
 @strawberry.type
 class AlertsQuery:
     @strawberry.field(
+        extensions=reads(),
         description="Alerts newest first: of an asset (and by default its descendants) or "
-        "of the whole plant; active true/false for active or cleared ones only."
+        "of the whole plant; active true/false for active or cleared ones only.",
     )
     async def alerts(
         self,
@@ -212,7 +212,6 @@ class AlertsQuery:
         first: int = 50,
         after: str | None = None,
     ) -> Connection[AlertNode]:
-        info.context.reader()
         check_first(first)
         assets = None
         if asset_id is not None:
@@ -228,9 +227,8 @@ class AlertsQuery:
             ),
         )
 
-    @strawberry.field(description="One alert by id; null when unknown.")
+    @strawberry.field(description="One alert by id; null when unknown.", extensions=reads())
     async def alert(self, info: Info, id: strawberry.ID) -> AlertNode | None:
-        info.context.reader()
         try:
             return AlertNode.from_domain(await _repo(info).get(str(id)))
         except NotFound:
@@ -240,30 +238,28 @@ class AlertsQuery:
 @strawberry.type
 class AlertsMutation:
     @strawberry.mutation(
+        extensions=needs("operator"),
         description="Acknowledge an alert (role operator): records who, when and a note. "
-        "An active alert becomes ACKNOWLEDGED; acknowledging twice is a CONFLICT."
+        "An active alert becomes ACKNOWLEDGED; acknowledging twice is a CONFLICT.",
     )
     async def acknowledge_alert(self, info: Info, id: strawberry.ID, note: str = "") -> AlertNode:
-        from api.control.schema import check_scope
-
-        principal = info.context.need("operator")
+        principal = info.context.caller
         services = info.context.services
         repo = _repo(info)
         found = await repo.get(str(id))
-        await check_scope(services, principal, found.asset_id)
+        await services.scopes.check(principal, found.asset_id)
         done = await repo.acknowledge(found.id, principal.name, utcnow(), note)
         log.info("alert %s acknowledged by %s: %s", done.id, principal.name, note)
-        alerts = getattr(services, "alerts", None)
-        if alerts is not None:
-            alerts.acknowledged(done)
+        services.alerts.acknowledged(done)
         return AlertNode.from_domain(done)
 
 
 @strawberry.type
 class AlertsSubscription:
     @strawberry.subscription(
+        extensions=needs("viewer"),
         description="Alerts raised, cleared and acknowledged: of an asset (and by default "
-        "its descendants), or of the whole plant."
+        "its descendants), or of the whole plant.",
     )
     async def alerts(
         self,
@@ -272,13 +268,12 @@ class AlertsSubscription:
         include_descendants: bool = True,
         buffer: int | None = None,
     ) -> AsyncGenerator[AlertMessageNode, None]:
-        info.context.need("viewer")
         if buffer is not None and not 1 <= buffer <= MAX_QUEUE:
             raise ValidationError(f"buffer must be between 1 and {MAX_QUEUE}")
         scope: set[str] | None = None
         if asset_id is not None:
             scope = set(await _asset_scope(info, str(asset_id), include_descendants))
-        hub = require_alerts(info.context.services).changes
+        hub = info.context.services.alerts.changes
         missed = 0
         with hub.subscribe(
             None if scope is None else (lambda c: c.alert.asset_id in scope), buffer

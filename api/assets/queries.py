@@ -33,6 +33,7 @@ from api.common.types import (
     encode_cursor,
 )
 from api.control.schema import DataSourceStatusNode, status_node
+from api.permissions import reads
 from graph.bolt.assets import MAX_LIMIT
 from graph.bolt.sources import SourceConfig
 from graph.errors import ValidationError
@@ -113,8 +114,7 @@ class DataSourceNode:
         "sources without a device connector (HTTP)."
     )
     def status(self, info: Info) -> DataSourceStatusNode | None:
-        manager = info.context.services.connectors
-        return None if manager is None else status_node(manager.status(str(self.id)))
+        return status_node(info.context.services.control.status(str(self.id)))
 
     @classmethod
     def from_config(cls, c: SourceConfig) -> DataSourceNode:
@@ -159,14 +159,17 @@ class GraphStats:
 
 @strawberry.type
 class GraphQuery:
-    @strawberry.field(description="One asset by its business id; null when unknown.")
+    @strawberry.field(
+        description="One asset by its business id; null when unknown.", extensions=reads()
+    )
     async def asset(self, info: Info, id: strawberry.ID) -> AssetNode | None:
-        info.context.reader()
         found = await info.context.repo.assets.get_many([str(id)])
         a = found.get(str(id))
         return AssetNode.from_domain(a) if a else None
 
-    @strawberry.field(description="Assets ordered by id; filter by level, type or text.")
+    @strawberry.field(
+        description="Assets ordered by id; filter by level, type or text.", extensions=reads()
+    )
     async def assets(
         self,
         info: Info,
@@ -180,7 +183,6 @@ class GraphQuery:
         ] = None,
         roots_only: bool = False,
     ) -> Connection[AssetNode]:
-        info.context.reader()
         check_first(first)
         page = await info.context.repo.assets.page(
             after=decode_cursor(after),
@@ -200,33 +202,32 @@ class GraphQuery:
             ),
         )
 
-    @strawberry.field
+    @strawberry.field(extensions=reads())
     async def sensor(self, info: Info, id: strawberry.ID) -> SensorNode | None:
-        info.context.reader()
         found = await info.context.repo.devices.sensors([str(id)])
         s = found.get(str(id))
         return SensorNode.from_domain(s) if s else None
 
     @strawberry.field(
-        description="Several sensors by id, in the order asked (unknown ids skipped)."
+        extensions=reads(),
+        description="Several sensors by id, in the order asked (unknown ids skipped).",
     )
     async def sensors(self, info: Info, ids: list[strawberry.ID]) -> list[SensorNode]:
-        info.context.reader()
         if len(ids) > 1000:
             raise ValidationError("at most 1000 sensor ids per request")
         found = await info.context.repo.devices.sensors([str(i) for i in ids])
         return [SensorNode.from_domain(found[str(i)]) for i in ids if str(i) in found]
 
-    @strawberry.field
+    @strawberry.field(extensions=reads())
     async def actuator(self, info: Info, id: strawberry.ID) -> ActuatorNode | None:
-        info.context.reader()
         found = await info.context.repo.devices.actuators([str(id)])
         x = found.get(str(id))
         return ActuatorNode.from_domain(x) if x else None
 
     @strawberry.field(
+        extensions=reads(),
         description="Downstream of an asset: what its failure reaches, nearest first; at "
-        f"most limit assets (1-{MAX_LIMIT})."
+        f"most limit assets (1-{MAX_LIMIT}).",
     )
     async def impact(
         self,
@@ -235,13 +236,13 @@ class GraphQuery:
         max_depth: int = 10,
         limit: int = DEFAULT_WALK_LIMIT,
     ) -> list[Reachable]:
-        info.context.reader()
         found = await info.context.repo.topology.impact(str(asset_id), max_depth, limit)
         return [Reachable.from_domain(r) for r in found]
 
     @strawberry.field(
+        extensions=reads(),
         description="Upstream of an asset: root-cause candidates, nearest first; at most "
-        f"limit assets (1-{MAX_LIMIT})."
+        f"limit assets (1-{MAX_LIMIT}).",
     )
     async def root_causes(
         self,
@@ -250,11 +251,12 @@ class GraphQuery:
         max_depth: int = 10,
         limit: int = DEFAULT_WALK_LIMIT,
     ) -> list[Reachable]:
-        info.context.reader()
         found = await info.context.repo.topology.root_causes(str(asset_id), max_depth, limit)
         return [Reachable.from_domain(r) for r in found]
 
-    @strawberry.field(description="Shortest path between two assets; null when unconnected.")
+    @strawberry.field(
+        description="Shortest path between two assets; null when unconnected.", extensions=reads()
+    )
     async def path(
         self,
         info: Info,
@@ -262,7 +264,6 @@ class GraphQuery:
         to_id: strawberry.ID,
         process_only: bool = False,
     ) -> Path | None:
-        info.context.reader()
         p = await info.context.repo.topology.shortest_path(
             str(from_id), str(to_id), process_only=process_only
         )
@@ -270,18 +271,25 @@ class GraphQuery:
             return None
         return Path(
             asset_ids=[strawberry.ID(i) for i in p.ids],
-            edges=[GraphEdge(source=e.source, target=e.target, type=e.type) for e in p.edges],
+            edges=[
+                GraphEdge(source=strawberry.ID(e.source), target=strawberry.ID(e.target), type=e.type)
+                for e in p.edges
+            ],
             length=len(p.edges),
         )
 
-    @strawberry.field(description="Nodes and edges within some hops of an asset.")
+    @strawberry.field(
+        description="Nodes and edges within some hops of an asset.", extensions=reads()
+    )
     async def neighbourhood(self, info: Info, asset_id: strawberry.ID, hops: int = 1) -> GraphView:
-        info.context.reader()
         return GraphView.from_domain(
             await info.context.repo.topology.neighbourhood(str(asset_id), hops)
         )
 
-    @strawberry.field(description="Maintenance of an asset and, by default, everything below it.")
+    @strawberry.field(
+        description="Maintenance of an asset and, by default, everything below it.",
+        extensions=reads(),
+    )
     async def maintenance_history(
         self,
         info: Info,
@@ -294,7 +302,6 @@ class GraphQuery:
         until: datetime | None = None,
         technician: str | None = None,
     ) -> Connection[MaintenanceEventNode]:
-        info.context.reader()
         repo = info.context.repo
         req = event_request(str(asset_id), first, after, kind, since, until, technician)
         await repo.assets.get(req.asset_id)
@@ -306,12 +313,10 @@ class GraphQuery:
             page = (await repo.maintenance.history_pages([req]))[req]
         return maintenance_connection(page)
 
-    @strawberry.field
+    @strawberry.field(extensions=reads())
     async def data_sources(self, info: Info) -> list[DataSourceNode]:
-        info.context.reader()
         return [DataSourceNode.from_config(c) for c in await info.context.repo.sources.configs()]
 
-    @strawberry.field
+    @strawberry.field(extensions=reads())
     async def graph_stats(self, info: Info) -> GraphStats:
-        info.context.reader()
         return GraphStats(**await info.context.repo.assets.counts())

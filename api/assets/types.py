@@ -20,6 +20,7 @@ from api.common.types import (
     encode_cursor,
 )
 from api.context import Context
+from api.permissions import reads
 from api.readings import schema as _readings
 from api.readings.types import LatestValueNode, SensorSummaryNode, SeriesNode
 from graph import model as m
@@ -69,14 +70,19 @@ class SensorNode:
         return AssetNode.from_domain(await info.context.loaders.asset.load(self.domain.asset_id))
 
     latest: LatestValueNode | None = strawberry.field(
-        resolver=_readings.sensor_latest, description="The newest reading; null before the first."
+        resolver=_readings.sensor_latest,
+        extensions=reads(),
+        description="The newest reading; null before the first.",
     )
     readings: SeriesNode = strawberry.field(
         resolver=_readings.sensor_readings,
+        extensions=reads(),
         description="Readings in a window: raw, or downsampled in the store by a bucket.",
     )
     alerts: list[_alerts.AlertNode] = strawberry.field(
-        resolver=_alerts.sensor_alerts, description="The sensor's alerts, newest first."
+        resolver=_alerts.sensor_alerts,
+        extensions=reads(),
+        description="The sensor's alerts, newest first.",
     )
 
 
@@ -293,7 +299,9 @@ class AssetNode:
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[AssetNode]:
         key = (self.domain.id, decode_cursor(after), check_first(first))
-        loader = pages_loader(info.context, "children_pages", info.context.repo.assets.children_pages)
+        loader = pages_loader(
+            info.context, "children_pages", info.context.repo.assets.children_pages
+        )
         page: AssetPage = await loader.load(key)
         return connection(
             page.items, page.has_next, lambda a: encode_cursor(a.id), AssetNode.from_domain
@@ -391,10 +399,12 @@ class AssetNode:
 
     summary: list[SensorSummaryNode] = strawberry.field(
         resolver=_readings.asset_summary,
+        extensions=reads(),
         description="Count, min, max, avg and last of each of the asset's sensors in a window.",
     )
     alerts: list[_alerts.AlertNode] = strawberry.field(
         resolver=_alerts.asset_alerts,
+        extensions=reads(),
         description="Alerts raised on the asset's sensors, newest first.",
     )
 

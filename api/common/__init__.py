@@ -1,1 +1,2 @@
-"""api.common."""
+"""What the GraphQL capabilities share: the JSON scalar, enums mirrored from the domain,
+cursor connections."""

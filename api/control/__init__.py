@@ -1,1 +1,2 @@
-"""api.control."""
+"""GraphQL of control: ``writeSetpoint``, setpoint commands and data-source status (the
+procedure is ``api.services.control``)."""

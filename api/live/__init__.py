@@ -1,1 +1,1 @@
-"""api.live."""
+"""GraphQL subscriptions of live data: readings, asset events, setpoint outcomes."""

@@ -32,8 +32,10 @@ import strawberry
 from api.assets.types import Info
 from api.common.types import JSON
 from api.control.schema import SetpointCommandNode
+from api.permissions import needs
 from graph.bolt.assets import MAX_DEPTH
 from graph.bolt.commands import SetpointCommand
+from graph.changes import RegistryChange, RegistryKind
 from graph.errors import TwinqlError, Unavailable, ValidationError
 from graph.timeutil import from_us
 from ingest.connectors import AssetEvent
@@ -206,16 +208,16 @@ async def _subtree_ids(info: Info, asset_id: str) -> set[str]:
 
 @contextlib.asynccontextmanager
 async def _following_registry(
-    info: Info, kinds: frozenset[str], refresh: Callable[[], Awaitable[None]]
+    info: Info, kinds: frozenset[RegistryKind], refresh: Callable[[], Awaitable[None]]
 ) -> AsyncIterator[None]:
-    """While the block runs, ``refresh()`` after registry changes of ``kinds`` (or
-    ``all``), a burst of changes at a time. A refresh that fails keeps the scope it had
-    and is tried again later; it never ends the subscription."""
-    services = info.context.services
+    """While the block runs, ``refresh()`` after registry changes touching ``kinds``, a
+    burst of changes at a time. A refresh that fails keeps the scope it had and is tried
+    again later; it never ends the subscription."""
+    registry = info.context.services.registry
     changed = asyncio.Event()
 
-    async def listener(what: str) -> None:
-        if what in kinds or what == "all":
+    async def listener(change: RegistryChange) -> None:
+        if change.touches(*kinds):
             changed.set()
 
     async def follow() -> None:
@@ -232,12 +234,12 @@ async def _following_registry(
             except TwinqlError as exc:  # the asset went away, or grew too large
                 log.warning("subscription scope kept as it was: %s", exc)
 
-    services.registry_listeners.append(listener)
+    registry.listen(listener)
     task = asyncio.create_task(follow(), name="twinql-subscription-scope")
     try:
         yield
     finally:
-        services.registry_listeners.remove(listener)
+        registry.unlisten(listener)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -253,7 +255,7 @@ async def _subtree_scope(info: Info, asset_id: str) -> AsyncIterator[set[str]]:
         assets.clear()  # in place: the subscription's filter holds this set
         assets.update(fresh)
 
-    async with _following_registry(info, frozenset({"assets"}), refresh):
+    async with _following_registry(info, frozenset({RegistryKind.ASSETS}), refresh):
         yield assets
 
 
@@ -267,17 +269,11 @@ async def _sensors_of(info: Info, asset_id: str) -> list[str]:
     return _at_most_max([s.id for s in await info.context.repo.devices.sensors_under(asset_id)])
 
 
-def _manager(info: Info):  # noqa: ANN202 - ConnectorManager
-    manager = info.context.services.connectors
-    if manager is None:
-        raise Unavailable("the connector manager is not running")
-    return manager
-
-
 @strawberry.type
 class SubscriptionRoot:
     @strawberry.subscription(
-        description="Live readings of some sensors, or of an asset and all its descendants."
+        extensions=needs("viewer"),
+        description="Live readings of some sensors, or of an asset and all its descendants.",
     )
     async def live_readings(
         self,
@@ -288,7 +284,6 @@ class SubscriptionRoot:
         deadband: float | None = None,
         buffer: int | None = None,
     ) -> AsyncGenerator[LiveReadingsNode, None]:
-        info.context.need("viewer")
         if (sensor_ids is None) == (asset_id is None):
             raise ValidationError("give either sensorIds or assetId")
         if throttle_ms is not None and not 1 <= throttle_ms <= 3_600_000:
@@ -309,7 +304,7 @@ class SubscriptionRoot:
                 async def refresh(asset: str = str(asset_id)) -> None:
                     bus.retarget(sub, await _sensors_of(info, asset))
 
-                kinds = frozenset({"assets", "sensors"})
+                kinds = frozenset({RegistryKind.ASSETS, RegistryKind.SENSORS})
                 await stack.enter_async_context(_following_registry(info, kinds, refresh))
             async for m in live_messages(
                 sub,
@@ -332,8 +327,9 @@ class SubscriptionRoot:
                 )
 
     @strawberry.subscription(
+        extensions=needs("viewer"),
         description="Events devices publish on assets/{asset}/events/{kind}, for an asset "
-        "and (by default) its descendants."
+        "and (by default) its descendants.",
     )
     async def asset_events(
         self,
@@ -343,7 +339,6 @@ class SubscriptionRoot:
         kinds: list[str] | None = None,
         buffer: int | None = None,
     ) -> AsyncGenerator[AssetEventNode, None]:
-        info.context.need("viewer")
         await info.context.repo.assets.get(str(asset_id))
         wanted = set(kinds) if kinds else None
         missed = 0
@@ -355,7 +350,7 @@ class SubscriptionRoot:
             def accept(e: AssetEvent) -> bool:
                 return e.asset_id in assets and (wanted is None or e.kind in wanted)
 
-            sub = stack.enter_context(_manager(info).events.subscribe(accept, _check_queue(buffer)))
+            sub = stack.enter_context(info.context.services.connectors.events.subscribe(accept, _check_queue(buffer)))
             async for item in sub:
                 if isinstance(item, Missed):
                     missed += item.updates
@@ -364,8 +359,9 @@ class SubscriptionRoot:
                 missed = 0
 
     @strawberry.subscription(
+        extensions=needs("viewer"),
         description="Final setpoint commands (applied, rejected, failed) of some actuators, "
-        "of the actuators of an asset subtree, or of all actuators."
+        "of the actuators of an asset subtree, or of all actuators.",
     )
     async def setpoint_outcomes(
         self,
@@ -374,7 +370,6 @@ class SubscriptionRoot:
         asset_id: strawberry.ID | None = None,
         buffer: int | None = None,
     ) -> AsyncGenerator[SetpointOutcomeNode, None]:
-        info.context.need("viewer")
         actuators = {str(i) for i in actuator_ids} if actuator_ids is not None else None
         missed = 0
         async with contextlib.AsyncExitStack() as stack:
@@ -387,7 +382,7 @@ class SubscriptionRoot:
                     assets is None or c.asset_id in assets
                 )
 
-            outcomes = _manager(info).outcomes
+            outcomes = info.context.services.control.outcomes
             sub = stack.enter_context(outcomes.subscribe(accept, _check_queue(buffer)))
             async for item in sub:
                 if isinstance(item, Missed):

@@ -48,8 +48,7 @@ def latest_loader(ctx: Context) -> DataLoader[str, LatestValue | None]:
 
     async def load(keys: Sequence[str]) -> list[LatestValue | None]:
         ids = list(dict.fromkeys(keys))
-        pipeline = services.pipeline
-        found = pipeline.latest.get_many(ids) if pipeline is not None else {}
+        found = services.ingest.latest.get_many(ids)
         misses = [k for k in ids if k not in found]
         if misses:
             STORE_CALLS["latest"] += 1

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import numpy as np
 import strawberry
 
+from api.permissions import needs, reads
 from api.readings.loaders import history_loader, latest_loader, summary_loader
 from api.readings.types import (
     AggregateEnum,
@@ -101,7 +102,6 @@ def _series(sensor: Sensor, window: Window, series: Series) -> SeriesNode:
 
 async def sensor_latest(root: SensorNode, info: Info) -> LatestValueNode | None:
     """Sensor.latest: null until the sensor's first reading."""
-    info.context.reader()
     found = await latest_loader(info.context).load(root.domain.id)
     return LatestValueNode.from_store(found) if found is not None else None
 
@@ -117,7 +117,6 @@ async def sensor_readings(
     include_bad: IncludeBad = False,
 ) -> SeriesNode:
     """Sensor.readings: raw points or buckets aggregated in the store."""
-    info.context.reader()
     window = _window(from_, to, bucket, aggregate, fill, include_bad)
     sensor = root.domain
     window.check_raw(sensor.sampling_rate_seconds, f"sensor {sensor.id}")
@@ -133,7 +132,6 @@ async def asset_summary(
     include_bad: IncludeBad = False,
 ) -> list[SensorSummaryNode]:
     """Asset.summary: count/min/max/avg/last of each of the asset's sensors."""
-    info.context.reader()
     window = make_window(from_, to, None, include_bad=include_bad)
     pairs = await summary_loader(info.context).load(
         (root.domain.id, window.start, window.end, window.include_bad)
@@ -156,9 +154,10 @@ MAX_REJECTED = 1_000
 @strawberry.type
 class ReadingsQuery:
     @strawberry.field(
+        extensions=reads(),
         description="Dead letters: readings that were refused (malformed, unknown sensor, "
         "wrong unit, non-finite, from the future ...), newest first, with the raw payload "
-        "and the reason."
+        "and the reason.",
     )
     async def rejected_readings(
         self,
@@ -167,7 +166,6 @@ class ReadingsQuery:
         since: datetime | None = None,
         limit: int = 100,
     ) -> list[RejectedReading]:
-        info.context.reader()
         if not 1 <= limit <= MAX_REJECTED:
             raise ValidationError(f"limit must be between 1 and {MAX_REJECTED}")
         rows = await info.context.services.readings.rejected(
@@ -185,8 +183,9 @@ class ReadingsQuery:
         ]
 
     @strawberry.field(
+        extensions=reads(),
         description="Several sensors on one time axis (the union of their timestamps or "
-        "buckets), for charts. At most 100 sensors."
+        "buckets), for charts. At most 100 sensors.",
     )
     async def readings(
         self,
@@ -199,7 +198,6 @@ class ReadingsQuery:
         fill: FillEnum = FillEnum.NONE,  # type: ignore[attr-defined]  # members made at run time
         include_bad: IncludeBad = False,
     ) -> AlignedSeries:
-        info.context.reader()
         ids = list(dict.fromkeys(str(i) for i in sensor_ids))
         if not ids:
             raise ValidationError("sensorIds is empty")
@@ -253,12 +251,12 @@ def _raw(i: int, r: ReadingInput, now: datetime) -> RawReading:
 @strawberry.type
 class ReadingsMutation:
     @strawberry.mutation(
+        extensions=needs("ingest"),
         description="Push readings (role ingest). Each is checked against its sensor; "
         "rejected ones are counted, explained and kept in rejected_readings. "
-        f"At most {MAX_INGEST_ITEMS} per call (POST /ingest takes more)."
+        f"At most {MAX_INGEST_ITEMS} per call (POST /ingest takes more).",
     )
     async def ingest_readings(self, info: Info, readings: list[ReadingInput]) -> IngestResultNode:
-        info.context.need("ingest")
         if len(readings) > MAX_INGEST_ITEMS:
             raise ValidationError(
                 f"at most {MAX_INGEST_ITEMS} readings per call, got {len(readings)}: "

@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING
 
 from analytics.alerts import AlertEvaluator, AlertEvent, AlertRules, EventKind, Rule, Severity
 from graph.bolt.alerts import Alert, AlertClear, AlertRepository
-from graph.errors import TwinqlError, Unavailable
+from graph.errors import TwinqlError
 from graph.timeutil import from_us
 from ingest.fanout import Fanout, Missed
 from ingest.store import ReadingBatch
 
 if TYPE_CHECKING:
-    from api.services.container import Services
-    from ingest.pipeline import Subscription
+    from ingest.pipeline import CachedCatalog, Subscription
+    from ingest.pipeline.bus import LiveBus
 
-__all__ = ["AlertChange", "AlertService", "ChangeKind", "require_alerts", "start_alerts"]
+__all__ = ["AlertChange", "AlertService", "ChangeKind"]
 
 log = logging.getLogger("twinql.api.alerts")
 
@@ -88,7 +88,9 @@ def _to_graph(events: list[AlertEvent]) -> tuple[list[Alert], list[AlertClear]]:
 class AlertService:
     def __init__(
         self,
-        services: Services,
+        repo: AlertRepository,
+        bus: LiveBus,
+        catalog: CachedCatalog,
         rules: AlertRules | None = None,
         *,
         queue: int = 10_000,
@@ -97,8 +99,9 @@ class AlertService:
         levels: Mapping[str, tuple[float | None, float | None]] | None = None,
     ) -> None:
         self.drain_s = drain_s
-        self.services = services
-        self.repo = AlertRepository(services.repo.client)
+        self.repo = repo
+        self._bus = bus
+        self._catalog = catalog
         self.evaluator = AlertEvaluator(rules, levels=levels)
         self.changes: Fanout[AlertChange] = Fanout(1_000)
         self.stats = AlertStats()
@@ -111,7 +114,7 @@ class AlertService:
     async def start(self) -> None:
         """Seed the rules from the graph, then follow the live bus."""
         await self.seed()
-        self._sub = self.services.ingest.bus.subscribe(None, maxsize=self._queue)
+        self._sub = self._bus.subscribe(None, maxsize=self._queue)
         self._task = asyncio.create_task(self._run(self._sub), name="twinql-alerts")
 
     async def seed(self) -> None:
@@ -160,10 +163,7 @@ class AlertService:
         self.stats.batches += 1
         self.stats.readings += len(batch)
         ids = list(dict.fromkeys(batch.sensor_id.tolist()))  # distinct, without a sort
-        catalog = self.services.catalog
-        if catalog is None:
-            raise Unavailable("the sensor catalogue is not ready")
-        sensors = await catalog.get_many(ids)
+        sensors = await self._catalog.get_many(ids)
         events = self.evaluator.evaluate(batch, sensors)
         if not events and not self._pending:
             return []
@@ -197,18 +197,3 @@ class AlertService:
 
     def acknowledged(self, alert: Alert) -> None:
         self.changes.publish(AlertChange(ChangeKind.ACKNOWLEDGED, alert))
-
-
-async def start_alerts(services: Services) -> None:
-    """Starter: the alert service (``services.alerts``), after the pipeline."""
-    service = AlertService(services)
-    await service.start()
-    services._stack.push_async_callback(service.aclose)
-    services.alerts = service
-
-
-def require_alerts(services: Services) -> AlertService:
-    service = getattr(services, "alerts", None)
-    if service is None:
-        raise Unavailable("alerts are not running in this service")
-    return service

@@ -18,9 +18,10 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from graph.bolt.assets import AssetRepository
 from graph.errors import Forbidden, Unauthenticated, ValidationError
 
-__all__ = ["ROLES", "Principal", "TokenStore"]
+__all__ = ["ANONYMOUS", "ROLES", "Principal", "Scopes", "TokenStore", "require"]
 
 ROLES = ("viewer", "ingest", "operator", "engineer", "admin")
 _IMPLIES: dict[str, set[str]] = {
@@ -121,3 +122,22 @@ class TokenStore:
     def first(self, role: str) -> str | None:
         """A token of the given role (for the CLI's start-up hint)."""
         return next((t for t, p in self._tokens.items() if p.role == role), None)
+
+
+class Scopes:
+    """Subtree scopes: a token limited to asset subtrees may operate only assets at or
+    below its scope roots. One call, used by every service that acts on an asset."""
+
+    def __init__(self, assets: AssetRepository) -> None:
+        self._assets = assets
+
+    async def check(self, principal: Principal, asset_id: str) -> None:
+        if not principal.scopes or asset_id in principal.scopes:
+            return
+        ancestors = await self._assets.ancestors(asset_id)
+        if any(n.asset.id in principal.scopes for n in ancestors):
+            return
+        raise Forbidden(
+            f"{principal.name} may operate only below {', '.join(principal.scopes)}; "
+            f"asset {asset_id} is outside"
+        )

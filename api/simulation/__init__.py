@@ -1,1 +1,2 @@
-"""api.simulation."""
+"""GraphQL of simulation: runs, their series and residuals, models, specs, calibration and
+line studies (the work is ``api.services.simulation``)."""

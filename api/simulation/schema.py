@@ -25,13 +25,13 @@ from api.common.types import (
     decode_cursor,
     encode_cursor,
 )
-from api.control.schema import check_scope
+from api.permissions import needs, reads
 from api.readings.types import AggregateEnum, SeriesNode
 from api.readings.window import check_points, make_window
 from api.services.simulation.fit import calibrate_asset, line_bottleneck
 from api.services.simulation.inputs import output_targets
 from api.services.simulation.records import band_id, series_id
-from api.services.simulation.service import SimulationService, require_service
+from api.services.simulation.service import SimulationService
 from api.simulation.types import (
     CalibrationResultNode,
     FittedParameterNode,
@@ -57,7 +57,7 @@ From = Annotated[datetime | None, strawberry.argument(name="from")]
 
 
 def _service(info: Info) -> SimulationService:
-    return require_service(info.context.services)
+    return info.context.services.simulation
 
 
 @strawberry.type(name="SimulationRun")
@@ -111,8 +111,9 @@ class SimulationRunNode:
         return self.record.start_at + timedelta(seconds=horizon, microseconds=1)
 
     @strawberry.field(
+        extensions=reads(),
         description="A stored output series (nominal, or a band percentile), read from the "
-        "readings store like sensor readings. Default window: the whole run."
+        "readings store like sensor readings. Default window: the whole run.",
     )
     async def series(
         self,
@@ -124,7 +125,6 @@ class SimulationRunNode:
         bucket: str | None = None,
         aggregate: AggregateEnum = AggregateEnum.AVG,  # type: ignore[attr-defined]  # members made at run time
     ) -> SeriesNode:
-        info.context.reader()
         model = get_model(self.model)
         model.index_of("output", output)
         if percentile is not None and float(percentile) not in self.percentiles():
@@ -154,13 +154,13 @@ class SimulationRunNode:
         )
 
     @strawberry.field(
+        extensions=reads(),
         description="Measured minus simulated (nominal) for each sensor that measures an "
         "output (the sim spec's outputMap, and stateMap sensors of states that are also "
         "outputs), over the part of the run the sensors have already recorded (bucketed at "
-        "the output interval)."
+        "the output interval).",
     )
     async def residuals(self, info: Info) -> list[ResidualNode]:
-        info.context.reader()
         if self.record.status != "succeeded":
             return []
         store = info.context.services.readings
@@ -210,17 +210,16 @@ def _cursor(r: SimulationRunRecord) -> str:
 
 @strawberry.type
 class SimulationQuery:
-    @strawberry.field(description="The simulation models this service can run.")
+    @strawberry.field(description="The simulation models this service can run.", extensions=reads())
     def simulation_models(self, info: Info) -> list[SimModelNode]:
-        info.context.reader()
         return [SimModelNode.from_model(m) for m in MODELS.values()]
 
     @strawberry.field(
+        extensions=reads(),
         description="How an asset is simulated: its model, parameters and which sensors and "
-        "actuators map to the model's states, inputs and outputs (null without a sim spec)."
+        "actuators map to the model's states, inputs and outputs (null without a sim spec).",
     )
     async def simulation_spec(self, info: Info, asset_id: strawberry.ID) -> SimSpecNode | None:
-        info.context.reader()
         spec = await _service(info).sim_spec(str(asset_id))
         if not spec.get("model"):
             return None
@@ -228,16 +227,14 @@ class SimulationQuery:
             str(asset_id), spec, output_targets(spec, get_model(str(spec["model"])))
         )
 
-    @strawberry.field
+    @strawberry.field(extensions=reads())
     async def simulation_run(self, info: Info, id: strawberry.ID) -> SimulationRunNode:
-        info.context.reader()
         return SimulationRunNode.from_record(await _service(info).get(str(id)))
 
-    @strawberry.field(description="An asset's simulation runs, newest first.")
+    @strawberry.field(description="An asset's simulation runs, newest first.", extensions=reads())
     async def simulation_runs(
         self, info: Info, asset_id: strawberry.ID, first: int = 20, after: str | None = None
     ) -> Connection[SimulationRunNode]:
-        info.context.reader()
         check_first(first)
         key = decode_cursor(after)
         position = None
@@ -261,12 +258,13 @@ class SimulationQuery:
         )
 
     @strawberry.field(
+        extensions=needs("engineer"),
         description="Which station limits a production line's throughput, and by how much: "
         "a discrete-event simulation of the line's stations (children with a station spec, in "
         "FEEDS order), each sped up 10% in turn with common random numbers. Needs the "
         "engineer role; the study's size (replications x (stations + 1) runs of `hours`) is "
         "capped. `warmupHours` runs each replication that long first and leaves it out of "
-        "the statistics, so a line that starts empty does not bias the steady state."
+        "the statistics, so a line that starts empty does not bias the steady state.",
     )
     async def line_bottleneck(
         self,
@@ -277,8 +275,8 @@ class SimulationQuery:
         replications: int = 3,
         warmup_hours: float = 0.0,
     ) -> LineBottleneckNode:
-        who = info.context.need("engineer")
-        await check_scope(info.context.services, who, str(line_id))
+        who = info.context.caller
+        await info.context.services.scopes.check(who, str(line_id))
         config, found, base = await line_bottleneck(
             _service(info), str(line_id), hours, seed, replications, warmup_hours
         )
@@ -316,25 +314,28 @@ class SimulationQuery:
 @strawberry.type
 class SimulationMutation:
     @strawberry.mutation(
+        extensions=needs("engineer"),
         description="Start a what-if run of an asset's model from its current measured state. "
-        "Returns at once (status queued); follow it with simulationProgress."
+        "Returns at once (status queued); follow it with simulationProgress.",
     )
     async def run_simulation(
         self, info: Info, asset_id: strawberry.ID, scenario: ScenarioInput
     ) -> SimulationRunNode:
-        who = info.context.need("engineer")
-        await check_scope(info.context.services, who, str(asset_id))
+        who = info.context.caller
+        await info.context.services.scopes.check(who, str(asset_id))
         record = await _service(info).submit(str(asset_id), scenario.to_request(), who.name)
         return SimulationRunNode.from_record(record)
 
-    @strawberry.mutation(description="Ask a queued or running simulation to stop.")
+    @strawberry.mutation(
+        description="Ask a queued or running simulation to stop.", extensions=needs("engineer")
+    )
     async def cancel_simulation(self, info: Info, id: strawberry.ID) -> SimulationRunNode:
-        info.context.need("engineer")
         return SimulationRunNode.from_record(await _service(info).cancel(str(id)))
 
     @strawberry.mutation(
+        extensions=needs("engineer"),
         description="Fit parameters of the asset's model to its recorded history (least "
-        "squares) and store them in its simulation spec, so later runs use them."
+        "squares) and store them in its simulation spec, so later runs use them.",
     )
     async def calibrate_model(
         self,
@@ -346,8 +347,8 @@ class SimulationMutation:
         step_seconds: float = 0.1,
         store: bool = True,
     ) -> CalibrationResultNode:
-        who = info.context.need("engineer")
-        await check_scope(info.context.services, who, str(asset_id))
+        who = info.context.caller
+        await info.context.services.scopes.check(who, str(asset_id))
         out = await calibrate_asset(
             _service(info), str(asset_id), parameters, from_, to, step_seconds, store
         )
@@ -383,13 +384,13 @@ class SimulationMutation:
 @strawberry.type
 class SimulationSubscription:
     @strawberry.subscription(
+        extensions=needs("viewer"),
         description="A run's status and progress: the current state, then every change "
-        "until it ends."
+        "until it ends.",
     )
     async def simulation_progress(
         self, info: Info, run_id: strawberry.ID
     ) -> AsyncGenerator[SimulationProgressNode, None]:
-        info.context.need("viewer")
         async for u in _service(info).watch(str(run_id)):
             yield SimulationProgressNode(
                 run_id=strawberry.ID(u.run_id),

@@ -1,1 +1,1 @@
-"""api.status."""
+"""Operator status: the snapshot of counters, its GraphQL type and its Prometheus exposition."""

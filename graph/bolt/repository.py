@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from graph.bolt.alerts import AlertRepository
 from graph.bolt.assets import AssetRepository
 from graph.bolt.client import GraphClient
 from graph.bolt.commands import CommandRepository
 from graph.bolt.devices import DeviceRepository
 from graph.bolt.maintenance import MaintenanceRepository
 from graph.bolt.schema import ensure_schema
+from graph.bolt.simruns import SimRunRepository
 from graph.bolt.sources import SourceRepository
 from graph.bolt.topology import TopologyRepository
 
@@ -25,6 +27,8 @@ class GraphRepository:
         self.topology = TopologyRepository(client)
         self.maintenance = MaintenanceRepository(client)
         self.commands = CommandRepository(client)
+        self.alerts = AlertRepository(client)
+        self.simruns = SimRunRepository(client)
 
     async def ensure_schema(self) -> None:
         await ensure_schema(self.client)

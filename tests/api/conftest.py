@@ -81,10 +81,7 @@ async def api(
         f"{ADMIN}:admin:alice,{OPERATOR}:operator:olga,{VIEWER}:viewer:vic,"
         f"{INGEST}:ingest:dev,{SCOPED_ENGINEER}:engineer:sam:elsewhere",
     )
-    services = Services.from_settings(settings)
-    app = create_app(
-        settings, services=services, record_statements_to=cypher_log, sql_log=questdb_sql_log
-    )
+    app = create_app(settings, record_statements_to=cypher_log, sql_log=questdb_sql_log)
     server = uvicorn.Server(
         uvicorn.Config(
             app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
@@ -97,7 +94,7 @@ async def api(
         await asyncio.sleep(0.05)
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        yield Api(base=base, client=client, services=services)
+        yield Api(base=base, client=client, services=app.state.services)
     server.should_exit = True
     with contextlib.suppress(asyncio.CancelledError):
         await task

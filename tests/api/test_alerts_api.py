@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from analytics.alerts import Rule, Severity
-from api.services.alerting import AlertService, require_alerts
+from api.services.alerting import AlertService
 from graph.bolt.alerts import AlertRepository
 from graph.timeutil import to_us
 from ingest.store import ReadingBatch
@@ -118,7 +118,7 @@ async def test_out_of_range_readings_raise_alerts_that_clear_and_can_be_acknowle
     sensor, pump, line = f"{uid}-temp", f"{uid}-pump", f"{uid}-line"
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     async with connect(api.base, VIEWER) as ws:
-        hub = require_alerts(api.services).changes
+        hub = api.services.alerts.changes
         before = hub.subscribers
         await ws.subscribe(SUBSCRIBE, {"asset": line})
         async with asyncio.timeout(5):
@@ -242,7 +242,7 @@ async def test_a_restarted_service_clears_alerts_it_did_not_raise(api: Api, uid:
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     await post(api, sensor, start, 150.0, 150.0, 150.0)
     await eventually(lambda: _when(alerts(api, f"{uid}-pump", active=True), lambda x: len(x) == 2))
-    fresh = AlertService(api.services)
+    fresh = AlertService(api.services.repo.alerts, api.services.ingest.bus, api.services.catalog)
     await fresh.seed()
     states = {r: fresh.evaluator.store.get(sensor, r) for r in (Rule.LIMIT, Rule.WARNING)}
     assert all(s.active for s in states.values())
@@ -267,7 +267,9 @@ async def test_a_restarted_service_clears_alerts_it_did_not_raise(api: Api, uid:
 async def test_the_service_follows_the_bus_and_stops_cleanly(api: Api, uid: str) -> None:
     bus = api.services.ingest.bus
     before = bus.subscribers
-    extra = AlertService(api.services, drain_s=5.0)
+    extra = AlertService(
+        api.services.repo.alerts, api.services.ingest.bus, api.services.catalog, drain_s=5.0
+    )
     await extra.start()
     assert bus.subscribers == before + 1
     hub = extra.changes.subscribe()

@@ -10,7 +10,6 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from api.control.schema import execute_setpoint
 from api.services.auth import Principal
 from graph.bolt.commands import CommandStatus
 from tests import peers
@@ -255,8 +254,8 @@ async def test_a_write_interrupted_at_the_device_completes_failed_never_pending(
         await asyncio.wait_for(ready.wait(), 5)
         with manager.outcomes.subscribe(lambda c: c.actuator_id == f"{uid}-speed") as outcomes:
             write = asyncio.create_task(
-                execute_setpoint(
-                    api.services, Principal("olga", "operator"), f"{uid}-speed", 1200, "night"
+                api.services.control.write_setpoint(
+                    Principal("olga", "operator"), f"{uid}-speed", 1200, "night"
                 )
             )
             async with asyncio.timeout(5):

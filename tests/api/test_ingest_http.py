@@ -316,10 +316,8 @@ async def test_a_dead_batch_writer_fails_readyz_and_ingest(
     settings = app_settings(
         graph_server, tmp_path, port, f"{ADMIN}:admin:alice,{VIEWER}:viewer:vic,{INGEST}:ingest:dev"
     )
-    services = Services.from_settings(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, services=services), port=port, log_level="warning")
-    )
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     locker: asyncio.subprocess.Process | None = None
     spill = tmp_path / "spill"
@@ -329,6 +327,7 @@ async def test_a_dead_batch_writer_fails_readyz_and_ingest(
                 task.result()
             await asyncio.sleep(0.05)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            services: Services = app.state.services
             api = Api(f"http://127.0.0.1:{port}", http, services)
             await register(api, uid)
             ready = await http.get("/readyz")

@@ -27,6 +27,7 @@ from api.readings.window import (
     suggest_bucket,
 )
 from graph.bolt.importer import import_plant
+from graph.changes import RegistryChange
 from graph.errors import ValidationError
 from graph.plantfile import load_plant_file
 from graph.timeutil import to_us
@@ -463,7 +464,7 @@ async def test_readings_need_a_reader(api: Api, uid: str) -> None:
 
 async def test_example_plant_line_with_latest_and_history_in_one_query(api: Api) -> None:
     await import_plant(api.services.repo, load_plant_file(EXAMPLE_PLANT))
-    await api.services.registry_changed("all")
+    await api.services.registry.publish(RegistryChange.everything())
     line = await api.ok(
         'query { asset(id: "ps-line-1") { children { nodes { id sensors { id unit minValue maxValue } } } } }'
     )

@@ -12,6 +12,7 @@ import pytest
 
 from api.cli import EXAMPLE_PLANT
 from graph.bolt.importer import import_plant
+from graph.changes import RegistryChange
 from graph.errors import ValidationError
 from graph.plantfile import load_plant_file, parse_plant
 from ingest.reading import RawReading
@@ -44,7 +45,7 @@ async def _wait_status(api: Api, run_id: str, statuses: set[str], within: float 
 async def example(api: Api) -> None:
     plant = load_plant_file(EXAMPLE_PLANT)
     await import_plant(api.services.repo, plant)
-    await api.services.registry_changed("all")
+    await api.services.registry.publish(RegistryChange.everything())
 
 
 async def test_simulation_models_lists_models_with_units_and_bounds(api: Api) -> None:
@@ -287,7 +288,7 @@ async def test_calibration_recovers_wear_stores_it_and_replay_has_residuals(
 ) -> None:
     plant = parse_plant(_pump_plant(uid), sim_models=set(MODELS))
     await import_plant(api.services.repo, plant)
-    await api.services.registry_changed("all")
+    await api.services.registry.publish(RegistryChange.everything())
     # the "plant": the pump model at wear 0.4 driven through setpoint steps
     m = get_model("pump")
     true = m.param_vector({"wear": 0.4, "static_head_m": 35.2})

@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 import httpx
 from starlette.applications import Starlette
 
-from api.status.schema import CONTENT_TYPE, StatusSnapshot, render_metrics, routes
+from api.status.prometheus import CONTENT_TYPE, render_metrics, routes
+from api.status.snapshot import StatusSnapshot
 from ingest.pipeline.writer import WriterStats
 from tests.api.conftest import ADMIN, INGEST, VIEWER, Api
 

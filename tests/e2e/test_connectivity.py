@@ -56,10 +56,10 @@ async def app(
         f"{SCOPED}:operator:sam:{U}-lineA,{VIEWER}:viewer:vic",
         mqtt_url=mosquitto_url,
     )
-    services = Services.from_settings(settings)
+    app = create_app(settings, record_statements_to=cypher_log)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings, services=services, record_statements_to=cypher_log),
+            app,
             host="127.0.0.1",
             port=port,
             log_level="warning",
@@ -73,6 +73,7 @@ async def app(
         await asyncio.sleep(0.05)
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        services: Services = app.state.services
         api = Api(base=base, client=client, services=services)
         await register(api)
         yield api

@@ -61,8 +61,7 @@ async def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
 async def test_readyz_and_healthz_report_a_dead_graph_server(tmp_path: Path) -> None:
     port = free_port()
     settings = Settings(data_dir=tmp_path, port=port, graph_heap="512m", tokens="x" * 20 + ":admin")
-    services = Services.from_settings(settings)
-    app = create_app(settings, services=services)
+    app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     try:
@@ -70,6 +69,7 @@ async def test_readyz_and_healthz_report_a_dead_graph_server(tmp_path: Path) -> 
             if task.done():
                 task.result()
             await asyncio.sleep(0.05)
+        services: Services = app.state.services
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             ready = await http.get("/readyz")
             assert ready.status_code == 200, ready.text

@@ -5,6 +5,7 @@ and a live twinql's server is refused to a second server but lent to ``twinql lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -142,15 +143,17 @@ async def test_a_failing_start_hook_stops_the_graph_server(tmp_path: Path) -> No
     """`twinql demo` imports the plant and starts devices after the services: when that
     fails, the lifespan still stops everything, the graph server first of all."""
     settings = Settings(data_dir=tmp_path, graph_heap="512m", tokens="x" * 20 + ":admin")
-    services = Services.from_settings(settings)
+    started: list[Services] = []
 
-    async def broken_demo(_: Services) -> None:
+    async def broken_demo(services: Services, _: contextlib.AsyncExitStack) -> None:
+        started.append(services)
         raise ValidationError("the demo plant is broken")
 
-    app = create_app(settings, services=services, on_started=broken_demo)
+    app = create_app(settings, on_started=broken_demo)
     with pytest.raises(ValidationError):
         async with app.router.lifespan_context(app):
             pass
+    (services,) = started
     server = services.graph_server
     assert server is not None and not server.running and server.pid is None
     assert lock.read_record(server.root) is None

@@ -59,7 +59,7 @@ async def _bucketed(
     targets = targets_of(mapping, names)
     if not targets:
         return {}
-    found = await service.services.readings.history(list(targets), start, end, bucket)
+    found = await service.readings.history(list(targets), start, end, bucket)
     half = bucket.total_seconds() / 2
     out: dict[str, tuple[str, np.ndarray, np.ndarray]] = {}
     for sid, (name, scale, offset) in targets.items():
@@ -132,8 +132,7 @@ async def calibrate_asset(
     stored = False
     if store and result.success:
         spec["parameters"] = {**fixed, **result.fitted}
-        await service.services.repo.assets.set_sim_spec(asset_id, spec)
-        await service.services.registry_changed("assets")
+        await service.registry.set_sim_spec(asset_id, spec)
         stored = True
     return CalibrationOutcome(
         result=result,
@@ -144,18 +143,17 @@ async def calibrate_asset(
 
 
 async def _line_config(service: SimulationService, line_id: str) -> LineConfig:
-    repo = service.services.repo
-    await repo.assets.get(line_id)
-    children = (await repo.assets.children_of([line_id])).get(line_id, [])
+    await service.assets.get(line_id)
+    children = (await service.assets.children_of([line_id])).get(line_id, [])
     ids = [c.id for c in children]
-    specs = await repo.assets.specs(ids)
+    specs = await service.assets.specs(ids)
     # JSON objects, written from checked StationSpecs by the plant import
     stations: dict[str, dict[str, Any]] = {
         i: s["station"] for i, s in specs.items() if s.get("station")
     }
     if not stations:
         raise ValidationError(f"line {line_id} has no stations (children with a station spec)")
-    edges = await repo.topology.relations_of(ids)
+    edges = await service.topology.relations_of(ids)
     feeds: dict[str, set[str]] = {}
     for es in edges.values():
         for e in es:

@@ -84,7 +84,7 @@ async def replay_inputs(
     before = await service.readings_at(ids, start)
     bucket = _bucket(horizon_s)
     end = start + timedelta(seconds=horizon_s, microseconds=1)
-    found = await service.services.readings.history(ids, start, end, bucket, Aggregate.LAST)
+    found = await service.readings.history(ids, start, end, bucket, Aggregate.LAST)
     w_s = bucket.total_seconds()
     series: dict[str, InputSeries] = {}
     sources: dict[str, dict[str, Any]] = {}

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from api.services.simulation.inputs import output_targets, replay_inputs, targets_of
-from api.services.simulation.jobs import JobRunner, JobSettings
+from api.services.simulation.jobs import JobRunner
 from api.services.simulation.records import (
     ProgressUpdate,
     ScenarioRequest,
@@ -35,14 +35,18 @@ from api.services.simulation.records import (
 )
 from api.services.simulation.work import work_scenario
 from graph.bolt.simruns import TERMINAL, SimRunRepository, SimulationRunRecord
-from graph.errors import TwinqlError, Unavailable, ValidationError
+from graph.errors import TwinqlError, ValidationError
 from graph.timeutil import utcnow
 from sim import Cancelled, InputSeries, Scenario, ScenarioResult, get_model
 
 if TYPE_CHECKING:
-    from api.services.container import Services
+    from api.services.registry import RegistryService
+    from graph.bolt.assets import AssetRepository
+    from graph.bolt.topology import TopologyRepository
+    from ingest.pipeline.latest import LatestCache
+    from ingest.store import ReadingsStore
 
-__all__ = ["SimulationService", "require_service", "start_simulation"]
+__all__ = ["SimulationService"]
 
 log = logging.getLogger(__name__)
 REPLAY_LOOKBACK = timedelta(hours=1)
@@ -50,18 +54,31 @@ PERSIST_EVERY_S = 1.0
 
 
 class SimulationService:
-    def __init__(self, services: Services, runner: JobRunner) -> None:
-        self.services = services
+    def __init__(
+        self,
+        assets: AssetRepository,
+        topology: TopologyRepository,
+        runs: SimRunRepository,
+        readings: ReadingsStore,
+        latest: LatestCache,
+        registry: RegistryService,
+        runner: JobRunner,
+    ) -> None:
+        self.assets = assets
+        self.topology = topology
+        self.runs = runs
+        self.readings = readings
+        self.latest = latest
+        self.registry = registry
         self.runner = runner
-        self.runs = SimRunRepository(services.repo.client)
         self._watchers: dict[str, set[asyncio.Queue[ProgressUpdate]]] = {}
         self._live: set[str] = set()
         self._cancel_asked: set[str] = set()
 
     # -- the asset's sim spec and its readings -----------------------------------------
     async def sim_spec(self, asset_id: str) -> dict[str, Any]:
-        await self.services.repo.assets.get(asset_id)  # NotFound for an unknown asset
-        specs = await self.services.repo.assets.specs([asset_id])
+        await self.assets.get(asset_id)  # NotFound for an unknown asset
+        specs = await self.assets.specs([asset_id])
         return dict(specs.get(asset_id, {}).get("sim") or {})
 
     async def readings_at(
@@ -70,10 +87,10 @@ class SimulationService:
         """Each sensor's value at ``at`` (latest when None): ``{id: (value, when)}``."""
         if not ids:
             return {}
-        store = self.services.readings
+        store = self.readings
         out: dict[str, tuple[float, datetime]] = {}
         if at is None:
-            cache = self.services.ingest.latest
+            cache = self.latest
             cached = {sid: lv for sid in ids if (lv := cache.get(sid)) is not None}
             missing = [sid for sid in ids if sid not in cached]
             stored = await store.latest(missing) if missing else {}
@@ -257,8 +274,8 @@ class SimulationService:
     async def _store(self, record: SimulationRunRecord, result: ScenarioResult) -> int:
         # up to tens of millions of values: build the columns off the event loop
         batch = await asyncio.to_thread(result_batch, record, result)
-        written = await self.services.readings.write(batch)
-        await self.services.readings.sync()
+        written = await self.readings.write(batch)
+        await self.readings.sync()
         return int(written)
 
     async def cancel(self, run_id: str) -> SimulationRunRecord:
@@ -307,21 +324,3 @@ class SimulationService:
 
     async def aclose(self) -> None:
         await self.runner.aclose()
-
-
-async def start_simulation(services: Services) -> None:
-    """Starter: the job runner and the simulation service (``services.simulation``)."""
-    runner = JobRunner(JobSettings())
-    service = SimulationService(services, runner)
-    services._stack.push_async_callback(service.aclose)
-    n = await service.runs.fail_interrupted("interrupted: the service restarted")
-    if n:
-        log.warning("%d simulation runs were left unfinished by a previous process", n)
-    services.simulation = service
-
-
-def require_service(services: Services) -> SimulationService:
-    service = getattr(services, "simulation", None)
-    if service is None:
-        raise Unavailable("simulation is not running in this service")
-    return service
