@@ -119,7 +119,9 @@ class EnergyProblem:
         lo, hi = _band(self.comfort_c, "comfort_c")
         slo, shi = _band(self.setback_c, "setback_c")
         if not (slo <= lo and hi <= shi):
-            raise ValidationError("the setback band must contain the comfort band", path="setback_c")
+            raise ValidationError(
+                "the setback band must contain the comfort band", path="setback_c"
+            )
         if self.baseline_occupied_c is not None:
             _band(self.baseline_occupied_c, "baseline_occupied_c")
         if not (math.isfinite(self.baseline_prestart_s) and self.baseline_prestart_s >= 0):
@@ -198,9 +200,7 @@ class EnergySchedule:
             "baseline_cost": base.total_cost,
             "savings": base.total_cost - opt.total_cost,
             "savings_share": (
-                (base.total_cost - opt.total_cost) / base.total_cost
-                if base.total_cost > 0
-                else 0.0
+                (base.total_cost - opt.total_cost) / base.total_cost if base.total_cost > 0 else 0.0
             ),
             "comfort_kh": opt.total_comfort_kh,
             "baseline_comfort_kh": base.total_comfort_kh,

@@ -71,7 +71,9 @@ def test_winter_morning_peak_preheats() -> None:
     result = optimize_energy(problem)
     assert result.savings > 0
     assert result.comfort_kh <= BAND_TOLERANCE_KH
-    assert result.optimised.hvac_kw[HOURS < 7, 0].sum() > result.baseline.hvac_kw[HOURS < 7, 0].sum()
+    assert (
+        result.optimised.hvac_kw[HOURS < 7, 0].sum() > result.baseline.hvac_kw[HOURS < 7, 0].sum()
+    )
 
 
 def test_lp_prediction_matches_the_closed_loop_simulation() -> None:
@@ -115,7 +117,11 @@ def test_simulated_comfort_counts_only_occupied_time() -> None:
     occupancy = np.zeros(N)
     occupancy[:4] = 10.0  # the first hour occupied, at 30 degC with the HVAC off
     cond = ZoneConditions.build(
-        zones=1, n_steps=N, step_s=900.0, price=FLAT, outdoor_temp_c=np.full(N, 30.0),
+        zones=1,
+        n_steps=N,
+        step_s=900.0,
+        price=FLAT,
+        outdoor_temp_c=np.full(N, 30.0),
         occupancy=occupancy,
     )
     off = np.full((N, 1), 100.0)
