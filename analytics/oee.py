@@ -7,14 +7,16 @@ results in flow order. Times are seconds (float, any epoch) shared by every inpu
 **States.** Each state sample holds until the next one, but for at most ``max_gap_s``:
 beyond that (a gap in the data) the state is *unknown*. ``StateCodes`` maps the codes a
 station publishes to categories; the default is the demo line's (``api/demo/line.py``:
-0 idle, 1 running, 2 blocked, 3 failed = down). Codes not mapped, and non-finite
-samples, are unknown too.
+0 idle, 1 running, 2 blocked, 3 failed = down; there, idle past the first station means
+waiting for parts, so ``StateCodes(idle=(), starved=(0,))`` names it so for those
+stations). Codes not mapped, and non-finite samples, are unknown too.
 
 **Counters** (total, and optionally good or rejected parts) are cumulative. A drop
 between two samples is a reset to zero (the new value is what was made since), or, with
 ``rollover`` (e.g. 65536 for a 16-bit register), a wrap. Increments between two samples
 are spread evenly over the time between them; samples more than ``max_gap_s`` apart
-leave the time between them unknown. Non-finite counter samples are dropped. Parts
+leave the time between them unknown. Non-finite counter samples are dropped; counters must be polled (at least every
+``max_gap_s``), not published on change only. Parts
 made before a reset that no sample saw are lost (``counter_resets`` says how many
 resets there were).
 

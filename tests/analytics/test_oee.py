@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from analytics.oee import DEMO_CODES, Series, StateCodes, StationOee, line_oee, station_oee
+from api.demo.line import LineState
 from graph.errors import ValidationError
+from graph.plantfile import StationSpec
 
 IDLE, RUNNING, BLOCKED, FAILED = 0, 1, 2, 3  # the demo line's codes (api/demo/line.py)
 
@@ -172,3 +174,45 @@ def test_demo_codes_match_the_demo_line() -> None:
 def test_bad_input_is_a_validation_error(call: object) -> None:
     with pytest.raises(ValidationError):
         call()  # type: ignore[operator]
+
+
+def test_oee_of_the_demo_lines_state_and_counter_stream() -> None:
+    """The demo line's stations (api/demo/line.py), polled every second for 3 h."""
+    specs = [
+        StationSpec("st-1", 52, 0.08, 40, 0.5, "buf-1", 10),
+        StationSpec("st-2", 58, 0.1, 30, 0.75, "buf-2", 8),
+        StationSpec("st-3", 68, 0.05, 60, 1.0, "buf-3", 12),
+        StationSpec("st-4", 55, 0.15, 50, 0.4, "buf-4", 6),
+        StationSpec("st-5", 50, 0.05, 80, 0.3),
+    ]
+    line = LineState(specs, np.random.default_rng(3))
+    seconds = 3 * 3600
+    states = np.empty((seconds, len(specs)))
+    counts = np.empty((seconds, len(specs)))
+    for k in range(seconds):
+        states[k], counts[k] = line.state, line.count
+        line.advance(1.0)
+    t = np.arange(seconds, dtype=float)
+    results = [
+        station_oee(
+            s.asset_id,
+            s.cycle_time_s,
+            Series(t, states[:, i]),
+            Series(t, counts[:, i]),
+            start=0.0,
+            end=t[-1],
+            max_gap_s=5.0,
+        )
+        for i, s in enumerate(specs)
+    ]
+    for i, r in enumerate(results):
+        assert r.unknown_s == 0 and r.counter_resets == 0
+        assert r.total_count == counts[-1, i] - counts[0, i]
+        assert r.oee is not None and 0 < r.oee <= 1
+        # cycle times are drawn around the spec's mean: little speed loss either way
+        assert r.running_s / (r.total_count * r.ideal_cycle_s) == pytest.approx(1.0, abs=0.08)
+        down = float(np.count_nonzero(states[:-1, i] == FAILED))
+        assert r.availability == pytest.approx(1 - down / r.planned_s)
+    lo = line_oee("line-a", results)
+    assert lo.bottleneck_id == "st-3"  # the example plant's paint booth
+    assert lo.oee == pytest.approx(results[-1].good_count * 68 / results[-1].planned_s)
