@@ -1,6 +1,6 @@
 """Building energy: HVAC zone setpoints over a horizon, optimised for a price curve.
 
-Contract: ``optimize_energy(EnergyProblem) -> EnergySchedule``. The problem gives the
+Contract: ``optimize_energy(EnergyProblem) -> EnergySchedule`` (``plan_setpoints`` is\nits optimisation alone, without the simulations). The problem gives the
 zones (``analytics.schedule.Zone``), a price per kWh, the outdoor temperature, the solar
 irradiance and the occupancy per step (default 96 steps of 15 min: 24 h), the comfort band
 that must hold while a zone is occupied and the setback band otherwise. The answer gives
@@ -19,7 +19,8 @@ lower-triangular impulse response). With ``Q = Qh - Qc`` (heating, cooling, each
 is linear too, softened by a slack ``s >= 0`` priced at ``comfort_weight`` per K h (by
 default 100 times the highest energy price, so the band holds wherever the plant can
 hold it). That LP is the exact problem on this model, its optimum is global, and
-HiGHS (``scipy.optimize.linprog``) solves a zone's 24 h at 15 min in milliseconds. A
+HiGHS (``scipy.optimize.linprog``) solves a zone's 24 h at 15 min in well under a
+second (``bench/bench_energy.py``). A
 search over setpoints (SLSQP, L-BFGS-B) would see a non-smooth objective (the
 thermostat's deadband and the capacity clip) through finite-difference gradients, at
 one simulation per variable per iteration. Zones do not interact, so each zone is its
@@ -61,10 +62,17 @@ from analytics.schedule import (
 )
 from graph.errors import ValidationError
 
-__all__ = ["EnergyProblem", "EnergySchedule", "baseline_setpoints", "optimize_energy"]
+__all__ = [
+    "EnergyProblem",
+    "EnergySchedule",
+    "Plan",
+    "baseline_setpoints",
+    "optimize_energy",
+    "plan_setpoints",
+]
 
 MAX_ZONES = 1_000
-MAX_STEPS = 2_000
+MAX_STEPS = 672  # a week at 15 min: the LP's matrix is dense, 2n x 3n per zone
 _ACTIVE_KW = 1e-6  # LP heat below this is "off"
 
 
@@ -296,8 +304,19 @@ def _setpoints(
     return heat, cool
 
 
-def optimize_energy(problem: EnergyProblem) -> EnergySchedule:
-    """Optimise the setpoints, then simulate them and the baseline through the model."""
+@dataclass(frozen=True, slots=True, eq=False)
+class Plan:
+    """The LP's answer before any simulation: setpoints ``(n, Z)``, its energy cost."""
+
+    heating_c: np.ndarray
+    cooling_c: np.ndarray
+    predicted_cost: float
+    solver_status: str
+    solver_message: str
+
+
+def plan_setpoints(problem: EnergyProblem) -> Plan:
+    """Solve each zone's LP and turn its temperatures into setpoints (no simulation)."""
     cond, zones, n = problem.conditions, list(problem.zones), problem.n_steps
     params = np.stack([z.param_vector() for z in zones])
     ad, bd = discretise(params, problem.step_s)
@@ -319,19 +338,24 @@ def optimize_energy(problem: EnergyProblem) -> EnergySchedule:
         predicted += cost
         temps = free[j] + g @ q
         heat[:, j], cool[:, j] = _setpoints(q, temps, lo[:, j], hi[:, j])
-    base_heat, base_cool = baseline_setpoints(problem)
-    optimised = simulate_schedule(zones, cond, heat, cool, problem.comfort_c)
-    baseline = simulate_schedule(zones, cond, base_heat, base_cool, problem.comfort_c)
     for a in (heat, cool):
         a.flags.writeable = False
+    return Plan(heat, cool, predicted, status, message)
+
+
+def optimize_energy(problem: EnergyProblem) -> EnergySchedule:
+    """Optimise the setpoints, then simulate them and the baseline through the model."""
+    zones, cond = list(problem.zones), problem.conditions
+    plan = plan_setpoints(problem)
+    base_heat, base_cool = baseline_setpoints(problem)
     return EnergySchedule(
         zone_ids=tuple(z.zone_id for z in zones),
-        times_s=np.arange(n) * problem.step_s,
-        heating_c=heat,
-        cooling_c=cool,
-        optimised=optimised,
-        baseline=baseline,
-        predicted_cost=predicted,
-        solver_status=status,
-        solver_message=message,
+        times_s=np.arange(problem.n_steps) * problem.step_s,
+        heating_c=plan.heating_c,
+        cooling_c=plan.cooling_c,
+        optimised=simulate_schedule(zones, cond, plan.heating_c, plan.cooling_c, problem.comfort_c),
+        baseline=simulate_schedule(zones, cond, base_heat, base_cool, problem.comfort_c),
+        predicted_cost=plan.predicted_cost,
+        solver_status=plan.solver_status,
+        solver_message=plan.solver_message,
     )

@@ -8,9 +8,9 @@ from the closed-loop simulations through ``sim``'s ``hvac_zone`` model:
 * the optimised schedule's and the baseline's (fixed occupied/unoccupied schedule)
   electric energy, cost and occupied degree-hours outside the band, side by side, and
   the saving;
-* the time of ``optimize_energy`` (LP per zone + both simulations) and, measured in the
-  same run, of one closed-loop simulation alone (the baseline's), so the LP's own share
-  is the difference less two simulations.
+* the time of ``optimize_energy`` (LP per zone + both simulations), of
+  ``plan_setpoints`` (the LPs alone) and, measured in the same run, of one closed-loop
+  simulation alone (the baseline's schedule).
 
 Then, for one zone and the peak price, reference optimisers over 24 hourly cooling
 setpoints with a comfort penalty, their objective the same thermostat and model
@@ -28,7 +28,7 @@ import time
 import numpy as np
 from scipy.optimize import minimize
 
-from analytics.energy import EnergyProblem, baseline_setpoints, optimize_energy
+from analytics.energy import EnergyProblem, baseline_setpoints, optimize_energy, plan_setpoints
 from analytics.schedule import Zone, discretise, simulate_schedule
 
 N = 96
@@ -111,7 +111,7 @@ def search_reference(
 def main() -> None:
     optimize_energy(problem(PRICES["flat"], zones(1)))  # imports and first calls warm
     print(
-        f"{'case':<12}{'zones':>6}{'opt s':>8}{'sim s':>8}{'kWh opt':>9}{'kWh base':>9}"
+        f"{'case':<12}{'zones':>6}{'opt s':>8}{'LP s':>8}{'sim s':>8}{'kWh opt':>9}{'kWh base':>9}"
         f"{'cost opt':>10}{'cost base':>10}{'saving':>8}{'K h opt':>9}{'K h base':>9}"
         f"{'max K':>7}  status"
     )
@@ -121,12 +121,15 @@ def main() -> None:
             t0 = time.perf_counter()
             r = optimize_energy(p)
             t_opt = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            plan_setpoints(p)
+            t_lp = time.perf_counter() - t0
             heat, cool = baseline_setpoints(p)
             t0 = time.perf_counter()
             simulate_schedule(list(p.zones), p.conditions, heat, cool, p.comfort_c)
             t_sim = time.perf_counter() - t0
             print(
-                f"{name:<12}{n:>6}{t_opt:>8.3f}{t_sim:>8.3f}{r.energy_kwh:>9.1f}"
+                f"{name:<12}{n:>6}{t_opt:>8.3f}{t_lp:>8.3f}{t_sim:>8.3f}{r.energy_kwh:>9.1f}"
                 f"{r.baseline_energy_kwh:>9.1f}{r.cost:>10.2f}{r.baseline_cost:>10.2f}"
                 f"{100 * r.savings_share:>7.1f}%{r.comfort_kh:>9.4f}"
                 f"{r.baseline_comfort_kh:>9.4f}{float(r.optimised.max_excursion_k.max()):>7.3f}"
