@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from graph.errors import Unavailable
 __all__ = ["BoolWordDumper", "PgParams", "QuestDBSql", "register_adapters"]
 
 Rows = list[tuple[Any, ...]]
+
+log = logging.getLogger(__name__)
 
 
 class BoolWordDumper(Dumper):
@@ -88,6 +91,7 @@ class QuestDBSql:
             except _Lost as lost:
                 if not (kept and lost.closed_by_server):
                     raise self._unavailable(lost) from lost.cause
+                log.info("QuestDB closed the SQL connection (%s); reading on a new one", lost)
             try:  # a restart closed the connection we kept: once more on a new one
                 return await self._run(query, params)
             except _Lost as lost:
