@@ -4,8 +4,15 @@ Values are psycopg ``%s`` placeholders. Templates carry ``{field}`` slots for th
 that cannot be bound and never come from requests: ``{p}`` the validated table
 prefix, ``{more}`` extra ``, %s`` placeholders of an IN list, ``{agg}`` an aggregate
 function name from ``AGGREGATES``, ``{sample}`` the clause built by ``sample_by`` from
-an integer number of microseconds. Each stays valid SQL with its slots empty (the lint
-test checks both forms).
+an integer number of microseconds, ``{quality}`` empty or ``NOT_BAD``, ``{sensor}``
+empty or ``ONE_SENSOR``. Each stays valid SQL with its slots empty (the lint test checks
+both forms).
+
+No statement binds a boolean: an option such as "include bad readings" or "any sensor"
+picks one of two statements (a slot filled or left empty). QuestDB's PG wire refuses the
+one-byte bool psycopg sends by default ("bad value for BOOLEAN parameter": it takes a
+BOOLEAN parameter only as ``true``/``false``); the connection also sends those words
+should a boolean ever be bound (``questdb_pg``).
 
 Time bounds are bound as int64 epoch microseconds and cast to TIMESTAMP in the SQL
 (``cast(%s AS TIMESTAMP)``): an int8 parameter and a LONG-to-TIMESTAMP cast, so no
@@ -82,9 +89,12 @@ WHERE sensor_id IN (%s{more})
 LATEST ON ts PARTITION BY sensor_id
 """
 
+# The {quality} slot: empty to include bad readings, NOT_BAD to leave them out.
+NOT_BAD = "AND quality != 'bad'"
+
 _WHERE = """
 WHERE sensor_id IN (%s{more}) AND ts >= cast(%s AS TIMESTAMP) AND ts < cast(%s AS TIMESTAMP)
-  AND (%s OR quality != 'bad')
+  {quality}
 """
 
 RAW = (
@@ -129,10 +139,13 @@ FROM {p}readings"""
     + " AND value IS NOT NULL"
 )
 
+# The {sensor} slot: empty for every sensor, ONE_SENSOR (one more parameter) for one.
+ONE_SENSOR = "AND sensor_id = %s"
+
 REJECTED = """
 SELECT cast(received_at AS LONG) AS t, id, asset_id, sensor_id, raw, reason
 FROM {p}rejected_readings
-WHERE (%s OR sensor_id = %s) AND received_at >= cast(%s AS TIMESTAMP)
+WHERE received_at >= cast(%s AS TIMESTAMP) {sensor}
 ORDER BY received_at DESC, id
 LIMIT %s
 """

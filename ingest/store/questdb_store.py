@@ -1,10 +1,12 @@
 """The production readings store: QuestDB (8.x and later).
 
-Writes go through the ``questdb`` client over ILP/HTTP with auto-flush off: one
-explicit flush per batch, so a batch is one HTTP request and one WAL transaction.
-Reads and DDL go over the PostgreSQL wire protocol (psycopg 3). WAL tables apply
-writes asynchronously: ``sync()`` waits until every table's writer has caught up
-with its sequencer (read-your-writes for tests and the latest-value warm-up).
+Writes go through the ``questdb`` client over ILP/HTTP (``questdb_ilp``: one sender kept
+for the store's life, one flush per batch, so a batch is one HTTP request and one WAL
+transaction). Reads and DDL go over the PostgreSQL wire protocol (``questdb_pg``: one
+kept connection, discarded after any failed statement, a read retried once when a
+restart closed it). WAL tables apply writes asynchronously: ``sync()`` waits until
+every table's writer has caught up with its sequencer (read-your-writes for tests and
+the latest-value warm-up).
 
 Each SQL statement sent is appended to ``sql_log`` when given (JSON string per line),
 so the test session can lint them with QuestDB's own parser.
@@ -13,19 +15,15 @@ so the test session can lint them with QuestDB's own parser.
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Self, TypedDict
+from typing import Any, Self
 from urllib.parse import urlparse
 
 import numpy as np
-import psycopg
-from questdb import Sender, TimestampMicros
 
-from graph.errors import Unavailable, ValidationError
+from graph.errors import Unavailable
 from graph.timeutil import from_us, to_us
 from ingest.reading import Quality
 from ingest.store import questdb_sql as sql
@@ -42,34 +40,13 @@ from ingest.store.port import (
     bucket_grid,
     check_window,
 )
+from ingest.store.questdb_ilp import IlpWriter, add_events, add_readings, add_rejected
+from ingest.store.questdb_pg import PgParams, QuestDBSql
 from ingest.store.shape import fill_grid, split_series
 
 __all__ = ["QuestDBStore"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# QuestDBErrorCode names that blame the data, not the connection (names, not members:
-# some exist only in newer clients).
-_REFUSALS = frozenset(
-    {
-        "InvalidUtf8",
-        "InvalidName",
-        "InvalidTimestamp",
-        "ArrayError",
-        "DecimalError",
-        "BadDataFrame",
-        "BatchTooLarge",
-        "ServerParseError",
-        "ServerSchemaMismatch",
-    }
-)
-
-
-class _PgParams(TypedDict):
-    host: str
-    port: int
-    user: str
-    password: str
-    dbname: str
 
 
 class QuestDBStore(StoreLifecycle):
@@ -85,55 +62,23 @@ class QuestDBStore(StoreLifecycle):
         sql_log: Path | None = None,
     ) -> None:
         parsed = urlparse(url)
-        self._host = parsed.hostname or "127.0.0.1"
-        self._ilp_conf = f"http::addr={self._host}:{parsed.port or 9000};auto_flush=off;"
-        self._pg = _PgParams(
-            host=self._host,
-            port=pg_port,
-            user=pg_user,
-            password=pg_password,
-            dbname=pg_database,
+        host = parsed.hostname or "127.0.0.1"
+        self._ilp = IlpWriter(f"http::addr={host}:{parsed.port or 9000};auto_flush=off;")
+        self._sql = QuestDBSql(
+            PgParams(host, pg_port, pg_user, pg_password, pg_database), sql_log=sql_log
         )
         self._p = table_prefix
-        self._sql_log = sql_log
-        self._log_lock = threading.Lock()
-        self._conn: psycopg.AsyncConnection[Any] | None = None
-        self._lock = asyncio.Lock()
-        self._send_lock = threading.Lock()
 
     async def open(self) -> Self:
         for statement in sql.SCHEMA:
-            await self._execute(statement.format(p=self._p), ())
+            await self._sql.execute(statement.format(p=self._p))
         return self
 
     async def aclose(self) -> None:
-        async with self._lock:
-            if self._conn is not None:
-                conn, self._conn = self._conn, None
-                await conn.close()
+        await self._sql.aclose()
+        await asyncio.to_thread(self._ilp.close)
 
     # -- SQL over PG wire ----------------------------------------------------------------
-
-    def _log(self, query: str) -> None:
-        if self._sql_log is None:
-            return
-        with self._log_lock, self._sql_log.open("a", encoding="utf-8") as out:
-            out.write(json.dumps(query) + "\n")
-
-    async def _execute(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        self._log(query)
-        async with self._lock:
-            try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = await psycopg.AsyncConnection.connect(
-                        **self._pg, autocommit=True, prepare_threshold=None
-                    )
-                async with self._conn.cursor() as cur:
-                    await cur.execute(query, params)
-                    return await cur.fetchall() if cur.description else []
-            except psycopg.OperationalError as exc:
-                self._conn = None
-                raise Unavailable(f"QuestDB at {self._host} is unreachable: {exc}") from exc
 
     def _in(self, template: str, n: int, **fmt: str) -> str:
         return template.format(p=self._p, more=", %s" * (n - 1), **fmt)
@@ -147,11 +92,13 @@ class QuestDBStore(StoreLifecycle):
         rows: list[tuple[Any, ...]] = []
         for i in range(0, len(ids), sql.MAX_IN):
             chunk = ids[i : i + sql.MAX_IN]
-            rows.extend(await self._execute(self._in(template, len(chunk), **fmt), [*chunk, *tail]))
+            rows.extend(
+                await self._sql.read(self._in(template, len(chunk), **fmt), [*chunk, *tail])
+            )
         return rows
 
     async def ping(self) -> None:
-        await self._execute(sql.PING, ())
+        await self._sql.read(sql.PING)
 
     async def sync(self, wait_s: float = 30.0) -> None:
         """Wait until QuestDB has applied every WAL transaction of our tables."""
@@ -159,7 +106,7 @@ class QuestDBStore(StoreLifecycle):
         deadline = asyncio.get_running_loop().time() + wait_s
         delay = 0.01
         while True:
-            rows = await self._execute(sql.WAL_STATUS, ())
+            rows = await self._sql.read(sql.WAL_STATUS)
             lagging = [r[0] for r in rows if r[0] in names and (r[1] < r[2] or r[3])]
             if not lagging:
                 return
@@ -170,75 +117,24 @@ class QuestDBStore(StoreLifecycle):
 
     # -- writes (ILP over HTTP) ------------------------------------------------------------
 
-    def _send(self, fill: Any) -> None:
-        """Run ``fill`` on a sender and flush. The client's errors about the data itself
-        (a bad string, name or timestamp; a row the server cannot parse or fit in the
-        table) become ``ValidationError``: the batch is refused and will be refused
-        again. Any other client error (connection, timeout, server busy) is
-        ``Unavailable``: worth retrying."""
-        try:
-            with self._send_lock, Sender.from_conf(self._ilp_conf) as sender:
-                fill(sender)
-                sender.flush()
-        except Exception as exc:  # the client raises its own QuestDBError tree
-            if not exc.__class__.__module__.startswith("questdb"):
-                raise
-            code = getattr(getattr(exc, "code", None), "name", None)
-            if code in _REFUSALS:
-                raise ValidationError(f"QuestDB refused the rows ({code}): {exc}") from exc
-            raise Unavailable(f"QuestDB ILP write failed: {exc}") from exc
-
     async def write(self, batch: ReadingBatch) -> int:
         batch = batch.dedup()
         if not len(batch):
             return 0
         table = f"{self._p}readings"
-        ts, vals = batch.ts.tolist(), batch.value.tolist()
-        sids, aids, quals = batch.sensor_id.tolist(), batch.asset_id.tolist(), batch.quality
-        finite = np.isfinite(batch.value).tolist()
-
-        def fill(sender: Any) -> None:
-            for i in range(len(ts)):  # the ILP client encodes row by row into one buffer
-                sender.row(
-                    table,
-                    symbols={"sensor_id": sids[i], "asset_id": aids[i], "quality": quals[i]},
-                    columns={"value": vals[i]} if finite[i] else {},
-                    at=TimestampMicros(ts[i]),
-                )
-
-        await asyncio.to_thread(self._send, fill)
-        return len(ts)
+        await asyncio.to_thread(self._ilp.send, lambda buf: add_readings(buf, table, batch))
+        return len(batch)
 
     async def write_rejected(self, rows: Sequence[RejectedRow]) -> int:
-        table = f"{self._p}rejected_readings"
-
-        def fill(sender: Any) -> None:
-            for r in rows:
-                sender.row(
-                    table,
-                    symbols={"sensor_id": r.sensor_id, "asset_id": r.asset_id},
-                    columns={"id": r.id, "raw": r.raw, "reason": r.reason},
-                    at=TimestampMicros(to_us(r.received_at)),
-                )
-
         if rows:
-            await asyncio.to_thread(self._send, fill)
+            table = f"{self._p}rejected_readings"
+            await asyncio.to_thread(self._ilp.send, lambda buf: add_rejected(buf, table, rows))
         return len(rows)
 
     async def write_events(self, rows: Sequence[EventRow]) -> int:
-        table = f"{self._p}events"
-
-        def fill(sender: Any) -> None:
-            for r in rows:
-                sender.row(
-                    table,
-                    symbols={"asset_id": r.asset_id, "kind": r.kind},
-                    columns={"payload": r.payload},
-                    at=TimestampMicros(to_us(r.ts)),
-                )
-
         if rows:
-            await asyncio.to_thread(self._send, fill)
+            table = f"{self._p}events"
+            await asyncio.to_thread(self._ilp.send, lambda buf: add_events(buf, table, rows))
         return len(rows)
 
     # -- reads -----------------------------------------------------------------------------
@@ -267,9 +163,10 @@ class QuestDBStore(StoreLifecycle):
         ids = list(dict.fromkeys(sensor_ids))
         if not ids:
             return {}
-        tail = [to_us(start), to_us(end), include_bad]
+        tail = [to_us(start), to_us(end)]
+        quality = "" if include_bad else sql.NOT_BAD
         if bucket is None:
-            rows = await self._per_chunk(sql.RAW, ids, tail)
+            rows = await self._per_chunk(sql.RAW, ids, tail, quality=quality)
             sid, t, v, q = _columns(rows, 4)
             return split_series(
                 ids, {"sensor_id": sid, "t": t, "v": v, "quality": q}, with_quality=True
@@ -279,6 +176,7 @@ class QuestDBStore(StoreLifecycle):
             sql.BUCKETED,
             ids,
             tail,
+            quality=quality,
             agg=sql.AGGREGATES[Aggregate(aggregate)],
             sample=sql.sample_by(bucket_us),
         )
@@ -299,7 +197,8 @@ class QuestDBStore(StoreLifecycle):
         ids = list(dict.fromkeys(sensor_ids))
         if not ids:
             return {}
-        rows = await self._per_chunk(sql.SUMMARY, ids, [to_us(start), to_us(end), include_bad])
+        quality = "" if include_bad else sql.NOT_BAD
+        rows = await self._per_chunk(sql.SUMMARY, ids, [to_us(start), to_us(end)], quality=quality)
         found = {
             sid: Summary(sid, n, lo, hi, mean, last, None if t is None else from_us(t))
             for sid, n, lo, hi, mean, last, t in rows
@@ -309,8 +208,12 @@ class QuestDBStore(StoreLifecycle):
     async def rejected(
         self, limit: int = 100, sensor_id: str | None = None, since: datetime | None = None
     ) -> list[RejectedRow]:
-        params = [sensor_id is None, sensor_id, to_us(since or _EPOCH), max(0, int(limit))]
-        rows = await self._execute(sql.REJECTED.format(p=self._p), params)
+        one = sensor_id is not None
+        query = sql.REJECTED.format(p=self._p, sensor=sql.ONE_SENSOR if one else "")
+        since_us, limit = to_us(since or _EPOCH), max(0, int(limit))
+        rows = await self._sql.read(
+            query, [since_us, sensor_id, limit] if one else [since_us, limit]
+        )
         return [RejectedRow(i, from_us(t), s, a, raw, r) for t, i, a, s, raw, r in rows]
 
     async def events(
