@@ -15,15 +15,23 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from cross_web import HTTPException
+from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from api.context import Context
+from api.ide import graphiql_html
+from api.ide import routes as ide_routes
+from api.live.transport import TwinqlTransportWSHandler, operation_refusal
 from api.readings.http import routes as readings_routes
 from api.schema import build_schema
 from api.services.container import Services, open_services
@@ -51,6 +59,8 @@ class Running:
 
 
 class TwinqlGraphQL(GraphQL):
+    graphql_transport_ws_handler_class = TwinqlTransportWSHandler
+
     def __init__(self, running: Running, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.running = running
@@ -64,6 +74,44 @@ class TwinqlGraphQL(GraphQL):
         except Unauthenticated as exc:
             ctx.auth_error = exc
         return ctx
+
+    async def execute_single(  # type: ignore[override]
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: Any,
+        request_data: Any,
+    ) -> ExecutionResult:
+        """One operation over HTTP: queries and mutations; a subscription is refused with
+        a coded error saying where subscriptions go (strawberry's multipart subscriptions
+        over HTTP are not offered)."""
+        allowed = {OperationType.QUERY, OperationType.MUTATION}
+        if request_adapter.method == "GET":
+            allowed = {OperationType.QUERY}
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError as exc:
+            error = GraphQLError(
+                operation_refusal(exc, over_http=True), extensions={"code": "VALIDATION"}
+            )
+            return ExecutionResult(data=None, errors=[error])
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except MissingQueryError as exc:
+            raise HTTPException(400, "No GraphQL query found in the request") from exc
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(graphiql_html())  # shipped files, no CDN: works offline
 
     async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
         params = context.connection_params or {}
@@ -148,5 +196,6 @@ def create_app(
         Route("/readyz", readyz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        *ide_routes(),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

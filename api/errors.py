@@ -2,7 +2,8 @@
 
 A ``TwinqlError`` with a client-facing code keeps its message and gains
 ``extensions.code`` (plus its details); GraphQL's own validation errors get
-``VALIDATION``; anything else is unexpected, a plain ``TwinqlError`` (code ``INTERNAL``,
+``VALIDATION``, as does an operation its transport does not carry (a query over the
+legacy ``graphql-ws`` protocol: ``api.live.transport``); anything else is unexpected, a plain ``TwinqlError`` (code ``INTERNAL``,
 e.g. a statement the graph server refused) included: it is logged in full with its
 traceback, under a short reference, and the client gets ``INTERNAL``, a masked message
 and that reference (``extensions.ref``) to quote.
@@ -15,7 +16,9 @@ import secrets
 
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.schema.exceptions import InvalidOperationTypeError
 
+from api.live.transport import operation_refusal
 from graph.errors import TwinqlError
 
 __all__ = ["CodedErrors", "code_of"]
@@ -27,7 +30,7 @@ def code_of(error: GraphQLError) -> str:
     orig = error.original_error
     if isinstance(orig, TwinqlError):
         return orig.code
-    if orig is None:
+    if orig is None or isinstance(orig, InvalidOperationTypeError):
         return "VALIDATION"
     return "INTERNAL"
 
@@ -48,6 +51,8 @@ class CodedErrors(MaskErrors):
             )
             message = self.error_message
             extensions = {"ref": ref}
+        elif isinstance(orig, InvalidOperationTypeError):  # a query over legacy graphql-ws
+            message = operation_refusal(orig, over_http=False)
         elif isinstance(orig, TwinqlError):
             extensions.update({k: v for k, v in orig.details.items() if _scalarish(v)})
         extensions["code"] = code
