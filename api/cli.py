@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from api.settings import Settings
-from graph.errors import TwinqlError, ValidationError
+from graph.errors import Conflict, TwinqlError, ValidationError
 
 if TYPE_CHECKING:
     from api.services.container import Services
@@ -144,7 +144,7 @@ def _export_schema(output: Path | None) -> int:
 
 
 async def _load(settings: Settings, file: Path, *, check: bool) -> int:
-    from api.services.container import open_graph
+    from api.services.container import open_graph, serving_twinql
     from graph.bolt.importer import import_plant
     from graph.plantfile import load_plant_file, parse_plant
     from sim import MODELS
@@ -159,16 +159,24 @@ async def _load(settings: Settings, file: Path, *, check: bool) -> int:
         print(json.dumps({"valid": True, "counts": plant.counts()}, indent=2))
         return 0
     # The graph alone: no readings store, no connectors (which would reach real devices),
-    # no simulations. A twinql serving this data directory lends us its graph server.
+    # no simulations. Never behind a running twinql's back: its connectors would follow
+    # changed data sources to other devices without a word.
+    owner = serving_twinql(settings)
+    if owner is not None:
+        raise Conflict(
+            f"a running twinql (pid {owner}) serves {settings.data_dir}: import through it "
+            "with the importPlant mutation (its result lists changed data-source endpoints, "
+            "and its connectors and caches follow at once), or stop it first; "
+            "`twinql load --check FILE` validates a file without importing it"
+        )
     async with contextlib.AsyncExitStack() as stack:
-        repo, server = await open_graph(settings, stack, attach=True)
+        repo, _ = await open_graph(settings, stack)
         report = await import_plant(repo, plant)
     print(json.dumps(report.as_dict(), indent=2))
-    if server is not None and server.attached_to is not None:
+    for change in report.endpoint_changes:
         print(
-            f"twinql: imported into the graph of the running twinql (pid {server.attached_to}); "
-            "its connectors pick up changed data sources within TWINQL_RESYNC_S (30 s by "
-            "default), its caches within 30 s (the importPlant mutation tells them at once)",
+            f"twinql: data source {change.source_id}: endpoint {change.before} -> "
+            f"{change.after}",
             file=sys.stderr,
         )
     return 0

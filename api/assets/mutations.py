@@ -45,11 +45,22 @@ class PlantFormat(Enum):
     JSON = "json"
 
 
+@strawberry.type(description="A data source whose endpoint an import changed.")
+class EndpointChangeNode:
+    source_id: strawberry.ID
+    before: str
+    after: str
+
+
 @strawberry.type
 class ImportResult:
     name: str
     counts: JSON
     seconds: float
+    endpoint_changes: list[EndpointChangeNode] = strawberry.field(
+        description="Data sources already in the graph whose endpoint this import changed: "
+        "their running connectors reconnect to the new endpoint."
+    )
 
 
 def _check_batch(items: Sequence[object], what: str) -> None:
@@ -89,7 +100,17 @@ class GraphMutation:
             external_parents=True,
         )
         report = await info.context.services.registry.import_plant(plant)
-        return ImportResult(name=report.name, counts=JSON(report.counts), seconds=report.seconds)
+        return ImportResult(
+            name=report.name,
+            counts=JSON(report.counts),
+            seconds=report.seconds,
+            endpoint_changes=[
+                EndpointChangeNode(
+                    source_id=strawberry.ID(c.source_id), before=c.before, after=c.after
+                )
+                for c in report.endpoint_changes
+            ],
+        )
 
     @strawberry.mutation(
         description="Create or update assets (and their place in the hierarchy).",

@@ -24,6 +24,7 @@ from api.services.registry import RegistryService
 from api.services.simulation.jobs import JobRunner, JobSettings
 from api.services.simulation.service import SimulationService
 from api.settings import Settings
+from graph.bolt import server_lock
 from graph.bolt.client import GraphClient
 from graph.bolt.embedded import EmbeddedGraphServer
 from graph.bolt.repository import GraphRepository
@@ -36,7 +37,14 @@ from ingest.pipeline import CachedCatalog, IngestPipeline, PipelineSettings
 from ingest.reading import RawReading
 from ingest.store import ReadingBatch, ReadingsStore, RejectedRow, StoreSettings, open_store
 
-__all__ = ["GraphSensorCatalog", "Services", "open_graph", "open_services", "store_settings"]
+__all__ = [
+    "GraphSensorCatalog",
+    "Services",
+    "open_graph",
+    "open_services",
+    "serving_twinql",
+    "store_settings",
+]
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +240,22 @@ def _connector_manager(
     )
 
 
+def serving_twinql(settings: Settings) -> int | None:
+    """The pid of a live twinql whose embedded graph server holds ``settings.data_dir``
+    (None: none does, or the graph is an external Neo4j)."""
+    if settings.neo4j_uri:
+        return None
+    root = EmbeddedGraphServer(
+        EmbeddedGraphSettings(data_dir=settings.data_dir, heap=settings.graph_heap)
+    ).root
+    rec = server_lock.read_record(root)
+    if rec is None or not server_lock.pid_alive(rec.pid):
+        return None
+    if not (server_lock.is_our_server(rec.pid, root) and server_lock.owner_alive(rec)):
+        return None
+    return rec.owner
+
+
 async def open_graph(
     settings: Settings,
     stack: contextlib.AsyncExitStack,
@@ -241,7 +265,7 @@ async def open_graph(
 ) -> tuple[GraphRepository, EmbeddedGraphServer | None]:
     """The knowledge graph alone, schema ensured: the configured Neo4j, or the embedded
     server in the data directory (``attach``: the one a running twinql already owns
-    there, if any). Everything opened is closed by ``stack``. ``twinql load`` needs no
+    there, if any; ``twinql load`` refuses instead, see ``serving_twinql``). Everything opened is closed by ``stack``. ``twinql load`` needs no
     more than this: no readings store, no connectors, no devices."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     server: EmbeddedGraphServer | None = None

@@ -15,7 +15,24 @@ from graph.bolt.repository import GraphRepository
 from graph.errors import NotFound
 from graph.plantfile import AssetSimSpec, PlantDescription, StationSpec
 
-__all__ = ["ImportReport", "import_plant", "sim_spec_to_map", "station_to_map"]
+__all__ = [
+    "EndpointChange",
+    "ImportReport",
+    "endpoint_changes",
+    "import_plant",
+    "sim_spec_to_map",
+    "station_to_map",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointChange:
+    """A data source already in the graph whose endpoint the import changed: its running
+    connector reconnects to the new endpoint."""
+
+    source_id: str
+    before: str
+    after: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,9 +40,18 @@ class ImportReport:
     name: str
     counts: dict[str, int]
     seconds: float
+    endpoint_changes: tuple[EndpointChange, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
-        return {"name": self.name, "counts": self.counts, "seconds": round(self.seconds, 3)}
+        return {
+            "name": self.name,
+            "counts": self.counts,
+            "seconds": round(self.seconds, 3),
+            "endpointChanges": [
+                {"sourceId": c.source_id, "before": c.before, "after": c.after}
+                for c in self.endpoint_changes
+            ],
+        }
 
 
 def sim_spec_to_map(spec: AssetSimSpec) -> dict[str, object]:
@@ -48,6 +74,21 @@ def station_to_map(spec: StationSpec) -> dict[str, object]:
     data = asdict(spec)
     data.pop("asset_id")
     return data
+
+
+async def endpoint_changes(
+    graph: GraphRepository, plant: PlantDescription
+) -> tuple[EndpointChange, ...]:
+    """The data sources of ``plant`` already in the graph with another endpoint."""
+    wanted = {d.id: d.endpoint for d in plant.data_sources}
+    if not wanted:
+        return ()
+    known = await graph.sources.configs(sorted(wanted))
+    return tuple(
+        EndpointChange(c.source.id, c.source.endpoint, wanted[c.source.id])
+        for c in known
+        if c.source.endpoint != wanted[c.source.id]
+    )
 
 
 async def import_plant(graph: GraphRepository, plant: PlantDescription) -> ImportReport:
@@ -78,5 +119,6 @@ async def import_plant(graph: GraphRepository, plant: PlantDescription) -> Impor
         await graph.maintenance.record_in(tx, plant.maintenance, plant.work_orders)
         await graph.assets.set_specs_in(tx, list(specs.values()))
 
+    changes = await endpoint_changes(graph, plant)
     await graph.client.write_tx(work)
-    return ImportReport(plant.name, plant.counts(), time.perf_counter() - started)
+    return ImportReport(plant.name, plant.counts(), time.perf_counter() - started, changes)

@@ -32,6 +32,7 @@ def twinql(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
         env=env or CLI_ENV,
     )
 
+
 DOC = """
 name: imported {u}
 assets:
@@ -54,6 +55,33 @@ async def test_import_plant_mutation_is_idempotent(api: Api, uid: str) -> None:
     assert first["importPlant"]["counts"]["sensors"] == 1
     data = await api.ok('query { asset(id: "%s-pump") { parent { id } sensors { id } } }' % uid)
     assert data["asset"] == {"parent": {"id": f"{uid}-site"}, "sensors": [{"id": f"{uid}-pt"}]}
+
+
+async def test_import_plant_reports_changed_data_source_endpoints(api: Api, uid: str) -> None:
+    """Re-importing a plant whose data source points elsewhere rewires a live connector:
+    the result says which, from where to where."""
+    source = (
+        "data_sources:\n"
+        "  - {{id: {u}-gw, protocol: http, endpoint: '{endpoint}',\n"
+        "     bindings: [{{sensor: {u}-pt, address: pt}}]}}\n"
+    )
+    query = (
+        "mutation($d: String!) { importPlant(document: $d) "
+        "{ endpointChanges { sourceId before after } } }"
+    )
+    first = DOC.format(u=uid) + source.format(u=uid, endpoint="http://a.example/ingest")
+    assert (await api.ok(query, {"d": first}))["importPlant"]["endpointChanges"] == []
+    again = await api.ok(query, {"d": first})
+    assert again["importPlant"]["endpointChanges"] == []
+    moved = DOC.format(u=uid) + source.format(u=uid, endpoint="http://b.example/ingest")
+    changed = (await api.ok(query, {"d": moved}))["importPlant"]["endpointChanges"]
+    assert changed == [
+        {
+            "sourceId": f"{uid}-gw",
+            "before": "http://a.example/ingest",
+            "after": "http://b.example/ingest",
+        }
+    ]
 
 
 async def test_bad_document_names_path_and_line_and_writes_nothing(api: Api, uid: str) -> None:
@@ -126,7 +154,10 @@ async def _parent_of(data: Path, asset_id: str) -> str | None:
             return (await GraphRepository(client).assets.get(asset_id)).parent_id
 
 
-def test_cli_load_uses_the_graph_of_a_running_twinql(tmp_path: Path) -> None:
+def test_cli_load_refuses_a_directory_a_running_twinql_serves(tmp_path: Path) -> None:
+    """A load behind a running service's back would rewire its connectors without a word
+    (the shipped example once moved a live MQTT connector to another broker): refused,
+    pointing to importPlant; nothing is written."""
     data, log = tmp_path / "data", tmp_path / "serve.log"
     plant = tmp_path / "plant.yaml"
     plant.write_text(DOC.format(u="live"))
@@ -136,12 +167,15 @@ def test_cli_load_uses_the_graph_of_a_running_twinql(tmp_path: Path) -> None:
     try:
         wait_ready(server, port, log)
         out = twinql("load", str(plant), "--data-dir", str(data))
-        assert out.returncode == 0, out.stderr
-        assert f"running twinql (pid {server.pid})" in out.stderr
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.startswith(f"twinql: CONFLICT: a running twinql (pid {server.pid})")
+        assert "importPlant" in out.stderr and "Traceback" not in out.stderr
         body = httpx.post(
-            f"{base}/graphql", json={"query": '{ asset(id: "live-pump") { parent { id } } }'}
+            f"{base}/graphql", json={"query": '{ asset(id: "live-pump") { id } }'}
         ).json()
-        assert body["data"]["asset"] == {"parent": {"id": "live-site"}}
+        assert body["data"]["asset"] is None
+        checked = twinql("load", "--check", str(plant), "--data-dir", str(data))
+        assert checked.returncode == 0, checked.stderr
     finally:
         server.terminate()
         server.wait(timeout=60)
