@@ -4,7 +4,9 @@
 app's lifespan; until they run, GraphQL answers UNAVAILABLE and /readyz "starting".
 Routes of later layers (``POST /ingest``, ``/metrics``) are added once the services run.
 ``on_started(services, stack)`` runs after start-up (the demo loads its plant and starts
-its devices there); what it pushes on ``stack`` closes before the services do.
+its devices there); what it pushes on ``stack`` closes before the services do. A start-up
+failure is kept in ``app.state.startup_error`` for the CLI to report in one line.
+Browsers on other origins are let in by ``TWINQL_CORS_ORIGINS`` (CORS).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -174,17 +178,23 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with (
-            open_services(
-                settings, record_statements_to=record_statements_to, sql_log=sql_log
-            ) as services,
-            contextlib.AsyncExitStack() as extras,
-        ):
-            app.state.services = services
-            for factory in ROUTE_FACTORIES:
-                app.router.routes.extend(factory(services))
-            if on_started is not None:
-                await on_started(services, extras)
+        app.state.startup_error = None
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                services = await stack.enter_async_context(
+                    open_services(
+                        settings, record_statements_to=record_statements_to, sql_log=sql_log
+                    )
+                )
+                extras = await stack.enter_async_context(contextlib.AsyncExitStack())
+                app.state.services = services
+                for factory in ROUTE_FACTORIES:
+                    app.router.routes.extend(factory(services))
+                if on_started is not None:
+                    await on_started(services, extras)
+            except Exception as exc:
+                app.state.startup_error = exc  # the CLI says it in one line (see api.cli)
+                raise
             running.services = services
             try:
                 yield
@@ -198,4 +208,17 @@ def create_app(
         WebSocketRoute("/graphql", graphql),
         *ide_routes(),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    middleware: list[Middleware] = []
+    if settings.cors_origins:
+        # Bearer tokens, not cookies: no credentials mode is needed for a browser app on
+        # another origin to send its Authorization header.
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=600,
+            )
+        )
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

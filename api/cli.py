@@ -5,17 +5,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import json
 import logging
+import socket
 import sys
+import traceback
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from api.settings import Settings
-from graph.errors import Conflict, TwinqlError, ValidationError
+from graph.errors import Conflict, TwinqlError, Unavailable, ValidationError
 
 if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.types import Message, Receive, Scope, Send
+
     from api.services.container import Services
 
 __all__ = ["main"]
@@ -58,7 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"twinql {_version()}")
     parser.add_argument("--log-level", default=None, help="debug, info, warning (default info)")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="log at debug level and show tracebacks of failures (default: one line each)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the GraphQL service")
@@ -88,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    try:
+        return metadata.version("twinql")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -95,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=getattr(args, "host", None),
             port=getattr(args, "port", None),
             data_dir=getattr(args, "data_dir", None),
-            log_level=args.log_level,
+            log_level=args.log_level or ("debug" if args.debug else None),
         )
         _configure_logging(settings.log_level)
         if args.command == "export-schema":
@@ -103,11 +123,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "load":
             return asyncio.run(_load(settings, args.file, check=args.check))
         if args.command == "serve":
-            return _serve(settings, demo=False)
+            return _serve(settings, demo=False, debug=args.debug)
         if args.command == "demo":
-            return _serve(settings, demo=True, devices=not args.no_devices, speedup=args.speedup)
+            return _serve(
+                settings,
+                demo=True,
+                devices=not args.no_devices,
+                speedup=args.speedup,
+                debug=args.debug,
+            )
     except TwinqlError as exc:
-        print(f"twinql: {exc.code}: {exc.message}", file=sys.stderr)
+        if args.debug:
+            traceback.print_exception(exc)
+        print(f"twinql: {exc.code}: {' '.join(exc.message.split())}", file=sys.stderr)
         errors = exc.details.get("errors")
         if isinstance(errors, list):
             for e in errors[1:20]:
@@ -115,6 +143,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a failure nobody coded for: one line, the rest on --debug
+        if args.debug:
+            traceback.print_exception(exc)
+        print(
+            f"twinql: INTERNAL: {type(exc).__name__}: {exc}"
+            + ("" if args.debug else " (run with --debug for the traceback)"),
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -182,10 +219,21 @@ async def _load(settings: Settings, file: Path, *, check: bool) -> int:
     return 0
 
 
-def _serve(settings: Settings, *, demo: bool, devices: bool = True, speedup: float = 1.0) -> int:
+def _serve(
+    settings: Settings,
+    *,
+    demo: bool,
+    devices: bool = True,
+    speedup: float = 1.0,
+    debug: bool = False,
+) -> int:
     import uvicorn
 
     from api.app import create_app
+
+    # The port first: a port in use is said before anything starts (no graph server, no
+    # token file, no "ready" for a service that could never answer).
+    sock = _listen(settings.host, settings.port)
 
     async def on_started(svc: Services, stack: contextlib.AsyncExitStack) -> None:
         extra: list[str] = []
@@ -205,15 +253,67 @@ def _serve(settings: Settings, *, demo: bool, devices: bool = True, speedup: flo
 
     app = create_app(settings, on_started=on_started)
     config = uvicorn.Config(
-        app,
+        _OneLineStartupErrors(app, debug=debug),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
         ws="websockets-sansio",
         lifespan="on",
     )
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    except SystemExit:  # uvicorn's exit on a failed start-up: say why, in one line
+        failure = getattr(app.state, "startup_error", None)
+        if failure is not None:
+            raise failure from None
+        raise
+    finally:
+        sock.close()
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or UNAVAILABLE saying why not."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise Unavailable(f"cannot listen on {host}:{port}: {exc}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)  # early callers wait in the backlog until start-up is done
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        hint = " (another twinql? choose one with --port)" if exc.errno == errno.EADDRINUSE else ""
+        raise Unavailable(f"cannot listen on {host}:{port}: {reason}{hint}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+class _OneLineStartupErrors:
+    """Keeps uvicorn from printing a start-up failure's traceback: the CLI says it in
+    one line after uvicorn exits (``api.app`` keeps the exception in
+    ``app.state.startup_error``); ``--debug`` keeps the traceback."""
+
+    def __init__(self, app: Starlette, *, debug: bool) -> None:
+        self.app = app
+        self.debug = debug
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan" or self.debug:
+            await self.app(scope, receive, send)
+            return
+
+        async def quiet(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                message = {**message, "message": ""}
+            await send(message)
+
+        await self.app(scope, receive, quiet)
 
 
 def _banner(settings: Settings, services: Services, extra: Sequence[str] = ()) -> None:

@@ -15,11 +15,13 @@
 | TWINQL_TOKENS | API tokens, ``token:role[:name]`` separated by commas | a generated file |
 | TWINQL_ANONYMOUS_READ | let callers without a token run queries | true on loopback |
 | TWINQL_MAX_DEPTH / TWINQL_MAX_COST | GraphQL query depth and cost limits | 12 / 100000 |
+| TWINQL_CORS_ORIGINS | browser origins allowed to call the API from other sites, comma-separated (``https://hmi.example.com``; ``*`` for any) | none |
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -58,6 +60,17 @@ def _seconds(value: str, name: str) -> float:
     return seconds
 
 
+def _origins(value: str, name: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+            raise ValidationError(
+                f"{name}: each origin is scheme://host[:port] (e.g. https://hmi.example.com) "
+                f"or *, got {origin!r}"
+            )
+    return origins
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = Path(".twinql")
@@ -80,6 +93,7 @@ class Settings:
     max_depth: int = 12
     max_cost: int = 100_000
     log_level: str = "info"
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -117,6 +131,8 @@ class Settings:
             values["max_depth"] = _int(v, "TWINQL_MAX_DEPTH")
         if v := get("TWINQL_MAX_COST"):
             values["max_cost"] = _int(v, "TWINQL_MAX_COST")
+        if v := get("TWINQL_CORS_ORIGINS"):
+            values["cors_origins"] = _origins(v, "TWINQL_CORS_ORIGINS")
         if v := get("TWINQL_RESYNC_S"):
             values["resync_s"] = _seconds(v, "TWINQL_RESYNC_S")
         values.update({k: v for k, v in overrides.items() if v is not None})

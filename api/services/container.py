@@ -30,7 +30,7 @@ from graph.bolt.embedded import EmbeddedGraphServer
 from graph.bolt.repository import GraphRepository
 from graph.bolt.settings import EmbeddedGraphSettings, GraphSettings
 from graph.changes import RegistryChange, RegistryKind
-from graph.errors import TwinqlError, Unavailable
+from graph.errors import TwinqlError, Unavailable, ValidationError
 from graph.model import Sensor
 from ingest.manager import ConnectorManager, ManagerSettings
 from ingest.pipeline import CachedCatalog, IngestPipeline, PipelineSettings
@@ -143,6 +143,7 @@ async def open_services(
     """Everything, started in order: graph, readings, pipeline, registry, alerts (so the
     rules see the very first readings), simulation, connectors (last, once everything
     that consumes their data runs), control."""
+    ensure_data_dir(settings.data_dir)
     tokens = load_tokens(settings)
     async with contextlib.AsyncExitStack() as stack:
         graph, server = await open_graph(settings, stack, record_statements_to=record_statements_to)
@@ -256,6 +257,17 @@ def serving_twinql(settings: Settings) -> int | None:
     return rec.owner
 
 
+def ensure_data_dir(path: Path) -> None:
+    """The data directory, made if missing; a clear error if it cannot be one."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValidationError(
+            f"the data directory {path} (TWINQL_DATA_DIR or --data-dir) cannot be used: "
+            f"{exc.strerror or exc}"
+        ) from None
+
+
 async def open_graph(
     settings: Settings,
     stack: contextlib.AsyncExitStack,
@@ -267,7 +279,7 @@ async def open_graph(
     server in the data directory (``attach``: the one a running twinql already owns
     there, if any; ``twinql load`` refuses instead, see ``serving_twinql``). Everything opened is closed by ``stack``. ``twinql load`` needs no
     more than this: no readings store, no connectors, no devices."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_data_dir(settings.data_dir)
     server: EmbeddedGraphServer | None = None
     if settings.neo4j_uri:
         gs = GraphSettings(

@@ -179,10 +179,12 @@ class OpcUaConnector(ConnectorBase):
             async def on_lost(exc: Exception, lost: asyncio.Event = lost) -> None:
                 lost.set()
 
+            opened = False
             try:
                 client = await self._make_client()
                 client.connection_lost_callback = on_lost
                 await client.connect()
+                opened = True
                 sub = await client.create_subscription(
                     st.publishing_interval_ms,
                     None,
@@ -198,8 +200,13 @@ class OpcUaConnector(ConnectorBase):
                 self._record_error(f"opcua: {exc!r}", state=ConnectorState.ERROR)
             finally:
                 self._client = None
-                if client is not None:
+                if client is not None and opened and not lost.is_set():
                     await self._disconnect(client)
+                elif client is not None:
+                    # Never opened, or the server is gone: there is no session or secure
+                    # channel to close politely (asyncua would log each attempt to, with
+                    # a traceback, at ERROR); closing the socket is all there is to do.
+                    client.disconnect_socket()
             await self._back_off(backoff.next_delay())
 
     async def _monitor(self, client: Client, sub) -> None:  # noqa: ANN001 - asyncua Subscription

@@ -100,6 +100,7 @@ class ConnectorBase(ABC):
             endpoint=source.endpoint,
             state=ConnectorState.DISCONNECTED,
         )
+        self._logged: tuple[ConnectorState, str | None] | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -235,6 +236,31 @@ class ConnectorBase(ABC):
         else:
             self._connected.clear()
         self._status = replace(self._status, state=state, **changes)  # type: ignore[arg-type]
+        self._log_state()
+
+    def _log_state(self) -> None:
+        """One log line per change of state: connected, disconnected, or a failure with
+        its reason. A dead device retried with backoff logs its error once, not once per
+        attempt; the next line comes when it connects or fails differently. Attempts
+        (``connecting``) log at debug only."""
+        state = self._status.state
+        if state is ConnectorState.CONNECTING:
+            _log.debug("data source %s: connecting", self._source.id)
+            return
+        key = (state, self._status.last_error if state is ConnectorState.ERROR else None)
+        if key == self._logged:
+            return
+        self._logged = key
+        if state is ConnectorState.CONNECTED:
+            _log.info("data source %s: connected", self._source.id)
+        elif state is ConnectorState.ERROR:
+            _log.warning(
+                "data source %s: %s (retrying with backoff; status in dataSources)",
+                self._source.id,
+                self._status.last_error,
+            )
+        else:
+            _log.info("data source %s: %s", self._source.id, state.value)
 
     def _count(self, **deltas: int) -> None:
         changes = {k: getattr(self._status, k) + v for k, v in deltas.items()}
