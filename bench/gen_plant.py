@@ -39,7 +39,7 @@ from graph.model import (
 )
 from graph.plantfile import AssetSimSpec, PlantDescription, dump_plant, parse_plant
 
-__all__ = ["generate_plant"]
+__all__ = ["FANOUT", "generate_plant"]
 
 # kind, unit, min, max
 _KINDS = (

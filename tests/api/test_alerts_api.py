@@ -4,9 +4,7 @@ them as they happen."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,15 +15,12 @@ from api.services.alerting import AlertService
 from graph.bolt.alerts import AlertRepository
 from graph.timeutil import to_us
 from ingest.store import ReadingBatch
-from tests.api.conftest import INGEST, OPERATOR, VIEWER, Api
-from tests.e2e.wsclient import connect
+from tests.support.app import Api
+from tests.support.plant import Plant, register
+from tests.support.polling import eventually
+from tests.support.tokens import INGEST, OPERATOR, VIEWER
+from tests.support.wsclient import connect
 
-REGISTER = """
-mutation($assets: [AssetInput!]!, $sensors: [SensorInput!]!) {
-  upsertAssets(assets: $assets) { id }
-  upsertSensors(sensors: $sensors) { id }
-}
-"""
 FIELDS = """id rule severity state active message value threshold sensorId assetId raisedAt
   clearedAt clearedValue acknowledgedAt acknowledgedBy acknowledgeNote"""
 ALERTS = (
@@ -53,9 +48,8 @@ SUBSCRIBE = """subscription($asset: ID) {
 }"""
 
 
-async def register(api: Api, u: str) -> None:
-    await api.ok(
-        REGISTER,
+def watched_pump(u: str) -> Plant:
+    return Plant.of(
         {
             "assets": [
                 {"id": f"{u}-line", "name": "Line", "type": "line", "level": "LINE"},
@@ -97,14 +91,6 @@ async def post(api: Api, sensor: str, start: datetime, *values: float) -> None:
     assert r.json()["accepted"] == len(values)
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], within: float = 10.0) -> Any:
-    """Poll ``check`` until it returns something truthy (the alert service is async)."""
-    async with asyncio.timeout(within):
-        while not (got := await check()):  # noqa: ASYNC110 - polling over HTTP
-            await asyncio.sleep(0.05)
-    return got
-
-
 async def alerts(api: Api, asset: str | None, **kw: Any) -> list[dict[str, Any]]:
     variables = {"asset": asset, "active": None, "first": 50, "after": None, "desc": True, **kw}
     data = await api.ok(ALERTS, variables, token=VIEWER)
@@ -114,21 +100,19 @@ async def alerts(api: Api, asset: str | None, **kw: Any) -> list[dict[str, Any]]
 async def test_out_of_range_readings_raise_alerts_that_clear_and_can_be_acknowledged(
     api: Api, uid: str
 ) -> None:
-    await register(api, uid)
+    await register(api, watched_pump(uid))
     sensor, pump, line = f"{uid}-temp", f"{uid}-pump", f"{uid}-line"
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     async with connect(api.base, VIEWER) as ws:
         hub = api.services.alerts.changes
         before = hub.subscribers
         await ws.subscribe(SUBSCRIBE, {"asset": line})
-        async with asyncio.timeout(5):
-            while hub.subscribers <= before:  # noqa: ASYNC110 - plain state
-                await asyncio.sleep(0.01)
+        await eventually(lambda: hub.subscribers > before, within=5)
 
         # 80 °C is fine; 135..140 °C is beyond the maximum 120 (and the warning level 106)
         await post(api, sensor, start, 80.0, 135.0, 138.0, 140.0)
         raised = await eventually(
-            lambda: _when(alerts(api, line, active=True), lambda xs: len(xs) == 2)
+            lambda: alerts(api, line, active=True), done=lambda xs: len(xs) == 2, every=0.05
         )
         by_rule = {a["rule"]: a for a in raised}
         limit, warning = by_rule["limit"], by_rule["warning"]
@@ -176,7 +160,7 @@ async def test_out_of_range_readings_raise_alerts_that_clear_and_can_be_acknowle
         # back in range (below 120 - 2.8 and 106 - 2.8) for three readings: both clear
         await post(api, sensor, start + timedelta(seconds=10), 90.0, 85.0, 80.0)
         cleared = await eventually(
-            lambda: _when(alerts(api, line, active=False), lambda xs: len(xs) == 2)
+            lambda: alerts(api, line, active=False), done=lambda xs: len(xs) == 2, every=0.05
         )
         got = [await ws.next(), await ws.next()]
         assert sorted(m["alerts"]["kind"] for m in got) == ["CLEARED", "CLEARED"]
@@ -189,15 +173,8 @@ async def test_out_of_range_readings_raise_alerts_that_clear_and_can_be_acknowle
     assert await alerts(api, line, desc=False) == []  # raised on the pump, not the line
 
 
-async def _when(
-    fetch: Awaitable[list[dict[str, Any]]], ok: Callable[[list[dict[str, Any]]], bool]
-) -> list[dict[str, Any]] | None:
-    got = await fetch
-    return got if ok(got) else None
-
-
 async def test_alerts_are_paginated_newest_first(api: Api, uid: str) -> None:
-    await register(api, uid)
+    await register(api, watched_pump(uid))
     sensor, pump = f"{uid}-temp", f"{uid}-pump"
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
     # raise and clear three times: six alerts (limit + warning each time)
@@ -205,7 +182,7 @@ async def test_alerts_are_paginated_newest_first(api: Api, uid: str) -> None:
         at = start + timedelta(seconds=20 * k)
         await post(api, sensor, at, 130.0, 131.0, 132.0, 20.0, 20.0, 20.0)
     found = await eventually(
-        lambda: _when(alerts(api, pump, active=False), lambda xs: len(xs) == 6)
+        lambda: alerts(api, pump, active=False), done=lambda xs: len(xs) == 6, every=0.05
     )
     seen: list[str] = []
     after = None
@@ -237,11 +214,13 @@ async def test_alerts_are_paginated_newest_first(api: Api, uid: str) -> None:
 
 async def test_a_restarted_service_clears_alerts_it_did_not_raise(api: Api, uid: str) -> None:
     """Active alerts in the graph seed a new service's rules (no double raise, clears)."""
-    await register(api, uid)
+    await register(api, watched_pump(uid))
     sensor = f"{uid}-temp"
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     await post(api, sensor, start, 150.0, 150.0, 150.0)
-    await eventually(lambda: _when(alerts(api, f"{uid}-pump", active=True), lambda x: len(x) == 2))
+    await eventually(
+        lambda: alerts(api, f"{uid}-pump", active=True), done=lambda x: len(x) == 2, every=0.05
+    )
     fresh = AlertService(api.services.repo.alerts, api.services.ingest.bus, api.services.catalog)
     await fresh.seed()
     states = {r: fresh.evaluator.store.get(sensor, r) for r in (Rule.LIMIT, Rule.WARNING)}
@@ -273,7 +252,7 @@ async def test_the_service_follows_the_bus_and_stops_cleanly(api: Api, uid: str)
     await extra.start()
     assert bus.subscribers == before + 1
     hub = extra.changes.subscribe()
-    await register(api, uid)
+    await register(api, watched_pump(uid))
     await post(api, f"{uid}-temp", datetime.now(UTC) - timedelta(minutes=1), 150.0, 151.0, 152.0)
     await extra.aclose()  # drains what was queued, then stops
     assert bus.subscribers == before

@@ -12,20 +12,13 @@ import pytest
 
 from api.services.auth import Principal
 from graph.bolt.commands import CommandStatus
-from tests import peers
-from tests.api.conftest import OPERATOR, VIEWER, Api
-from tests.peers import ModbusDevice, Mosquitto
+from tests.support.app import Api
+from tests.support.broker import Mosquitto
+from tests.support.devices import ModbusDevice
+from tests.support.plant import controlled_pump, register
+from tests.support.polling import eventually
+from tests.support.tokens import OPERATOR, VIEWER
 
-modbus_device = peers.modbus_device
-mosquitto = peers.mosquitto
-
-REGISTER = """
-mutation($assets: [AssetInput!]!, $sensors: [SensorInput!]!, $actuators: [ActuatorInput!]!) {
-  upsertAssets(assets: $assets) { id }
-  upsertSensors(sensors: $sensors) { id }
-  upsertActuators(actuators: $actuators) { id }
-}
-"""
 UPSERT_SOURCE = """
 mutation($s: DataSourceInput!) { upsertDataSource(source: $s) { id status { state } } }
 """
@@ -42,53 +35,6 @@ query($id: ID!) { actuator(id: $id) { commands {
   id status value confirmedValue requestedBy reason requestedAt completedAt message
 } } }
 """
-
-
-async def register(api: Api, u: str) -> None:
-    await api.ok(
-        REGISTER,
-        {
-            "assets": [
-                {"id": f"{u}-line", "name": "Line", "type": "line", "level": "LINE"},
-                {
-                    "id": f"{u}-pump",
-                    "name": "Pump",
-                    "type": "pump",
-                    "level": "EQUIPMENT",
-                    "parentId": f"{u}-line",
-                },
-            ],
-            "sensors": [
-                {
-                    "id": f"{u}-temp",
-                    "assetId": f"{u}-pump",
-                    "name": "Temp",
-                    "kind": "temperature",
-                    "unit": "degC",
-                    "minValue": -50,
-                    "maxValue": 500,
-                }
-            ],
-            "actuators": [
-                {
-                    "id": f"{u}-speed",
-                    "assetId": f"{u}-pump",
-                    "name": "Speed",
-                    "unit": "rpm",
-                    "minValue": 0,
-                    "maxValue": 3000,
-                },
-                {
-                    "id": f"{u}-valve",
-                    "assetId": f"{u}-pump",
-                    "name": "Valve",
-                    "unit": "%",
-                    "minValue": 0,
-                    "maxValue": 100,
-                },
-            ],
-        },
-    )
 
 
 def modbus_source(u: str, device: ModbusDevice) -> dict[str, Any]:
@@ -123,7 +69,7 @@ async def commands(api: Api, actuator: str) -> list[dict[str, Any]]:
 async def test_setpoint_reaches_the_modbus_register_and_is_audited(
     api: Api, uid: str, modbus_device: ModbusDevice, cleanup: list[str]
 ) -> None:
-    await register(api, uid)
+    await register(api, controlled_pump(uid))
     cleanup.append(f"{uid}-plc")
     await api.ok(UPSERT_SOURCE, {"s": modbus_source(uid, modbus_device)})
     data = await api.ok(
@@ -152,7 +98,7 @@ async def test_setpoint_reaches_the_modbus_register_and_is_audited(
 async def test_data_source_status_is_visible(
     api: Api, uid: str, modbus_device: ModbusDevice, cleanup: list[str]
 ) -> None:
-    await register(api, uid)
+    await register(api, controlled_pump(uid))
     cleanup.append(f"{uid}-plc")
     await modbus_device.set("hr", 10, [215])
     await api.ok(UPSERT_SOURCE, {"s": modbus_source(uid, modbus_device)})
@@ -183,7 +129,7 @@ async def test_data_source_status_is_visible(
 
 
 async def test_out_of_range_is_rejected_and_audited(api: Api, uid: str) -> None:
-    await register(api, uid)
+    await register(api, controlled_pump(uid))
     body = await api.gql(WRITE, {"id": f"{uid}-speed", "v": 5000, "r": "too fast"}, token=OPERATOR)
     (err,) = body["errors"]
     assert err["extensions"]["code"] == "VALIDATION"
@@ -195,7 +141,7 @@ async def test_out_of_range_is_rejected_and_audited(api: Api, uid: str) -> None:
 
 
 async def test_unbound_actuator_fails_with_a_clear_error_and_is_audited(api: Api, uid: str) -> None:
-    await register(api, uid)
+    await register(api, controlled_pump(uid))
     body = await api.gql(WRITE, {"id": f"{uid}-valve", "v": 40, "r": "open"}, token=OPERATOR)
     (err,) = body["errors"]
     assert err["extensions"]["code"] == "VALIDATION"
@@ -205,7 +151,7 @@ async def test_unbound_actuator_fails_with_a_clear_error_and_is_audited(api: Api
 
 
 async def test_viewer_is_forbidden_and_unknown_actuator_is_not_found(api: Api, uid: str) -> None:
-    await register(api, uid)
+    await register(api, controlled_pump(uid))
     body = await api.gql(WRITE, {"id": f"{uid}-speed", "v": 10, "r": ""}, token=VIEWER)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     body = await api.gql(WRITE, {"id": f"{uid}-speed", "v": 10, "r": ""}, token=None)
@@ -232,7 +178,7 @@ async def test_a_write_interrupted_at_the_device_completes_failed_never_pending(
     """The device takes the command and goes silent (dropped mid-write); the caller gives
     up and its request is cancelled. The audit record still completes (FAILED, saying
     why) and the outcome is published; the cancellation goes on to the caller."""
-    await register(api, uid)
+    await register(api, controlled_pump(uid))
     cleanup.append(f"{uid}-gw")
     await api.ok(UPSERT_SOURCE, {"s": mqtt_source(uid, mosquitto)})
     manager = api.services.connectors
@@ -258,9 +204,7 @@ async def test_a_write_interrupted_at_the_device_completes_failed_never_pending(
                     Principal("olga", "operator"), f"{uid}-speed", 1200, "night"
                 )
             )
-            async with asyncio.timeout(5):
-                while not received:  # noqa: ASYNC110 - the command reached the device
-                    await asyncio.sleep(0.01)
+            await eventually(lambda: received, within=5)
             write.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await write

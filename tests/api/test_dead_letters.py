@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.api.conftest import INGEST, Api
-from tests.api.test_graph_api import register
+from tests.support.app import Api
+from tests.support.plant import pump_line, register
+from tests.support.tokens import INGEST
 
 
 async def test_rejected_readings_are_queryable(api: Api, uid: str) -> None:
-    await register(api, uid, pumps=1)
+    await register(api, pump_line(uid, pumps=1))
     body = (
         '{"sensor_id": "%s-p0-pt", "value": 3.5, "unit": "psi"}\n'
         '{"sensor_id": "%s-nope", "value": 1}\n'

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 import strawberry
@@ -17,82 +16,13 @@ from api.errors import CodedErrors
 from api.limits import LIST_FIELDS
 from api.schema import build_schema
 from graph.bolt.client import GraphClient
-from tests.api.conftest import OPERATOR, VIEWER, Api
-
-REGISTER = """
-mutation($assets: [AssetInput!]!, $sensors: [SensorInput!]!, $actuators: [ActuatorInput!]!,
-         $relations: [RelationInput!]!) {
-  upsertAssets(assets: $assets) { id }
-  upsertSensors(sensors: $sensors) { id }
-  upsertActuators(actuators: $actuators) { id }
-  connectAssets(relations: $relations)
-}
-"""
-
-
-def plant(u: str, pumps: int = 3) -> dict[str, Any]:
-    assets = [
-        {"id": f"{u}-site", "name": "Site", "type": "site", "level": "SITE"},
-        {
-            "id": f"{u}-line",
-            "name": "Line",
-            "type": "line",
-            "level": "LINE",
-            "parentId": f"{u}-site",
-        },
-        {
-            "id": f"{u}-tank",
-            "name": "Tank",
-            "type": "tank",
-            "level": "EQUIPMENT",
-            "parentId": f"{u}-line",
-        },
-    ]
-    sensors, actuators, relations = [], [], []
-    for i in range(pumps):
-        pid = f"{u}-p{i}"
-        assets.append(
-            {
-                "id": pid,
-                "name": f"Pump {i}",
-                "type": "pump",
-                "level": "EQUIPMENT",
-                "parentId": f"{u}-line",
-                "metadata": {"rated_kw": 30},
-            }
-        )
-        sensors += [
-            {
-                "id": f"{pid}-pt",
-                "assetId": pid,
-                "name": "Pressure",
-                "kind": "pressure",
-                "unit": "bar",
-                "minValue": 0,
-                "maxValue": 16,
-            },
-            {"id": f"{pid}-ft", "assetId": pid, "name": "Flow", "kind": "flow", "unit": "m3/h"},
-        ]
-        actuators.append(
-            {
-                "id": f"{pid}-sp",
-                "assetId": pid,
-                "name": "Speed",
-                "unit": "rpm",
-                "minValue": 0,
-                "maxValue": 3000,
-            }
-        )
-        relations.append({"sourceId": f"{u}-tank", "targetId": pid, "type": "FEEDS"})
-    return {"assets": assets, "sensors": sensors, "actuators": actuators, "relations": relations}
-
-
-async def register(api: Api, u: str, pumps: int = 3) -> None:
-    await api.ok(REGISTER, plant(u, pumps))
+from tests.support.app import Api
+from tests.support.plant import pump_line, register
+from tests.support.tokens import OPERATOR, VIEWER
 
 
 async def test_line_with_equipment_sensors_and_impact(api: Api, uid: str) -> None:
-    await register(api, uid)
+    await register(api, pump_line(uid))
     data = await api.ok(
         """query($id: ID!) { asset(id: $id) { name level
              children { nodes { id metadata sensors { id unit maxValue } actuators { id maxValue }
@@ -116,7 +46,7 @@ async def test_line_with_equipment_sensors_and_impact(api: Api, uid: str) -> Non
 
 async def test_tree_query_costs_bounded_round_trips(api: Api, uid: str, cypher_log) -> None:  # noqa: ANN001
     """Sensors of N assets load in one statement per tree level, whatever N is."""
-    await register(api, uid, pumps=12)
+    await register(api, pump_line(uid, pumps=12))
     before = _count_sent(api)
     await api.ok(
         'query { asset(id: "%s-site") { children { nodes { children(first: 20) { nodes { id '
@@ -133,7 +63,7 @@ def _count_sent(api: Api) -> int:
 
 
 async def test_errors_carry_codes(api: Api, uid: str) -> None:
-    await register(api, uid)
+    await register(api, pump_line(uid))
     body = await api.gql('mutation { deleteAsset(id: "%s-line") { deletedIds } }' % uid)
     assert body["errors"][0]["extensions"]["code"] == "CONFLICT"
     assert "child assets" in body["errors"][0]["message"]
@@ -154,7 +84,7 @@ async def test_errors_carry_codes(api: Api, uid: str) -> None:
 
 
 async def test_cascade_delete(api: Api, uid: str) -> None:
-    await register(api, uid)
+    await register(api, pump_line(uid))
     data = await api.ok(
         'mutation { deleteAsset(id: "%s-line", cascade: true) { deletedIds } }' % uid
     )
@@ -189,7 +119,7 @@ async def test_depth_and_cost_limits(api: Api) -> None:
 
 
 async def test_pagination_search_paths_neighbourhood(api: Api, uid: str) -> None:
-    await register(api, uid, pumps=5)
+    await register(api, pump_line(uid, pumps=5))
     first = await api.ok(
         'query { assets(first: 3, search: "%s") { edges { cursor node { id } } '
         "pageInfo { hasNextPage endCursor } } }" % uid
@@ -213,7 +143,7 @@ async def test_pagination_search_paths_neighbourhood(api: Api, uid: str) -> None
 
 
 async def test_maintenance_and_data_sources(api: Api, uid: str) -> None:
-    await register(api, uid)
+    await register(api, pump_line(uid))
     await api.ok(
         """mutation($e: [MaintenanceEventInput!]) { recordMaintenance(events: $e) { events { id } } }""",
         {
@@ -337,7 +267,7 @@ async def test_data_source_secrets_are_never_served_back(api: Api, uid: str) -> 
 
 
 async def test_history_blocks_delete_until_cascade(api: Api, uid: str) -> None:
-    await register(api, uid)
+    await register(api, pump_line(uid))
     await api.ok(
         "mutation($w: [WorkOrderInput!]) { recordMaintenance(workOrders: $w) { workOrders { id } } }",
         {"w": [{"id": f"{uid}-wo", "assetId": f"{uid}-tank", "status": "OPEN", "priority": 2,
@@ -372,7 +302,7 @@ async def test_history_blocks_delete_until_cascade(api: Api, uid: str) -> None:
 
 
 async def test_children_and_maintenance_pages_over_http(api: Api, uid: str) -> None:
-    await register(api, uid, pumps=7)  # the line has the tank and 7 pumps
+    await register(api, pump_line(uid, pumps=7))  # the line has the tank and 7 pumps
     q = """query($after: String) { asset(id: "%s-line") {
              children(first: 3, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } }
            } }""" % uid
@@ -453,8 +383,8 @@ def test_readme_queries_pass_the_default_limits(query: str) -> None:
 
 
 def test_the_benchmark_queries_pass_the_default_limits() -> None:
-    from bench.bench_graph import IMPACT, SUBTREE, TREE
     from bench.gen_plant import FANOUT
+    from bench.graph_queries import IMPACT, SUBTREE, TREE
     from graph.model import AssetLevel
 
     for query in (TREE, SUBTREE, IMPACT):
@@ -479,7 +409,7 @@ def test_walks_cost_what_they_may_return() -> None:
 
 
 async def test_walks_and_subtrees_stop_at_their_limit(api: Api, uid: str) -> None:
-    await register(api, uid, pumps=6)
+    await register(api, pump_line(uid, pumps=6))
     data = await api.ok(
         'query { impact(assetId: "%s-tank", limit: 4) { asset { id } } '
         'asset(id: "%s-site") { subtree(depth: 2, limit: 3) { depth asset { id } } } }'

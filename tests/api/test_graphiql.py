@@ -11,8 +11,7 @@ from graphql import parse, validate
 
 from api.ide import ASSET_PATH
 from api.schema import build_schema
-
-from .conftest import Api
+from tests.support.app import Api
 
 
 async def _page(api: Api) -> str:

@@ -17,8 +17,9 @@ from graph.bolt.client import GraphClient
 from graph.bolt.embedded import EmbeddedGraphServer, free_port
 from graph.bolt.repository import GraphRepository
 from graph.bolt.settings import EmbeddedGraphSettings
-from tests.api.conftest import OPERATOR, Api
-from tests.serving import serve, wait_ready
+from tests.support.app import Api
+from tests.support.serving import serve, wait_ready
+from tests.support.tokens import OPERATOR
 
 CLI_ENV = {**os.environ, "TWINQL_GRAPH_HEAP": "512m"}
 

@@ -22,20 +22,16 @@ from api.readings.http import MAX_BODY, routes
 from api.services.container import Services
 from graph.bolt.embedded import EmbeddedGraphServer, free_port
 from ingest.store import DuckDBStore
-from tests.api.conftest import ADMIN, INGEST, OPERATOR, VIEWER, Api, app_settings
+from tests.support.app import Api, app_settings
+from tests.support.plant import Plant, register
+from tests.support.polling import eventually
+from tests.support.tokens import ADMIN, INGEST, OPERATOR, VIEWER
 
-REGISTER = """
-mutation($assets: [AssetInput!]!, $sensors: [SensorInput!]!) {
-  upsertAssets(assets: $assets) { id }
-  upsertSensors(sensors: $sensors) { id }
-}
-"""
 LATEST = "query($ids: [ID!]!) { sensors(ids: $ids) { id latest { value quality timestamp } } }"
 
 
-async def register(api: Api, u: str) -> None:
-    await api.ok(
-        REGISTER,
+def pump_and_tank(u: str) -> Plant:
+    return Plant.of(
         {
             "assets": [
                 {"id": f"{u}-pump", "name": "Pump", "type": "pump", "level": "EQUIPMENT"},
@@ -80,7 +76,7 @@ async def latest(api: Api, *ids: str) -> dict[str, Any]:
 
 
 async def test_json_array_with_good_and_bad_items(api: Api, uid: str) -> None:
-    await register(api, uid)
+    await register(api, pump_and_tank(uid))
     at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     items: list[dict[str, Any]] = [
         {"sensor_id": f"{uid}-pt", "value": 4.2, "timestamp": ms(at), "unit": "bar"},
@@ -140,7 +136,7 @@ async def test_json_array_with_good_and_bad_items(api: Api, uid: str) -> None:
 async def test_huge_integer_and_pre_1970_items_are_rejected_not_a_500(api: Api, uid: str) -> None:
     """An integer beyond float64 (10**400) and a reading stamped before 1970 are rejected
     items with reasons; the valid items of the same body are stored."""
-    await register(api, uid)
+    await register(api, pump_and_tank(uid))
     at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
     body = (
         f'[{{"sensor_id": "{uid}-tt", "value": 1{"0" * 400}, "timestamp": {ms(at)}}},'
@@ -182,7 +178,7 @@ async def test_lone_surrogate_in_a_rejected_item_is_kept_escaped(api: Api, uid: 
 
 
 async def test_ndjson_lines_are_items(api: Api, uid: str) -> None:
-    await register(api, uid)
+    await register(api, pump_and_tank(uid))
     at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     lines = [
         json.dumps({"sensor_id": f"{uid}-pt", "value": 1.0 + i, "timestamp": ms(at) + i * 1000})
@@ -250,7 +246,7 @@ async def test_too_many_items_is_413(api: Api) -> None:
 async def test_body_size_limit_is_413(api: Api, uid: str) -> None:
     """The limit is a parameter of the route; a small one keeps the test light. The
     body is streamed in chunks without a length, so the limit is enforced while reading."""
-    await register(api, uid)
+    await register(api, pump_and_tank(uid))
     app = Starlette(routes=routes(api.services, max_body=1024))
     item = json.dumps({"sensor_id": f"{uid}-pt", "value": 1.0}).encode()
 
@@ -292,7 +288,7 @@ async def test_auth_failures(api: Api, token: str | None, status: int, code: str
 
 
 async def test_admin_may_ingest_and_get_is_not_allowed(api: Api, uid: str) -> None:
-    await register(api, uid)
+    await register(api, pump_and_tank(uid))
     r = await api.client.post(
         "/ingest", json=[{"sensor_id": f"{uid}-pt", "value": 2.0}], headers=headers(ADMIN)
     )
@@ -329,7 +325,7 @@ async def test_a_dead_batch_writer_fails_readyz_and_ingest(
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
             services: Services = app.state.services
             api = Api(f"http://127.0.0.1:{port}", http, services)
-            await register(api, uid)
+            await register(api, pump_and_tank(uid))
             ready = await http.get("/readyz")
             assert ready.status_code == 200 and ready.json()["checks"]["ingest"] == "ok"
             store = services.readings
@@ -346,9 +342,7 @@ async def test_a_dead_batch_writer_fails_readyz_and_ingest(
             r = await http.post("/ingest", content=json.dumps([item]), headers=headers())
             assert r.status_code == 200, r.text  # queued: the writer dies writing it
             writer = services.ingest.writer
-            async with asyncio.timeout(20):
-                while writer.failure is None:  # noqa: ASYNC110 - polling, test-only
-                    await asyncio.sleep(0.01)
+            await eventually(lambda: writer.failure is not None, within=20)
             locker.kill()
             await locker.wait()
             spill.unlink()

@@ -9,15 +9,7 @@ import pytest
 from api.services.simulation.jobs import JobRunner, JobSettings
 from api.services.simulation.work import work_scenario
 from sim import Scenario, Uncertain
-
-
-async def _until(check: object, within: float, what: str) -> float:
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    while not check():  # type: ignore[operator]
-        assert loop.time() - started < within, what
-        await asyncio.sleep(0.05)
-    return loop.time() - started
+from tests.support.polling import eventually
 
 
 async def test_cancelled_caller_stops_the_worker_and_the_next_job_starts_clean() -> None:
@@ -38,13 +30,19 @@ async def test_cancelled_caller_stops_the_worker_and_the_next_job_starts_clean()
             samples=200,
         )
         task = asyncio.create_task(runner.run("long", work_scenario, long, on_progress=record))
-        await _until(lambda: seen, 120, "the long job never reported progress")
+        await eventually(
+            lambda: seen, within=120, every=0.05, what="the long job never reported progress"
+        )
         task.cancel()  # e.g. the WebSocket of the caller closed
         with pytest.raises(asyncio.CancelledError):
             await task
         # the worker sees its cancel flag at the next chunk and returns; only then is the
         # slot free again
-        stopped = await _until(lambda: not runner.active, 30, "the worker kept running")
+        since = asyncio.get_running_loop().time()
+        await eventually(
+            lambda: not runner.active, within=30, every=0.05, what="the worker kept running"
+        )
+        stopped = asyncio.get_running_loop().time() - since
         assert stopped < 30
 
         ticks: list[float] = []

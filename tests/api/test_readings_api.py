@@ -32,7 +32,9 @@ from graph.errors import ValidationError
 from graph.plantfile import load_plant_file
 from graph.timeutil import to_us
 from ingest.store import ReadingBatch
-from tests.api.conftest import INGEST, OPERATOR, VIEWER, Api
+from tests.support.app import Api
+from tests.support.plant import Plant, register
+from tests.support.tokens import INGEST, OPERATOR, VIEWER
 
 # -- pure: windows and buckets ---------------------------------------------------------
 
@@ -84,13 +86,6 @@ def test_window_defaults_and_limits() -> None:
 
 # -- helpers ---------------------------------------------------------------------------
 
-REGISTER = """
-mutation($assets: [AssetInput!]!, $sensors: [SensorInput!]!) {
-  upsertAssets(assets: $assets) { id }
-  upsertSensors(sensors: $sensors) { id }
-}
-"""
-
 
 def _sensor(sid: str, asset: str, unit: str, lo: float | None = None, hi: float | None = None):
     return {
@@ -105,7 +100,7 @@ def _sensor(sid: str, asset: str, unit: str, lo: float | None = None, hi: float 
     }
 
 
-async def register(api: Api, u: str, pumps: int = 2) -> None:
+def pumps_on_a_line(u: str, pumps: int = 2) -> Plant:
     assets: list[dict[str, Any]] = [
         {"id": f"{u}-line", "name": "Line", "type": "line", "level": "LINE"}
     ]
@@ -122,7 +117,7 @@ async def register(api: Api, u: str, pumps: int = 2) -> None:
             }
         )
         sensors += [_sensor(f"{pid}-pt", pid, "bar", 0, 16), _sensor(f"{pid}-ft", pid, "m3/h")]
-    await api.ok(REGISTER, {"assets": assets, "sensors": sensors})
+    return Plant(assets, sensors)
 
 
 def hour_end() -> datetime:
@@ -158,7 +153,7 @@ def parse(ts: str) -> datetime:
 
 
 async def test_latest_and_downsampled_history(api: Api, uid: str) -> None:
-    await register(api, uid)
+    await register(api, pumps_on_a_line(uid))
     end = hour_end()
     start = end - timedelta(hours=1)
     rng = np.random.default_rng(7)
@@ -208,7 +203,7 @@ async def test_latest_and_downsampled_history(api: Api, uid: str) -> None:
 
 
 async def test_fill_and_empty_buckets(api: Api, uid: str) -> None:
-    await register(api, uid, pumps=1)
+    await register(api, pumps_on_a_line(uid, pumps=1))
     end = hour_end()
     start = end - timedelta(minutes=10)
     # Readings in minutes 0-1 and 6 only: buckets 2-5 and 7-9 are empty.
@@ -232,7 +227,7 @@ async def test_fill_and_empty_buckets(api: Api, uid: str) -> None:
 
 
 async def test_window_errors_are_validation_with_hints(api: Api, uid: str) -> None:
-    await register(api, uid, pumps=1)
+    await register(api, pumps_on_a_line(uid, pumps=1))
     end = hour_end()
     q = """query($id: ID!, $from: DateTime!, $to: DateTime!, $bucket: String, $fill: Fill!) {
              sensor(id: $id) { readings(from: $from, to: $to, bucket: $bucket, fill: $fill) {
@@ -255,7 +250,7 @@ async def test_window_errors_are_validation_with_hints(api: Api, uid: str) -> No
 
 
 async def test_aligned_series_for_charts(api: Api, uid: str) -> None:
-    await register(api, uid, pumps=2)
+    await register(api, pumps_on_a_line(uid, pumps=2))
     end = hour_end()
     start = end - timedelta(hours=1)
     pt = np.linspace(1, 10, 3600)
@@ -291,7 +286,7 @@ async def test_aligned_series_for_charts(api: Api, uid: str) -> None:
 
 
 async def test_asset_summaries_with_and_without_bad(api: Api, uid: str) -> None:
-    await register(api, uid, pumps=3)
+    await register(api, pumps_on_a_line(uid, pumps=3))
     end = hour_end()
     start = end - timedelta(minutes=10)
     items = []
@@ -333,12 +328,14 @@ async def test_asset_summaries_with_and_without_bad(api: Api, uid: str) -> None:
 async def test_latest_of_500_sensors_is_one_store_call(api: Api, uid: str) -> None:
     asset = f"{uid}-big"
     sensors = [_sensor(f"{asset}-s{i:03d}", asset, "bar") for i in range(500)]
-    await api.ok(
-        REGISTER,
-        {
-            "assets": [{"id": asset, "name": "Big", "type": "skid", "level": "EQUIPMENT"}],
-            "sensors": sensors,
-        },
+    await register(
+        api,
+        Plant.of(
+            {
+                "assets": [{"id": asset, "name": "Big", "type": "skid", "level": "EQUIPMENT"}],
+                "sensors": sensors,
+            }
+        ),
     )
     ids = [s["id"] for s in sensors]
     end = hour_end()
@@ -369,9 +366,11 @@ async def test_latest_of_500_sensors_is_one_store_call(api: Api, uid: str) -> No
     assert len(data["asset"]["sensors"]) == 500
     # Sensors without any reading: null, still one call for all of them.
     calls = STORE_CALLS["latest"]
-    await api.ok(
-        REGISTER,
-        {"assets": [], "sensors": [_sensor(f"{asset}-new{i}", asset, "bar") for i in range(3)]},
+    await register(
+        api,
+        Plant.of(
+            {"assets": [], "sensors": [_sensor(f"{asset}-new{i}", asset, "bar") for i in range(3)]}
+        ),
     )
     data = await api.ok(q, {"ids": [f"{asset}-new{i}" for i in range(3)]})
     assert [s["latest"] for s in data["sensors"]] == [None] * 3
@@ -379,7 +378,7 @@ async def test_latest_of_500_sensors_is_one_store_call(api: Api, uid: str) -> No
 
 
 async def test_history_of_many_sensors_is_one_store_call_per_window(api: Api, uid: str) -> None:
-    await register(api, uid, pumps=5)
+    await register(api, pumps_on_a_line(uid, pumps=5))
     end = hour_end()
     await push(api, [i for p in range(5) for i in one_hz(f"{uid}-p{p}-pt", end, np.full(120, p))])
     calls = STORE_CALLS["history"]
@@ -406,7 +405,7 @@ INGEST_MUTATION = """mutation($r: [ReadingInput!]!) { ingestReadings(readings: $
 
 
 async def test_ingest_readings_mutation(api: Api, uid: str) -> None:
-    await register(api, uid, pumps=1)
+    await register(api, pumps_on_a_line(uid, pumps=1))
     pid = f"{uid}-p0"
     at = hour_end()
     readings = [
@@ -453,7 +452,7 @@ async def test_ingest_readings_mutation(api: Api, uid: str) -> None:
 
 
 async def test_readings_need_a_reader(api: Api, uid: str) -> None:
-    await register(api, uid, pumps=1)
+    await register(api, pumps_on_a_line(uid, pumps=1))
     q = 'query { readings(sensorIds: ["%s-p0-pt"], bucket: "1m") { timestamps } }' % uid
     body = await api.gql(q, token=None)
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import SCOPED_ENGINEER, Api
-from tests.api.test_graph_api import register
+from tests.support.app import Api
+from tests.support.plant import pump_line, register
+from tests.support.tokens import SCOPED_ENGINEER
 
 
 async def test_scoped_engineer_cannot_act_outside_its_subtree(api: Api, uid: str) -> None:
-    await register(api, uid, pumps=1)
+    await register(api, pump_line(uid, pumps=1))
     pump = f"{uid}-p0"
     run = await api.gql(
         'mutation { runSimulation(assetId: "%s", scenario: {model: "pump", horizonSeconds: 10}) '

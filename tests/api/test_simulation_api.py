@@ -3,7 +3,6 @@ progress over WebSocket, cancellation, calibration, replay residuals, line bottl
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,8 +16,10 @@ from graph.errors import ValidationError
 from graph.plantfile import load_plant_file, parse_plant
 from ingest.reading import RawReading
 from sim import MODELS, InputSeries, get_model, rk4
-from tests.api.conftest import SCOPED_ENGINEER, VIEWER, Api
-from tests.e2e.wsclient import connect
+from tests.support.app import Api
+from tests.support.polling import eventually
+from tests.support.tokens import SCOPED_ENGINEER, VIEWER
+from tests.support.wsclient import connect
 
 RUN_FIELDS = "id model status progress message summary startAt createdBy percentiles outputs"
 
@@ -32,13 +33,13 @@ async def _ingest(api: Api, raws: list[RawReading]) -> None:
 
 async def _wait_status(api: Api, run_id: str, statuses: set[str], within: float = 120) -> dict:
     q = f"query($id: ID!) {{ simulationRun(id: $id) {{ {RUN_FIELDS} }} }}"
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        run = (await api.ok(q, {"id": run_id}))["simulationRun"]
-        if run["status"] in statuses:
-            return run
-        assert asyncio.get_running_loop().time() < deadline, run
-        await asyncio.sleep(0.2)
+
+    async def run() -> dict:
+        return (await api.ok(q, {"id": run_id}))["simulationRun"]
+
+    return await eventually(
+        run, done=lambda r: r["status"] in statuses, within=within, every=0.2, what="run status"
+    )
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,8 @@ counters are checked to grow by at least what this test sent."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import re
-import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -21,16 +18,13 @@ from starlette.applications import Starlette
 from api.status.prometheus import CONTENT_TYPE, render_metrics, routes
 from api.status.snapshot import StatusSnapshot
 from ingest.pipeline.writer import WriterStats
-from tests.api.conftest import ADMIN, INGEST, VIEWER, Api
+from tests.support.app import Api
+from tests.support.plant import Plant, register
+from tests.support.polling import eventually
+from tests.support.tokens import INGEST, VIEWER
 
 T = TypeVar("T")
 
-REGISTER = """
-mutation($assets: [AssetInput!]!, $sensors: [SensorInput!]!) {
-  upsertAssets(assets: $assets) { id }
-  upsertSensors(sensors: $sensors) { id }
-}
-"""
 STATUS = """
 { serviceStatus {
     started
@@ -47,9 +41,8 @@ STATUS = """
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
 
 
-async def register(api: Api, u: str) -> str:
-    await api.ok(
-        REGISTER,
+def pressure_pump(u: str) -> Plant:
+    return Plant.of(
         {
             "assets": [{"id": f"{u}-pump", "name": "Pump", "type": "pump", "level": "EQUIPMENT"}],
             "sensors": [
@@ -64,9 +57,7 @@ async def register(api: Api, u: str) -> str:
                 }
             ],
         },
-        token=ADMIN,
     )
-    return f"{u}-pt"
 
 
 async def push(api: Api, sensor: str, good: int, bad: int = 0) -> None:
@@ -78,15 +69,6 @@ async def push(api: Api, sensor: str, good: int, bad: int = 0) -> None:
     r = await api.client.post("/ingest", json=items, headers={"Authorization": f"Bearer {INGEST}"})
     assert r.status_code == 200, r.text
     assert (r.json()["accepted"], r.json()["rejected"]) == (good, bad)
-
-
-async def until(fetch: Callable[[], Awaitable[T]], done: Callable[[T], bool]) -> T:
-    deadline = time.monotonic() + 20
-    while True:
-        got = await fetch()
-        if done(got) or time.monotonic() > deadline:
-            return got
-        await asyncio.sleep(0.05)
 
 
 def parse_metrics(text: str) -> tuple[dict[str, str], dict[str, float]]:
@@ -120,7 +102,8 @@ async def status(api: Api, token: str | None = VIEWER) -> dict[str, Any]:
 
 
 async def test_service_status_moves_with_ingest(api: Api, uid: str) -> None:
-    sensor = await register(api, uid)
+    await register(api, pressure_pump(uid))
+    sensor = f"{uid}-pt"
     before = await status(api)
     assert before["started"] is True
     await push(api, sensor, good=5, bad=1)
@@ -131,7 +114,7 @@ async def test_service_status_moves_with_ingest(api: Api, uid: str) -> None:
             and s["ingest"]["rejected"] >= before["ingest"]["rejected"] + 1
         )
 
-    after = await until(lambda: status(api), moved)
+    after = await eventually(lambda: status(api), done=moved, within=20, every=0.05)
     assert moved(after), (before, after)
     ing, was = after["ingest"], before["ingest"]
     assert ing["received"] >= was["received"] + 5
@@ -158,7 +141,8 @@ async def test_service_status_needs_a_token(api: Api) -> None:
 
 
 async def test_metrics_text_moves_with_ingest(api: Api, uid: str) -> None:
-    sensor = await register(api, uid)
+    await register(api, pressure_pump(uid))
+    sensor = f"{uid}-pt"
 
     async def scrape() -> dict[str, float]:
         r = await api.client.get("/metrics", headers={"Authorization": f"Bearer {VIEWER}"})
@@ -168,9 +152,11 @@ async def test_metrics_text_moves_with_ingest(api: Api, uid: str) -> None:
 
     before = await scrape()
     await push(api, sensor, good=3)
-    after = await until(
+    after = await eventually(
         scrape,
-        lambda m: m["twinql_ingest_stored_total"] >= before["twinql_ingest_stored_total"] + 3,
+        done=lambda m: m["twinql_ingest_stored_total"] >= before["twinql_ingest_stored_total"] + 3,
+        within=20,
+        every=0.05,
     )
     assert after["twinql_ingest_stored_total"] >= before["twinql_ingest_stored_total"] + 3
     assert after["twinql_ingest_received_total"] >= before["twinql_ingest_received_total"] + 3

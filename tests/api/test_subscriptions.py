@@ -13,9 +13,11 @@ from ingest.connectors import AssetEvent
 from ingest.pipeline import LiveBus
 from ingest.reading import RawReading
 from ingest.store import ReadingBatch
-from tests.api.conftest import ADMIN, VIEWER, Api
-from tests.api.test_control import register
-from tests.e2e.wsclient import LEGACY_WS, TRANSPORT_WS, Rejected, connect
+from tests.support.app import Api
+from tests.support.plant import controlled_pump, register
+from tests.support.polling import eventually
+from tests.support.tokens import ADMIN, VIEWER
+from tests.support.wsclient import LEGACY_WS, TRANSPORT_WS, Rejected, connect
 
 LIVE = """subscription($ids: [ID!], $asset: ID, $throttle: Int, $band: Float) {
   liveReadings(sensorIds: $ids, assetId: $asset, throttleMs: $throttle, deadband: $band) {
@@ -34,9 +36,7 @@ async def ingest(api: Api, sensor: str, asset: str, *values: float) -> None:
 
 async def subscribed(api: Api, before: int) -> None:
     """Wait until the server registered the subscription on the live bus."""
-    async with asyncio.timeout(5):
-        while api.services.ingest.bus.subscribers <= before:  # noqa: ASYNC110 - plain state
-            await asyncio.sleep(0.01)
+    await eventually(lambda: api.services.ingest.bus.subscribers > before, within=5)
 
 
 @pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
@@ -52,7 +52,7 @@ async def test_websocket_without_a_valid_token_is_refused(api: Api, protocol: st
 async def test_live_readings_of_sensors_and_of_an_asset_subtree(
     api: Api, uid: str, protocol: str
 ) -> None:
-    await register(api, uid)
+    await register(api, controlled_pump(uid))
     sensor, asset = f"{uid}-temp", f"{uid}-pump"
     async with connect(api.base, VIEWER, protocol) as ws:
         before = api.services.ingest.bus.subscribers
@@ -73,7 +73,7 @@ async def test_live_readings_of_sensors_and_of_an_asset_subtree(
 
 
 async def test_deadband_and_throttle_thin_the_stream(api: Api, uid: str) -> None:
-    await register(api, uid)
+    await register(api, controlled_pump(uid))
     sensor, asset = f"{uid}-temp", f"{uid}-pump"
     async with connect(api.base, ADMIN) as ws:
         before = api.services.ingest.bus.subscribers
@@ -147,7 +147,7 @@ async def next_from(ws, sensor: str, api: Api, asset: str, value: float) -> dict
 async def test_an_asset_subscription_follows_the_registry(api: Api, uid: str) -> None:
     """A sensor registered below the asset after the subscription started joins its
     stream; an asset moved out of the subtree leaves it."""
-    await register(api, uid)
+    await register(api, controlled_pump(uid))
     line, pump, temp = f"{uid}-line", f"{uid}-pump", f"{uid}-temp"
     async with connect(api.base, VIEWER) as ws:
         before = api.services.ingest.bus.subscribers
@@ -174,16 +174,14 @@ async def test_an_asset_subscription_follows_the_registry(api: Api, uid: str) ->
 
 
 async def test_an_asset_event_subscription_follows_the_subtree(api: Api, uid: str) -> None:
-    await register(api, uid)
+    await register(api, controlled_pump(uid))
     manager = api.services.connectors
     assert manager is not None
     query = "subscription($a: ID!) { assetEvents(assetId: $a) { assetId kind payload } }"
     async with connect(api.base, VIEWER) as ws:
         before = manager.events.subscribers
         await ws.subscribe(query, {"a": f"{uid}-line"})
-        async with asyncio.timeout(5):
-            while manager.events.subscribers <= before:  # noqa: ASYNC110 - plain state
-                await asyncio.sleep(0.01)
+        await eventually(lambda: manager.events.subscribers > before, within=5)
         valve = {"id": f"{uid}-valve9", "name": "Valve", "type": "valve",
                  "level": "EQUIPMENT", "parentId": f"{uid}-line"}  # fmt: skip
         await api.ok(ASSETS, {"a": [valve]})

@@ -10,8 +10,8 @@ import pytest
 import websockets
 
 from api.live.transport import HTTP_SUBSCRIPTION, LEGACY_QUERY, close_reason
-
-from .conftest import ADMIN, Api
+from tests.support.app import Api
+from tests.support.tokens import ADMIN
 
 
 def _ws_url(api: Api) -> str:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.conftest import Api
 from tests.graph.test_walk_batches import load_ring
+from tests.support.app import Api
 
 REACHED = "distance via path asset { id }"
 HOOD = "nodes { id distance } edges { source target type } truncated"

@@ -5,7 +5,6 @@ and Modbus devices, asset events and dead letters, and live reconfiguration."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -16,21 +15,16 @@ from typing import Any
 import aiomqtt
 import httpx
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.services.container import Services
 from graph.bolt.embedded import EmbeddedGraphServer, free_port
 from graph.timeutil import utcnow
-from tests import peers
-from tests.api.conftest import Api, app_settings
-from tests.e2e.wsclient import connect
-from tests.peers import ModbusDevice, OpcUaDevice
-
-mosquitto = peers.mosquitto
-mosquitto_url = peers.mosquitto_url
-opcua_device = peers.opcua_device
-modbus_device = peers.modbus_device
+from tests.support.app import Api, app_settings, served
+from tests.support.devices import ModbusDevice, OpcUaDevice
+from tests.support.plant import Plant, register
+from tests.support.polling import eventually
+from tests.support.wsclient import connect
 
 U = "e2e" + uuid.uuid4().hex[:8]
 ENGINEER = "e2e-engineer-token-0123456789"
@@ -57,33 +51,15 @@ async def app(
         mqtt_url=mosquitto_url,
     )
     app = create_app(settings, record_statements_to=cypher_log)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            ws="websockets-sansio",
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+    async with served(app, port) as base, httpx.AsyncClient(base_url=base, timeout=60) as client:
         services: Services = app.state.services
         api = Api(base=base, client=client, services=services)
-        await register(api)
+        await register(api, plant(), token=ENGINEER)
         yield api
-    server.should_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
     assert services.connectors is not None and services.connectors.statuses() == {}
 
 
-async def register(api: Api) -> None:
+def plant() -> Plant:
     def asset(i: str, level: str, parent: str | None = None) -> dict[str, Any]:
         return {"id": f"{U}-{i}", "name": i, "type": i, "level": level, "parentId": parent}
 
@@ -100,29 +76,23 @@ async def register(api: Api) -> None:
             "maxValue": 3000,
         }
 
-    await api.ok(
-        """mutation($a: [AssetInput!]!, $s: [SensorInput!]!, $x: [ActuatorInput!]!) {
-          upsertAssets(assets: $a) { id } upsertSensors(sensors: $s) { id }
-          upsertActuators(actuators: $x) { id } }""",
-        {
-            "a": [
-                asset("site", "SITE"),
-                asset("lineA", "LINE", f"{U}-site"),
-                asset("lineB", "LINE", f"{U}-site"),
-                asset("pumpA", "EQUIPMENT", f"{U}-lineA"),
-                asset("pumpB", "EQUIPMENT", f"{U}-lineB"),
-                asset("pumpC", "EQUIPMENT", f"{U}-lineB"),
-                asset("pumpD", "EQUIPMENT", f"{U}-lineB"),
-            ],
-            "s": [sensor("tempA", "pumpA"), sensor("tempC", "pumpC"), sensor("tempD", "pumpD")],
-            "x": [
-                actuator("speedA", "pumpA"),
-                actuator("spareA", "pumpA"),
-                actuator("speedB", "pumpB"),
-                actuator("speedC", "pumpC"),
-            ],
-        },
-        token=ENGINEER,
+    return Plant(
+        assets=[
+            asset("site", "SITE"),
+            asset("lineA", "LINE", f"{U}-site"),
+            asset("lineB", "LINE", f"{U}-site"),
+            asset("pumpA", "EQUIPMENT", f"{U}-lineA"),
+            asset("pumpB", "EQUIPMENT", f"{U}-lineB"),
+            asset("pumpC", "EQUIPMENT", f"{U}-lineB"),
+            asset("pumpD", "EQUIPMENT", f"{U}-lineB"),
+        ],
+        sensors=[sensor("tempA", "pumpA"), sensor("tempC", "pumpC"), sensor("tempD", "pumpD")],
+        actuators=[
+            actuator("speedA", "pumpA"),
+            actuator("spareA", "pumpA"),
+            actuator("speedB", "pumpB"),
+            actuator("speedC", "pumpC"),
+        ],
     )
 
 
@@ -137,12 +107,12 @@ LIVE = """subscription($asset: ID!) {
 
 async def until_connected(api: Api, source: str) -> None:
     q = "query($id: ID!) { dataSourceStatus(id: $id) { state } }"
-    async with asyncio.timeout(10):
-        while True:
-            data = await api.ok(q, {"id": source}, token=VIEWER)
-            if (data["dataSourceStatus"] or {}).get("state") == "CONNECTED":
-                return
-            await asyncio.sleep(0.05)
+
+    async def connected() -> bool:
+        data = await api.ok(q, {"id": source}, token=VIEWER)
+        return (data["dataSourceStatus"] or {}).get("state") == "CONNECTED"
+
+    await eventually(connected, within=10, every=0.05, what=f"{source} connected")
 
 
 async def mqtt_source(api: Api) -> str:
@@ -171,9 +141,7 @@ def broker(url: str) -> aiomqtt.Client:
 
 
 async def wait_subscribers(bus: Any, above: int) -> None:
-    async with asyncio.timeout(5):
-        while bus.subscribers <= above:  # noqa: ASYNC110 - plain state
-            await asyncio.sleep(0.01)
+    await eventually(lambda: bus.subscribers > above, within=5)
 
 
 async def test_mqtt_value_reaches_a_websocket_subscriber(app: Api, mosquitto_url: str) -> None:
@@ -213,9 +181,7 @@ async def test_mqtt_setpoint_is_acked_by_the_device_audited_and_published(
     async with connect(app.base, VIEWER) as ws:
         before = app.services.connectors.outcomes.subscribers  # type: ignore[union-attr]
         await ws.subscribe(outcomes, {"a": f"{U}-lineA"})
-        async with asyncio.timeout(5):
-            while app.services.connectors.outcomes.subscribers <= before:  # type: ignore[union-attr]  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
+        await eventually(lambda: app.services.connectors.outcomes.subscribers > before, within=5)
         data = await app.ok(WRITE, {"id": f"{U}-speedA", "v": 1200, "r": "mqtt"}, token=OPERATOR)
         published = (await ws.next())["setpointOutcomes"]
     await dev
@@ -350,9 +316,7 @@ async def test_asset_events_and_dead_letters_are_kept(app: Api, mosquitto_url: s
         assert manager is not None
         before = manager.events.subscribers
         await ws.subscribe(events, {"a": f"{U}-site"})
-        async with asyncio.timeout(5):
-            while manager.events.subscribers <= before:  # noqa: ASYNC110 - plain state
-                await asyncio.sleep(0.01)
+        await eventually(lambda: manager.events.subscribers > before, within=5)
         async with broker(mosquitto_url) as device:
             await device.publish(f"assets/{U}-pumpA/events/info", '{"n": 0}', qos=1)
             await device.publish(f"assets/{U}-pumpA/events/alarm", '{"code": 7}', qos=1)

@@ -9,6 +9,7 @@ the way a new user would: GraphQL subscription over WebSocket, a setpoint mutati
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -36,12 +37,9 @@ from ingest.connectors import Bindings, make_connector
 from ingest.connectors.modbus_codec import BlockDecoder, Point, ReadBlock
 from ingest.connectors.runtime import ConnectorBase
 from ingest.reading import RawReading
-from tests import peers
-from tests.e2e.wsclient import connect
-from tests.peers import free_port
-
-mosquitto = peers.mosquitto
-mosquitto_url = peers.mosquitto_url
+from tests.support.net import free_port
+from tests.support.polling import eventually
+from tests.support.wsclient import connect
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -248,16 +246,16 @@ class Collector:
                 self.values[r.sensor_id].append(float(r.value))
                 self.sources[r.sensor_id] = r.source or ""
 
-    async def wait_for(self, sensor_id: str, pred, within: float = 15.0) -> float:  # noqa: ANN001
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            vals = self.values.get(sensor_id)
-            if vals and pred(vals[-1]):
-                return vals[-1]
-            await asyncio.sleep(0.1)
-        raise AssertionError(
-            f"{sensor_id}: no value passing the check; last {self.values.get(sensor_id, [])[-5:]}"
+    async def reaches(self, sensor_id: str, pred, within: float = 15.0) -> float:  # noqa: ANN001
+        """The latest value of ``sensor_id`` once it passes ``pred``."""
+        vals = await eventually(
+            lambda: self.values.get(sensor_id),
+            done=lambda vs: bool(vs) and pred(vs[-1]),
+            within=within,
+            every=0.1,
+            what=f"{sensor_id}: a value passing the check",
         )
+        return vals[-1]
 
 
 async def _connectors(
@@ -310,7 +308,7 @@ async def test_example_devices_feed_every_sensor(
     assert devices.broker is not None and devices.broker.kind == "mosquitto"
     bound = {b.sensor_id: b.source_id for b in example.sensor_bindings}
     for sid in bound:
-        await sink.wait_for(sid, lambda v: True, within=20)
+        await sink.reaches(sid, lambda v: True, within=20)
     assert sink.sources == bound  # each sensor arrived through its own protocol
     # the wire round trip (scale/offset, data types) gives back plausible engineering values
     last = {k: v[-1] for k, v in sink.values.items()}
@@ -318,7 +316,7 @@ async def test_example_devices_feed_every_sensor(
     assert 2800 < last["pump-101.speed"] < 3000
     assert 15 < last["zone-1.temperature"] < 30
     # values move: noisy, and the wearing pump's vibration climbs (60x plant time)
-    await sink.wait_for("pump-101.flow", lambda v: True)
+    await sink.reaches("pump-101.flow", lambda v: True)
     first_vib = float(np.mean(sink.values["pump-101.vibration"][:3]))
     await asyncio.sleep(8)  # 8 plant minutes
     assert len(set(sink.values["pump-101.flow"])) > 3
@@ -331,15 +329,15 @@ async def test_opcua_and_mqtt_setpoints_change_the_plant(
 ) -> None:
     devices, sink, connectors = example_devices
     binding = {b.actuator_id: b for b in example.actuator_bindings}
-    flow0 = await sink.wait_for("pump-101.flow", lambda v: v > 120)
+    flow0 = await sink.reaches("pump-101.flow", lambda v: v > 120)
     out = await connectors["opcua-ps"].write(binding["pump-101.speed_sp"], 2200.0)
     assert out.ok, out
     assert devices.plant.setpoints["pump-101.speed_sp"] == 2200.0
     refused = await connectors["opcua-ps"].write(binding["pump-101.speed_sp"], 5000.0)
     assert not refused.ok and refused.confirmed_value == pytest.approx(2200.0), refused
     assert devices.plant.setpoints["pump-101.speed_sp"] == 2200.0
-    await sink.wait_for("pump-101.speed", lambda v: v < 2300)
-    await sink.wait_for("pump-101.flow", lambda v: v < flow0 * 0.75)
+    await sink.reaches("pump-101.speed", lambda v: v < 2300)
+    await sink.reaches("pump-101.flow", lambda v: v < flow0 * 0.75)
 
     out = await connectors["mqtt-hq"].write(binding["zone-3.temp_sp"], 24.5)
     assert out.ok and out.confirmed_value == pytest.approx(24.5), out
@@ -347,7 +345,7 @@ async def test_opcua_and_mqtt_setpoints_change_the_plant(
     refused = await connectors["mqtt-hq"].write(binding["zone-3.temp_sp"], 40.0)
     assert not refused.ok and "outside" in refused.message
     assert devices.plant.setpoints["zone-3.temp_sp"] == 24.5
-    await sink.wait_for("zone-3.temperature", lambda v: v > 22.5, within=20)
+    await sink.reaches("zone-3.temperature", lambda v: v > 22.5, within=20)
 
 
 async def test_modbus_setpoint_and_amqtt_broker() -> None:
@@ -358,16 +356,16 @@ async def test_modbus_setpoint_and_amqtt_broker() -> None:
         sink = Collector()
         connectors = {c.source.id: c for c in await _connectors(plant, devices, sink)}
         try:
-            speed0 = await sink.wait_for("sp-pump.speed", lambda v: v > 2800)
+            speed0 = await sink.reaches("sp-pump.speed", lambda v: v > 2800)
             assert speed0 == pytest.approx(devices.plant.value("sp-pump.speed"), rel=0.01)
-            await sink.wait_for("sp-pump.vibration", lambda v: 1.0 < v < 5.0)
-            flow0 = await sink.wait_for("sp-pump.flow", lambda v: v > 50)
-            await sink.wait_for("sp-zone.co2", lambda v: v > 300)
+            await sink.reaches("sp-pump.vibration", lambda v: 1.0 < v < 5.0)
+            flow0 = await sink.reaches("sp-pump.flow", lambda v: v > 50)
+            await sink.reaches("sp-zone.co2", lambda v: v > 300)
             binding = {b.actuator_id: b for b in plant.actuator_bindings}
             out = await connectors["sp-modbus"].write(binding["sp-pump.speed_sp"], 2000.0)
             assert out.ok, out
-            await sink.wait_for("sp-pump.speed", lambda v: v < 2100)
-            await sink.wait_for("sp-pump.flow", lambda v: v < flow0 * 0.7)
+            await sink.reaches("sp-pump.speed", lambda v: v < 2100)
+            await sink.reaches("sp-pump.flow", lambda v: v < flow0 * 0.7)
             assert devices.plant.setpoints["sp-pump.speed_sp"] == 2000.0
             out = await connectors["sp-mqtt"].write(binding["sp-zone.temp_sp"], 17.0)
             assert out.ok, out
@@ -387,7 +385,7 @@ async def test_configured_broker_is_used(mosquitto_url: str) -> None:
         sink = Collector()
         connectors = await _connectors(plant, devices, sink)
         try:
-            await sink.wait_for("sp-zone.temperature", lambda v: 10 < v < 30)
+            await sink.reaches("sp-zone.temperature", lambda v: 10 < v < 30)
             assert sink.sources["sp-zone.temperature"] == "sp-mqtt"
         finally:
             for c in connectors:
@@ -397,20 +395,18 @@ async def test_configured_broker_is_used(mosquitto_url: str) -> None:
 # ---- `twinql demo`, the way a new user runs it ----------------------------------------
 
 
-async def _wait_ready(base: str, proc: subprocess.Popen[bytes], within: float = 120.0) -> None:
-    deadline = time.monotonic() + within
+async def demo_ready(base: str, proc: subprocess.Popen[bytes], within: float = 120.0) -> None:
     async with httpx.AsyncClient(timeout=2.0) as client:
-        while time.monotonic() < deadline:
+
+        async def ready() -> bool:
             if proc.poll() is not None:
                 raise AssertionError(f"twinql demo exited early with {proc.returncode}")
-            try:
+            with contextlib.suppress(httpx.HTTPError):  # not listening yet
                 r = await client.get(f"{base}/readyz")
-                if r.status_code == 200 and r.json().get("status") == "ready":
-                    return
-            except httpx.HTTPError:
-                pass  # not listening yet
-            await asyncio.sleep(0.5)
-    raise AssertionError("twinql demo not ready in time")
+                return r.status_code == 200 and r.json().get("status") == "ready"
+            return False
+
+        await eventually(ready, within=within, every=0.5, what="twinql demo ready")
 
 
 LIVE = """subscription($ids: [ID!]) {
@@ -450,7 +446,7 @@ async def test_twinql_demo_end_to_end(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        await _wait_ready(base, proc)
+        await demo_ready(base, proc)
         tokens = json.loads((tmp_path / "data" / "tokens.json").read_text())
         admin = next(t["token"] for t in tokens if t["role"] == "admin")
         async with connect(base, admin) as ws:

@@ -9,7 +9,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,16 +24,8 @@ from graph.bolt.repository import GraphRepository
 from graph.bolt.settings import EmbeddedGraphSettings
 from graph.errors import Unavailable, ValidationError
 from graph.model import Asset
-from tests.serving import serve, wait_ready
-
-
-def wait_gone(pid: int, timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not lock.pid_alive(pid):
-            return True
-        time.sleep(0.1)
-    return False
+from tests.support.polling import eventually_sync
+from tests.support.serving import serve, wait_ready
 
 
 @pytest.fixture
@@ -65,7 +56,9 @@ def test_a_killed_twinql_takes_its_graph_server_along(
 
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
-    assert wait_gone(rec.pid), "the graph server outlived its killed parent"
+    assert eventually_sync(lambda: not lock.pid_alive(rec.pid), within=60, every=0.1), (
+        "the graph server outlived its killed parent"
+    )
 
     port = free_port()
     second = serve(data, port, log)  # the same data directory starts again
@@ -76,7 +69,7 @@ def test_a_killed_twinql_takes_its_graph_server_along(
     second.terminate()  # a clean stop: uvicorn shuts down, then re-raises the signal
     assert second.wait(timeout=60) in (0, -signal.SIGTERM)
     assert "Application shutdown complete" in log.read_text()
-    assert wait_gone(rec.pid, timeout=5)
+    assert eventually_sync(lambda: not lock.pid_alive(rec.pid), within=5, every=0.1)
     assert lock.read_record(data.resolve() / "graph") is None
 
 

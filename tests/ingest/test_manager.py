@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,12 +23,9 @@ from ingest.manager import ConnectorManager, Fanout, ManagerSettings
 from ingest.pipeline import IngestPipeline, Missed, PipelineSettings
 from ingest.reading import RawReading
 from ingest.store import ReadingBatch, ReadingsStore, RejectedRow, StoreSettings, open_store
-from tests import peers
-from tests.peers import ModbusDevice
-
-mosquitto = peers.mosquitto
-mosquitto_url = peers.mosquitto_url
-modbus_device = peers.modbus_device
+from tests.support.devices import ModbusDevice
+from tests.support.net import free_port
+from tests.support.polling import eventually
 
 FAST = {"reconnect_min_s": 0.1, "reconnect_max_s": 0.3}
 
@@ -65,17 +62,12 @@ class Rig:
     def asset(self) -> str:
         return f"{self.uid}-pump"
 
-    async def until(self, check: Callable[[], bool], within: float = 5.0) -> None:
-        async with asyncio.timeout(within):
-            while not check():  # noqa: ASYNC110 - polls plain state
-                await asyncio.sleep(0.02)
-
     def latest(self, sensor: str) -> float | None:
         v = self.pipeline.latest.get(f"{self.uid}-{sensor}")
         return None if v is None else v.value
 
 
-async def _register(repo: GraphRepository, uid: str) -> None:
+async def _store_pump(repo: GraphRepository, uid: str) -> None:
     asset = f"{uid}-pump"
     await repo.assets.upsert([Asset(asset, "Pump", "pump", "equipment")])
     await repo.devices.upsert_sensors(
@@ -89,7 +81,7 @@ async def _register(repo: GraphRepository, uid: str) -> None:
 
 @pytest.fixture
 async def rig(repo: GraphRepository, uid: str, tmp_path: Path) -> AsyncIterator[Rig]:
-    await _register(repo, uid)
+    await _store_pump(repo, uid)
     store = await open_store(StoreSettings(path=tmp_path / "r.duckdb", threads=1))
     pipeline = IngestPipeline(
         store,
@@ -141,7 +133,7 @@ async def test_modbus_source_feeds_the_pipeline_and_takes_setpoints(
     await modbus_device.set("hr", 10, [235])
     report = await rig.manager.start()
     assert report.started == (src.id,)
-    await rig.until(lambda: rig.latest("temp") == pytest.approx(23.5))
+    await eventually(lambda: rig.latest("temp") == pytest.approx(23.5))
     status = rig.manager.status(src.id)
     assert status is not None and status.state is ConnectorState.CONNECTED
     assert status.last_value_at is not None and status.readings >= 1
@@ -164,7 +156,7 @@ async def test_reconcile_follows_edits_of_sources_and_bindings(
     await modbus_device.set("hr", 1, [11])
     await modbus_device.set("hr", 2, [22])
     await rig.manager.start()
-    await rig.until(lambda: rig.latest("temp") == 11.0)
+    await eventually(lambda: rig.latest("temp") == 11.0)
     first = rig.manager.connector(src.id)
 
     # Same device, new address: the running connector is reconfigured, not replaced.
@@ -172,7 +164,7 @@ async def test_reconcile_follows_edits_of_sources_and_bindings(
     report = await rig.manager.reconcile()
     assert report.reconfigured == (src.id,)
     assert rig.manager.connector(src.id) is first
-    await rig.until(lambda: rig.latest("temp") == 22.0)
+    await eventually(lambda: rig.latest("temp") == 22.0)
 
     # Nothing changed: nothing happens.
     assert await rig.manager.reconcile() == type(report)()
@@ -189,7 +181,7 @@ async def test_reconcile_follows_edits_of_sources_and_bindings(
         report = await rig.manager.reconcile()
         assert report.restarted == (src.id,)
         assert rig.manager.connector(src.id) is not first
-        await rig.until(lambda: rig.latest("temp") == 33.0)
+        await eventually(lambda: rig.latest("temp") == 33.0)
     finally:
         await other.stop()
 
@@ -202,7 +194,7 @@ async def test_reconcile_follows_edits_of_sources_and_bindings(
 async def test_sources_whose_devices_are_down_or_malformed_never_break_the_manager(
     rig: Rig,
 ) -> None:
-    dead = peers.free_port()
+    dead = free_port()
     sources = [
         DataSource(
             f"{rig.uid}-plc", "modbus", f"modbus://127.0.0.1:{dead}?timeout=0.2", settings=FAST
@@ -220,7 +212,7 @@ async def test_sources_whose_devices_are_down_or_malformed_never_break_the_manag
     assert set(report.started) == {f"{rig.uid}-plc", f"{rig.uid}-opc", f"{rig.uid}-mq"}
     assert set(report.failed) == {f"{rig.uid}-nobroker", f"{rig.uid}-bad"}
     for sid in ("plc", "opc", "mq"):
-        await rig.until(
+        await eventually(
             lambda sid=sid: rig.manager.status(f"{rig.uid}-{sid}").last_error is not None  # type: ignore[union-attr]
         )
         status = rig.manager.status(f"{rig.uid}-{sid}")
@@ -245,7 +237,7 @@ async def test_sources_whose_devices_are_down_or_malformed_never_break_the_manag
 async def test_mqtt_default_broker_dead_letters_and_events_are_kept(
     repo: GraphRepository, uid: str, tmp_path: Path, mosquitto_url: str
 ) -> None:
-    await _register(repo, uid)
+    await _store_pump(repo, uid)
     store = await open_store(StoreSettings(path=tmp_path / "r.duckdb", threads=1))
     pipeline = IngestPipeline(
         store,
@@ -343,7 +335,7 @@ class FlakyEvents:
 async def _event_rig(
     repo: GraphRepository, uid: str, tmp_path: Path, mosquitto_url: str
 ) -> tuple[ReadingsStore, IngestPipeline, ConnectorManager, FlakyEvents, DataSource]:
-    await _register(repo, uid)
+    await _store_pump(repo, uid)
     store = await open_store(StoreSettings(path=tmp_path / "r.duckdb", threads=1))
     pipeline = IngestPipeline(
         store, GraphCatalog(repo), PipelineSettings(spill_dir=tmp_path / "spill")
@@ -465,7 +457,7 @@ async def test_a_source_added_elsewhere_is_picked_up_by_the_periodic_resync(
         await rig.repo.sources.upsert(
             [src], [SensorBinding(src.id, f"{rig.uid}-temp", "hr:10", scale=0.1, data_type="int16")]
         )
-        await rig.until(lambda: rig.latest("temp") == pytest.approx(23.5))
+        await eventually(lambda: rig.latest("temp") == pytest.approx(23.5))
         assert manager.counters.reconciles >= 2 and manager.counters.reconcile_errors == 0
     finally:
         await manager.aclose()

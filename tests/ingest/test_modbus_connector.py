@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 
 import pytest
 
@@ -15,11 +14,9 @@ from ingest.connectors.modbus import ModbusConnector
 from ingest.connectors.modbus_codec import Kind, ModbusType, WordOrder, encode_values
 from ingest.connectors.settings import ModbusSettings
 from ingest.reading import Quality, RawReading
-from tests import peers
-from tests.peers import ModbusDevice, RawModbusDevice
-
-modbus_device = peers.modbus_device  # fixture
-raw_modbus_device = peers.raw_modbus_device  # fixture
+from tests.support.devices import ModbusDevice, RawModbusDevice
+from tests.support.net import free_port
+from tests.support.polling import eventually
 
 
 class Sink:
@@ -32,11 +29,6 @@ class Sink:
 
     async def on_error(self, letter: DeadLetter) -> None:
         self.letters.append(letter)
-
-    async def until(self, check: Callable[[], bool], within: float = 3.0) -> None:
-        async with asyncio.timeout(within):
-            while not check():  # noqa: ASYNC110 - polls plain state
-                await asyncio.sleep(0.01)
 
     def latest(self) -> dict[str, RawReading]:
         return {r.sensor_id: r for r in self.batches[-1]} if self.batches else {}
@@ -93,7 +85,7 @@ async def test_poll_reads_blocks_with_types_scale_and_offset(modbus_device: Modb
             ("coil", 3, 1),
             ("di", 2, 1),
         ]
-        await sink.until(lambda: len(sink.batches) >= 1)
+        await eventually(lambda: len(sink.batches) >= 1)
         got = sink.latest()
         assert {k: r.value for k, r in got.items()} == {
             "temp": pytest.approx(-40.0),
@@ -107,7 +99,7 @@ async def test_poll_reads_blocks_with_types_scale_and_offset(modbus_device: Modb
         assert all(r.quality is Quality.GOOD and r.source == source.id for r in got.values())
         assert got["temp"].asset_id == "pump-7" and got["temp"].timestamp is not None
         await dev.set("hr", 10, [300])
-        await sink.until(lambda: sink.latest()["temp"].value == pytest.approx(10.0))
+        await eventually(lambda: sink.latest()["temp"].value == pytest.approx(10.0))
         status = connector.status()
         assert status.state is ConnectorState.CONNECTED and status.messages >= 2
         assert status.readings == 7 * len(sink.batches)
@@ -124,7 +116,7 @@ async def test_exception_response_gives_bad_quality_not_a_crash(
     )
     sink = Sink()
     async with ModbusConnector(source, bindings, sink) as connector:
-        await sink.until(lambda: len(sink.batches) >= 2)
+        await eventually(lambda: len(sink.batches) >= 2)
         got = sink.latest()
         assert got["temp"].quality is Quality.GOOD
         assert got["ghost2"].quality is Quality.BAD and got["ghost2"].value is None
@@ -179,20 +171,20 @@ async def test_reconnects_after_device_restart(modbus_device: ModbusDevice) -> N
     source, bindings = _rig(dev)
     sink = Sink()
     async with ModbusConnector(source, bindings, sink) as connector:
-        await sink.until(lambda: len(sink.batches) >= 1)
+        await eventually(lambda: len(sink.batches) >= 1)
         await dev.stop()
-        await sink.until(lambda: connector.status().state is not ConnectorState.CONNECTED)
+        await eventually(lambda: connector.status().state is not ConnectorState.CONNECTED)
         assert connector.status().last_error is not None
         await dev.start()
         await dev.set("hr", 10, [500])
-        await sink.until(lambda: sink.latest()["temp"].value == pytest.approx(30.0), within=5)
+        await eventually(lambda: sink.latest()["temp"].value == pytest.approx(30.0), within=5)
         assert connector.status().state is ConnectorState.CONNECTED
         assert connector.status().reconnects >= 1
     assert connector.status().state is ConnectorState.DISCONNECTED
 
 
 async def test_unreachable_device_reports_error_and_stops_fast() -> None:
-    port = peers.free_port()
+    port = free_port()
     source = DataSource(
         id="plc-x",
         protocol="modbus",
@@ -226,13 +218,13 @@ async def test_reconfigure_swaps_bindings_without_leaking_tasks(
     source, bindings = _rig(dev)
     sink = Sink()
     async with ModbusConnector(source, bindings, sink) as connector:
-        await sink.until(lambda: "temp" in sink.latest())
+        await eventually(lambda: "temp" in sink.latest())
         only = Bindings.of(
             [(SensorBinding(source.id, "level", "hr:50", data_type="uint16"), "t-1")]
         )
         await connector.reconfigure(only)
         assert [(b.start, b.count) for b in connector.blocks] == [(50, 1)]
-        await sink.until(lambda: set(sink.latest()) == {"level"})
+        await eventually(lambda: set(sink.latest()) == {"level"})
         assert sink.latest()["level"].value == 7.0 and sink.latest()["level"].asset_id == "t-1"
         tasks = [t for t in asyncio.all_tasks() if t.get_name() == f"connector:{source.id}"]
         assert len(tasks) == 1
@@ -259,7 +251,7 @@ async def test_short_response_gives_bad_quality_and_polling_goes_on(
     )
     sink = Sink()
     async with ModbusConnector(source, bindings, sink, on_error=sink.on_error) as connector:
-        await sink.until(lambda: len(sink.batches) >= 3)  # it keeps polling
+        await eventually(lambda: len(sink.batches) >= 3)  # it keeps polling
         got = sink.latest()
         assert {r.quality for r in got.values()} == {Quality.BAD}
         assert all(r.value is None and "short read" in (r.raw or "") for r in got.values())
@@ -271,7 +263,7 @@ async def test_short_response_gives_bad_quality_and_polling_goes_on(
         assert dev.registers[20] == 7
 
         dev.short_by = 0  # fixed: good readings again, on the same connection
-        await sink.until(lambda: sink.latest()["temp"].quality is Quality.GOOD)
+        await eventually(lambda: sink.latest()["temp"].quality is Quality.GOOD)
         assert sink.latest()["temp"].value == pytest.approx(21.5)
         assert sink.latest()["flow"].value == 2.5
         assert connector.status().reconnects == 0
@@ -334,7 +326,7 @@ async def test_unexpected_error_restarts_the_connector_with_backoff(
     source, bindings = _rig(modbus_device)
     sink = Sink()
     async with _BuggyPoll(source, bindings, sink) as connector:
-        await sink.until(lambda: len(sink.batches) >= 1)
+        await eventually(lambda: len(sink.batches) >= 1)
         status = connector.status()
         assert status.restarts == 2 and status.errors >= 2
         assert "bug #2 in the poll loop" in (status.last_error or "")

@@ -26,13 +26,9 @@ from ingest.connectors.mqtt_messages import ack_outcome
 from ingest.connectors.mqtt_session import client_identifier
 from ingest.connectors.settings import MqttSettings
 from ingest.reading import Quality, RawReading
-from tests import peers
-from tests.peers import Mosquitto, TcpProxy, TlsMosquitto
-
-# fixtures from tests.peers
-mosquitto = peers.mosquitto
-mosquitto_url = peers.mosquitto_url
-mosquitto_factory = peers.mosquitto_factory
+from tests.support.broker import Mosquitto, TlsMosquitto
+from tests.support.net import TcpProxy
+from tests.support.polling import eventually
 
 
 class Collector:
@@ -55,11 +51,6 @@ class Collector:
     @property
     def readings(self) -> list[RawReading]:
         return [r for b in self.batches for r in b]
-
-    async def until(self, check, within: float = 3.0) -> None:  # noqa: ANN001
-        async with asyncio.timeout(within):
-            while not check():  # noqa: ASYNC110 - polls plain state
-                await asyncio.sleep(0.01)
 
 
 def _uid(prefix: str) -> str:
@@ -114,7 +105,7 @@ async def test_data_topic_values_are_scaled_with_source_timestamp_and_quality(ri
     await _publish(
         url, f"{base}/flow_lpm/data", '[{"value": 1.5}, {"value": 2.5, "unit": "l/min"}]'
     )
-    await got.until(lambda: len(got.readings) == 4)
+    await eventually(lambda: len(got.readings) == 4)
     first, second, third, fourth = got.readings
     assert (first.sensor_id, first.value, first.asset_id) == (f"{asset}-temp", 15.0, asset)
     assert first.source == connector.source.id and first.raw == "250"
@@ -137,7 +128,7 @@ async def test_telemetry_picks_bound_fields_and_reports_the_rest(rig) -> None:  
         json.dumps({"timestamp": "2024-05-01T12:00:00Z", "values": {"temp": 200, "flow_lpm": 7}}),
     )
     await _publish(url, topic, json.dumps({"flow_lpm": 8, "vibration": 0.3}))
-    await got.until(lambda: len(got.readings) == 3 and len(got.letters) == 1)
+    await eventually(lambda: len(got.readings) == 3 and len(got.letters) == 1)
     by_sensor = {(r.sensor_id, r.value) for r in got.readings}
     assert by_sensor == {(f"{asset}-temp", 10.0), (f"{asset}-flow", 7), (f"{asset}-flow", 8)}
     assert got.readings[0].timestamp == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -153,7 +144,7 @@ async def test_bad_payloads_keep_their_raw_text(rig) -> None:  # noqa: ANN001
     await _publish(url, f"assets/{asset}/sensors/{asset}-temp/data", "twelve{")
     await _publish(url, f"assets/{asset}/telemetry", "not json at all")
     await _publish(url, f"assets/{asset}/sensors/ghost/data", "1")
-    await got.until(lambda: len(got.readings) == 1 and len(got.letters) == 2)
+    await eventually(lambda: len(got.readings) == 1 and len(got.letters) == 2)
     (bad,) = got.readings
     assert bad.value == "twelve{" and bad.raw == "twelve{"  # validation will reject it
     assert "not JSON" in str(bad.metadata["error"])
@@ -162,13 +153,13 @@ async def test_bad_payloads_keep_their_raw_text(rig) -> None:  # noqa: ANN001
     assert {letter.raw for letter in got.letters} == {"not json at all", "1"}
     assert connector.status().state is ConnectorState.CONNECTED  # still alive
     await _publish(url, f"assets/{asset}/sensors/{asset}-temp/data", "100")
-    await got.until(lambda: len(got.readings) == 2)
+    await eventually(lambda: len(got.readings) == 2)
 
 
 async def test_events_reach_the_event_sink(rig) -> None:  # noqa: ANN001
     _, got, asset, url = rig
     await _publish(url, f"assets/{asset}/events/trip", '{"timestamp": 1714564800000, "code": 7}')
-    await got.until(lambda: len(got.events) == 1)
+    await eventually(lambda: len(got.events) == 1)
     (event,) = got.events
     assert (event.asset_id, event.kind) == (asset, "trip")
     assert event.timestamp == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -229,14 +220,14 @@ async def test_reconnects_and_resubscribes_after_broker_restart(
         assert await c.wait_connected(5)
         topic = f"assets/{asset}/sensors/{asset}-flow/data"
         await _publish(broker.url, topic, "1")
-        await got.until(lambda: len(got.readings) == 1)
+        await eventually(lambda: len(got.readings) == 1)
         broker.stop()
-        await got.until(lambda: c.status().state is not ConnectorState.CONNECTED)
+        await eventually(lambda: c.status().state is not ConnectorState.CONNECTED)
         assert c.status().last_error is not None
         broker.start()
         assert await c.wait_connected(5)
         await _publish(broker.url, topic, "2")
-        await got.until(lambda: len(got.readings) == 2)
+        await eventually(lambda: len(got.readings) == 2)
         assert [r.value for r in got.readings] == [1, 2]
         assert c.status().reconnects >= 1
     assert c.status().state is ConnectorState.DISCONNECTED
@@ -259,7 +250,7 @@ async def test_shared_subscription_splits_messages_between_instances(mosquitto_u
         async with aiomqtt.Client("127.0.0.1", port) as client:
             for i in range(20):
                 await client.publish(f"assets/{asset}/sensors/{asset}-flow/data", str(i), qos=1)
-        await a.until(lambda: len(a.readings) + len(b.readings) == 20)
+        await eventually(lambda: len(a.readings) + len(b.readings) == 20)
     values = sorted(r.value for r in a.readings + b.readings)
     assert values == list(range(20))  # each message once, across the two instances
     assert a.readings and b.readings
@@ -285,7 +276,7 @@ async def test_one_bad_message_never_stops_the_connector(rig) -> None:  # noqa: 
     await _publish(url, f"assets/{asset}/telemetry", BOMB)
     await _publish(url, f"assets/{asset}/sensors/{asset}-temp/data", BOMB)
     await _publish(url, f"assets/{asset}/sensors/{asset}-temp/data", "250")
-    await got.until(lambda: any(r.value == 15.0 for r in got.readings), within=5)
+    await eventually(lambda: any(r.value == 15.0 for r in got.readings), within=5)
     letters = sorted((letter.reason, letter.topic or "", letter.raw) for letter in got.letters)
     assert letters == [
         ("ack without a correlation_id", f"assets/{asset}/actuators/valve/ack", BOMB),
@@ -318,7 +309,7 @@ async def test_a_failing_handler_turns_the_message_into_a_dead_letter(mosquitto_
         await _publish(mosquitto_url, f"assets/{asset}/events/boom", '{"code": 1}')
         await _publish(mosquitto_url, f"assets/{asset}/events/fine", '{"code": 2}')
         await _publish(mosquitto_url, f"assets/{asset}/sensors/{asset}-flow/data", "3")
-        await got.until(lambda: len(got.readings) == 1 and len(got.events) == 1)
+        await eventually(lambda: len(got.readings) == 1 and len(got.events) == 1)
         (letter,) = got.letters
         assert letter.raw == '{"code": 1}' and "event store exploded" in letter.reason
         assert letter.topic == f"assets/{asset}/events/boom"
@@ -359,7 +350,7 @@ async def _flood_a_slow_connector(
 
             await asyncio.gather(*(one(i) for i in range(n)))
         release.set()
-        await got.until(lambda: len(got.readings) + len(got.letters) >= n, within=60)
+        await eventually(lambda: len(got.readings) + len(got.letters) >= n, within=60)
         await asyncio.sleep(0.2)  # nothing more arrives (no duplicates)
         status = connector.status()
     return got, status
@@ -405,15 +396,15 @@ async def test_qos1_messages_sent_while_the_connection_was_down_arrive_after_it(
     ) as c:
         assert await c.wait_connected(5)
         await _publish(mosquitto_url, topic, "0")
-        await got.until(lambda: len(got.readings) == 1)
+        await eventually(lambda: len(got.readings) == 1)
         await proxied.cut()  # the broker stays up; only twinql's network session goes
-        await got.until(lambda: c.status().state is not ConnectorState.CONNECTED)
+        await eventually(lambda: c.status().state is not ConnectorState.CONNECTED)
         for i in range(1, 6):
             await _publish(mosquitto_url, topic, str(i))
         await asyncio.sleep(0.3)
         await proxied.start()
         assert await c.wait_connected(5)
-        await got.until(lambda: {r.value for r in got.readings} == set(range(6)), within=5)
+        await eventually(lambda: {r.value for r in got.readings} == set(range(6)), within=5)
         await asyncio.sleep(0.1)
         values = [r.value for r in got.readings]
         # at least once: "0" comes again when its ack was still on the way at the cut
@@ -435,14 +426,14 @@ async def test_the_first_connection_is_clean_and_reconfigure_resumes(
     async with connector:  # same client id, new connector: starts clean
         assert await connector.wait_connected(5)
         await _publish(mosquitto_url, f"assets/{other}/sensors/{other}-flow/data", "2")
-        await got.until(lambda: len(got.readings) == 1)
+        await eventually(lambda: len(got.readings) == 1)
         assert got.readings[0].value == 2 and not got.letters
 
         await connector.reconfigure(_bindings(source, asset))  # resumes, drops other's filters
         assert await connector.wait_connected(5)
         await _publish(mosquitto_url, f"assets/{other}/sensors/{other}-flow/data", "3")
         await _publish(mosquitto_url, f"assets/{asset}/sensors/{asset}-flow/data", "4")
-        await got.until(lambda: len(got.readings) == 2)
+        await eventually(lambda: len(got.readings) == 2)
         await asyncio.sleep(0.2)
     assert [r.value for r in got.readings] == [2, 4] and not got.letters
 
@@ -539,7 +530,7 @@ async def test_mqtts_with_a_private_ca_and_a_client_certificate(tls_broker: TlsM
         context = MqttSettings.from_source(source).ssl_context()
         async with aiomqtt.Client("127.0.0.1", tls_broker.port, tls_context=context) as pub:
             await pub.publish(f"assets/{asset}/sensors/{asset}-flow/data", "4.5", qos=1)
-        await got.until(lambda: len(got.readings) == 1)
+        await eventually(lambda: len(got.readings) == 1)
     assert (got.readings[0].sensor_id, got.readings[0].value) == (f"{asset}-flow", 4.5)
 
 
@@ -553,7 +544,7 @@ async def test_mqtts_without_the_client_certificate_or_the_ca_is_refused(
         source.settings["ack_timeout_s"] = 1.0
         got = Collector()
         async with MqttConnector(source, Bindings(), got.sink) as connector:
-            await got.until(lambda c=connector: c.status().errors >= 1, within=10)
+            await eventually(lambda c=connector: c.status().errors >= 1, within=10)
             status = connector.status()
             assert status.state is ConnectorState.ERROR and status.connected_since is None
             assert says in (status.last_error or ""), status.last_error

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from asyncua import ua
@@ -17,10 +17,8 @@ from ingest.connectors.opcua import OpcUaConnector, quality_of, queue_size, samp
 from ingest.connectors.runtime import raise_if_cancelled
 from ingest.connectors.settings import OPCUA_SECURITY_POLICIES, OpcUaSettings
 from ingest.reading import Quality, RawReading
-from tests import peers
-from tests.peers import OpcUaDevice, SecureOpcUaDevice
-
-opcua_device = peers.opcua_device  # fixture
+from tests.support.devices import OpcUaDevice, SecureOpcUaDevice
+from tests.support.polling import eventually
 
 
 class Sink:
@@ -41,11 +39,6 @@ class Sink:
     def last(self, sensor: str) -> RawReading | None:
         found = [r for r in self.readings if r.sensor_id == sensor]
         return found[-1] if found else None
-
-    async def until(self, check: Callable[[], bool], within: float = 4.0) -> None:
-        async with asyncio.timeout(within):
-            while not check():  # noqa: ASYNC110 - polls plain state
-                await asyncio.sleep(0.01)
 
 
 def _rig(
@@ -94,23 +87,23 @@ async def test_monitored_items_arrive_as_scaled_readings_with_quality(
     source, bindings = _rig(dev)
     sink = Sink()
     async with OpcUaConnector(source, bindings, sink, on_error=sink.on_error) as connector:
-        await sink.until(lambda: len(sink.readings) >= 4)
+        await eventually(lambda: len(sink.readings) >= 4)
         assert len(sink.batches[0]) == 4  # the initial burst is one batch
         await dev.write("pump-101.speed", 1500.0)
         await dev.write("pump-101.temp", 300.0)
         await dev.write("pump-101.count", 7)
         await dev.write("pump-101.running", True)
-        await sink.until(lambda: (r := sink.last("running")) is not None and r.value == 1.0)
-        await sink.until(lambda: sink.last("count").value == 7)
+        await eventually(lambda: (r := sink.last("running")) is not None and r.value == 1.0)
+        await eventually(lambda: sink.last("count").value == 7)
         speed, temp = sink.last("speed"), sink.last("temp")
         assert speed.value == pytest.approx(150.0) and speed.quality is Quality.GOOD
         assert temp.value == pytest.approx(26.85)
         assert speed.timestamp is not None and speed.timestamp.tzinfo is not None
         assert speed.source == source.id and speed.asset_id == "pump-101"
         await dev.write("pump-101.speed", 1600.0, ua.StatusCodes.UncertainLastUsableValue)
-        await sink.until(lambda: sink.last("speed").quality is Quality.SUSPECT)
+        await eventually(lambda: sink.last("speed").quality is Quality.SUSPECT)
         await dev.write("pump-101.speed", 0.0, ua.StatusCodes.BadSensorFailure)
-        await sink.until(lambda: sink.last("speed").quality is Quality.BAD)
+        await eventually(lambda: sink.last("speed").quality is Quality.BAD)
         assert "Bad" in str(sink.last("speed").metadata["status"])
         status = connector.status()
         assert status.state is ConnectorState.CONNECTED and status.readings == len(sink.readings)
@@ -126,7 +119,7 @@ async def test_unknown_node_is_reported_and_the_rest_flows(opcua_device: OpcUaDe
     )
     sink = Sink()
     async with OpcUaConnector(source, bindings, sink, on_error=sink.on_error):
-        await sink.until(lambda: len(sink.readings) >= 4 and len(sink.letters) == 1)
+        await eventually(lambda: len(sink.readings) >= 4 and len(sink.letters) == 1)
         (letter,) = sink.letters
         assert letter.sensor_id == "ghost" and "BadNodeIdUnknown" in letter.reason
 
@@ -168,14 +161,14 @@ async def test_resubscribes_after_server_restart(opcua_device: OpcUaDevice) -> N
     source, bindings = _rig(dev)
     sink = Sink()
     async with OpcUaConnector(source, bindings, sink) as connector:
-        await sink.until(lambda: len(sink.readings) >= 4)
+        await eventually(lambda: len(sink.readings) >= 4)
         await dev.stop()
-        await sink.until(lambda: connector.status().state is not ConnectorState.CONNECTED)
+        await eventually(lambda: connector.status().state is not ConnectorState.CONNECTED)
         assert connector.status().last_error is not None
         await dev.start()  # same port, fresh server: the old session is gone
         assert await connector.wait_connected(5)
         await dev.write("pump-101.speed", 4242.0)
-        await sink.until(lambda: sink.last("speed").value == pytest.approx(424.2))
+        await eventually(lambda: sink.last("speed").value == pytest.approx(424.2))
         assert connector.status().reconnects >= 1
     assert connector.status().state is ConnectorState.DISCONNECTED
     assert not [t for t in asyncio.all_tasks() if t.get_name() == f"connector:{source.id}"]
@@ -278,7 +271,7 @@ async def test_signed_and_encrypted_session_with_a_user_name(
     async with OpcUaConnector(source, bindings, sink, on_error=sink.on_error) as connector:
         assert await connector.wait_connected(10), connector.status().last_error
         await dev.write("pump-101.speed", 1234.0)
-        await sink.until(lambda: (r := sink.last("speed")) is not None and r.value == 1234.0)
+        await eventually(lambda: (r := sink.last("speed")) is not None and r.value == 1234.0)
         outcome = await connector.write(bindings.actuators[0], 55.0)
         assert outcome.ok, outcome.message
         assert await dev.read("pump-101.setpoint") == 55.0
@@ -293,7 +286,7 @@ async def test_wrong_password_is_an_error_in_the_status_and_retried(
     refused_before = dev.rejected_logins
     sink = Sink()
     async with OpcUaConnector(source, bindings, sink) as connector:
-        await sink.until(lambda: connector.status().errors >= 2, within=10)
+        await eventually(lambda: connector.status().errors >= 2, within=10)
         status = connector.status()
         assert status.state is not ConnectorState.CONNECTED and status.restarts == 0
         assert "BadUserAccessDenied" in (status.last_error or ""), status.last_error
@@ -366,9 +359,9 @@ async def test_each_node_is_sampled_at_its_sensors_registered_rate(
     )
     sink = Sink()
     async with OpcUaConnector(source, bindings, sink) as connector:
-        await sink.until(lambda: len(sink.readings) >= 4)
+        await eventually(lambda: len(sink.readings) >= 4)
         await dev.write("pump-101.temp", 300.0)
-        await sink.until(lambda: sink.last("temp").value == pytest.approx(26.85))
+        await eventually(lambda: sink.last("temp").value == pytest.approx(26.85))
         assert connector.status().state is ConnectorState.CONNECTED
     assert dev.monitored["pump-101.speed"] == (pytest.approx(20.0), 3)
     assert dev.monitored["pump-101.temp"] == (pytest.approx(5000.0), 1)

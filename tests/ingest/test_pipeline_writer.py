@@ -9,7 +9,7 @@ import asyncio
 import json
 import shutil
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import duckdb
@@ -19,6 +19,7 @@ from graph.errors import Unavailable
 from graph.timeutil import from_us
 from ingest.pipeline import BatchWriter, SpillLog
 from ingest.store import DuckDBStore, ReadingBatch, RejectedRow
+from tests.support.polling import eventually
 
 T0_US = 1_709_294_400_000_000
 LOCKER = (
@@ -51,13 +52,6 @@ def readings(start: int, n: int, sensors: int = 10) -> ReadingBatch:
         [float(i) for i in idx],
         ["good"] * n,
     )
-
-
-async def until(check: Callable[[], bool], what: str, limit: float = 20.0) -> None:
-    async with asyncio.timeout(limit):
-        while not check():  # noqa: ASYNC110 - polling writer stats, test-only
-            await asyncio.sleep(0.01)
-    assert check(), what
 
 
 async def count(store: DuckDBStore, path: Path) -> tuple[int, int]:
@@ -127,14 +121,16 @@ async def test_flush_by_size_then_by_interval(db: tuple[DuckDBStore, Path], tmp_
     )
     await writer.start()
     await writer.submit(readings(0, 250))
-    await until(lambda: writer.stats().stored == 200, "two full batches flushed")
+    await eventually(
+        lambda: writer.stats().stored == 200, within=20, what="two full batches flushed"
+    )
     assert writer.stats().queue_depth == 50
     await writer.aclose()  # graceful shutdown flushes the rest
     assert writer.stats().stored == 250 and await count(store, path) == (250, 250)
     quick = BatchWriter(store, tmp_path / "spill", max_batch=10_000, flush_interval=0.02)
     await quick.start()
     await quick.submit(readings(250, 7))
-    await until(lambda: quick.stats().stored == 7, "flushed by interval")
+    await eventually(lambda: quick.stats().stored == 7, within=20, what="flushed by interval")
     await quick.aclose()
     with pytest.raises(Unavailable):
         await quick.submit(readings(0, 1))
@@ -180,7 +176,7 @@ async def test_outage_spills_and_replays(
     assert stats.spilled == 120 and stats.spill_pending and stats.stored == 0
     assert stats.lag_s > 0
     await locker.kill()
-    await until(lambda: not writer.stats().spill_pending, "spill replayed")
+    await eventually(lambda: not writer.stats().spill_pending, within=20, what="spill replayed")
     await writer.aclose()
     stats = writer.stats()
     assert (stats.replayed, stats.stored, stats.rejected) == (120, 120, 1)
@@ -205,7 +201,9 @@ async def test_leftover_spill_is_replayed_at_start(
     second = BatchWriter(store, spill, max_batch=40, flush_interval=0.01)
     assert second.stats().spill_pending
     await second.start()
-    await until(lambda: not second.stats().spill_pending, "leftover spill replayed")
+    await eventually(
+        lambda: not second.stats().spill_pending, within=20, what="leftover spill replayed"
+    )
     await second.aclose()
     assert second.stats().replayed == 100 and await count(store, path) == (100, 100)
 
@@ -256,7 +254,7 @@ async def test_kill_of_the_store_mid_ingest_loses_and_duplicates_nothing(
     killer = asyncio.create_task(locker.kill())  # the store returns while ingest goes on
     await produce(2 * n // 3, n)
     await killer
-    await until(lambda: not writer.stats().spill_pending, "spill replayed")
+    await eventually(lambda: not writer.stats().spill_pending, within=20, what="spill replayed")
     await writer.aclose()
     stats = writer.stats()
     assert stats.received == n and stats.stored >= n and stats.replayed >= stats.spilled > 0
@@ -317,7 +315,11 @@ async def test_replay_moves_a_refused_record_to_dead_letters_and_goes_on(
     await writer.flush()
     assert writer.stats().spilled == 82
     await locker.kill()
-    await until(lambda: not writer.stats().spill_pending, "spill replayed past the refused record")
+    await eventually(
+        lambda: not writer.stats().spill_pending,
+        within=20,
+        what="spill replayed past the refused record",
+    )
     await writer.aclose()
     stats = writer.stats()
     assert (stats.replayed, stats.stored, stats.dead_lettered) == (80, 80, 2)
@@ -365,7 +367,9 @@ async def test_a_failed_writer_says_so_and_loses_nothing(
     shutil.rmtree(spill)
     spill.write_text("not a directory")
     await writer.submit(readings(50, 50))
-    await until(lambda: writer.failure is not None, "the writer reports its failure")
+    await eventually(
+        lambda: writer.failure is not None, within=20, what="the writer reports its failure"
+    )
     assert writer.failure is not None and "NotADirectoryError" in writer.failure
     with pytest.raises(Unavailable, match="stopped"):
         await writer.submit(readings(100, 10))
@@ -393,7 +397,9 @@ async def test_a_failed_writer_that_cannot_close_says_how_much_is_unwritten(
     shutil.rmtree(spill)
     spill.write_text("not a directory")
     await writer.submit(readings(0, 30))
-    await until(lambda: writer.failure is not None, "the writer reports its failure")
+    await eventually(
+        lambda: writer.failure is not None, within=20, what="the writer reports its failure"
+    )
     with pytest.raises(Unavailable, match="30 queued readings"):
         await writer.aclose()
 
@@ -428,17 +434,21 @@ async def test_store_lost_while_writes_are_in_flight_loses_and_duplicates_nothin
         return i
 
     producer = asyncio.create_task(produce())
-    await until(lambda: writer.stats().stored >= 1_000, "ingest under way")
+    await eventually(lambda: writer.stats().stored >= 1_000, within=20, what="ingest under way")
     await locker.take_from(store)  # the store is down, mid-ingest
     assert not producer.done()
-    await until(lambda: writer.stats().spilled >= 1_000, "batches spilled while down")
+    await eventually(
+        lambda: writer.stats().spilled >= 1_000, within=20, what="batches spilled while down"
+    )
     errors = writer.stats().store_errors
     assert errors > 0
     await locker.kill()  # the store returns while ingest goes on
-    await until(lambda: writer.stats().replayed > 0, "replay while ingest goes on")
+    await eventually(
+        lambda: writer.stats().replayed > 0, within=20, what="replay while ingest goes on"
+    )
     stop.set()
     n = await producer
-    await until(lambda: not writer.stats().spill_pending, "spill replayed")
+    await eventually(lambda: not writer.stats().spill_pending, within=20, what="spill replayed")
     await writer.aclose()
     stats = writer.stats()
     assert stats.received == n and stats.stored >= n and stats.replayed >= stats.spilled > 0

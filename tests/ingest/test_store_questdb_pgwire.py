@@ -29,7 +29,7 @@ from psycopg.conninfo import conninfo_to_dict
 from graph.bolt.embedded import free_port
 from graph.errors import Unavailable
 from ingest.store import QuestDBStore
-from tests.ingest.conftest import QUESTDB_URL_ENV
+from tests.support.stores import QUESTDB_URL_ENV
 
 PG_URL_ENV = "TWINQL_PG_URL"
 

@@ -1,4 +1,9 @@
-"""The real ASGI app under uvicorn on a free loopback port, sharing the session graph server."""
+"""The real ASGI app under uvicorn on a free loopback port, sharing the session graph server.
+
+``api`` is one served app per session (isolate by ``uid``); ``Api.gql`` / ``Api.ok`` post
+GraphQL with a token from ``tests.support.tokens``; ``app_settings`` builds the settings of
+an app a test serves itself.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +17,16 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from api.app import create_app
 from api.services.container import Services
 from api.settings import Settings
 from graph.bolt.embedded import EmbeddedGraphServer, free_port
+from tests.support.polling import eventually
+from tests.support.tokens import ADMIN, TOKENS
 
-ADMIN = "admin-token-0123456789abcdef"
-OPERATOR = "operator-token-0123456789abcdef"
-VIEWER = "viewer-token-0123456789abcdef"
-INGEST = "ingest-token-0123456789abcdef"
-SCOPED_ENGINEER = "scoped-engineer-token-0123456789"  # may operate below "elsewhere" only
+__all__ = ["Api", "api", "app_settings", "served"]
 
 
 @dataclass
@@ -45,6 +49,30 @@ class Api:
         body = await self.gql(query, variables, **kw)
         assert "errors" not in body, body["errors"]
         return body["data"]
+
+
+@contextlib.asynccontextmanager
+async def served(app: Starlette, port: int) -> AsyncIterator[str]:
+    """``app`` under uvicorn on 127.0.0.1:``port`` for the block; yields its base URL.
+
+    The block starts once the app's startup finished (it raises what the startup raised);
+    leaving it shuts the server down and waits for the app's shutdown.
+    """
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        await eventually(lambda: server.started or task.done(), within=300, every=0.05)
+        if task.done():
+            task.result()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def app_settings(
@@ -74,27 +102,7 @@ async def api(
 ) -> AsyncIterator[Api]:
     data_dir = tmp_path_factory.mktemp("api-data")
     port = free_port()
-    settings = app_settings(
-        graph_server,
-        data_dir,
-        port,
-        f"{ADMIN}:admin:alice,{OPERATOR}:operator:olga,{VIEWER}:viewer:vic,"
-        f"{INGEST}:ingest:dev,{SCOPED_ENGINEER}:engineer:sam:elsewhere",
-    )
+    settings = app_settings(graph_server, data_dir, port, TOKENS)
     app = create_app(settings, record_statements_to=cypher_log, sql_log=questdb_sql_log)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+    async with served(app, port) as base, httpx.AsyncClient(base_url=base, timeout=60) as client:
         yield Api(base=base, client=client, services=app.state.services)
-    server.should_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

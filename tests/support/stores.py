@@ -12,6 +12,8 @@ import pytest
 
 from ingest.store import ReadingsStore, StoreSettings, open_store
 
+__all__ = ["QUESTDB_URL_ENV", "store", "store_settings"]
+
 QUESTDB_URL_ENV = "TWINQL_QUESTDB_URL"
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import websockets
 
+__all__ = ["LEGACY_WS", "TRANSPORT_WS", "GraphQLWs", "Rejected", "connect"]
+
 TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
 

@@ -6,12 +6,13 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.support.polling import eventually_sync
 
 __all__ = ["SERVE_ENV", "serve", "wait_ready"]
 
@@ -38,12 +39,15 @@ def serve(
 
 def wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 120) -> None:
     """Until ``/readyz`` answers 200; fails with the log if the process exits or stalls."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def ready() -> bool:
         if proc.poll() is not None:
             pytest.fail(f"twinql serve exited with {proc.returncode}:\n{log.read_text()}")
         with contextlib.suppress(httpx.HTTPError):  # not listening yet
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    pytest.fail(f"twinql serve did not become ready:\n{log.read_text()}")
+            return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+        return False
+
+    try:
+        eventually_sync(ready, within=timeout, every=0.2)
+    except AssertionError:
+        pytest.fail(f"twinql serve did not become ready:\n{log.read_text()}")

@@ -1,27 +1,19 @@
-"""Real protocol peers for tests: a mosquitto broker, an asyncua server, a pymodbus server.
+"""Real device servers for tests: an asyncua OPC UA server (plain or secured), a pymodbus
+Modbus TCP server, and a hand-written Modbus server for device bugs.
 
-Import the fixtures into a test module (or tests/conftest.py)::
-
-    from tests.peers import mosquitto, mosquitto_url, opcua_device, modbus_device
-
-``mosquitto`` is one broker per session (isolate by unique asset ids in topics);
-``mosquitto_factory``, ``opcua_device`` and ``modbus_device`` give a fresh peer per test,
-each with ``stop()`` / ``start()`` on the same port for reconnect tests.
+``opcua_device``, ``modbus_device`` and ``raw_modbus_device`` give a fresh device per test,
+each with ``stop()`` / ``start()`` on the same port for reconnect tests. The fixtures are
+registered suite-wide by tests/conftest.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import socket
 import struct
-import subprocess
-import tempfile
-import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -30,213 +22,17 @@ from asyncua import Server, ua
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
+from tests.support.net import free_port
+
 __all__ = [
-    "Mosquitto",
-    "TlsFiles",
-    "TlsMosquitto",
-    "OpcUaDevice",
     "ModbusDevice",
+    "OpcUaDevice",
     "RawModbusDevice",
     "SecureOpcUaDevice",
-    "TcpProxy",
-    "free_port",
     "modbus_device",
-    "mosquitto",
-    "mosquitto_factory",
-    "mosquitto_url",
     "opcua_device",
     "raw_modbus_device",
 ]
-
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            s.settimeout(0.2)
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.02)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
-
-
-class Mosquitto:
-    """A mosquitto child process on a loopback port, restartable on the same port."""
-
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self._dir = Path(tempfile.mkdtemp(prefix="twinql-mosquitto-"))
-        self._conf = self._dir / "mosquitto.conf"
-        self._conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            "max_queued_messages 100000\n"  # room while twinql holds back (see mqtt)
-        )
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        if not Path(MOSQUITTO).exists():
-            pytest.fail(f"mosquitto binary not found at {MOSQUITTO}; install mosquitto")
-        log = open(self._dir / "mosquitto.log", "ab")  # noqa: SIM115 - owned by the child
-        self._proc = subprocess.Popen(
-            [MOSQUITTO, "-c", str(self._conf)], stdout=log, stderr=subprocess.STDOUT
-        )
-        log.close()
-        _wait_port(self.port)
-
-    def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self._dir, ignore_errors=True)
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """A test CA, a broker certificate for 127.0.0.1 and a client certificate (PEM)."""
-
-    ca: Path
-    server_cert: Path
-    server_key: Path
-    client_cert: Path
-    client_key: Path
-
-    @classmethod
-    def make(cls, directory: Path) -> TlsFiles:
-        ca_key = _rsa_key()
-        ca_name = _x509_name("twinql test CA")
-        ca = _certificate(ca_name, ca_key, ca_name, ca_key, is_ca=True)
-        files = cls(*(directory / n for n in _TLS_NAMES))
-        _write_pem(files.ca, ca)
-        for cert_path, key_path, name, san in (
-            (files.server_cert, files.server_key, "127.0.0.1", True),
-            (files.client_cert, files.client_key, "twinql client", False),
-        ):
-            key = _rsa_key()
-            cert = _certificate(_x509_name(name), key, ca_name, ca_key, loopback_san=san)
-            _write_pem(cert_path, cert)
-            _write_pem(key_path, key)
-        return files
-
-
-_TLS_NAMES = ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")
-
-
-def _rsa_key():  # noqa: ANN202 - cryptography RSAPrivateKey
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def _x509_name(common_name: str):  # noqa: ANN202 - cryptography Name
-    from cryptography.x509 import Name, NameAttribute
-    from cryptography.x509.oid import NameOID
-
-    return Name([NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _certificate(subject, key, issuer, issuer_key, *, is_ca=False, loopback_san=False):  # noqa: ANN001, ANN202
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-
-    now = datetime.now(UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
-    )
-    if loopback_san:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _write_pem(path: Path, item) -> None:  # noqa: ANN001 - certificate or private key
-    from cryptography.hazmat.primitives import serialization
-
-    if hasattr(item, "public_bytes"):
-        data = item.public_bytes(serialization.Encoding.PEM)
-    else:
-        data = item.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    path.write_bytes(data)
-
-
-class TlsMosquitto(Mosquitto):
-    """A mosquitto that speaks MQTT over TLS only and wants a client certificate signed
-    by the test CA (``tls.ca``)."""
-
-    def __init__(self, port: int | None = None) -> None:
-        super().__init__(port)
-        self._dir.chmod(0o755)  # mosquitto run as root reads its files as user mosquitto
-        self.tls = TlsFiles.make(self._dir)
-        for path in (self.tls.server_key, self.tls.client_key):
-            path.chmod(0o644)
-        self._conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            f"cafile {self.tls.ca}\ncertfile {self.tls.server_cert}\n"
-            f"keyfile {self.tls.server_key}\nrequire_certificate true\n"
-        )
-
-    @property
-    def url(self) -> str:
-        return f"mqtts://127.0.0.1:{self.port}"
-
-
-@pytest.fixture(scope="session")
-def mosquitto() -> Iterator[Mosquitto]:
-    broker = Mosquitto()
-    broker.start()
-    yield broker
-    broker.close()
-
-
-@pytest.fixture(scope="session")
-def mosquitto_url(mosquitto: Mosquitto) -> str:
-    return mosquitto.url
-
-
-@pytest.fixture
-def mosquitto_factory() -> Iterator[Mosquitto]:
-    """A broker of the test's own (for restart tests)."""
-    broker = Mosquitto()
-    broker.start()
-    yield broker
-    broker.close()
 
 
 class OpcUaDevice:
@@ -540,62 +336,3 @@ class SecureOpcUaDevice(OpcUaDevice):
         await server.load_certificate(str(cert))
         await server.load_private_key(str(key))
         await self._serve_device(server)
-
-
-class TcpProxy:
-    """A loopback TCP forwarder to ``target_port``: a network path that tests can cut.
-
-    ``cut()`` drops every connection and stops listening (the peer behind stays up, as
-    when a cable or a NAT entry goes); ``start()`` listens again on the same port.
-    """
-
-    def __init__(self, target_port: int, port: int | None = None) -> None:
-        self.target_port = target_port
-        self.port = port or free_port()
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._pumps: set[asyncio.Task[None]] = set()
-        self.connections = 0
-
-    def url(self, scheme: str) -> str:
-        return f"{scheme}://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
-
-    async def cut(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()
-        for writer in list(self._writers):
-            writer.transport.abort()
-        for task in list(self._pumps):
-            task.cancel()
-        if self._pumps:
-            await asyncio.wait(list(self._pumps))
-        if server is not None:
-            await server.wait_closed()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            writer.transport.abort()
-            return
-        self.connections += 1
-        self._writers.update((writer, up_writer))
-        for src, dst in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.create_task(self._pump(src, dst))
-            self._pumps.add(task)
-            task.add_done_callback(self._pumps.discard)
-
-    async def _pump(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-        try:
-            while data := await src.read(65536):
-                dst.write(data)
-                await dst.drain()
-        except ConnectionError:
-            return  # the other side went away: so does this direction
-        finally:
-            self._writers.discard(dst)
-            dst.transport.abort()
