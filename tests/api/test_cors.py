@@ -16,7 +16,8 @@ from api.app import create_app
 from api.settings import Settings
 from graph.bolt.embedded import EmbeddedGraphServer, free_port
 from graph.errors import ValidationError
-from tests.api.conftest import VIEWER, app_settings
+from tests.support.app import app_settings
+from tests.support.tokens import VIEWER
 
 HMI = "https://hmi.example.com"
 

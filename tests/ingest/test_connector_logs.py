@@ -3,7 +3,6 @@ per reconnect attempt (a real asyncua server, stopped and started on the same po
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 
@@ -13,20 +12,18 @@ from graph.model import DataSource, SensorBinding
 from ingest.connectors import Bindings, ConnectorState
 from ingest.connectors.opcua import OpcUaConnector
 from ingest.reading import RawReading
-from tests import peers
-from tests.peers import OpcUaDevice
-
-opcua_device = peers.opcua_device  # fixture
+from tests.support.devices import OpcUaDevice
+from tests.support.polling import eventually
 
 
 async def _sink(batch: list[RawReading]) -> None:
     del batch
 
 
-async def _until_reconnects(connector: OpcUaConnector, n: int, within: float = 10.0) -> None:
-    async with asyncio.timeout(within):
-        while connector.status().reconnects < n:  # noqa: ASYNC110 - polls plain state
-            await asyncio.sleep(0.02)
+async def _until_reconnects(connector: OpcUaConnector, n: int) -> None:
+    await eventually(
+        lambda: connector.status().reconnects, done=lambda k: k >= n, what=f"{n} reconnects"
+    )
 
 
 async def test_a_dead_device_logs_its_failure_once_and_its_recovery_once(
