@@ -176,7 +176,7 @@ async def open_services(
             store,
             pipeline.latest,
             registry,
-            JobRunner(JobSettings()),
+            JobRunner(JobSettings(numba_cache_dir=settings.numba_cache_dir)),
         )
         stack.push_async_callback(simulation.aclose)
         n = await simulation.runs.fail_interrupted("interrupted: the service restarted")
