@@ -235,8 +235,8 @@ def _advance(
 
 
 @functools.cache
-def _loop() -> Callable[..., None]:
-    return jit(_advance, _loop.cache_clear)
+def _loop(cls: type[Model]) -> Callable[..., None]:
+    return jit(_advance, _loop.cache_clear, cls)
 
 
 def segments(schedule: InputSchedule, horizon_s: float) -> np.ndarray:
@@ -280,7 +280,7 @@ def integrate(
     when a scenario needs more than ``max_steps`` steps or its step collapses."""
     horizon = float(times[-1])
     f = kernel(model)
-    loop = _loop()
+    loop = _loop(type(model))  # type: ignore[arg-type]  # a class is Hashable: python/mypy#11470
     c = model_constants(model, p)
     batch = x.shape[0]
     x = np.array(x, dtype=float, order="C")

@@ -24,7 +24,9 @@ composition root calls ``use_cache_dir`` with its setting in every process that 
 from __future__ import annotations
 
 import functools
+import re
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -85,16 +87,32 @@ def cache_dir() -> Path:
     return default_cache_dir()
 
 
-def jit(fn: Callable[..., Any], on_reset: Callable[[], None] | None = None) -> Any:
+def jit(
+    fn: Callable[..., Any],
+    on_reset: Callable[[], None] | None = None,
+    model: type[Model] | None = None,
+) -> Any:
     """``numba.njit(cache=True)(fn)`` with the cache in ``cache_dir()``, never in the
     package. ``on_reset`` (a ``functools.cache``'s ``cache_clear``) is called when
-    ``use_cache_dir`` changes the directory."""
+    ``use_cache_dir`` changes the directory.
+
+    ``model``: ``fn`` is a loop that takes that model's kernel as an argument; it is
+    compiled as its own copy, with its own cache index. numba keeps one index per
+    function listing every signature compiled, and a signature names the kernel by its
+    module: one shared index would make every process import every model ever compiled
+    (a test's model included) before it could load any."""
     import numba
 
     config: Any = numba.config
     config.CACHE_DIR = str(cache_dir())
     if on_reset is not None and on_reset not in _on_cache_dir:
         _on_cache_dir.append(on_reset)
+    if model is not None:
+        tag = re.sub(r"\W", "_", f"{model.__module__}.{model.__qualname__}")
+        copy = types.FunctionType(fn.__code__, fn.__globals__, f"{fn.__name__}__{tag}")
+        copy.__qualname__ = f"{fn.__qualname__}__{tag}"
+        copy.__module__ = fn.__module__
+        fn = copy
     return numba.njit(cache=True)(fn)
 
 
@@ -162,8 +180,8 @@ def _advance(
 
 
 @functools.cache
-def _loop() -> Callable[..., None]:
-    return jit(_advance)
+def _loop(cls: type[Model]) -> Callable[..., None]:
+    return jit(_advance, model=cls)
 
 
 @functools.cache
@@ -185,7 +203,7 @@ def warm_up(model: Model) -> float:
     u = model.input_vector()[None, None].copy()
     one = np.ones(1)
     out = np.empty((1, 1, x.shape[1]))
-    loop = _loop()
+    loop = _loop(type(model))  # type: ignore[arg-type]  # a class is Hashable: python/mypy#11470
     loop(kernel(model), x, c, u, u, u, one * 0.0, one, np.zeros(1, np.int64), out)
     spent = time.perf_counter() - t0
     _compile_s.setdefault(model.name, spent)
@@ -218,7 +236,7 @@ def rk4_kernel(
     if model.name not in _compile_s:
         warm_up(model)
     f = kernel(model)
-    loop = _loop()
+    loop = _loop(type(model))  # type: ignore[arg-type]  # a class is Hashable: python/mypy#11470
     c = model_constants(model, p)
     x = np.array(x, dtype=float, order="C")
     batch = x.shape[0]
@@ -255,7 +273,7 @@ def rk4_kernel(
             flat = model.observe(
                 np.repeat(times[rows], batch),  # type: ignore[arg-type]
                 block.reshape(-1, block.shape[2]),
-                u_rec.reshape(-1, u_rec.shape[2]),
+                u_rec.reshape(got.size * batch, u_rec.shape[2]),
                 prep,
             )
             ys[rows] = flat.reshape(got.size, batch, -1)

@@ -30,4 +30,4 @@ async def test_workers_compile_into_the_configured_directory(tmp_path: Path) -> 
     finally:
         await runner.aclose()
     names = {p.name.split("-")[0] for p in cache.rglob("*.nbi")}
-    assert {"dopri._advance", "pump.PumpModel.kernel"} <= names, names
+    assert {"dopri._advance__sim_models_pump_PumpModel", "pump.PumpModel.kernel"} <= names, names
