@@ -28,6 +28,7 @@ cache load) time is printed separately and excluded from its rate. Inputs follow
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import resource
@@ -103,16 +104,6 @@ def baseline_rk4(x: dict[str, float], p: dict[str, float], steps: int) -> dict[s
     return x
 
 
-def _timed(fn: Callable[[], Any], rounds: int) -> tuple[Any, list[float]]:
-    times = []
-    out = None
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return out, times
-
-
 def _error(states: np.ndarray, ref: np.ndarray) -> float:
     return float(np.max(np.abs(states - ref) / np.maximum(np.abs(ref), 1.0)))
 
@@ -181,109 +172,124 @@ def _case(
         f"\n== {n} scenario{'s' * (n > 1)}, {horizon:.0f} s, rows every {every:.0f} s; "
         f"reference DOP853 rtol=atol=1e-12 in {time.perf_counter() - t0:.1f} s"
     )
-    rows: list[tuple[str, float, float, float, str]] = []  # name, min, median, error, note
-
-    def add(name: str, fn: Callable[[], np.ndarray], rounds: int, note: str = "") -> None:
-        got, ts = _timed(fn, rounds)
-        rows.append((name, min(ts), statistics.median(ts), _error(got, ref), note))
-        print(
-            f"  {name:40s} min {min(ts) * 1e3:9.2f} ms  median {statistics.median(ts) * 1e3:9.2f} ms  "
-            f"error {rows[-1][3]:.1e}  {note}",
-            flush=True,
-        )
-
+    # name -> (run, rounds, time scale, note); rounds run interleaved, one of each in turn,
+    # so that the load of the shared machine falls on every contender alike
+    runs: dict[str, tuple[Callable[[], np.ndarray], int, float, str]] = {}
     for tol in (1e-6, 1e-8, 1e-10):
-        add(
-            f"twinql dopri5 rtol=atol={tol:g}",
-            lambda tol=tol, x0=x0, p=p: (
-                dopri5(  # type: ignore[misc]
+        runs[f"twinql dopri5 rtol=atol={tol:g}"] = (
+            functools.partial(
+                lambda tol, x0, p: (
+                    dopri5(
+                        pump,
+                        x0,
+                        horizon_s=horizon,
+                        output_every_s=every,
+                        inputs=inputs,
+                        params=p,
+                        rtol=tol,
+                        atol=tol,
+                    ).states
+                ),
+                tol,
+                x0,
+                p,
+            ),
+            args.rounds,
+            1.0,
+            "",
+        )
+    runs["twinql rk4 compiled dt=10 ms"] = (
+        functools.partial(
+            lambda x0, p: (
+                rk4(
                     pump,
                     x0,
                     horizon_s=horizon,
-                    output_every_s=every,
+                    dt=DT,
                     inputs=inputs,
                     params=p,
-                    rtol=tol,
-                    atol=tol,
+                    record_every=round(every / DT),
                 ).states
             ),
-            args.rounds,
-        )
-    add(
-        "twinql rk4 compiled dt=10 ms",
-        lambda x0=x0, p=p: (
-            rk4(  # type: ignore[misc]
-                pump,
-                x0,
-                horizon_s=horizon,
-                dt=DT,
-                inputs=inputs,
-                params=p,
-                record_every=round(every / DT),
-            ).states
+            x0,
+            p,
         ),
         1 if n > 1 else args.rounds,
-        "(1 round)" if n > 1 else "",
+        1.0,
+        "(previous default; 1 round)" if n > 1 else "(previous default)",
     )
     for tol in (1e-6, 1e-9):
-        add(
-            f"scipy RK45 stacked rtol=atol={tol:g}",
-            lambda tol=tol: ivp("RK45", tol),
+        runs[f"scipy RK45 stacked rtol=atol={tol:g}"] = (
+            functools.partial(ivp, "RK45", tol),
             args.rounds,
+            1.0,
+            "",
         )
-    sample = n if n <= args.lsoda_sample else args.lsoda_sample
+    sample = min(n, args.lsoda_sample)
     consts = model_constants(pump, p)
-    for tol in (1e-6, 1e-9):
 
-        def lsoda(tol: float = tol, n: int = n, x0: np.ndarray = x0, c: Any = consts) -> np.ndarray:
-            out = np.full((times.size, n, 3), np.nan)
-            for b in range(sample):
-                cb = c[b] if c.shape[0] > 1 else c[0]
+    def lsoda(tol: float) -> np.ndarray:
+        out = (
+            ref.copy()
+        )  # scenarios beyond the sample keep the reference: the error is the sample's
+        for b in range(sample):
+            cb = consts[b] if consts.shape[0] > 1 else consts[0]
 
-                def f(t: float, y: np.ndarray, cb: np.ndarray = cb) -> np.ndarray:
-                    dx = np.empty(3)
-                    kern(t, y, u_at(t), cb, dx)
-                    return dx
+            def f(t: float, y: np.ndarray, cb: np.ndarray = cb) -> np.ndarray:
+                dx = np.empty(3)
+                kern(t, y, u_at(t), cb, dx)
+                return dx
 
-                sol = solve_ivp(
-                    f, (0.0, horizon), x0[b], method="LSODA", rtol=tol, atol=tol, t_eval=times
-                )
-                out[:, b] = sol.y.T
-            if sample < n:  # the rest as the reference, so the error is the sample's
-                out[:, sample:] = ref[:, sample:]
-            return out
-
-        got, ts = _timed(lsoda, args.rounds)
-        scale = n / sample
-        rows.append(
-            (
-                f"scipy LSODA per scenario rtol=atol={tol:g}",
-                min(ts) * scale,
-                statistics.median(ts) * scale,
-                _error(got, ref),
-                f"(EXTRAPOLATED from {sample} scenarios x{scale:g})" if sample < n else "",
+            sol = solve_ivp(
+                f, (0.0, horizon), x0[b], method="LSODA", rtol=tol, atol=tol, t_eval=times
             )
+            out[:, b] = sol.y.T
+        return out
+
+    for tol in (1e-6, 1e-9):
+        runs[f"scipy LSODA per scenario rtol=atol={tol:g}"] = (
+            functools.partial(lsoda, tol),
+            args.rounds,
+            n / sample,
+            f"(EXTRAPOLATED from {sample} scenarios x{n / sample:g})" if sample < n else "",
         )
-        r = rows[-1]
+    walls: dict[str, list[float]] = {k: [] for k in runs}
+    cpus: dict[str, list[float]] = {k: [] for k in runs}
+    errors: dict[str, float] = {}
+    for r in range(max(v[1] for v in runs.values())):
+        for name, (fn, rounds, scale, _) in runs.items():
+            if r >= rounds:
+                continue
+            w0, c0 = time.perf_counter(), time.process_time()
+            got = fn()
+            walls[name].append((time.perf_counter() - w0) * scale)
+            cpus[name].append((time.process_time() - c0) * scale)
+            errors[name] = _error(got, ref)
+    med = {k: statistics.median(v) for k, v in walls.items()}
+    low = {k: min(v) for k, v in walls.items()}
+    for name, (_, _, _, note) in runs.items():
         print(
-            f"  {r[0]:40s} min {r[1] * 1e3:9.2f} ms  median {r[2] * 1e3:9.2f} ms  "
-            f"error {r[3]:.1e}  {r[4]}",
-            flush=True,
+            f"  {name:40s} wall min {low[name] * 1e3:9.2f} ms  median {med[name] * 1e3:9.2f} ms"
+            f"  CPU median {statistics.median(cpus[name]) * 1e3:9.2f} ms"
+            f"  error {errors[name]:.1e}  {note}"
         )
-    ours = [r for r in rows if r[0].startswith("twinql dopri5")]
-    print("  equal or better accuracy (twinql's fastest dopri5 run with error <= scipy's):")
-    for name, t_min, t_med, err, _ in rows:
+    ours = [k for k in runs if k.startswith("twinql dopri5")]
+    print("  at equal or better accuracy (twinql's fastest dopri5 run with error <= scipy's):")
+    for name in runs:
         if not name.startswith("scipy"):
             continue
-        fit = [o for o in ours if o[3] <= err]
+        fit = [o for o in ours if errors[o] <= errors[name]]
         if not fit:
-            print(f"    {name:34s} no twinql run as accurate ({err:.1e})")
+            print(f"    {name:40s} no twinql run as accurate ({errors[name]:.1e})")
             continue
-        best = min(fit, key=lambda o: o[2])
+        best = min(fit, key=lambda o: med[o])
         print(
-            f"    {name:40s} {t_med * 1e3:9.2f} ms vs {best[0]} {best[2] * 1e3:9.2f} ms "
-            f"(medians): twinql {t_med / best[2]:6.1f}x faster (min: {t_min / best[1]:.1f}x)"
+            f"    {name:40s} {med[name] * 1e3:9.2f} ms vs {best} {med[best] * 1e3:9.2f} ms"
+            f" (medians): twinql {med[name] / med[best]:6.1f}x faster"
+            f" (mins: {low[name] / low[best]:.1f}x)"
         )
+    best_scipy = min((k for k in runs if k.startswith("scipy")), key=lambda k: med[k])
+    print(f"  best scipy here: {best_scipy}, {med[best_scipy] * 1e3:.2f} ms (median)")
 
 
 def main() -> None:
