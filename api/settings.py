@@ -29,7 +29,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from graph.errors import ValidationError
-from sim.fastpath import default_cache_dir
 
 __all__ = ["Settings"]
 
@@ -96,7 +95,8 @@ class Settings:
     max_cost: int = 100_000
     log_level: str = "info"
     cors_origins: tuple[str, ...] = ()
-    numba_cache_dir: Path = field(default_factory=default_cache_dir)
+    numba_cache_dir: Path | None = None  # None: sim.fastpath.default_cache_dir(xdg_cache_home)
+    xdg_cache_home: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -138,8 +138,8 @@ class Settings:
             values["cors_origins"] = _origins(v, "TWINQL_CORS_ORIGINS")
         if v := get("TWINQL_NUMBA_CACHE_DIR"):
             values["numba_cache_dir"] = Path(v)
-        elif v := get("XDG_CACHE_HOME"):
-            values["numba_cache_dir"] = default_cache_dir(v)
+        if v := get("XDG_CACHE_HOME"):
+            values["xdg_cache_home"] = v
         if v := get("TWINQL_RESYNC_S"):
             values["resync_s"] = _seconds(v, "TWINQL_RESYNC_S")
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from api.services.container import numba_cache_dir
 from api.services.simulation.jobs import JobRunner, JobSettings
 from api.services.simulation.work import work_scenario
 from api.settings import Settings
@@ -12,11 +13,12 @@ from sim import Scenario
 
 
 def test_the_setting_follows_twinql_then_xdg_then_home() -> None:
-    home_default = Settings.from_env({}).numba_cache_dir
-    assert home_default == Path.home() / ".cache" / "twinql" / "numba"
-    assert Settings.from_env({"XDG_CACHE_HOME": "/x"}).numba_cache_dir == Path("/x/twinql/numba")
-    both = {"XDG_CACHE_HOME": "/x", "TWINQL_NUMBA_CACHE_DIR": "/y/numba"}
-    assert Settings.from_env(both).numba_cache_dir == Path("/y/numba")
+    def where(env: dict[str, str]) -> Path:
+        return numba_cache_dir(Settings.from_env(env))
+
+    assert where({}) == Path.home() / ".cache" / "twinql" / "numba"
+    assert where({"XDG_CACHE_HOME": "/x"}) == Path("/x/twinql/numba")
+    assert where({"XDG_CACHE_HOME": "/x", "TWINQL_NUMBA_CACHE_DIR": "/y/n"}) == Path("/y/n")
 
 
 async def test_workers_compile_into_the_configured_directory(tmp_path: Path) -> None:
