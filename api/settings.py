@@ -16,6 +16,7 @@
 | TWINQL_ANONYMOUS_READ | let callers without a token run queries | true on loopback |
 | TWINQL_MAX_DEPTH / TWINQL_MAX_COST | GraphQL query depth and cost limits | 12 / 100000 |
 | TWINQL_CORS_ORIGINS | browser origins allowed to call the API from other sites, comma-separated (``https://hmi.example.com``; ``*`` for any) | none |
+| TWINQL_NUMBA_CACHE_DIR | where compiled simulation code is cached (never inside the installed package) | $XDG_CACHE_HOME/twinql/numba, else ~/.cache/twinql/numba |
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ class Settings:
     max_cost: int = 100_000
     log_level: str = "info"
     cors_origins: tuple[str, ...] = ()
+    numba_cache_dir: Path | None = None  # None: sim.fastpath.default_cache_dir(xdg_cache_home)
+    xdg_cache_home: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -133,6 +136,10 @@ class Settings:
             values["max_cost"] = _int(v, "TWINQL_MAX_COST")
         if v := get("TWINQL_CORS_ORIGINS"):
             values["cors_origins"] = _origins(v, "TWINQL_CORS_ORIGINS")
+        if v := get("TWINQL_NUMBA_CACHE_DIR"):
+            values["numba_cache_dir"] = Path(v)
+        if v := get("XDG_CACHE_HOME"):
+            values["xdg_cache_home"] = v
         if v := get("TWINQL_RESYNC_S"):
             values["resync_s"] = _seconds(v, "TWINQL_RESYNC_S")
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -1,4 +1,19 @@
-"""Benchmark: one simulated hour of the pump at 10 ms steps (360,000 RK4 steps).
+"""Benchmark: one simulated hour of the pump, fixed-step RK4 and adaptive integrators.
+
+Part ``adaptive`` (issue 12): twinql's compiled Dormand–Prince 5(4) (``sim.dopri5``,
+per-scenario steps) against scipy at equal or better accuracy, for 1 scenario and for a
+batch (default 1,000 pump scenarios, wear 0..0.6): ``solve_ivp`` RK45 on the stacked
+system (one numpy ``rhs`` over the batch), LSODA per scenario (its ``rhs`` the model's
+compiled kernel, the cheapest a Python callback gets; on a batch, a sample of scenarios
+timed and EXTRAPOLATED, said so), and twinql's fixed-step RK4 at 10 ms (the previous
+default). Error: max over states, scenarios and rows (every 10 s) of
+``|x - ref| / max(|ref|, 1)`` against ``solve_ivp`` DOP853 at rtol = atol = 1e-12.
+Times are min and median over ``--rounds``, the contenders interleaved round after round
+(runs under 0.2 s repeated within a round, their first round a warm-up); each scipy row
+names the fastest twinql run at equal or better error and the ratio. Load averages
+printed before and after.
+
+Part ``rk4``: one simulated hour of the pump at 10 ms steps (360,000 RK4 steps).
 
 Compares both paths of the engine (``sim.rk4``): the compiled scalar kernel
 (``path="compiled"``, numba, the default) and the vectorised numpy path
@@ -9,21 +24,27 @@ extrapolated (said so in the output). The compiled path's one-off compile (or nu
 cache load) time is printed separately and excluded from its rate. Inputs follow the issue's what-if: speed set to
 2,900 rpm from 2,500, inlet pressure ramping down 20 % over the hour.
 
-    python bench/bench_sim.py [--quick]
+    python bench/bench_sim.py [--quick] [--part adaptive|rk4|all] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import math
+import os
 import resource
+import statistics
 import time
 import tracemalloc
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from scipy.integrate import solve_ivp
 
-from sim import InputSeries, get_model, rk4, solve_adaptive
-from sim.fastpath import warm_up
+from sim import InputSeries, dopri5, get_model, rk4, solve_adaptive
+from sim.fastpath import kernel, model_constants, warm_up
 
 DT = 0.01
 HOUR = 3600.0
@@ -85,11 +106,219 @@ def baseline_rk4(x: dict[str, float], p: dict[str, float], steps: int) -> dict[s
     return x
 
 
+def _error(states: np.ndarray, ref: np.ndarray) -> float:
+    return float(np.max(np.abs(states - ref) / np.maximum(np.abs(ref), 1.0)))
+
+
+def adaptive(args: argparse.Namespace) -> None:
+    """twinql dopri5 vs scipy RK45 (stacked) and LSODA (per scenario), equal accuracy."""
+    pump = get_model("pump")
+    horizon = HOUR / 10 if args.quick else HOUR
+    every = 10.0
+    start = pump.state_vector({"speed_rpm": 2500.0, "flow_m3h": 120.0, "bearing_temp_c": 40.0})
+    inputs = {
+        "speed_setpoint_rpm": 2900.0,
+        "inlet_pressure_bar": InputSeries.ramp(1.0, 0.8, HOUR),
+    }
+
+    print(f"load average before: {os.getloadavg()}  ({os.cpu_count()} CPUs)")
+    print(f"warm-up (compile or load numba's cache): {warm_up(pump):.2f} s")
+    dopri5(pump, start, horizon_s=10.0, output_every_s=1.0, inputs=inputs)
+    rng = np.random.default_rng(1)
+    for n in (1, args.batch):
+        p = np.repeat(pump.param_vector({"wear": 0.3})[None], n, axis=0)
+        if n > 1:
+            p[:, pump.param_names.index("wear")] = rng.uniform(0.0, 0.6, n)
+        _case(args, n, p, start, inputs, horizon, every)
+    print(f"\nload average after: {os.getloadavg()}")
+
+
+def _case(
+    args: argparse.Namespace,
+    n: int,
+    p: np.ndarray,
+    start: np.ndarray,
+    inputs: dict[str, Any],
+    horizon: float,
+    every: float,
+) -> None:
+    pump = get_model("pump")
+    kern = kernel(pump)
+
+    def u_at(t: float) -> np.ndarray:  # the same inputs, for scipy's callbacks
+        return np.array([2900.0, 1.0 - 0.2 * min(t / HOUR, 1.0), 1.0, 25.0])
+
+    x0 = np.repeat(start[None], n, axis=0)
+    prep = pump.prepare(p)
+    times = np.minimum(np.arange(math.ceil(horizon / every) + 1) * every, horizon)
+
+    def stacked(t: float, y: np.ndarray, n: int = n, prep: Any = prep) -> np.ndarray:
+        return pump.rhs(t, y.reshape(n, 3), u_at(t)[None], prep).ravel()  # noqa: B023
+
+    def ivp(method: str, tol: float, n: int = n, x0: np.ndarray = x0) -> np.ndarray:
+        sol = solve_ivp(
+            stacked,
+            (0.0, horizon),
+            x0.ravel(),
+            method=method,
+            rtol=tol,
+            atol=tol,
+            t_eval=times,
+        )
+        assert sol.success, sol.message
+        return sol.y.T.reshape(times.size, n, 3)
+
+    t0 = time.perf_counter()
+    ref = ivp("DOP853", 1e-12)
+    print(
+        f"\n== {n} scenario{'s' * (n > 1)}, {horizon:.0f} s, rows every {every:.0f} s; "
+        f"reference DOP853 rtol=atol=1e-12 in {time.perf_counter() - t0:.1f} s"
+    )
+    # name -> (run, rounds, time scale, note); rounds run interleaved, one of each in turn,
+    # so that the load of the shared machine falls on every contender alike
+    runs: dict[str, tuple[Callable[[], np.ndarray], int, float, str]] = {}
+    for tol in (1e-6, 1e-8, 1e-10):
+        runs[f"twinql dopri5 rtol=atol={tol:g}"] = (
+            functools.partial(
+                lambda tol, x0, p: (
+                    dopri5(
+                        pump,
+                        x0,
+                        horizon_s=horizon,
+                        output_every_s=every,
+                        inputs=inputs,
+                        params=p,
+                        rtol=tol,
+                        atol=tol,
+                    ).states
+                ),
+                tol,
+                x0,
+                p,
+            ),
+            args.rounds,
+            1.0,
+            "",
+        )
+    runs["twinql rk4 compiled dt=10 ms"] = (
+        functools.partial(
+            lambda x0, p: (
+                rk4(
+                    pump,
+                    x0,
+                    horizon_s=horizon,
+                    dt=DT,
+                    inputs=inputs,
+                    params=p,
+                    record_every=round(every / DT),
+                ).states
+            ),
+            x0,
+            p,
+        ),
+        1 if n > 1 else args.rounds,
+        1.0,
+        "(previous default; 1 round)" if n > 1 else "(previous default)",
+    )
+    for tol in (1e-6, 1e-9):
+        runs[f"scipy RK45 stacked rtol=atol={tol:g}"] = (
+            functools.partial(ivp, "RK45", tol),
+            args.rounds,
+            1.0,
+            "",
+        )
+    sample = min(n, args.lsoda_sample)
+    consts = model_constants(pump, p)
+
+    def lsoda(tol: float) -> np.ndarray:
+        out = (
+            ref.copy()
+        )  # scenarios beyond the sample keep the reference: the error is the sample's
+        for b in range(sample):
+            cb = consts[b] if consts.shape[0] > 1 else consts[0]
+
+            def f(t: float, y: np.ndarray, cb: np.ndarray = cb) -> np.ndarray:
+                dx = np.empty(3)
+                kern(t, y, u_at(t), cb, dx)
+                return dx
+
+            sol = solve_ivp(
+                f, (0.0, horizon), x0[b], method="LSODA", rtol=tol, atol=tol, t_eval=times
+            )
+            out[:, b] = sol.y.T
+        return out
+
+    for tol in (1e-6, 1e-9):
+        runs[f"scipy LSODA per scenario rtol=atol={tol:g}"] = (
+            functools.partial(lsoda, tol),
+            args.rounds,
+            n / sample,
+            f"(EXTRAPOLATED from {sample} scenarios x{n / sample:g})" if sample < n else "",
+        )
+    walls: dict[str, list[float]] = {k: [] for k in runs}
+    cpus: dict[str, list[float]] = {k: [] for k in runs}
+    errors: dict[str, float] = {}
+    # a run shorter than 0.2 s repeats within its round (mean per call), so that one
+    # preemption of a millisecond run does not make its round; the first round, which
+    # finds the repeat count, then counts as warm-up
+    reps = {k: 1 for k in runs}
+    for r in range(max(v[1] for v in runs.values()) + 1):
+        for name, (fn, rounds, scale, _) in runs.items():
+            if r > rounds or (r == rounds and len(walls[name]) == rounds):
+                continue
+            w0, c0 = time.perf_counter(), time.process_time()
+            for _ in range(reps[name]):
+                got = fn()
+            wall = (time.perf_counter() - w0) / reps[name]
+            cpu = (time.process_time() - c0) / reps[name]
+            if r == 0 and wall < 0.2:
+                reps[name] = max(1, round(0.2 / max(wall, 1e-6)))
+                continue  # warm-up round
+            walls[name].append(wall * scale)
+            cpus[name].append(cpu * scale)
+            errors[name] = _error(got, ref)
+    med = {k: statistics.median(v) for k, v in walls.items()}
+    low = {k: min(v) for k, v in walls.items()}
+    for name, (_, _, _, note) in runs.items():
+        print(
+            f"  {name:40s} wall min {low[name] * 1e3:9.2f} ms  median {med[name] * 1e3:9.2f} ms"
+            f"  CPU median {statistics.median(cpus[name]) * 1e3:9.2f} ms"
+            f"  error {errors[name]:.1e}  {note}"
+        )
+    ours = [k for k in runs if k.startswith("twinql dopri5")]
+    print("  at equal or better accuracy (twinql's fastest dopri5 run with error <= scipy's):")
+    for name in runs:
+        if not name.startswith("scipy"):
+            continue
+        fit = [o for o in ours if errors[o] <= errors[name]]
+        if not fit:
+            print(f"    {name:40s} no twinql run as accurate ({errors[name]:.1e})")
+            continue
+        best = min(fit, key=lambda o: med[o])
+        print(
+            f"    {name:40s} {med[name] * 1e3:9.2f} ms vs {best} {med[best] * 1e3:9.2f} ms"
+            f" (medians): twinql {med[name] / med[best]:6.1f}x faster"
+            f" (mins: {low[name] / low[best]:.1f}x)"
+        )
+    best_scipy = min((k for k in runs if k.startswith("scipy")), key=lambda k: med[k])
+    print(f"  best scipy here: {best_scipy}, {med[best_scipy] * 1e3:.2f} ms (median)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a tenth of the hour everywhere")
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--part", choices=("all", "adaptive", "rk4"), default="all")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--lsoda-sample", type=int, default=50, help="scenarios LSODA runs")
     args = parser.parse_args()
+    if args.part in ("all", "adaptive"):
+        adaptive(args)
+    if args.part in ("all", "rk4"):
+        fixed_step(args)
+
+
+def fixed_step(args: argparse.Namespace) -> None:
     pump = get_model("pump")
     horizon = HOUR / 10 if args.quick else HOUR
     steps = round(horizon / DT)

@@ -2,6 +2,7 @@
 the production-line event simulation. Pure computation: numpy in, dataclasses out."""
 
 from sim.calibration import CalibrationResult, calibrate
+from sim.dopri import dopri5
 from sim.engine import Limits, rk4, solve_adaptive
 from sim.events import Cancelled, Event, EventHit, Progress, Trajectory, cancel_on
 from sim.inputs import InputSchedule, InputSeries
@@ -19,6 +20,7 @@ from sim.model import InputSpec, Model, OutputSpec, ParamSpec, StateSpec
 from sim.models.valve import equal_percentage
 from sim.registry import MODELS, get_model
 from sim.scenario import (
+    METHODS,
     ResidualStats,
     Scenario,
     ScenarioResult,
@@ -38,6 +40,7 @@ __all__ = [
     "StationStats",
     "find_bottleneck",
     "simulate_line",
+    "METHODS",
     "MODELS",
     "CalibrationResult",
     "Cancelled",
@@ -59,6 +62,7 @@ __all__ = [
     "Uncertain",
     "calibrate",
     "cancel_on",
+    "dopri5",
     "equal_percentage",
     "get_model",
     "initial_state_from_readings",

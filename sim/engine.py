@@ -6,7 +6,8 @@
 a kernel) or vectorised (every scenario of the batch together, one numpy call per model
 term per stage, needed for events). ``solve_adaptive`` runs each scenario through
 ``scipy.integrate.solve_ivp`` (LSODA by default, for stiff or event-driven runs),
-restarting at the jumps of step inputs.
+restarting at the jumps of step inputs. The compiled adaptive Dormand–Prince 5(4) is
+``sim.dopri.dopri5`` (the default of scenarios that give no step).
 
 Both take a ``progress`` hook called between chunks with the fraction done; it may raise
 (see ``events.cancel_on``) to cancel the run.
@@ -15,79 +16,21 @@ Both take a ``progress`` hook called between chunks with the fraction done; it m
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from scipy.integrate import solve_ivp
 
 from graph.errors import ValidationError
+from sim.batch import DEFAULT_LIMITS, InputsArg, Limits, check_time, prepare_batch
 from sim.events import Event, EventHit, Progress, Trajectory
 from sim.fastpath import kernel_available, rk4_kernel
-from sim.inputs import InputSchedule, InputSeries
 from sim.model import Model
 
-__all__ = ["Limits", "rk4", "solve_adaptive"]
+__all__ = ["DEFAULT_LIMITS", "Limits", "rk4", "solve_adaptive"]
 
 _PATHS = ("auto", "vector", "compiled")
-
-InputsArg = InputSchedule | Mapping[str, InputSeries | float] | None
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Guards against runs that would not fit (steps, batch, recorded floats)."""
-
-    max_steps: int = 10_000_000
-    max_batch: int = 100_000
-    max_recorded_values: int = 50_000_000
-    chunk_values: int = 2_000_000  # input values evaluated per chunk
-
-
-DEFAULT_LIMITS = Limits()
-
-
-def _prepare(
-    model: Model,
-    x0: np.ndarray | Sequence[float],
-    params: np.ndarray | Sequence[float] | None,
-    inputs: InputsArg,
-    limits: Limits,
-) -> tuple[np.ndarray, np.ndarray, InputSchedule]:
-    x = np.array(x0, dtype=float, ndmin=2)
-    if x.ndim != 2 or x.shape[1] != len(model.states):
-        raise ValidationError(
-            f"x0 must be (batch, {len(model.states)}) for model {model.name!r}, got {x.shape}"
-        )
-    if not 1 <= x.shape[0] <= limits.max_batch:
-        raise ValidationError(f"batch must be 1..{limits.max_batch}, got {x.shape[0]}")
-    if not np.all(np.isfinite(x)):
-        raise ValidationError("initial state must be finite")
-    p = model.param_vector()[None] if params is None else np.array(params, float, ndmin=2)
-    if p.ndim != 2 or p.shape[1] != len(model.parameters) or p.shape[0] not in (1, x.shape[0]):
-        raise ValidationError(
-            f"params must be (1 or batch, {len(model.parameters)}), got {p.shape}"
-        )
-    if not np.all(np.isfinite(p)):
-        raise ValidationError("parameters must be finite")
-    schedule = inputs if isinstance(inputs, InputSchedule) else InputSchedule.build(model, inputs)
-    if schedule.width not in (1, x.shape[0]):
-        raise ValidationError(f"inputs given for {schedule.width} scenarios, batch is {x.shape[0]}")
-    return x, p, schedule
-
-
-def _check_time(horizon_s: float, dt: float, limits: Limits) -> int:
-    if not (math.isfinite(horizon_s) and horizon_s > 0):
-        raise ValidationError(f"horizon must be a positive number of seconds, got {horizon_s}")
-    if not (math.isfinite(dt) and dt > 0):
-        raise ValidationError(f"step must be a positive number of seconds, got {dt}")
-    n = math.ceil(horizon_s / dt - 1e-9)
-    if n > limits.max_steps:
-        raise ValidationError(
-            f"horizon {horizon_s} s at step {dt} s is {n} steps, more than {limits.max_steps}"
-        )
-    return n
 
 
 def _watch(model: Model, events: Sequence[Event]) -> list[tuple[Event, str, int]]:
@@ -128,8 +71,8 @@ def rk4(
     """
     if path not in _PATHS:
         raise ValidationError(f"path must be one of {_PATHS}, got {path!r}")
-    x, p, schedule = _prepare(model, x0, params, inputs, limits)
-    n_steps = _check_time(horizon_s, dt, limits)
+    x, p, schedule = prepare_batch(model, x0, params, inputs, limits)
+    n_steps = check_time(horizon_s, dt, limits)
     if not (isinstance(record_every, int) and record_every >= 1):
         raise ValidationError(f"record_every must be a positive integer, got {record_every!r}")
     batch = x.shape[0]
@@ -283,8 +226,8 @@ def solve_adaptive(
     Integration restarts at each jump of a step input so the solver never steps across a
     discontinuity. Outputs are sampled every ``output_every_s``.
     """
-    x, p, schedule = _prepare(model, x0, params, inputs, limits)
-    n_out = _check_time(horizon_s, output_every_s, limits)
+    x, p, schedule = prepare_batch(model, x0, params, inputs, limits)
+    n_out = check_time(horizon_s, output_every_s, limits)
     batch = x.shape[0]
     times = np.minimum(np.arange(n_out + 1) * output_every_s, horizon_s)
     if times.size * batch * (len(model.states) + len(model.outputs)) > limits.max_recorded_values:

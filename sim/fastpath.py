@@ -11,13 +11,24 @@ Same method, same stage times and input values as ``engine.rk4``: results agree 
 the vectorised path to rounding (``tests/sim/test_sim_fastpath.py``). Compilation takes
 a few seconds the first time a model is used in a process and is cached on disk by
 numba (``cache=True``) for the next processes.
+
+numba's on-disk cache never goes into the installed package (numba's default is the
+``__pycache__`` beside the source, i.e. ``site-packages/sim/``, which outlives a
+reinstall and shadows the package): every function compiled here goes through
+``jit``, which points numba at ``use_cache_dir``'s directory, else ``NUMBA_CACHE_DIR``
+when numba read one, else ``default_cache_dir()`` (``~/.cache/twinql/numba``). The
+composition root calls ``use_cache_dir`` with its setting in every process that compiles
+(the service and its job workers).
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import time
+import types
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,9 +38,82 @@ from sim.events import Progress
 from sim.inputs import InputSchedule
 from sim.model import Model
 
-__all__ = ["compile_seconds", "kernel_available", "rk4_kernel", "warm_up"]
+__all__ = [
+    "cache_dir",
+    "compile_seconds",
+    "default_cache_dir",
+    "jit",
+    "kernel",
+    "kernel_available",
+    "model_constants",
+    "rk4_kernel",
+    "use_cache_dir",
+    "warm_up",
+]
 
 _compile_s: dict[str, float] = {}
+_cache_dir: list[Path] = []  # the directory use_cache_dir chose, if any
+_on_cache_dir: list[Callable[[], None]] = []  # other modules' compiled-function caches
+
+
+def default_cache_dir(xdg_cache_home: str | None = None, home: Path | None = None) -> Path:
+    """Where numba's cache goes when nothing else is said: ``$XDG_CACHE_HOME/twinql/numba``
+    (the caller passes the variable's value), else ``~/.cache/twinql/numba``."""
+    base = Path(xdg_cache_home) if xdg_cache_home else (home or Path.home()) / ".cache"
+    return base / "twinql" / "numba"
+
+
+def use_cache_dir(path: Path | str) -> None:
+    """Keep numba's compiled code under ``path`` (created when first written).
+
+    Call it before anything is compiled; functions compiled earlier are compiled again
+    (their cache moves with them)."""
+    _cache_dir[:] = [Path(path)]
+    _loop.cache_clear()
+    _kernel.cache_clear()
+    for clear in _on_cache_dir:
+        clear()
+
+
+def cache_dir() -> Path:
+    """The directory numba's cache goes to in this process."""
+    import numba
+
+    if _cache_dir:
+        return _cache_dir[0]
+    config: Any = numba.config
+    if config.CACHE_DIR:  # NUMBA_CACHE_DIR, read by numba itself
+        return Path(config.CACHE_DIR)
+    return default_cache_dir()
+
+
+def jit(
+    fn: Callable[..., Any],
+    on_reset: Callable[[], None] | None = None,
+    model: type[Model] | None = None,
+) -> Any:
+    """``numba.njit(cache=True)(fn)`` with the cache in ``cache_dir()``, never in the
+    package. ``on_reset`` (a ``functools.cache``'s ``cache_clear``) is called when
+    ``use_cache_dir`` changes the directory.
+
+    ``model``: ``fn`` is a loop that takes that model's kernel as an argument; it is
+    compiled as its own copy, with its own cache index. numba keeps one index per
+    function listing every signature compiled, and a signature names the kernel by its
+    module: one shared index would make every process import every model ever compiled
+    (a test's model included) before it could load any."""
+    import numba
+
+    config: Any = numba.config
+    config.CACHE_DIR = str(cache_dir())
+    if on_reset is not None and on_reset not in _on_cache_dir:
+        _on_cache_dir.append(on_reset)
+    if model is not None:
+        tag = re.sub(r"\W", "_", f"{model.__module__}.{model.__qualname__}")
+        copy = types.FunctionType(fn.__code__, fn.__globals__, f"{fn.__name__}__{tag}")
+        copy.__qualname__ = f"{fn.__qualname__}__{tag}"
+        copy.__module__ = fn.__module__
+        fn = copy
+    return numba.njit(cache=True)(fn)
 
 
 def kernel_available(model: Model) -> bool:
@@ -96,17 +180,18 @@ def _advance(
 
 
 @functools.cache
-def _loop() -> Callable[..., None]:
-    import numba
-
-    return numba.njit(cache=True)(_advance)
+def _loop(cls: type[Model]) -> Callable[..., None]:
+    return jit(_advance, model=cls)
 
 
 @functools.cache
 def _kernel(cls: type[Model]) -> Any:
-    import numba
+    return jit(cls.kernel)  # type: ignore[arg-type]
 
-    return numba.njit(cache=True)(cls.kernel)
+
+def kernel(model: Model) -> Any:
+    """The model's scalar kernel, compiled (cached per model class)."""
+    return _kernel(type(model))  # type: ignore[arg-type]  # a class is Hashable: python/mypy#11470
 
 
 def warm_up(model: Model) -> float:
@@ -114,19 +199,18 @@ def warm_up(model: Model) -> float:
     t0 = time.perf_counter()
     x = model.state_vector()[None].copy()
     p = model.param_vector()[None]
-    c = _constants(model, p)
+    c = model_constants(model, p)
     u = model.input_vector()[None, None].copy()
     one = np.ones(1)
     out = np.empty((1, 1, x.shape[1]))
-    loop = _loop()
-    kernel = _kernel(type(model))  # type: ignore[arg-type]  # a class is Hashable: python/mypy#11470
-    loop(kernel, x, c, u, u, u, one * 0.0, one, np.zeros(1, np.int64), out)
+    loop = _loop(type(model))  # type: ignore[arg-type]  # a class is Hashable: python/mypy#11470
+    loop(kernel(model), x, c, u, u, u, one * 0.0, one, np.zeros(1, np.int64), out)
     spent = time.perf_counter() - t0
     _compile_s.setdefault(model.name, spent)
     return spent
 
 
-def _constants(model: Model, p: np.ndarray) -> np.ndarray:
+def model_constants(model: Model, p: np.ndarray) -> np.ndarray:
     """``prepare(p)`` flattened to ``(rows of p, n_constants)`` floats."""
     cols = [np.broadcast_to(np.asarray(a, float), (p.shape[0],)) for a in model.prepare(p)]
     return np.ascontiguousarray(np.stack(cols, axis=1))
@@ -151,9 +235,9 @@ def rk4_kernel(
     """Fill ``xs``/``ys`` (rows after the first) as ``engine.rk4`` would, compiled."""
     if model.name not in _compile_s:
         warm_up(model)
-    f = _kernel(type(model))  # type: ignore[arg-type]  # a class is Hashable: python/mypy#11470
-    loop = _loop()
-    c = _constants(model, p)
+    f = kernel(model)
+    loop = _loop(type(model))  # type: ignore[arg-type]  # a class is Hashable: python/mypy#11470
+    c = model_constants(model, p)
     x = np.array(x, dtype=float, order="C")
     batch = x.shape[0]
     n_rec = len(times)
@@ -189,7 +273,7 @@ def rk4_kernel(
             flat = model.observe(
                 np.repeat(times[rows], batch),  # type: ignore[arg-type]
                 block.reshape(-1, block.shape[2]),
-                u_rec.reshape(-1, u_rec.shape[2]),
+                u_rec.reshape(got.size * batch, u_rec.shape[2]),
                 prep,
             )
             ys[rows] = flat.reshape(got.size, batch, -1)

@@ -1,8 +1,13 @@
 """What-if scenarios: start from the twin's readings, override, run, band, compare.
 
 A ``Scenario`` is plain data (picklable, so a job runner can ship it to a worker):
-the model, the initial state, parameter overrides, inputs as time series, the horizon
-and step, and optionally Monte Carlo over uncertain parameters. ``run_scenario`` runs
+the model, the initial state, parameter overrides, inputs as time series, the horizon,
+the integration method and its step or tolerances, and optionally Monte Carlo over
+uncertain parameters. ``method="auto"`` (the default) integrates with the compiled
+adaptive Dormand–Prince 5(4) at ``rtol``/``atol`` when no step is given, and with
+fixed-step RK4 when a step is given, events are watched (the adaptive compiled path
+takes none) or the model has no compiled kernel (RK4 then steps at
+``DEFAULT_STEP_S``). ``run_scenario`` runs
 the nominal case and every sample in one vectorised batch (row 0 is nominal) and returns
 the nominal series plus percentile bands over the samples.
 """
@@ -18,12 +23,16 @@ from typing import Any
 import numpy as np
 
 from graph.errors import ValidationError
+from sim.dopri import dopri5
 from sim.engine import DEFAULT_LIMITS, Limits, rk4, solve_adaptive
 from sim.events import Event, EventHit, Progress
+from sim.fastpath import kernel_available
 from sim.inputs import InputSeries
 from sim.registry import get_model
 
 __all__ = [
+    "DEFAULT_STEP_S",
+    "METHODS",
     "ResidualStats",
     "Scenario",
     "ScenarioResult",
@@ -36,6 +45,8 @@ __all__ = [
 
 _DISTRIBUTIONS = {"normal": 2, "uniform": 2, "lognormal": 2, "triangular": 3}
 MAX_SAMPLES = 10_000
+METHODS = ("auto", "dopri5", "rk4", "adaptive")
+DEFAULT_STEP_S = 0.1  # RK4's step when the scenario gives none
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,14 +96,16 @@ class Scenario:
     parameters: Mapping[str, float] = field(default_factory=dict)
     inputs: Mapping[str, InputSeries | float] = field(default_factory=dict)
     horizon_s: float = 3600.0
-    step_s: float = 0.1
+    step_s: float | None = None
     output_every_s: float | None = None
     monte_carlo: Mapping[str, Uncertain] = field(default_factory=dict)
     samples: int = 0
     seed: int = 0
     percentiles: tuple[float, ...] = (5.0, 50.0, 95.0)
     events: tuple[Event, ...] = ()
-    method: str = "rk4"
+    method: str = "auto"
+    rtol: float = 1e-6
+    atol: float = 1e-6
 
     def __post_init__(self) -> None:
         model = get_model(self.model)
@@ -106,8 +119,33 @@ class Scenario:
                 raise ValidationError(f"monte_carlo[{name!r}] must be an Uncertain")
         for ev in self.events:
             ev.resolve(model)
-        if self.method not in ("rk4", "adaptive"):
-            raise ValidationError("method must be 'rk4' or 'adaptive'")
+        if self.method not in METHODS:
+            raise ValidationError(
+                f"method must be one of {', '.join(METHODS)}, got {self.method!r}", path="method"
+            )
+        for what in ("rtol", "atol"):
+            v = getattr(self, what)
+            if isinstance(v, bool) or not (
+                isinstance(v, int | float) and math.isfinite(v) and v > 0
+            ):
+                raise ValidationError(f"{what} must be a positive number, got {v!r}", path=what)
+        if not 1e-13 <= self.rtol <= 0.1:
+            raise ValidationError(f"rtol must lie in [1e-13, 0.1], got {self.rtol}", path="rtol")
+        if self.method == "dopri5":
+            if self.step_s is not None:
+                raise ValidationError(
+                    "dopri5 chooses its own steps (rtol, atol): give no step, or method rk4",
+                    path="step_s",
+                )
+            if self.events:
+                raise ValidationError(
+                    "dopri5 takes no events: use method rk4 (or auto) to watch events",
+                    path="method",
+                )
+            if not kernel_available(model):
+                raise ValidationError(
+                    f"model {model.name!r} has no compiled kernel for dopri5", path="method"
+                )
         if not isinstance(self.samples, int) or not 0 <= self.samples <= MAX_SAMPLES:
             raise ValidationError(f"samples must be an integer in 0..{MAX_SAMPLES}")
         if self.monte_carlo and self.samples < 2:
@@ -122,17 +160,44 @@ class Scenario:
             raise ValidationError("percentiles must lie in 0..100")
         for what in ("horizon_s", "step_s"):
             v = getattr(self, what)
+            if v is None and what == "step_s":
+                continue
             if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
                 raise ValidationError(f"{what} must be a positive number", path=what)
         if self.output_every_s is not None and not (
-            math.isfinite(self.output_every_s) and self.output_every_s >= self.step_s
+            math.isfinite(self.output_every_s)
+            and self.output_every_s > 0
+            and (self.solver == "dopri5" or self.output_every_s >= self.step)
         ):
-            raise ValidationError("output_every_s must be at least step_s", path="output_every_s")
+            raise ValidationError(
+                "output_every_s must be positive and, with a fixed step, at least the step",
+                path="output_every_s",
+            )
+
+    @property
+    def solver(self) -> str:
+        """The method that runs: ``auto`` resolved (see the module docstring)."""
+        if self.method != "auto":
+            return self.method
+        fixed = self.step_s is not None or self.events
+        return "rk4" if fixed or not kernel_available(get_model(self.model)) else "dopri5"
+
+    @property
+    def step(self) -> float:
+        """The fixed step of RK4 (and the bound of ``adaptive``'s): given, or the default."""
+        return DEFAULT_STEP_S if self.step_s is None else self.step_s
 
     @property
     def record_every(self) -> int:
-        every = self.output_every_s or max(self.step_s, self.horizon_s / 1000.0)
-        return max(1, round(every / self.step_s))
+        every = self.output_every_s or max(self.step, self.horizon_s / 1000.0)
+        return max(1, round(every / self.step))
+
+    @property
+    def output_interval_s(self) -> float:
+        """Seconds between recorded rows."""
+        if self.solver == "dopri5":
+            return float(self.output_every_s or self.horizon_s / 1000.0)
+        return self.record_every * self.step
 
 
 @dataclass(frozen=True)
@@ -204,12 +269,25 @@ def run_scenario(
     model = get_model(scenario.model)
     p, clipped = _param_matrix(scenario)
     x0 = np.repeat(model.state_vector(scenario.initial_state)[None], p.shape[0], axis=0)
-    if scenario.method == "rk4":
+    if scenario.solver == "dopri5":
+        traj = dopri5(
+            model,
+            x0,
+            horizon_s=scenario.horizon_s,
+            output_every_s=scenario.output_interval_s,
+            inputs=scenario.inputs,
+            params=p,
+            rtol=scenario.rtol,
+            atol=scenario.atol,
+            progress=progress,
+            limits=limits,
+        )
+    elif scenario.solver == "rk4":
         traj = rk4(
             model,
             x0,
             horizon_s=scenario.horizon_s,
-            dt=scenario.step_s,
+            dt=scenario.step,
             inputs=scenario.inputs,
             params=p,
             record_every=scenario.record_every,
@@ -222,11 +300,13 @@ def run_scenario(
             model,
             x0,
             horizon_s=scenario.horizon_s,
-            output_every_s=scenario.record_every * scenario.step_s,
+            output_every_s=scenario.output_interval_s,
             inputs=scenario.inputs,
             params=p,
             events=scenario.events,
-            max_step=scenario.step_s * scenario.record_every,
+            rtol=scenario.rtol,
+            atol=scenario.atol,
+            max_step=scenario.output_interval_s,
             progress=progress,
             limits=limits,
         )

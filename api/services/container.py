@@ -36,10 +36,12 @@ from ingest.manager import ConnectorManager, ManagerSettings
 from ingest.pipeline import CachedCatalog, IngestPipeline, PipelineSettings
 from ingest.reading import RawReading
 from ingest.store import ReadingBatch, ReadingsStore, RejectedRow, StoreSettings, open_store
+from sim.fastpath import default_cache_dir
 
 __all__ = [
     "GraphSensorCatalog",
     "Services",
+    "numba_cache_dir",
     "open_graph",
     "open_services",
     "serving_twinql",
@@ -47,6 +49,12 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+def numba_cache_dir(settings: Settings) -> Path:
+    """Where the simulation workers cache compiled code: TWINQL_NUMBA_CACHE_DIR, else
+    ``sim``'s per-user default under XDG_CACHE_HOME or ~/.cache (never the package)."""
+    return settings.numba_cache_dir or default_cache_dir(settings.xdg_cache_home)
 
 
 class GraphSensorCatalog:
@@ -176,7 +184,7 @@ async def open_services(
             store,
             pipeline.latest,
             registry,
-            JobRunner(JobSettings()),
+            JobRunner(JobSettings(numba_cache_dir=numba_cache_dir(settings))),
         )
         stack.push_async_callback(simulation.aclose)
         n = await simulation.runs.fail_interrupted("interrupted: the service restarted")

@@ -156,7 +156,11 @@ class ScenarioInput:
         default=None, description="Default: the model of the asset's simulation spec."
     )
     horizon_seconds: float = 3600.0
-    step_seconds: float = 0.1
+    step_seconds: float | None = strawberry.field(
+        default=None,
+        description="A fixed step (s): integrates with RK4 at that step. Default: none, "
+        "adaptive steps at rtol/atol (see method).",
+    )
     output_every_seconds: float | None = strawberry.field(
         default=None, description="Default: horizon / 1000."
     )
@@ -169,7 +173,20 @@ class ScenarioInput:
     samples: int = 0
     seed: int = 0
     percentiles: list[float] = strawberry.field(default_factory=lambda: [5.0, 50.0, 95.0])
-    method: str = strawberry.field(default="rk4", description="rk4 or adaptive")
+    method: str = strawberry.field(
+        default="auto",
+        description="auto: dopri5 when no stepSeconds is given and no events are watched, "
+        "rk4 otherwise; dopri5: compiled adaptive Dormand-Prince 5(4) with error control "
+        "(rtol, atol); rk4: fixed step stepSeconds (default 0.1 s); adaptive: LSODA per "
+        "scenario (events located exactly).",
+    )
+    rtol: float = strawberry.field(
+        default=1e-6, description="Relative tolerance of the adaptive methods, 1e-13..0.1."
+    )
+    atol: float = strawberry.field(
+        default=1e-6,
+        description="Absolute tolerance of the adaptive methods, in each state's unit.",
+    )
     events: list[EventInput] = strawberry.field(
         default_factory=list,
         description="Threshold crossings to watch (summary.events lists the hits; with "
@@ -223,6 +240,8 @@ class ScenarioInput:
             seed=self.seed,
             percentiles=tuple(self.percentiles),
             method=self.method,
+            rtol=self.rtol,
+            atol=self.atol,
             start_at=self.start_at,
             events=tuple(events),
         )

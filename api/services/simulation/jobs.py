@@ -12,7 +12,8 @@ worker returns, so no later job inherits its progress or its cancel flag.
 
 Worker functions take ``(hook, *args)``; they must be importable top-level functions
 (the pool uses the ``spawn`` start method: no fork of a process that holds threads and
-sockets). A cancelled job's future resolves to ``Cancelled``; a ``TwinqlError`` raised in
+sockets). Each worker keeps numba's compiled code in ``JobSettings.numba_cache_dir``
+(``sim.fastpath.use_cache_dir``), never in the installed package. A cancelled job's future resolves to ``Cancelled``; a ``TwinqlError`` raised in
 the worker comes back with its code and message.
 """
 
@@ -25,10 +26,12 @@ import multiprocessing as mp
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from graph.errors import TwinqlError, Unavailable
 from sim import Cancelled
+from sim.fastpath import use_cache_dir
 
 __all__ = ["JobRunner", "JobSettings"]
 
@@ -38,9 +41,11 @@ _progress: Any = None
 _cancel: Any = None
 
 
-def _init_worker(progress: Any, cancel: Any) -> None:
+def _init_worker(progress: Any, cancel: Any, numba_cache_dir: Path | None) -> None:
     global _progress, _cancel
     _progress, _cancel = progress, cancel
+    if numba_cache_dir is not None:
+        use_cache_dir(numba_cache_dir)
 
 
 def _hook(slot: int) -> Callable[[float], None]:
@@ -69,6 +74,7 @@ class JobSettings:
     workers: int = 2
     slots: int = 16  # jobs queued or running at once
     poll_s: float = 0.2
+    numba_cache_dir: Path | None = None  # None: sim.fastpath's default (never the package)
 
 
 class JobError(TwinqlError):
@@ -89,7 +95,7 @@ class JobRunner:
             max_workers=settings.workers,
             mp_context=ctx,
             initializer=_init_worker,
-            initargs=(self._progress, self._cancel),
+            initargs=(self._progress, self._cancel, settings.numba_cache_dir),
         )
         self._free = list(range(settings.slots))
         self._jobs: dict[str, int] = {}

@@ -41,7 +41,7 @@ class ScenarioRequest:
 
     model: str | None = None
     horizon_s: float = 3600.0
-    step_s: float = 0.1
+    step_s: float | None = None
     output_every_s: float | None = None
     parameters: dict[str, float] = field(default_factory=dict)
     inputs: dict[str, InputSeries] = field(default_factory=dict)
@@ -50,7 +50,9 @@ class ScenarioRequest:
     samples: int = 0
     seed: int = 0
     percentiles: tuple[float, ...] = (5.0, 50.0, 95.0)
-    method: str = "rk4"
+    method: str = "auto"
+    rtol: float = 1e-6
+    atol: float = 1e-6
     start_at: datetime | None = None
     events: tuple[Event, ...] = ()
 
@@ -78,6 +80,8 @@ class ScenarioRequest:
             "seed": self.seed,
             "percentiles": list(self.percentiles),
             "method": self.method,
+            "rtol": self.rtol,
+            "atol": self.atol,
             "startAt": self.start_at.isoformat() if self.start_at else None,
             "events": [
                 {
@@ -171,8 +175,11 @@ def run_summary(
     return {
         "model": result.model,
         "horizonSeconds": scenario.horizon_s,
-        "stepSeconds": scenario.step_s,
-        "outputEverySeconds": scenario.record_every * scenario.step_s,
+        "method": scenario.solver,
+        "stepSeconds": scenario.step if scenario.solver == "rk4" else None,
+        "rtol": None if scenario.solver == "rk4" else scenario.rtol,
+        "atol": None if scenario.solver == "rk4" else scenario.atol,
+        "outputEverySeconds": scenario.output_interval_s,
         "points": int(result.times.size),
         "pointsWritten": points_written,
         "samples": result.samples,

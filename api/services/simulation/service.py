@@ -188,6 +188,8 @@ class SimulationService:
             seed=req.seed,
             percentiles=req.percentiles,
             method=req.method,
+            rtol=req.rtol,
+            atol=req.atol,
             events=req.events,
         )
         record = SimulationRunRecord(
