@@ -20,7 +20,10 @@ towards ``failure_level``, the median health index at which the recorded lives e
 life) estimate its RUL, whose truth is known. The trend weight minimises the mean
 ``|log((true + offset) / (estimate + offset))|`` over a grid; the interval's half-width
 ``q`` in that log scale is the ``ceil((n + 1) confidence)``-th smallest of those errors,
-one ``q`` for each case (both known, trend only, fleet only). The interval is then
+one ``q`` for each case (both known, trend only, fleet only); where both are known and
+there are at least ``min_per_bin`` points per band, one per band of the estimate
+(``bins`` bands at its quantiles: a Mondrian split, since short RULs carry larger
+relative errors than long ones). The interval is then
 ``[(est + offset) e^-q - offset, (est + offset) e^q - offset]``, floored at 0: it holds
 the true RUL with probability ``confidence`` for a life exchangeable with the recorded
 ones (cuts of one life are correlated, so that holds loosely; ``bench/bench_rul.py``
@@ -73,6 +76,15 @@ class RulCalibration:
     n: int
     offset_h: float
     failure_level: float = 0.0
+    # both known: half-widths per band of the combined estimate (Mondrian), band edges
+    bin_edges: tuple[float, ...] = ()
+    q_bins: tuple[float, ...] = ()
+
+    def q_for(self, estimate_h: float) -> float | None:
+        """The both-known half-width for an estimate of ``estimate_h`` hours."""
+        if self.q_bins:
+            return self.q_bins[int(np.searchsorted(self.bin_edges, estimate_h, side="right"))]
+        return self.q_both
 
 
 def _q(err: np.ndarray, confidence: float) -> float | None:
@@ -95,6 +107,8 @@ def calibrate(
     confidence: float = 0.8,
     offset_h: float = 10.0,
     failure_level: float = 0.0,
+    bins: int = 3,
+    min_per_bin: int = 20,
 ) -> RulCalibration:
     """From estimates (NaN where unknown) and the true RULs at the same points;
     ``failure_level`` is kept for the trend (the health index at which lives ended)."""
@@ -113,13 +127,21 @@ def calibrate(
         errs = [np.mean(np.abs(ly[both] - np.log(_mix(tr[both], fl[both], w, c) + c)))
                 for w in _WEIGHTS]  # fmt: skip
         weight = float(_WEIGHTS[int(np.argmin(errs))])
-    e_both = np.abs(ly[both] - np.log(_mix(tr[both], fl[both], weight, c) + c))
+    est_both = _mix(tr[both], fl[both], weight, c)
+    e_both = np.abs(ly[both] - np.log(est_both + c))
+    edges: tuple[float, ...] = ()
+    q_bins: tuple[float, ...] = ()
+    if len(e_both) >= bins * min_per_bin and bins > 1:
+        cuts = np.quantile(est_both, np.arange(1, bins) / bins)
+        which = np.searchsorted(cuts, est_both, side="right")
+        edges = tuple(float(x) for x in cuts)
+        q_bins = tuple(_q(e_both[which == b], confidence) or 0.0 for b in range(bins))
     e_t = np.abs(ly - np.log(tr + c))[only_t | both]
     e_f = np.abs(ly - np.log(fl + c))[only_f | both]
     # the single-method cases take their own errors wherever that method was known
     return RulCalibration(
         confidence, weight, _q(e_both, confidence), _q(e_t, confidence), _q(e_f, confidence),
-        int(len(y)), c, failure_level,
+        int(len(y)), c, failure_level, edges, q_bins,
     )  # fmt: skip
 
 
@@ -140,7 +162,7 @@ def combine_rul(
         w = cal.trend_weight if cal else 0.5
         c = cal.offset_h if cal else 10.0
         est = float(_mix(np.array(trend.hours), np.array(fleet.hours), w, c))
-        q, method = (cal.q_both if cal else None), "trend+fleet"
+        q, method = (cal.q_for(est) if cal else None), "trend+fleet"
         raw = (min(trend.low or 0.0, fleet.low or 0.0, est),
                max(trend.high or 0.0, fleet.high or 0.0, est))  # fmt: skip
     else:
@@ -186,6 +208,7 @@ def calibrate_on_fleet(
     cuts: Sequence[float] = CUTS,
     confidence: float = 0.8,
     offset_h: float = 10.0,
+    bins: int = 3,
     trend_options: dict[str, Any] | None = None,
     fleet_options: dict[str, Any] | None = None,
 ) -> RulCalibration:
@@ -209,7 +232,7 @@ def calibrate_on_fleet(
             true_h.append(life.life_h - age)
     return calibrate(np.array(tr_h, dtype=float), np.array(fl_h, dtype=float),
                      np.array(true_h), confidence=confidence, offset_h=offset_h,
-                     failure_level=float(np.median(ends)))  # fmt: skip
+                     failure_level=float(np.median(ends)), bins=bins)  # fmt: skip
 
 
 def failure_level(life: FleetHistory, last: int = 3) -> float:
