@@ -26,6 +26,16 @@ Feature throughput: the whole fleet's readings in one ``series_features`` call, 
 3, beside a per-window numpy loop over the same windows (a subset, timed in the same run).
 
     python bench/bench_rul.py
+
+Measured where written (2 shared cores, load 5-8; ~25-45 s a run): ours vs fleet mean
+life minus age vs linear vibration trend, MAE at 50 % 207 / 350 / 735 h, at 70 % 105 /
+341 / 672 h, at 90 % 76 / 244 / 634 h; alpha-lambda 38 / 54 / 17 % for ours, at most 12 %
+for the baselines; coverage of the 80 % interval 79 / 83 / 58 % (74 % pooled over the 72
+cuts): late in life the impeller lives (which trip on a low-load shift while their
+day-mean health index is still near 0.5) are overestimated, and most misses are theirs.
+Anomalies: isolation forest precision 74 %, recall 96 %, median lead 903 h; physics
+residual 78 % / 100 % / 785 h. Features: 0.9 to 2.6 M rows/s on 1 h windows, 0.23 to
+0.34 M rows/s on 24 h windows (144 readings a window), 15 to 120 times a per-window loop.
 """
 
 from __future__ import annotations
