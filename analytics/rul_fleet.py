@@ -10,14 +10,16 @@ every alignment end ``tau`` on it (``n_tau`` points up to ``life_j``) and every 
 ``r`` (``rates``: the past life ran ``r`` times as fast), the asset's recent history (its
 last ``window_h`` hours, at most ``max_points`` points) is laid on life ``j`` ending at
 ``tau``, its time offsets scaled by ``r``; the misfit is the sum of squared health
-differences ``SSE``. Each alignment's weight is::
+differences ``SSE`` (summed over the indicators where health has several columns). Each
+alignment's weight is::
 
-    exp(-SSE / (2 sigma^2) * evidence / m  -  log(tau / (r age))^2 / (2 s_age^2)
+    exp(-evidence / 2 * SSE / SSE_best  -  log(tau / (r age))^2 / (2 s_age^2)
         -  log(r)^2 / (2 s_rate^2))
 
-with ``sigma^2`` the asset's health noise (half the median squared step between
-neighbours), ``m`` the points compared and ``evidence`` the independent points the misfit
-counts as (tempering: trajectories never match exactly); the age term says an asset
+``SSE_best`` is the best alignment's misfit over the whole library (floored at
+``noise_floor^2`` per point compared): trajectories never match exactly, so the misfit is
+judged against the best achievable rather than against the noise, and ``evidence`` says
+how many independent points a doubling of the misfit is worth. The age term says an asset
 degrading like life ``j`` at rate ``r`` is likely near ``r`` times its age there. Its RUL
 is ``(life_j - tau) / r``. The estimate is the weighted median over all alignments and
 lives, the interval their weighted ``confidence`` quantiles (``analytics.rul`` calibrates
