@@ -48,6 +48,12 @@ class SensorNode:
     sampling_rate_seconds: float | None
     warn_low: float | None = strawberry.field(description="Low alarm level (alerts below it).")
     warn_high: float | None = strawberry.field(description="High alarm level (alerts above it).")
+    fail_low: float | None = strawberry.field(
+        description="Low failure limit: at or below it the asset trips or is failed."
+    )
+    fail_high: float | None = strawberry.field(
+        description="High failure limit: at or above it the asset trips or is failed."
+    )
     domain: strawberry.Private[m.Sensor]
 
     @classmethod
@@ -62,6 +68,8 @@ class SensorNode:
             sampling_rate_seconds=s.sampling_rate_seconds,
             warn_low=s.warn_low,
             warn_high=s.warn_high,
+            fail_low=s.fail_low,
+            fail_high=s.fail_high,
             domain=s,
         )
 
@@ -135,7 +143,7 @@ class MaintenanceEventNode:
     def from_domain(cls, e: m.MaintenanceEvent) -> MaintenanceEventNode:
         return cls(
             id=strawberry.ID(e.id),
-            kind=e.kind,
+            kind=e.kind.value,
             at=e.at,
             description=e.description,
             technician=e.technician,
