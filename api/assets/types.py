@@ -166,6 +166,12 @@ class WorkOrderNode:
     created_at: datetime
     due_at: datetime | None
     reason: str
+    note: str = strawberry.field(description="The note of the latest status change.")
+    updated_at: datetime | None
+    assessment_id: strawberry.ID | None = strawberry.field(
+        description="The health assessment that opened it; null for recorded orders."
+    )
+    domain: strawberry.Private[m.WorkOrder]
 
     @classmethod
     def from_domain(cls, w: m.WorkOrder) -> WorkOrderNode:
@@ -176,7 +182,15 @@ class WorkOrderNode:
             created_at=w.created_at,
             due_at=w.due_at,
             reason=w.reason,
+            note=w.note,
+            updated_at=w.updated_at,
+            assessment_id=strawberry.ID(w.assessment_id) if w.assessment_id else None,
+            domain=w,
         )
+
+    @strawberry.field
+    async def asset(self, info: Info) -> AssetNode:
+        return AssetNode.from_domain(await info.context.loaders.asset.load(self.domain.asset_id))
 
 
 @strawberry.type(description="A process relation between two assets.")
