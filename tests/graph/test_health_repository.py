@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from graph.bolt.health import assessment_key
+from graph.bolt.importer import import_plant
 from graph.bolt.repository import GraphRepository
 from graph.bolt.workorders import work_order_key
 from graph.errors import Conflict, NotFound, ValidationError
 from graph.health import HealthAssessment
 from graph.model import Asset, MaintenanceEvent, Sensor, WorkOrder, WorkOrderStatus
+from graph.plantfile import load_plant_file
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+EXAMPLE = Path(__file__).resolve().parents[2] / "api" / "demo" / "example_plant.yaml"
 
 
 async def pumps(repo: GraphRepository, u: str, n: int = 2, type_: str | None = None) -> list[str]:
@@ -314,3 +318,19 @@ def test_maintenance_kinds_are_a_vocabulary() -> None:
     assert "preventive" in err.value.details["allowed"]  # type: ignore[operator]
     assert MaintenanceEvent("m", "a", "preventive", T0).kind.renews is False  # type: ignore[arg-type]
     assert MaintenanceEvent("m", "a", "failure", T0).kind.renews  # type: ignore[arg-type]
+
+
+async def test_example_plant_gives_the_pump_fleet_a_history(repo: GraphRepository) -> None:
+    plant = load_plant_file(EXAMPLE)
+    limits = {s.id: (s.warn_high, s.fail_high) for s in plant.sensors}
+    assert limits["pump-101.vibration"] == (5.5, 9.0)
+    assert limits["pump-101.bearing_temp"] == (62, 85)
+    await import_plant(repo, plant)
+    pumps = {"pump-101", "pump-102", "pump-103"}
+    fleet = [f for f in await repo.maintenance.failures_of_type("centrifugal_pump")
+             if f.asset_id in pumps]  # fmt: skip
+    assert {f.asset_id for f in fleet} == pumps
+    lives = [f.life_hours for f in fleet if f.life_hours is not None]
+    assert lives and all(h > 24 * 365 for h in lives)  # a complete life of over a year
+    renewed = await repo.maintenance.last_renewals(sorted(pumps))
+    assert renewed["pump-101"] == datetime(2025, 1, 29, 5, 40, tzinfo=UTC)
