@@ -52,34 +52,35 @@ class WorkOrderRepository:
         """Open ``order`` (status open) unless the asset already has an active order, in
         which case that one comes back with ``opened`` False. ``order.assessment_id``,
         when set, links the order to that assessment (``FROM_ASSESSMENT``)."""
+        return await self._client.write_tx(lambda tx: self.open_in(tx, order))
+
+    async def open_in(self, tx: Tx, order: WorkOrder) -> OpenedWorkOrder:
+        """``open_for_asset`` in the caller's transaction (e.g. with the assessment that
+        asks for it, ``HealthRepository.save_in``, so both commit or neither)."""
         if order.status is not WorkOrderStatus.OPEN:
             raise ValidationError(f"a new work order is open, got {order.status.value}")
-
-        async def work(tx: Tx) -> OpenedWorkOrder:
-            token = uuid.uuid4().hex
-            if not await tx.rows(q.LOCK_ASSET, assetId=order.asset_id, token=token):
-                raise NotFound(f"asset {order.asset_id} not found")
-            found = await tx.rows(q.ACTIVE_FOR_ASSET, assetId=order.asset_id, active=_ACTIVE)
-            if found:
-                return OpenedWorkOrder(_rows.work_order_from(found[0]), opened=False)
-            row = _rows.work_order_row(order)
-            (created,) = await tx.rows(
-                q.CREATE_FOR_ASSET,
-                assetId=order.asset_id,
-                id=order.id,
-                status=row["status"],
-                priority=order.priority,
-                createdAt=row["createdAt"],
-                dueAt=row["dueAt"],
-                reason=order.reason,
-                note=order.note,
-                assessmentId=order.assessment_id,
-            )
-            if order.assessment_id:
-                await tx.run(q.LINK_ASSESSMENT, id=order.id, assessmentId=order.assessment_id)
-            return OpenedWorkOrder(_rows.work_order_from(created), opened=True)
-
-        return await self._client.write_tx(work)
+        token = uuid.uuid4().hex
+        if not await tx.rows(q.LOCK_ASSET, assetId=order.asset_id, token=token):
+            raise NotFound(f"asset {order.asset_id} not found")
+        found = await tx.rows(q.ACTIVE_FOR_ASSET, assetId=order.asset_id, active=_ACTIVE)
+        if found:
+            return OpenedWorkOrder(_rows.work_order_from(found[0]), opened=False)
+        row = _rows.work_order_row(order)
+        (created,) = await tx.rows(
+            q.CREATE_FOR_ASSET,
+            assetId=order.asset_id,
+            id=order.id,
+            status=row["status"],
+            priority=order.priority,
+            createdAt=row["createdAt"],
+            dueAt=row["dueAt"],
+            reason=order.reason,
+            note=order.note,
+            assessmentId=order.assessment_id,
+        )
+        if order.assessment_id:
+            await tx.run(q.LINK_ASSESSMENT, id=order.id, assessmentId=order.assessment_id)
+        return OpenedWorkOrder(_rows.work_order_from(created), opened=True)
 
     async def active_for_asset(self, asset_id: str) -> WorkOrder | None:
         rows = await self._client.read(q.ACTIVE_FOR_ASSET, assetId=asset_id, active=_ACTIVE)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from graph.bolt.client import Tx
 from graph.bolt.health import assessment_key
 from graph.bolt.importer import import_plant
 from graph.bolt.repository import GraphRepository
@@ -334,3 +335,21 @@ async def test_example_plant_gives_the_pump_fleet_a_history(repo: GraphRepositor
     assert lives and all(h > 24 * 365 for h in lives)  # a complete life of over a year
     renewed = await repo.maintenance.last_renewals(sorted(pumps))
     assert renewed["pump-101"] == datetime(2025, 1, 29, 5, 40, tzinfo=UTC)
+
+
+async def test_assessment_and_its_order_commit_together(repo: GraphRepository, uid: str) -> None:
+    (a,) = await pumps(repo, uid, 1)
+    h = assessment(uid, a, 0, rul_hours=100.0, rul_low=50.0, rul_high=150.0)
+
+    async def work(tx: Tx) -> None:
+        await repo.health.save_in(tx, [h])
+        opened = await repo.work_orders.open_in(tx, order(uid, a, 1, assessment_id=h.id))
+        assert opened.opened
+        raise ValidationError("refused after both writes")
+
+    with pytest.raises(ValidationError, match="refused"):
+        await repo.client.write_tx(work)
+    assert (await repo.health.latest([a]))[a] is None  # neither was kept
+    assert await repo.work_orders.active_for_asset(a) is None
+    await repo.client.write_tx(lambda tx: repo.health.save_in(tx, [h]))
+    assert (await repo.work_orders.open_for_asset(order(uid, a, 2, assessment_id=h.id))).opened
