@@ -353,3 +353,39 @@ async def test_assessment_and_its_order_commit_together(repo: GraphRepository, u
     assert await repo.work_orders.active_for_asset(a) is None
     await repo.client.write_tx(lambda tx: repo.health.save_in(tx, [h]))
     assert (await repo.work_orders.open_for_asset(order(uid, a, 2, assessment_id=h.id))).opened
+
+
+async def test_open_many_in_one_transaction(repo: GraphRepository, uid: str) -> None:
+    a, b, c = await pumps(repo, uid, 3)
+    h = assessment(uid, c, 0)
+    await repo.health.save([h])
+    busy = (await repo.work_orders.open_for_asset(order(uid, b, 1))).order
+    results = await repo.work_orders.open_many(
+        [order(uid, a, 2), order(uid, b, 3), order(uid, c, 4, assessment_id=h.id)]
+    )
+    assert [(r.order.id, r.opened) for r in results] == [
+        (f"{uid}-wo2", True),
+        (busy.id, False),
+        (f"{uid}-wo4", True),
+    ]
+    assert results[2].order.assessment_id == h.id
+    # concurrent batches over the same assets still leave one active order each
+    racing = await asyncio.gather(
+        *(repo.work_orders.open_many([order(uid, x, 10 + k) for x in (a, b, c)]) for k in range(3))
+    )
+    assert not any(r.opened for batch in racing for r in batch)
+    with pytest.raises(NotFound, match="missing"):
+        await repo.work_orders.open_many([order(uid, f"{uid}-missing", 20)])
+    with pytest.raises(ValidationError, match="one order per asset"):
+        await repo.work_orders.open_many([order(uid, a, 21), order(uid, a, 22)])
+
+
+async def test_concurrent_batches_open_one_order_each(repo: GraphRepository, uid: str) -> None:
+    assets = await pumps(repo, uid, 4)
+    racing = await asyncio.gather(
+        *(repo.work_orders.open_many([order(uid, x, 10 * k + n) for n, x in enumerate(assets)])
+          for k in range(3))
+    )  # fmt: skip
+    for n, x in enumerate(assets):
+        mine = [batch[n] for batch in racing]
+        assert sum(r.opened for r in mine) == 1 and len({r.order.id for r in mine}) == 1, x

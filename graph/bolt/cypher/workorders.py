@@ -56,3 +56,31 @@ WORK_ORDER_PAGE: LiteralString = (
     "OR (w.createdAt = $afterAt AND w.id < $afterId)) "
     "RETURN " + _FIELDS + " ORDER BY w.createdAt DESC, w.id DESC LIMIT $limit"
 )
+
+# The same for many assets in one transaction (a fleet assessment): lock them all, read
+# their active orders, create orders for the others.
+LOCK_ASSETS: LiteralString = (
+    "UNWIND $ids AS aid MATCH (a:Asset {id: aid}) SET a.workOrderLock = $token "
+    "RETURN a.id AS id"
+)
+ACTIVE_FOR_ASSETS: LiteralString = (
+    "UNWIND $ids AS aid "
+    "MATCH (a:Asset {id: aid})<-[:FOR]-(w:WorkOrder) "
+    "WHERE w.status IN $active "
+    "RETURN " + _FIELDS + " ORDER BY assetId, w.createdAt DESC, w.id DESC"
+)
+CREATE_FOR_ASSETS: LiteralString = (
+    "UNWIND $rows AS r "
+    "MATCH (a:Asset {id: r.assetId}) "
+    "CREATE (w:WorkOrder {id: r.id, status: r.status, priority: r.priority, "
+    "createdAt: r.createdAt, dueAt: r.dueAt, reason: r.reason, note: r.note, "
+    "updatedAt: r.createdAt, assessmentId: r.assessmentId}) "
+    "CREATE (w)-[:FOR]->(a) "
+    "RETURN " + _FIELDS
+)
+LINK_ASSESSMENTS: LiteralString = (
+    "UNWIND $rows AS r "
+    "MATCH (w:WorkOrder {id: r.id}) "
+    "MATCH (h:HealthAssessment {id: r.assessmentId}) "
+    "MERGE (w)-[:FROM_ASSESSMENT]->(h)"
+)
