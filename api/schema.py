@@ -21,6 +21,7 @@ from api.live.schema import SubscriptionRoot
 from api.readings.schema import ReadingsMutation, ReadingsQuery
 from api.simulation.schema import SimulationMutation, SimulationQuery, SimulationSubscription
 from api.status.schema import StatusQuery
+from api.workorders.schema import WorkOrdersMutation, WorkOrdersQuery
 
 __all__ = ["build_schema"]
 
@@ -31,6 +32,7 @@ QUERIES: tuple[type, ...] = (
     SimulationQuery,
     AlertsQuery,
     StatusQuery,
+    WorkOrdersQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     GraphMutation,
@@ -38,6 +40,7 @@ MUTATIONS: tuple[type, ...] = (
     ControlMutation,
     SimulationMutation,
     AlertsMutation,
+    WorkOrdersMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (SubscriptionRoot, SimulationSubscription, AlertsSubscription)
 

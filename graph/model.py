@@ -13,16 +13,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from graph.errors import ValidationError
+from graph.errors import Conflict, ValidationError
 
 __all__ = [
     "ACTUATOR_ROLES",
+    "RENEWING_KINDS",
     "Actuator",
     "ActuatorBinding",
     "Asset",
     "AssetLevel",
     "DataSource",
     "MaintenanceEvent",
+    "MaintenanceKind",
     "DeviceProtocol",
     "Relation",
     "RelationType",
@@ -31,6 +33,7 @@ __all__ = [
     "WorkOrder",
     "WorkOrderStatus",
     "check_id",
+    "check_transition",
 ]
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
@@ -65,6 +68,10 @@ def _check_limits(lo: float | None, hi: float | None, what: str) -> None:
             raise ValidationError(f"{what} limits must be finite numbers, got {v!r}")
     if lo is not None and hi is not None and lo > hi:
         raise ValidationError(f"{what} minValue {lo} is above maxValue {hi}")
+
+
+def _g(value: float | None) -> str:
+    return "none" if value is None else f"{value:g}"
 
 
 def _check_scale(scale: float, offset: float, what: str) -> None:
@@ -110,10 +117,95 @@ class DeviceProtocol(StrEnum):
 
 
 class WorkOrderStatus(StrEnum):
+    """open -> in_progress -> done | cancelled (an open order may be cancelled too).
+
+    ``open`` and ``in_progress`` are active: an asset has at most one active order
+    opened by its health assessments."""
+
     OPEN = "open"
     IN_PROGRESS = "in_progress"
     DONE = "done"
     CANCELLED = "cancelled"
+
+    @property
+    def active(self) -> bool:
+        return self in (WorkOrderStatus.OPEN, WorkOrderStatus.IN_PROGRESS)
+
+    def may_become(self, new: WorkOrderStatus) -> bool:
+        """Whether an order in this status may move to ``new`` (staying put: yes)."""
+        return new == self or new in _NEXT_STATUS[self]
+
+
+_NEXT_STATUS: dict[WorkOrderStatus, tuple[WorkOrderStatus, ...]] = {
+    WorkOrderStatus.OPEN: (WorkOrderStatus.IN_PROGRESS, WorkOrderStatus.CANCELLED),
+    WorkOrderStatus.IN_PROGRESS: (WorkOrderStatus.DONE, WorkOrderStatus.CANCELLED),
+    WorkOrderStatus.DONE: (),
+    WorkOrderStatus.CANCELLED: (),
+}
+
+
+def check_transition(order_id: str, old: WorkOrderStatus, new: WorkOrderStatus) -> None:
+    """Raise Conflict unless a work order may go from ``old`` to ``new`` (same: a no-op)."""
+    if not old.may_become(new):
+        allowed = ", ".join(s.value for s in _NEXT_STATUS[old]) or "none (it is closed)"
+        raise Conflict(
+            f"work order {order_id} cannot go from {old.value} to {new.value}; "
+            f"allowed from {old.value}: {allowed}",
+            details={"from": old.value, "to": new.value},
+        )
+
+
+class MaintenanceKind(StrEnum):
+    """What a maintenance event records. ``failure`` and ``replacement`` renew the asset:
+    its life clock (the age remaining-useful-life models count) restarts at them.
+
+    - ``failure``: the asset failed (tripped at a failure limit, broke down) and was
+      restored; the fleet's recorded failures are what life models learn from.
+    - ``replacement``: the asset, or the wearing part that limits its life, was replaced.
+    - ``repair``: corrective work after a fault, short of a renewal.
+    - ``inspection`` / ``check``: looking, measuring, test runs (a check is the short one).
+    - ``preventive``: scheduled preventive work (servicing, overhaul by the plan).
+    - ``calibration``, ``lubrication``: instrument calibration; regreasing, oil change.
+    - ``bearing_replacement``, ``seal_replacement``, ``filter_replacement``: a component
+      renewed; the asset's life clock keeps running (record ``replacement`` when the
+      part is the one whose wear ends the asset's life).
+    """
+
+    FAILURE = "failure"
+    REPLACEMENT = "replacement"
+    REPAIR = "repair"
+    INSPECTION = "inspection"
+    CHECK = "check"
+    PREVENTIVE = "preventive"
+    CALIBRATION = "calibration"
+    LUBRICATION = "lubrication"
+    BEARING_REPLACEMENT = "bearing_replacement"
+    SEAL_REPLACEMENT = "seal_replacement"
+    FILTER_REPLACEMENT = "filter_replacement"
+
+    @property
+    def renews(self) -> bool:
+        """Whether the asset's life clock restarts at this event."""
+        return self in RENEWING_KINDS
+
+    @classmethod
+    def parse(cls, value: object) -> MaintenanceKind:
+        """The kind named ``value``; a VALIDATION error listing the kinds otherwise."""
+        if isinstance(value, MaintenanceKind):
+            return value
+        try:
+            if not isinstance(value, str):
+                raise ValueError(value)
+            return cls(value)
+        except ValueError:
+            kinds = ", ".join(k.value for k in cls)
+            raise ValidationError(
+                f"maintenance kind must be one of {kinds}, got {value!r}",
+                details={"allowed": [k.value for k in cls]},
+            ) from None
+
+
+RENEWING_KINDS = frozenset({MaintenanceKind.FAILURE, MaintenanceKind.REPLACEMENT})
 
 
 ACTUATOR_ROLES = ("operator", "admin")
@@ -168,6 +260,8 @@ class Sensor:
     sampling_rate_seconds: float | None = None
     warn_low: float | None = None  # alarm levels, inside the measuring range
     warn_high: float | None = None
+    fail_low: float | None = None  # failure limits: the asset trips or is failed there
+    fail_high: float | None = None
 
     def __post_init__(self) -> None:
         check_id(self.id, "sensor id")
@@ -184,8 +278,41 @@ class Sensor:
                     f"sensor {self.id} {name} {level} lies outside its range "
                     f"[{self.min_value}, {self.max_value}]"
                 )
+        self._check_fail_limits()
         if self.sampling_rate_seconds is not None and not self.sampling_rate_seconds > 0:
             raise ValidationError("samplingRateSeconds must be positive")
+
+    def _check_fail_limits(self) -> None:
+        """min <= fail_low <= warn_low <= warn_high <= fail_high <= max, where given."""
+        lo, hi = self.fail_low, self.fail_high
+        for v in (lo, hi):
+            if v is not None and (not isinstance(v, int | float) or not math.isfinite(v)):
+                raise ValidationError(f"sensor {self.id} failure limits must be finite numbers")
+        if lo is not None and hi is not None and lo >= hi:
+            raise ValidationError(
+                f"sensor {self.id} fail_low {_g(lo)} must be below fail_high {_g(hi)}",
+                details={"field": "fail_low"},
+            )
+        for name, level in (("fail_low", self.fail_low), ("fail_high", self.fail_high)):
+            if level is not None and not self.in_range(level):
+                raise ValidationError(
+                    f"sensor {self.id} {name} {_g(level)} lies outside its range "
+                    f"[{_g(self.min_value)}, {_g(self.max_value)}]: a failure limit must be measurable",
+                    details={"field": name},
+                )
+        warns = [w for w in (self.warn_low, self.warn_high) if w is not None]
+        if self.fail_low is not None and warns and self.fail_low > min(warns):
+            raise ValidationError(
+                f"sensor {self.id} fail_low {_g(self.fail_low)} is above its warning level "
+                f"{_g(min(warns))}: warnings come before failure (fail_low <= warn_low)",
+                details={"field": "fail_low"},
+            )
+        if self.fail_high is not None and warns and self.fail_high < max(warns):
+            raise ValidationError(
+                f"sensor {self.id} fail_high {_g(self.fail_high)} is below its warning level "
+                f"{_g(max(warns))}: warnings come before failure (warn_high <= fail_high)",
+                details={"field": "fail_high"},
+            )
 
     def in_range(self, value: float) -> bool:
         lo, hi = self.min_value, self.max_value
@@ -306,7 +433,7 @@ class Relation:
 class MaintenanceEvent:
     id: str
     asset_id: str
-    kind: str
+    kind: MaintenanceKind
     at: datetime
     description: str = ""
     technician: str = ""
@@ -317,7 +444,7 @@ class MaintenanceEvent:
     def __post_init__(self) -> None:
         check_id(self.id, "maintenance event id")
         check_id(self.asset_id, "asset id")
-        _check_name(self.kind, "maintenance kind")
+        object.__setattr__(self, "kind", MaintenanceKind.parse(self.kind))
         _check_description(self.description, "maintenance description")
         if not isinstance(self.at, datetime) or self.at.tzinfo is None:
             raise ValidationError("maintenance 'at' must be a timezone-aware datetime")
@@ -336,9 +463,16 @@ class WorkOrder:
     created_at: datetime
     reason: str = ""
     due_at: datetime | None = None
+    note: str = ""  # the latest status change's note
+    updated_at: datetime | None = None
+    assessment_id: str | None = None  # the health assessment that opened it
 
     def __post_init__(self) -> None:
         check_id(self.id, "work order id")
+        _check_description(self.reason, "work order reason")
+        _check_description(self.note, "work order note")
+        if self.assessment_id is not None:
+            check_id(self.assessment_id, "assessment id")
         check_id(self.asset_id, "asset id")
         if not isinstance(self.status, WorkOrderStatus):
             try:

@@ -58,6 +58,12 @@ class SensorInput:
     sampling_rate_seconds: float | None = None
     warn_low: float | None = None
     warn_high: float | None = None
+    fail_low: float | None = strawberry.field(
+        default=None, description="Failure limit: minValue <= failLow <= warnLow."
+    )
+    fail_high: float | None = strawberry.field(
+        default=None, description="Failure limit: warnHigh <= failHigh <= maxValue."
+    )
 
     def to_domain(self) -> m.Sensor:
         return m.Sensor(
@@ -71,6 +77,8 @@ class SensorInput:
             sampling_rate_seconds=self.sampling_rate_seconds,
             warn_low=self.warn_low,
             warn_high=self.warn_high,
+            fail_low=self.fail_low,
+            fail_high=self.fail_high,
         )
 
 
@@ -108,7 +116,10 @@ class RelationInput:
 class MaintenanceEventInput:
     id: strawberry.ID
     asset_id: strawberry.ID
-    kind: str
+    kind: str = strawberry.field(
+        description="One of " + ", ".join(k.value for k in m.MaintenanceKind) + ": a failure "
+        "or replacement restarts the asset's life clock."
+    )
     at: datetime
     description: str = ""
     technician: str = ""
@@ -120,7 +131,7 @@ class MaintenanceEventInput:
         return m.MaintenanceEvent(
             id=str(self.id),
             asset_id=str(self.asset_id),
-            kind=self.kind,
+            kind=m.MaintenanceKind.parse(self.kind),
             at=self.at,
             description=self.description,
             technician=self.technician,

@@ -48,6 +48,12 @@ class SensorNode:
     sampling_rate_seconds: float | None
     warn_low: float | None = strawberry.field(description="Low alarm level (alerts below it).")
     warn_high: float | None = strawberry.field(description="High alarm level (alerts above it).")
+    fail_low: float | None = strawberry.field(
+        description="Low failure limit: at or below it the asset trips or is failed."
+    )
+    fail_high: float | None = strawberry.field(
+        description="High failure limit: at or above it the asset trips or is failed."
+    )
     domain: strawberry.Private[m.Sensor]
 
     @classmethod
@@ -62,6 +68,8 @@ class SensorNode:
             sampling_rate_seconds=s.sampling_rate_seconds,
             warn_low=s.warn_low,
             warn_high=s.warn_high,
+            fail_low=s.fail_low,
+            fail_high=s.fail_high,
             domain=s,
         )
 
@@ -135,7 +143,7 @@ class MaintenanceEventNode:
     def from_domain(cls, e: m.MaintenanceEvent) -> MaintenanceEventNode:
         return cls(
             id=strawberry.ID(e.id),
-            kind=e.kind,
+            kind=e.kind.value,
             at=e.at,
             description=e.description,
             technician=e.technician,
@@ -158,6 +166,12 @@ class WorkOrderNode:
     created_at: datetime
     due_at: datetime | None
     reason: str
+    note: str = strawberry.field(description="The note of the latest status change.")
+    updated_at: datetime | None
+    assessment_id: strawberry.ID | None = strawberry.field(
+        description="The health assessment that opened it; null for recorded orders."
+    )
+    domain: strawberry.Private[m.WorkOrder]
 
     @classmethod
     def from_domain(cls, w: m.WorkOrder) -> WorkOrderNode:
@@ -168,7 +182,15 @@ class WorkOrderNode:
             created_at=w.created_at,
             due_at=w.due_at,
             reason=w.reason,
+            note=w.note,
+            updated_at=w.updated_at,
+            assessment_id=strawberry.ID(w.assessment_id) if w.assessment_id else None,
+            domain=w,
         )
+
+    @strawberry.field
+    async def asset(self, info: Info) -> AssetNode:
+        return AssetNode.from_domain(await info.context.loaders.asset.load(self.domain.asset_id))
 
 
 @strawberry.type(description="A process relation between two assets.")

@@ -87,7 +87,7 @@ class AssetRepository:
         """Delete an asset. With children, sensors, actuators or any history attached it
         needs ``cascade``, which removes the whole subtree and everything attached to
         it: sensors with their alerts, actuators with their setpoint commands (the audit
-        trail), maintenance, work orders, alerts, simulation runs and assessments. Data
+        trail), maintenance, work orders, alerts, simulation runs, assessments and anomaly models. Data
         sources stay (they lose the bindings); readings stay in the readings store."""
 
         async def work(tx: Tx) -> list[str]:

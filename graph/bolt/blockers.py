@@ -25,6 +25,7 @@ _LABELS = {
     "alerts": "alerts",
     "simulationRuns": "simulation runs",
     "assessments": "health assessments",
+    "anomalyModels": "anomaly models",
     "bindings": "data source bindings",
 }
 

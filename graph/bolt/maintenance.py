@@ -11,12 +11,19 @@ from graph.bolt.client import GraphClient, Tx
 from graph.bolt.cypher import assets as qa
 from graph.bolt.cypher import maintenance as q
 from graph.errors import Conflict, NotFound
-from graph.model import MaintenanceEvent, WorkOrder, WorkOrderStatus
-from graph.timeutil import iso
+from graph.model import (
+    RENEWING_KINDS,
+    MaintenanceEvent,
+    MaintenanceKind,
+    WorkOrder,
+    WorkOrderStatus,
+)
+from graph.timeutil import iso, parse_iso
 
 __all__ = [
     "EventPage",
     "EventPageRequest",
+    "FailureRecord",
     "MaintenanceFilter",
     "MaintenanceRepository",
     "event_key",
@@ -37,6 +44,26 @@ class MaintenanceFilter:
             "until": iso(self.until),
             "technician": self.technician,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class FailureRecord:
+    """A recorded failure of an asset: one life of the fleet, from ``renewed_at`` (the
+    failure or replacement before it; None when none is recorded) to ``failed_at``."""
+
+    asset_id: str
+    event_id: str
+    failed_at: datetime
+    renewed_at: datetime | None
+
+    @property
+    def life_hours(self) -> float | None:
+        if self.renewed_at is None:
+            return None
+        return (self.failed_at - self.renewed_at).total_seconds() / 3600.0
+
+
+_RENEWING = sorted(k.value for k in RENEWING_KINDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,4 +211,36 @@ class MaintenanceRepository:
             )
             for r in rows:
                 out[r["assetId"]].append(_rows.work_order_from(r))
+        return out
+
+    async def last_renewals(
+        self, asset_ids: Iterable[str], until: datetime | None = None
+    ) -> dict[str, datetime | None]:
+        """When each asset's life clock last restarted (its latest failure or replacement
+        at or before ``until``; None: none recorded). Unknown assets are left out."""
+        ids = list(dict.fromkeys(asset_ids))
+        if not ids:
+            return {}
+        rows = await self._client.read(
+            q.LAST_RENEWALS, ids=ids, renewing=_RENEWING, until=iso(until)
+        )
+        return {r["id"]: parse_iso(r["renewedAt"]) for r in rows}
+
+    async def failures_of_type(
+        self, asset_type: str, until: datetime | None = None
+    ) -> list[FailureRecord]:
+        """The recorded failures of every asset of ``asset_type`` (at or before
+        ``until``), by asset then time: the fleet history life models learn from."""
+        rows = await self._client.read(
+            q.FAILURES_OF_TYPE,
+            type=asset_type,
+            failure=MaintenanceKind.FAILURE.value,
+            renewing=_RENEWING,
+            until=iso(until),
+        )
+        out = []
+        for r in rows:
+            failed = parse_iso(r["failedAt"])
+            assert failed is not None
+            out.append(FailureRecord(r["assetId"], r["eventId"], failed, parse_iso(r["renewedAt"])))
         return out

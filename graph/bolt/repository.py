@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from graph.bolt.alerts import AlertRepository
+from graph.bolt.anomaly import AnomalyModelRepository
 from graph.bolt.assets import AssetRepository
 from graph.bolt.client import GraphClient
 from graph.bolt.commands import CommandRepository
 from graph.bolt.devices import DeviceRepository
+from graph.bolt.health import HealthRepository
 from graph.bolt.maintenance import MaintenanceRepository
 from graph.bolt.schema import ensure_schema
 from graph.bolt.simruns import SimRunRepository
 from graph.bolt.sources import SourceRepository
 from graph.bolt.topology import TopologyRepository
+from graph.bolt.workorders import WorkOrderRepository
 
 __all__ = ["GraphRepository"]
 
@@ -29,6 +32,9 @@ class GraphRepository:
         self.commands = CommandRepository(client)
         self.alerts = AlertRepository(client)
         self.simruns = SimRunRepository(client)
+        self.health = HealthRepository(client)
+        self.work_orders = WorkOrderRepository(client)
+        self.anomaly_models = AnomalyModelRepository(client)
 
     async def ensure_schema(self) -> None:
         await ensure_schema(self.client)

@@ -73,6 +73,8 @@ def sensor_row(s: Sensor) -> Row:
         "samplingRateSeconds": s.sampling_rate_seconds,
         "warnLow": s.warn_low,
         "warnHigh": s.warn_high,
+        "failLow": s.fail_low,
+        "failHigh": s.fail_high,
     }
 
 
@@ -88,6 +90,8 @@ def sensor_from(row: Row) -> Sensor:
         sampling_rate_seconds=row.get("samplingRateSeconds"),
         warn_low=row.get("warnLow"),
         warn_high=row.get("warnHigh"),
+        fail_low=row.get("failLow"),
+        fail_high=row.get("failHigh"),
     )
 
 
@@ -183,7 +187,7 @@ def event_row(m: MaintenanceEvent) -> Row:
     return {
         "id": m.id,
         "assetId": m.asset_id,
-        "kind": m.kind,
+        "kind": m.kind.value,
         "at": iso(m.at),
         "description": m.description,
         "technician": m.technician,
@@ -231,4 +235,7 @@ def work_order_from(row: Row) -> WorkOrder:
         created_at=created,
         reason=row.get("reason") or "",
         due_at=parse_iso(row.get("dueAt")),
+        note=row.get("note") or "",
+        updated_at=parse_iso(row.get("updatedAt")),
+        assessment_id=row.get("assessmentId"),
     )

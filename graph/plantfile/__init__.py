@@ -16,7 +16,9 @@ A plant file is one mapping; keys are snake_case everywhere. Only ``assets`` is 
         description: ...            # optional; also lat, lon (degrees) and metadata (a mapping)
         parent: ps-line-1           # top-level assets only: attach under an asset of this file
         sensors:   [{id, name?, kind, unit, min_value?, max_value?, sampling_rate_seconds?,
-                     warn_low?, warn_high?}]   # warn_*: alarm levels within the range
+                     warn_low?, warn_high?, fail_low?, fail_high?}]
+                    # warn_*: alarm levels; fail_*: failure limits (the asset trips or is
+                    # failed there); min <= fail_low <= warn_low <= warn_high <= fail_high <= max
         actuators: [{id, name?, unit, min_value, max_value}]
         children:  [ ...assets... ] # each child's level must be deeper than its parent's
         sim:                        # optional simulation model of this asset
@@ -33,7 +35,9 @@ A plant file is one mapping; keys are snake_case everywhere. Only ``assets`` is 
                     {actuator, address, scale?, offset?, data_type?}]}
     relations: [{from, to, type: FEEDS|DEPENDS_ON|CONNECTED_TO}]   # FEEDS loops are fine
     maintenance: [{id, asset, kind, at, description?, technician?, cost?,
-                   downtime_minutes?, work_order?}]
+                   downtime_minutes?, work_order?}]   # kind: graph.model.MaintenanceKind
+                   # (failure, replacement, repair, inspection, check, preventive, ...);
+                   # a failure or replacement restarts the asset's life clock
     work_orders: [{id, asset, status: open|in_progress|done|cancelled, priority: 1..5,
                    created_at, due_at?, reason?}]
 

@@ -136,7 +136,8 @@ class PlantChecker:
         try:
             self.out[bucket].append(cls(**kwargs))
         except ValidationError as exc:
-            self.add(path, exc.message)
+            field = exc.details.get("field")
+            self.add((*path, field) if isinstance(field, str) else path, exc.message)
 
     def document(self, data: object) -> None:
         if data is None:
@@ -251,6 +252,8 @@ class PlantChecker:
                 sampling_rate_seconds=f.get("sampling_rate_seconds"),
                 warn_low=f.get("warn_low"),
                 warn_high=f.get("warn_high"),
+                fail_low=f.get("fail_low"),
+                fail_high=f.get("fail_high"),
             )
 
     def actuator(self, raw: object, path: KeyPath, asset_id: str | None) -> None:

@@ -47,6 +47,8 @@ def plant_to_dict(plant: PlantDescription) -> dict[str, object]:
                 sampling_rate_seconds=s.sampling_rate_seconds,
                 warn_low=s.warn_low,
                 warn_high=s.warn_high,
+                fail_low=s.fail_low,
+                fail_high=s.fail_high,
             )
         )
     actuators: dict[str, list[dict[str, object]]] = {}
@@ -146,7 +148,7 @@ def plant_to_dict(plant: PlantDescription) -> dict[str, object]:
             _some(
                 id=e.id,
                 asset=e.asset_id,
-                kind=e.kind,
+                kind=e.kind.value,
                 at=_iso(e.at),
                 description=e.description,
                 technician=e.technician,

@@ -10,7 +10,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from graph.errors import ValidationError
-from graph.model import AssetLevel, DeviceProtocol, RelationType, WorkOrderStatus, check_id
+from graph.model import (
+    AssetLevel,
+    DeviceProtocol,
+    MaintenanceKind,
+    RelationType,
+    WorkOrderStatus,
+    check_id,
+)
 from graph.plantfile.text import kind_of
 
 if TYPE_CHECKING:
@@ -162,6 +169,8 @@ SENSOR: Spec = {
     "sampling_rate_seconds": (_positive, False),
     "warn_low": (number, False),
     "warn_high": (number, False),
+    "fail_low": (number, False),
+    "fail_high": (number, False),
 }
 ACTUATOR: Spec = {
     "id": (ident, True),
@@ -203,7 +212,7 @@ RELATION: Spec = {
 EVENT: Spec = {
     "id": (ident, True),
     "asset": (ident, True),
-    "kind": (_name, True),
+    "kind": (_choice([k.value for k in MaintenanceKind], "maintenance kind"), True),
     "at": (_time, True),
     "description": (text_field, False),
     "technician": (text_field, False),

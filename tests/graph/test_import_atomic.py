@@ -30,6 +30,7 @@ CREATE_BY_LABEL: dict[str, LiteralString] = {
     "SimulationRun": "CREATE (n:SimulationRun {id: $id})",
     "HealthAssessment": "CREATE (n:HealthAssessment {id: $id})",
     "Alert": "CREATE (n:Alert {id: $id})",
+    "AnomalyModel": "CREATE (n:AnomalyModel {id: $id})",
 }
 DELETE_BY_ID: LiteralString = "MATCH (n {id: $id}) DETACH DELETE n"
 

@@ -124,7 +124,8 @@ DELETE_GUARDS: LiteralString = (
     "COUNT { (a)-[:HAS_ACTUATOR]->(:Actuator)<-[:TARGETS]-(:SetpointCommand) } AS commands, "
     "COUNT { (:Alert)-[:RAISED_ON]->(a) } AS alerts, "
     "COUNT { (:SimulationRun)-[:SIMULATES]->(a) } AS simulationRuns, "
-    "COUNT { (a)-[:ASSESSED]->(:HealthAssessment) } AS assessments"
+    "COUNT { (a)-[:ASSESSED]->(:HealthAssessment) } AS assessments, "
+    "COUNT { (:AnomalyModel)-[:MODELS]->(a) } AS anomalyModels"
 )
 
 SUBTREE_IDS: LiteralString = (
@@ -166,6 +167,11 @@ CASCADE_ASSESSMENTS: LiteralString = (
     "MATCH (:Asset {id: id})-[:ASSESSED]->(h:HealthAssessment) "
     "WITH DISTINCT h DETACH DELETE h"
 )
+CASCADE_ANOMALY_MODELS: LiteralString = (
+    "UNWIND $ids AS id "
+    "MATCH (:Asset {id: id})<-[:MODELS]-(m:AnomalyModel) "
+    "WITH DISTINCT m DETACH DELETE m"
+)
 CASCADE_MAINTENANCE: LiteralString = (
     "UNWIND $ids AS id "
     "MATCH (:Asset {id: id})-[:HAS_MAINTENANCE]->(m:MaintenanceEvent) "
@@ -183,6 +189,7 @@ CASCADE_ORDER: tuple[LiteralString, ...] = (
     CASCADE_WORK_ORDERS,
     CASCADE_SIMULATION_RUNS,
     CASCADE_ASSESSMENTS,
+    CASCADE_ANOMALY_MODELS,
     CASCADE_MAINTENANCE,
     CASCADE_DEVICES,
 )

@@ -5,7 +5,8 @@ from typing import LiteralString
 _SENSOR_FIELDS: LiteralString = (
     "s.id AS id, a.id AS assetId, s.name AS name, s.kind AS kind, s.unit AS unit, "
     "s.minValue AS minValue, s.maxValue AS maxValue, "
-    "s.samplingRateSeconds AS samplingRateSeconds, s.warnLow AS warnLow, s.warnHigh AS warnHigh"
+    "s.samplingRateSeconds AS samplingRateSeconds, s.warnLow AS warnLow, s.warnHigh AS warnHigh, "
+    "s.failLow AS failLow, s.failHigh AS failHigh"
 )
 _ACTUATOR_FIELDS: LiteralString = (
     "x.id AS id, a.id AS assetId, x.name AS name, x.unit AS unit, "
@@ -18,7 +19,8 @@ UPSERT_SENSORS: LiteralString = (
     "MERGE (s:Sensor {id: r.id}) "
     "SET s.name = r.name, s.kind = r.kind, s.unit = r.unit, s.minValue = r.minValue, "
     "s.maxValue = r.maxValue, s.samplingRateSeconds = r.samplingRateSeconds, "
-    "s.warnLow = r.warnLow, s.warnHigh = r.warnHigh, s.updatedAt = $now "
+    "s.warnLow = r.warnLow, s.warnHigh = r.warnHigh, s.failLow = r.failLow, "
+    "s.failHigh = r.failHigh, s.updatedAt = $now "
     "MERGE (a)-[:HAS_SENSOR]->(s)"
 )
 # A sensor moved to another asset loses its old HAS_SENSOR edge.

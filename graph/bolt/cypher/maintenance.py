@@ -102,6 +102,28 @@ WORK_ORDERS_FOR_ASSETS: LiteralString = (
     "WHERE $status IS NULL OR w.status = $status "
     "OPTIONAL MATCH (w)-[:RESULTED_IN]->(m:MaintenanceEvent) "
     "RETURN w.id AS id, a.id AS assetId, w.status AS status, w.priority AS priority, "
-    "w.createdAt AS createdAt, w.dueAt AS dueAt, w.reason AS reason, "
+    "w.createdAt AS createdAt, w.dueAt AS dueAt, w.reason AS reason, w.note AS note, "
+    "w.updatedAt AS updatedAt, w.assessmentId AS assessmentId, "
     "collect(m.id) AS eventIds ORDER BY w.createdAt DESC"
+)
+
+# Life clocks: the latest renewing event ($renewing: failure, replacement) of each asset,
+# at or before $until (null: any time). ``at`` is fixed-width UTC text: max is the latest.
+LAST_RENEWALS: LiteralString = (
+    "UNWIND $ids AS aid "
+    "MATCH (a:Asset {id: aid}) "
+    "OPTIONAL MATCH (a)-[:HAS_MAINTENANCE]->(m:MaintenanceEvent) "
+    "WHERE m.kind IN $renewing AND ($until IS NULL OR m.at <= $until) "
+    "RETURN aid AS id, max(m.at) AS renewedAt"
+)
+# The fleet's recorded failures: every $failure event of the assets of a type (up to
+# $until), each with the renewal before it (null: none recorded, the life began unseen).
+FAILURES_OF_TYPE: LiteralString = (
+    "MATCH (a:Asset {type: $type})-[:HAS_MAINTENANCE]->(f:MaintenanceEvent) "
+    "WHERE f.kind = $failure AND ($until IS NULL OR f.at <= $until) "
+    "OPTIONAL MATCH (a)-[:HAS_MAINTENANCE]->(r:MaintenanceEvent) "
+    "WHERE r.kind IN $renewing AND r.at < f.at "
+    "WITH a, f, max(r.at) AS renewedAt "
+    "RETURN a.id AS assetId, f.id AS eventId, f.at AS failedAt, renewedAt "
+    "ORDER BY assetId, failedAt"
 )

@@ -29,6 +29,12 @@ CONSTRAINT_SIMRUN_ID: LiteralString = (
 CONSTRAINT_HEALTH_ID: LiteralString = (
     "CREATE CONSTRAINT health_id IF NOT EXISTS FOR (n:HealthAssessment) REQUIRE n.id IS UNIQUE"
 )
+CONSTRAINT_ANOMALY_MODEL_ID: LiteralString = (
+    "CREATE CONSTRAINT anomaly_model_id IF NOT EXISTS FOR (n:AnomalyModel) REQUIRE n.id IS UNIQUE"
+)
+INDEX_HEALTH_AS_OF: LiteralString = (
+    "CREATE INDEX health_as_of IF NOT EXISTS FOR (n:HealthAssessment) ON (n.asOf)"
+)
 CONSTRAINT_ALERT_ID: LiteralString = (
     "CREATE CONSTRAINT alert_id IF NOT EXISTS FOR (n:Alert) REQUIRE n.id IS UNIQUE"
 )
@@ -52,8 +58,10 @@ ALL: tuple[LiteralString, ...] = (
     CONSTRAINT_SIMRUN_ID,
     CONSTRAINT_HEALTH_ID,
     CONSTRAINT_ALERT_ID,
+    CONSTRAINT_ANOMALY_MODEL_ID,
     INDEX_ASSET_NAME,
     INDEX_ASSET_TYPE,
     INDEX_MAINTENANCE_AT,
     INDEX_ALERT_RAISED_AT,
+    INDEX_HEALTH_AS_OF,
 )

@@ -1,0 +1,1 @@
+"""Work orders in GraphQL: the ``workOrders`` query and ``updateWorkOrder``."""
