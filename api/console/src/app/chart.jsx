@@ -5,7 +5,7 @@ import 'uplot/dist/uPlot.min.css';
 
 const COLOURS = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#4b5563'];
 
-/** lines: [{label, unit, values, dash?, colour?}], xs: epoch seconds. */
+/** lines: [{label, unit, values, dash?, colour?, spanGaps?}], xs: epoch seconds. */
 export function Chart({ xs, lines, height = 260, testid = 'chart' }) {
   const box = useRef(null);
   useEffect(() => {
@@ -23,7 +23,7 @@ export function Chart({ xs, lines, height = 260, testid = 'chart' }) {
         stroke: l.colour || COLOURS[i % COLOURS.length],
         dash: l.dash,
         width: 1.5,
-        spanGaps: false,
+        spanGaps: !!l.spanGaps,
         points: { show: false },
       }))],
       axes: [{}, ...units.slice(0, 2).map((u, i) => ({

@@ -46,10 +46,10 @@ export function layout(nodes, edges) {
       return angles.length ? angles.reduce((s, x) => s + x, 0) / angles.length : 0;
     };
     ring.sort((p, q) => inward(p) - inward(q) || (p.id < q.id ? -1 : 1));
-    const r = 170 * d + Math.max(0, ring.length - 12) * 9;
+    const r = 130 * d + Math.max(0, ring.length - 12) * 7;
     ring.forEach((n, i) => {
       const a = -Math.PI / 2 + (2 * Math.PI * (i + 0.5)) / ring.length;
-      pos[n.id] = { x: r * Math.cos(a), y: r * Math.sin(a), a };
+      pos[n.id] = { x: 1.7 * r * Math.cos(a), y: r * Math.sin(a), a }; // wide: screens are
     });
   }
   return pos;
@@ -61,14 +61,15 @@ function Canvas({ view, centre }) {
   const drag = useRef(null);
   const svg = useRef(null);
   const moved = useRef(false);
-  const xs = Object.values(pos).map((p) => Math.abs(p.x));
-  const ys = Object.values(pos).map((p) => Math.abs(p.y));
-  const w = Math.max(300, ...xs) + 120;
-  const h = Math.max(200, ...ys) + 60;
+  const xs = Object.values(pos).map((p) => p.x);
+  const ys = Object.values(pos).map((p) => p.y);
+  const box = { x: Math.min(...xs) - 110, y: Math.min(...ys) - 30, w: Math.max(...xs) - Math.min(...xs) + 220, h: Math.max(...ys) - Math.min(...ys) + 70 };
+  if (box.w < 800) { box.x -= (800 - box.w) / 2; box.w = 800; } // a few nodes stay node-sized
+  if (box.h < 450) { box.y -= (450 - box.h) / 2; box.h = 450; }
   const down = (e) => { drag.current = { x: e.clientX, y: e.clientY, t }; moved.current = false; };
   const move = (e) => {
     if (!drag.current) return;
-    const s = (2 * w) / svg.current.clientWidth;
+    const s = Math.max(box.w / svg.current.clientWidth, box.h / svg.current.clientHeight);
     const dx = (e.clientX - drag.current.x) * s;
     const dy = (e.clientY - drag.current.y) * s;
     if (Math.abs(dx) + Math.abs(dy) > 3) moved.current = true;
@@ -82,7 +83,7 @@ function Canvas({ view, centre }) {
   };
   const open = (id) => { if (!moved.current) go('asset', id); };
   return (
-    <svg ref={svg} class="graph" data-testid="graph" viewBox={`${-w} ${-h} ${2 * w} ${2 * h}`}
+    <svg ref={svg} class="graph" data-testid="graph" viewBox={`${box.x} ${box.y} ${box.w} ${box.h}`}
       onPointerDown={down} onPointerMove={move} onPointerUp={up} onPointerLeave={up} onWheel={wheel}>
       <defs>
         {Object.entries(EDGE_COLOURS).map(([type, c]) => (

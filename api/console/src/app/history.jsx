@@ -4,7 +4,7 @@ import { gql } from './api.js';
 import { Chart, epoch } from './chart.jsx';
 import { ErrorBox } from './util.jsx';
 
-const RANGES = [['15m', 900], ['1h', 3600], ['6h', 21600], ['24h', 86400], ['7d', 604800]];
+const RANGES = [['5m', 300], ['15m', 900], ['1h', 3600], ['6h', 21600], ['24h', 86400], ['7d', 604800]];
 const BUCKETS = [['1s', 1], ['5s', 5], ['15s', 15], ['1m', 60], ['5m', 300], ['15m', 900], ['1h', 3600], ['6h', 21600], ['1d', 86400]];
 const POINTS = 360; // at most about this many buckets per series
 

@@ -63,7 +63,7 @@ function Form({ id, spec, model, onResult }) {
         const mv = k < 0 ? [] : measured.series[k].values.map((v) => (v === null ? null : m.scale * v + m.offset));
         charts.push({ output: m.name, sensor: m.pointId, xs, lines: [
           { label: `simulated ${m.name}`, unit: s.unit, values: s.values },
-          { label: `measured ${m.pointId}`, unit: s.unit, values: align(xs, measured.timestamps.map(epoch), mv), dash: [5, 4] },
+          { label: `measured ${m.pointId}`, unit: s.unit, values: align(xs, measured.timestamps.map(epoch), mv), dash: [5, 4], spanGaps: true },
         ] });
       }
       onResult({ run: r, charts, replay });
@@ -75,14 +75,16 @@ function Form({ id, spec, model, onResult }) {
       <label>horizon (minutes) <input type="number" min="1" max="1440" value={minutes} onInput={(e) => setMinutes(Number(e.currentTarget.value))} /></label>
       <label class="check"><input type="checkbox" checked={replay} onChange={(e) => setReplay(e.currentTarget.checked)} />
         start one horizon ago (compare with measured history)</label>
-      <fieldset>
-        <legend>parameters</legend>
+      <details>
+        <summary>parameters <span class="muted small">(empty: the model's default; filled: the plant's sim spec)</span></summary>
+        <fieldset>
         {model.parameters.map((p) => (
           <label title={p.description}>{p.name} <span class="muted small">{p.unit} · {fmt(p.min)} … {fmt(p.max)}</span>
             <input value={params[p.name] ?? ''} placeholder={fmt(p.default)} onInput={(e) => setParams({ ...params, [p.name]: e.currentTarget.value })} />
           </label>
         ))}
-      </fieldset>
+        </fieldset>
+      </details>
       <button type="submit" disabled={status && !['succeeded', 'failed', 'cancelled'].includes(status.status)}>Run simulation</button>
       {status ? <span class="muted" data-testid="sim-status"> {status.status} {Math.round((status.progress || 0) * 100)}%</span> : null}
       <ErrorBox error={error} />
