@@ -115,8 +115,14 @@ class Console:
         self.page = page
         self.demo = demo
         self.errors: list[str] = []
+        self.elsewhere: list[str] = []  # requests leaving twinql: none (no CDN)
         self.shots = shots
         page.on("pageerror", lambda e: self.errors.append(str(e)))
+        origin = demo.base.removeprefix("http://")
+        page.on(
+            "request",
+            lambda r: None if origin in r.url.split("/")[2:3] else self.elsewhere.append(r.url),
+        )
 
     def open(self, hash_: str = "") -> None:
         self.page.goto(f"{self.demo.base}/{hash_}")
@@ -143,5 +149,6 @@ def console(browser: Browser, demo: Demo, tmp_path: Path) -> Iterator[Console]:
     try:
         yield c
         assert c.errors == [], c.errors
+        assert c.elsewhere == [], c.elsewhere
     finally:
         context.close()
