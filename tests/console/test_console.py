@@ -313,6 +313,27 @@ def test_what_if_plots_each_measured_output(console: Console, demo: Demo) -> Non
     console.screenshot("whatif")
 
 
+def test_line_bottleneck_study_as_a_chart(console: Console, demo: Demo) -> None:
+    line = "line-a"
+    api = demo.gql(
+        '{ lineBottleneck(lineId: "%s", hours: 4, replications: 2, warmupHours: 0.5) '
+        "{ bottleneck stations { stationId } } }" % line
+    )["data"]["lineBottleneck"]
+    page = console.page
+    console.login("admin")
+    console.open(f"#/whatif/{line}")
+    form = "[data-testid=bottleneck] form"
+    page.fill(f"{form} input >> nth=0", "4")
+    page.fill(f"{form} input >> nth=1", "2")
+    page.fill(f"{form} input >> nth=2", "0.5")
+    page.click(f"{form} button[type=submit]")
+    shown = page.wait_for_selector("[data-testid=bottleneck-id]", timeout=120_000).inner_text()
+    assert shown == api["bottleneck"]  # the same study (same seed) as over the API
+    bars = page.locator("[data-testid=bottleneck-chart] rect").count()
+    assert bars == len(api["stations"])
+    console.screenshot("bottleneck")
+
+
 def test_data_sources_and_rejected_readings(console: Console, demo: Demo) -> None:
     sources = demo.gql("{ dataSources { id status { state } } }")["data"]["dataSources"]
     bogus = f"console-no-such-sensor-{uuid.uuid4().hex[:6]}"

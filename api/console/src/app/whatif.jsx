@@ -3,11 +3,12 @@
 import { useEffect, useState } from 'preact/hooks';
 import { gql } from './api.js';
 import { Chart, epoch } from './chart.jsx';
+import { Bottleneck } from './bottleneck.jsx';
 import { bucketFor } from './history.jsx';
 import { href } from './router.js';
 import { ErrorBox, fmt, Loading, useQuery } from './util.jsx';
 
-const SPEC = `query($id: ID!) { asset(id: $id) { id name }
+const SPEC = `query($id: ID!) { asset(id: $id) { id name level }
   simulationSpec(assetId: $id) { model parameters { name value } measuredOutputs { pointId name scale offset } }
   simulationModels { name description parameters { name unit description default min max } outputs { name unit } } }`;
 const RUN = `mutation($id: ID!, $s: ScenarioInput!) { runSimulation(assetId: $id, scenario: $s) { id status } }`;
@@ -104,7 +105,8 @@ export function WhatIfPage({ id, ctx }) {
     <div>
       <h1>{asset ? asset.name : id} <span class="muted small">what-if</span></h1>
       <p><a href={href('asset', id)}>asset page</a></p>
-      {!spec || !model ? <p class="muted">This asset has no simulation model (its plant entry has no sim spec).</p>
+      {asset && asset.level === 'LINE' ? <Bottleneck id={id} can={ctx.can} /> : null}
+      {!spec || !model ? <p class="muted">This asset has no simulation model of its own (its plant entry has no sim spec).</p>
         : ctx.can('engineer') ? <Form id={id} spec={spec} model={model} onResult={setResult} />
           : <p class="muted">Simulation runs need the engineer role.</p>}
       {result ? (
