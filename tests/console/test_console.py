@@ -205,8 +205,23 @@ def test_operator_acknowledges_an_alert(console: Console, demo: Demo) -> None:
         'unit: "°C", minValue: 0, maxValue: 100, warnHigh: 50}]) { id } }'
         % (asset, uid, sensor, asset)
     )
+    subscribed: list[str] = []
+    console.page.on(
+        "websocket",
+        lambda ws: ws.on(
+            "framesent",
+            lambda f: subscribed.append(f) if isinstance(f, str) and "alerts(" in f else None,
+        ),
+    )
     try:
-        raise_an_alert(demo, asset, sensor)
+        console.login("operator")
+        console.open(f"#/asset/{asset}")
+        console.page.wait_for_selector("text=No alerts.")
+        deadline = time.monotonic() + 20
+        while not subscribed:  # the page asked for this asset's alert changes
+            assert time.monotonic() < deadline, "no alerts subscription sent"
+            console.page.wait_for_timeout(100)
+        raise_an_alert(demo, asset, sensor)  # the open page hears of it (alerts subscription)
         acknowledge_on_the_console(console, demo, asset)
     finally:
         demo.gql('mutation { deleteAsset(id: "%s", cascade: true) { deletedIds } }' % asset)
@@ -237,8 +252,6 @@ def raise_an_alert(demo: Demo, asset: str, sensor: str) -> None:
 
 def acknowledge_on_the_console(console: Console, demo: Demo, asset: str) -> None:
     page = console.page
-    console.login("operator")
-    console.open(f"#/asset/{asset}")
     row = page.wait_for_selector("tr[data-testid^='alert-']")
     row.query_selector("input").fill("seen on the console")
     row.scroll_into_view_if_needed()

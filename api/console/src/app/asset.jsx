@@ -66,6 +66,8 @@ function Sensors({ sensors, chosen, setChosen }) {
   );
 }
 
+const ALERT_CHANGES = `subscription($id: ID!) { alerts(assetId: $id, includeDescendants: false) { kind } }`;
+
 const ACK = `mutation($id: ID!, $note: String!) { acknowledgeAlert(id: $id, note: $note) {
   id state acknowledgedBy acknowledgeNote } }`;
 
@@ -109,7 +111,7 @@ const WRITE = `mutation($id: ID!, $value: Float!, $reason: String!) {
   writeSetpoint(actuatorId: $id, value: $value, reason: $reason) {
     id value status confirmedValue message requestedAt requestedBy } }`;
 
-function Setpoint({ a }) {
+function Setpoint({ a, onSent }) {
   const [value, setValue] = useState('');
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
@@ -122,6 +124,7 @@ function Setpoint({ a }) {
       const v = Number(value);
       if (value.trim() === '' || Number.isNaN(v)) throw Object.assign(new Error('enter a number'), { code: '' });
       setOutcome((await gql(WRITE, { id: a.id, value: v, reason })).writeSetpoint);
+      onSent();
     } catch (err) { setError(err); }
     setBusy(false);
   };
@@ -146,7 +149,7 @@ function Setpoint({ a }) {
   );
 }
 
-function Actuators({ actuators, can }) {
+function Actuators({ actuators, can, reload }) {
   if (!actuators.length) return null;
   return (
     <section class="panel">
@@ -155,7 +158,7 @@ function Actuators({ actuators, can }) {
         <div class="actuator" key={a.id} data-testid={`actuator-${a.id}`}>
           <h3>{a.name || a.id} <span class="muted small">{a.id}</span></h3>
           <p>limits <b data-testid="limits">{range(a.minValue, a.maxValue, a.unit)}</b></p>
-          {can('operator') ? <Setpoint a={a} /> : <p class="muted small">Setpoints need the operator role.</p>}
+          {can('operator') ? <Setpoint a={a} onSent={reload} /> : <p class="muted small">Setpoints need the operator role.</p>}
           {a.commands.length ? (
             <details>
               <summary>recent commands</summary>
@@ -224,6 +227,8 @@ export function AssetPage({ id, ctx }) {
   const q = useQuery(ASSET, { id }, [id]);
   const [chosen, setChosen] = useState([]);
   const a = q.data && q.data.asset;
+  // alerts raised, cleared or acknowledged on this asset refresh the page's data
+  useEffect(() => subscribe(ALERT_CHANGES, { id }, () => q.reload(), () => {}), [id]);
   useEffect(() => {
     if (a) {
       ctx.setFocus(a.ancestors.map((x) => x.id));
@@ -248,7 +253,7 @@ export function AssetPage({ id, ctx }) {
       {a.sensors.length ? <History sensors={a.sensors} chosen={chosen} /> : null}
       {ctx.features.analytics ? <Analytics id={a.id} selection={ctx.features.analytics} /> : null}
       <Alerts alerts={a.alerts} can={ctx.can} reload={q.reload} />
-      <Actuators actuators={a.actuators} can={ctx.can} />
+      <Actuators actuators={a.actuators} can={ctx.can} reload={q.reload} />
       <Maintenance events={a.maintenance.nodes} orders={a.workOrders} />
     </div>
   );
