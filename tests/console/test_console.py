@@ -6,6 +6,7 @@ setpoint form. Expected values come from the API itself, asked over HTTP."""
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import time
 import uuid
@@ -13,6 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from tests.console.conftest import NAMES, TOKENS, Console, Demo
 
@@ -396,3 +400,31 @@ def test_sign_out_forgets_the_token(console: Console, role: str) -> None:
     console.page.click("header >> text=Sign out")
     console.page.wait_for_selector("input[name=token]")
     assert console.page.evaluate("sessionStorage.getItem('twinql.token')") is None
+
+
+def test_anonymous_reader_browses_read_only(console: Console, demo: Demo) -> None:
+    session = httpx.get(demo.base + "/console/session").json()
+    assert session["anonymousRead"]  # the demo listens on loopback only
+    page = console.page
+    console.open()
+    page.click("text=Browse read-only without a token")
+    assert "anonymous" in page.inner_text("[data-testid=who]")
+    console.open(f"#/asset/{ASSET}")
+    page.wait_for_selector(f"[data-testid='actuator-{ACTUATOR}']")
+    assert page.locator("form[data-testid^='setpoint-']").count() == 0
+    # live values need a token: the page shows the API's refusal (its close reason)
+    code, _, message = refusal_without_token(demo).partition(": ")
+    error = page.wait_for_selector("[role=alert]").inner_text()
+    assert message in error and code in error
+    page.reload()  # the choice holds for the tab
+    assert "anonymous" in page.wait_for_selector("[data-testid=who]").inner_text()
+
+
+def refusal_without_token(demo: Demo) -> str:
+    url = demo.base.replace("http", "ws", 1) + "/graphql"
+    with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+        ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    return closed.value.rcvd.reason

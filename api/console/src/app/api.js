@@ -52,7 +52,11 @@ let client = null;
 
 function toError(e) {
   if (Array.isArray(e) && e.length) return new ApiError(e[0].message, e[0].extensions && e[0].extensions.code);
-  if (e && typeof e.reason === 'string') return new ApiError(e.reason || `connection closed (${e.code})`, 'CLOSED');
+  if (e && typeof e.reason === 'string') {
+    const coded = /^([A-Z_]+): (.*)$/s.exec(e.reason); // the API's "CODE: message"
+    if (coded) return new ApiError(coded[2], coded[1]);
+    return new ApiError(e.reason || `connection closed (${e.code})`, 'CLOSED');
+  }
   return new ApiError(String(e && e.message || e), '');
 }
 
@@ -62,6 +66,9 @@ function ws() {
       url: location.origin.replace(/^http/, 'ws') + '/graphql',
       connectionParams: () => (session.token ? { Authorization: `Bearer ${session.token}` } : {}),
       retryAttempts: 20,
+      // 4403: the API refused the token (its words are the close reason); retrying
+      // would not change that, so the subscriber sees the refusal at once.
+      shouldRetry: (e) => !(e && e.code === 4403),
     });
   }
   return client;

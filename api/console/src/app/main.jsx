@@ -11,6 +11,8 @@ import { ErrorBox } from './util.jsx';
 import { WhatIfPage } from './whatif.jsx';
 import './style.css';
 
+const ANONYMOUS = 'twinql.anonymous'; // read-only browsing chosen for this tab
+
 function Login({ onLogin, anonymousRead }) {
   const [token, setToken] = useState('');
   const [error, setError] = useState(null);
@@ -24,7 +26,11 @@ function Login({ onLogin, anonymousRead }) {
     } catch (err) { setError(err); }
   };
   const anonymous = async () => {
-    try { onLogin(await whoami('')); } catch (err) { setError(err); }
+    try {
+      const who = await whoami('');
+      sessionStorage.setItem(ANONYMOUS, '1');
+      onLogin(who);
+    } catch (err) { setError(err); }
   };
   return (
     <main class="login">
@@ -54,7 +60,7 @@ function App() {
   useEffect(() => {
     whoami(session.token).then((w) => {
       setAnonymousRead(w.anonymousRead);
-      setWho(session.token ? w : null);
+      setWho(session.token || (w.anonymousRead && sessionStorage.getItem(ANONYMOUS)) ? w : null);
     }, () => { session.set(''); setWho(null); });
   }, []);
   useEffect(() => {
@@ -64,7 +70,7 @@ function App() {
   if (who === undefined) return <p class="muted pad">loading…</p>;
   if (!who) return <Login onLogin={setWho} anonymousRead={anonymousRead} />;
   const can = (role) => who.roles.includes(role);
-  const logout = () => { session.set(''); closeSubscriptions(); setWho(null); };
+  const logout = () => { session.set(''); sessionStorage.removeItem(ANONYMOUS); closeSubscriptions(); setWho(null); };
   const ctx = { can, features, setFocus, who };
 
   let page;
