@@ -148,6 +148,9 @@ def test_history_chart_follows_the_range_picker(console: Console, demo: Demo) ->
     )
     info = page.inner_text("[data-testid=history-info]")
     assert "of 1s" in info and 0 < int(info.split()[0]) <= 301  # 5 min in 1 s buckets
+    page.wait_for_function(  # the first live values arrived (for the screenshot)
+        "() => document.querySelector('section.panel h2 span').textContent === 'live'"
+    )
     page.locator("[data-testid=history-chart]").scroll_into_view_if_needed()
     console.screenshot("history")
 

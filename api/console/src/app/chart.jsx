@@ -26,7 +26,7 @@ export function Chart({ xs, lines, height = 260, testid = 'chart' }) {
         spanGaps: !!l.spanGaps,
         points: { show: false },
       }))],
-      axes: [{}, ...units.slice(0, 2).map((u, i) => ({
+      axes: [{ space: 90 }, ...units.slice(0, 2).map((u, i) => ({
         scale: u, label: u, side: i === 0 ? 3 : 1, grid: { show: i === 0 }, size: 60,
       }))],
     };
