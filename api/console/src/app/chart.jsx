@@ -5,6 +5,8 @@ import 'uplot/dist/uPlot.min.css';
 
 const COLOURS = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#4b5563'];
 
+const colour = (l, i) => l.colour || COLOURS[i % COLOURS.length];
+
 /** lines: [{label, unit, values, dash?, colour?, spanGaps?}], xs: epoch seconds. */
 export function Chart({ xs, lines, height = 260, testid = 'chart' }) {
   const box = useRef(null);
@@ -20,11 +22,13 @@ export function Chart({ xs, lines, height = 260, testid = 'chart' }) {
       series: [{}, ...lines.map((l, i) => ({
         label: l.label,
         scale: l.unit || '',
-        stroke: l.colour || COLOURS[i % COLOURS.length],
+        stroke: colour(l, i),
         dash: l.dash,
         width: 1.5,
         spanGaps: !!l.spanGaps,
-        points: { show: false },
+        // sparse series (a fresh plant, a wide range) show their points: a lone bucket
+        // between empty ones draws no line
+        points: { show: l.values.filter((v) => v !== null).length < 100, size: 5, fill: colour(l, i) },
       }))],
       axes: [{ space: 90 }, ...units.slice(0, 2).map((u, i) => ({
         scale: u, label: u, side: i === 0 ? 3 : 1, grid: { show: i === 0 }, size: 60,
