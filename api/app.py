@@ -1,4 +1,5 @@
-"""The ASGI app: GraphQL (HTTP, GraphiQL, WebSocket subscriptions), /healthz, /readyz.
+"""The ASGI app: GraphQL (HTTP, GraphiQL, WebSocket subscriptions), /healthz, /readyz,
+the operator console at / (``api.console``).
 
 ``create_app`` opens the services (``api.services.container.open_services``) for the
 app's lifespan; until they run, GraphQL answers UNAVAILABLE and /readyz "starting".
@@ -32,6 +33,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from api.console import routes as console_routes
 from api.context import Context
 from api.ide import graphiql_html
 from api.ide import routes as ide_routes
@@ -207,6 +209,7 @@ def create_app(
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *ide_routes(),
+        *console_routes(),
     ]
     middleware: list[Middleware] = []
     if settings.cors_origins:

@@ -43,7 +43,7 @@ Point TWINQL_NEO4J_URI, TWINQL_QUESTDB_URL or TWINQL_MQTT_URL at real servers to
 
 _EPILOG = """\
 examples:
-  twinql demo                      start with the example plant, GraphiQL at /graphql
+  twinql demo                      start with the example plant, console at /, GraphiQL at /graphql
   twinql serve --port 9000         serve whatever the data directory holds
   twinql load plant.yaml           import a plant description (idempotent)
   twinql export-schema -o schema.graphql
@@ -319,7 +319,7 @@ class _OneLineStartupErrors:
 def _banner(settings: Settings, services: Services, extra: Sequence[str] = ()) -> None:
     admin = services.tokens.first("admin")
     url = f"http://{settings.host}:{settings.port}/graphql"
-    lines = [f"twinql is ready: GraphiQL at {url}"]
+    lines = [f"twinql is ready: console at {url.removesuffix('graphql')}, GraphiQL at {url}"]
     if admin and not settings.tokens:
         lines.append(
             f"mutations and subscriptions need a token, e.g. header "
