@@ -126,3 +126,33 @@ def test_javascript_examples_parse(tmp_path: Path) -> None:
         script.write_text(source, encoding="utf-8")
         done = subprocess.run([node, "--check", str(script)], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
+
+
+def test_metrics_named_in_the_operations_guide_exist() -> None:
+    from dataclasses import fields
+
+    from api.status.prometheus import render_metrics
+    from api.status.snapshot import ConnectorCounts, SimulationSlots, StatusSnapshot
+    from ingest.connectors.base import ConnectorState
+    from ingest.pipeline.writer import WriterStats
+
+    def zeros(cls: type) -> dict[str, int]:
+        return {f.name: 0 for f in fields(cls) if f.name != "by_state"}
+
+    everything = StatusSnapshot(
+        started=True,
+        ingest=WriterStats(**zeros(WriterStats)),  # type: ignore[arg-type]
+        bus_published=0,
+        bus_subscribers=0,
+        latest_cache_size=0,
+        connectors=ConnectorCounts(
+            by_state={s.value: 0 for s in ConnectorState},
+            **zeros(ConnectorCounts),  # type: ignore[arg-type]
+        ),
+        simulation=SimulationSlots(in_use=0, slots=16),
+    )
+    exposed = set(re.findall(r"^# TYPE (twinql_\w+)", render_metrics(everything), re.M))
+    named = set(re.findall(r"\b(twinql_\w+)", (DOCS / "operations.md").read_text()))
+    assert named and named <= exposed, named - exposed
+    states = set(re.findall(r'state="(\w+)"', (DOCS / "operations.md").read_text()))
+    assert states <= {s.value for s in ConnectorState}
