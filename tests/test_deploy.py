@@ -62,7 +62,9 @@ def _compose() -> str:
     binary = shutil.which("docker-compose")
     if binary is None:
         if os.environ.get("CI"):
-            pytest.fail("docker-compose is missing: .ci/run installs it (apt package docker-compose)")
+            pytest.fail(
+                "docker-compose is missing: .ci/run installs it (apt package docker-compose)"
+            )
         pytest.skip("docker-compose is not installed (.ci/run installs it in CI)")
     return binary
 
