@@ -1,22 +1,9 @@
 """Settings, read once from the environment by the composition root.
 
-| variable | meaning | default |
-|---|---|---|
-| TWINQL_DATA_DIR | where embedded stores keep their files | ./.twinql |
-| TWINQL_HOST / TWINQL_PORT | where the API listens | 127.0.0.1 / 8000 |
-| TWINQL_NEO4J_URI | Bolt URI of Neo4j 5; unset: the embedded graph server | unset |
-| TWINQL_NEO4J_USER / _PASSWORD / _DATABASE | Neo4j credentials and database | neo4j / "" / neo4j |
-| TWINQL_GRAPH_HEAP | heap of the embedded graph server | 1g |
-| TWINQL_QUESTDB_URL | QuestDB HTTP URL (ILP writes); unset: DuckDB in the data dir | unset |
-| TWINQL_QUESTDB_PG_PORT / _USER / _PASSWORD | QuestDB PostgreSQL-wire reads | 8812 / admin / quest |
-| TWINQL_MQTT_URL | MQTT broker for device connectivity | unset |
-| TWINQL_INSTANCE_ID | this process among several twinql instances (MQTT client ids and sessions) | host name and API port |
-| TWINQL_RESYNC_S | seconds between checks of the graph's data sources for changes made elsewhere (another instance, ``twinql load``); 0: off | 30 |
-| TWINQL_TOKENS | API tokens, ``token:role[:name]`` separated by commas | a generated file |
-| TWINQL_ANONYMOUS_READ | let callers without a token run queries | true on loopback |
-| TWINQL_MAX_DEPTH / TWINQL_MAX_COST | GraphQL query depth and cost limits | 12 / 100000 |
-| TWINQL_CORS_ORIGINS | browser origins allowed to call the API from other sites, comma-separated (``https://hmi.example.com``; ``*`` for any) | none |
-| TWINQL_NUMBA_CACHE_DIR | where compiled simulation code is cached (never inside the installed package) | $XDG_CACHE_HOME/twinql/numba, else ~/.cache/twinql/numba |
+``VARIABLES`` declares every ``TWINQL_*`` variable: the ``Settings`` field it sets, how its
+text is read, what it means and its default. ``Settings.from_env`` reads exactly those;
+``python -m api.settings --markdown`` prints them as the configuration reference that
+docs/operations.md carries (a test keeps that copy current).
 """
 
 from __future__ import annotations
@@ -24,13 +11,13 @@ from __future__ import annotations
 import os
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from graph.errors import ValidationError
 
-__all__ = ["Settings"]
+__all__ = ["VARIABLES", "Settings", "Variable", "reference_markdown"]
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -72,6 +59,153 @@ def _origins(value: str, name: str) -> tuple[str, ...]:
     return origins
 
 
+def _text(value: str, name: str) -> str:
+    return value
+
+
+def _path(value: str, name: str) -> Path:
+    return Path(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """One environment variable: the ``Settings`` field it sets, how its text is read,
+    what it means and its default (as the reference shows it)."""
+
+    name: str
+    attr: str
+    parse: Callable[[str, str], object]
+    meaning: str
+    default: str
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "TWINQL_DATA_DIR",
+        "data_dir",
+        _path,
+        "where twinql keeps its files: the embedded graph server (graph/), the DuckDB "
+        "readings (readings.duckdb), the spill log (spill/) and the generated tokens.json",
+        "./.twinql",
+    ),
+    Variable("TWINQL_HOST", "host", _text, "address the API listens on", "127.0.0.1"),
+    Variable("TWINQL_PORT", "port", _int, "port the API listens on", "8000"),
+    Variable(
+        "TWINQL_NEO4J_URI",
+        "neo4j_uri",
+        _text,
+        "Bolt URI of Neo4j 5 (bolt://host:7687 or neo4j://...); unset: the "
+        "embedded graph server in the data directory",
+        "unset",
+    ),
+    Variable("TWINQL_NEO4J_USER", "neo4j_user", _text, "Neo4j user", "neo4j"),
+    Variable("TWINQL_NEO4J_PASSWORD", "neo4j_password", _text, "Neo4j password", "empty"),
+    Variable("TWINQL_NEO4J_DATABASE", "neo4j_database", _text, "Neo4j database", "neo4j"),
+    Variable(
+        "TWINQL_GRAPH_HEAP",
+        "graph_heap",
+        _text,
+        "Java heap of the embedded graph server (-Xmx syntax: 512m, 2g)",
+        "1g",
+    ),
+    Variable(
+        "TWINQL_QUESTDB_URL",
+        "questdb_url",
+        _text,
+        "QuestDB HTTP URL, for ILP writes (reads go over PostgreSQL wire to the same "
+        "host); unset: DuckDB in the data directory",
+        "unset",
+    ),
+    Variable(
+        "TWINQL_QUESTDB_PG_PORT",
+        "questdb_pg_port",
+        _int,
+        "QuestDB's PostgreSQL-wire port (reads)",
+        "8812",
+    ),
+    Variable("TWINQL_QUESTDB_USER", "questdb_user", _text, "QuestDB PostgreSQL-wire user", "admin"),
+    Variable(
+        "TWINQL_QUESTDB_PASSWORD",
+        "questdb_password",
+        _text,
+        "QuestDB PostgreSQL-wire password",
+        "quest",
+    ),
+    Variable(
+        "TWINQL_MQTT_URL",
+        "mqtt_url",
+        _text,
+        "MQTT broker for device connectivity (mqtt://host:1883, mqtts:// for TLS)",
+        "unset",
+    ),
+    Variable(
+        "TWINQL_INSTANCE_ID",
+        "instance_id",
+        _text,
+        "this process among several twinql instances: part of its MQTT client ids, so "
+        "keep it stable across restarts for the broker to keep its sessions",
+        "host name and API port",
+    ),
+    Variable(
+        "TWINQL_RESYNC_S",
+        "resync_s",
+        _seconds,
+        "seconds between checks of the graph's data sources for edits made elsewhere "
+        "(another instance, twinql load); 0 turns the check off",
+        "30",
+    ),
+    Variable(
+        "TWINQL_TOKENS",
+        "tokens",
+        _text,
+        "API tokens, comma separated, each token:role[:name[:scope|scope]] (tokens of "
+        "16 characters or more; scopes are asset ids); unset: tokens.json in the data "
+        "directory, created with an admin and an operator token on first start",
+        "unset",
+    ),
+    Variable(
+        "TWINQL_ANONYMOUS_READ",
+        "anonymous_read",
+        _bool,
+        "let callers without a token run queries and read /metrics (true or false)",
+        "true when the host is a loopback address",
+    ),
+    Variable("TWINQL_MAX_DEPTH", "max_depth", _int, "GraphQL query depth limit", "12"),
+    Variable("TWINQL_MAX_COST", "max_cost", _int, "GraphQL query estimated cost limit", "100000"),
+    Variable(
+        "TWINQL_CORS_ORIGINS",
+        "cors_origins",
+        _origins,
+        "browser origins allowed to call the API from another site, comma separated "
+        "(https://hmi.example.com; * for any)",
+        "none",
+    ),
+    Variable(
+        "TWINQL_NUMBA_CACHE_DIR",
+        "numba_cache_dir",
+        _path,
+        "where compiled simulation code is cached (never inside the installed package)",
+        "$XDG_CACHE_HOME/twinql/numba, else ~/.cache/twinql/numba",
+    ),
+    Variable(
+        "TWINQL_LOG_LEVEL",
+        "log_level",
+        _text,
+        "log level: debug, info, warning, error (the --log-level option wins)",
+        "info",
+    ),
+)
+
+
+def reference_markdown(variables: Sequence[Variable] = VARIABLES) -> str:
+    """The variables as a Markdown table (the configuration reference)."""
+    lines = ["| variable | meaning | default |", "|---|---|---|"]
+    for v in variables:
+        meaning, default = (text.replace("|", "\\|") for text in (v.meaning, v.default))
+        lines.append(f"| `{v.name}` | {meaning} | {default} |")
+    return "\n".join(lines) + "\n"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = Path(".twinql")
@@ -101,49 +235,14 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         env = os.environ if env is None else env
-        s = cls()
-        get = env.get
         values: dict[str, object] = {}
-        if v := get("TWINQL_DATA_DIR"):
-            values["data_dir"] = Path(v)
-        if v := get("TWINQL_HOST"):
-            values["host"] = v
-        if v := get("TWINQL_PORT"):
-            values["port"] = _int(v, "TWINQL_PORT")
-        for key, attr in (
-            ("TWINQL_NEO4J_URI", "neo4j_uri"),
-            ("TWINQL_NEO4J_USER", "neo4j_user"),
-            ("TWINQL_NEO4J_PASSWORD", "neo4j_password"),
-            ("TWINQL_NEO4J_DATABASE", "neo4j_database"),
-            ("TWINQL_GRAPH_HEAP", "graph_heap"),
-            ("TWINQL_QUESTDB_URL", "questdb_url"),
-            ("TWINQL_QUESTDB_USER", "questdb_user"),
-            ("TWINQL_QUESTDB_PASSWORD", "questdb_password"),
-            ("TWINQL_MQTT_URL", "mqtt_url"),
-            ("TWINQL_INSTANCE_ID", "instance_id"),
-            ("TWINQL_TOKENS", "tokens"),
-            ("TWINQL_LOG_LEVEL", "log_level"),
-        ):
-            if v := get(key):
-                values[attr] = v
-        if v := get("TWINQL_ANONYMOUS_READ"):
-            values["anonymous_read"] = _bool(v, "TWINQL_ANONYMOUS_READ")
-        if v := get("TWINQL_QUESTDB_PG_PORT"):
-            values["questdb_pg_port"] = _int(v, "TWINQL_QUESTDB_PG_PORT")
-        if v := get("TWINQL_MAX_DEPTH"):
-            values["max_depth"] = _int(v, "TWINQL_MAX_DEPTH")
-        if v := get("TWINQL_MAX_COST"):
-            values["max_cost"] = _int(v, "TWINQL_MAX_COST")
-        if v := get("TWINQL_CORS_ORIGINS"):
-            values["cors_origins"] = _origins(v, "TWINQL_CORS_ORIGINS")
-        if v := get("TWINQL_NUMBA_CACHE_DIR"):
-            values["numba_cache_dir"] = Path(v)
-        if v := get("XDG_CACHE_HOME"):
+        for var in VARIABLES:
+            if text := env.get(var.name):
+                values[var.attr] = var.parse(text, var.name)
+        if v := env.get("XDG_CACHE_HOME"):  # not twinql's: the platform's cache root
             values["xdg_cache_home"] = v
-        if v := get("TWINQL_RESYNC_S"):
-            values["resync_s"] = _seconds(v, "TWINQL_RESYNC_S")
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return replace(s, **values)  # type: ignore[arg-type]
+        return replace(cls(), **values)  # type: ignore[arg-type]
 
     @property
     def effective_instance_id(self) -> str:
@@ -157,3 +256,11 @@ class Settings:
         if self.anonymous_read is not None:
             return self.anonymous_read
         return self.host in _LOOPBACK
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--markdown"]:
+        sys.exit("usage: python -m api.settings --markdown")
+    sys.stdout.write(reference_markdown())

@@ -1,4 +1,7 @@
-"""Plant file fields: value converters and the key specs of each kind of entry."""
+"""Plant file fields: value converters and the key specs of each kind of entry.
+
+Each converter also says, as a JSON Schema fragment (``json_schema_of``), which values it
+takes: ``graph.plantfile.schema`` builds the plant file's JSON Schema from these specs."""
 
 from __future__ import annotations
 
@@ -22,6 +25,18 @@ from graph.plantfile.text import kind_of
 
 if TYPE_CHECKING:
     from graph.plantfile.spec import StateTarget
+
+
+_SCHEMAS: dict[object, dict[str, object]] = {}
+
+
+def _described(conv: Callable[[object], object], fragment: dict[str, object]) -> None:
+    _SCHEMAS[conv] = fragment
+
+
+def json_schema_of(conv: Callable[[object], object]) -> dict[str, object]:
+    """The JSON Schema fragment of the values ``conv`` accepts (KeyError: undescribed)."""
+    return dict(_SCHEMAS[conv])
 
 
 class BadValue(Exception):
@@ -96,6 +111,7 @@ def _ranged(lo: float, hi: float) -> Callable[[object], float]:
             raise BadValue(f"must be within [{lo:g}, {hi:g}], got {v!r}")
         return out
 
+    _described(conv, {"type": "number", "minimum": lo, "maximum": hi})
     return conv
 
 
@@ -121,6 +137,7 @@ def _choice(choices: Iterable[str], what: str) -> Callable[[object], str]:
             raise BadValue(f"unknown {what} {shown!r}{hint}; expected one of {', '.join(allowed)}")
         return v
 
+    _described(conv, {"enum": list(allowed)})
     return conv
 
 
@@ -232,6 +249,28 @@ ORDER: Spec = {
 TOP: tuple[str, ...] = ("version", "name", "description", "assets", "data_sources", "relations")
 TOP += ("maintenance", "work_orders")
 MODBUS_ADDRESS = re.compile(r"^(hr|ir|coil|di):\d{1,5}$")
+
+_FRAGMENTS: tuple[tuple[Callable[[object], object], dict[str, object]], ...] = (
+    (text_field, {"type": "string"}),
+    (_name, {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "\\S"}),
+    (ident, {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:\\-]{0,127}$"}),
+    (number, {"type": "number"}),
+    (_positive, {"type": "number", "exclusiveMinimum": 0}),
+    (_nonneg, {"type": "number", "minimum": 0}),
+    (_count, {"type": "integer", "minimum": 0}),
+    (_priority, {"type": "integer", "minimum": 1, "maximum": 5}),
+    (_time, {"type": "string", "format": "date-time", "pattern": _RFC3339.pattern}),
+    (_mapping, {"type": "object"}),
+    (
+        _data_type,
+        {
+            "type": "string",
+            "pattern": f"^({'|'.join(DATA_TYPES)})(:({'|'.join(_WORD_ORDERS)}))?$",
+        },
+    ),
+)
+for _conv, _fragment in _FRAGMENTS:
+    _described(_conv, _fragment)
 
 
 def state_target(v: object) -> StateTarget:
