@@ -32,9 +32,11 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from api.common.body_limit import BodyLimit
 from api.context import Context
 from api.ide import graphiql_html
 from api.ide import routes as ide_routes
+from api.limits import oversized_variable_list
 from api.live.transport import TwinqlTransportWSHandler, operation_refusal
 from api.readings.http import routes as readings_routes
 from api.schema import build_schema
@@ -94,6 +96,9 @@ class TwinqlGraphQL(GraphQL):
         allowed = {OperationType.QUERY, OperationType.MUTATION}
         if request_adapter.method == "GET":
             allowed = {OperationType.QUERY}
+        if reason := oversized_variable_list(request_data.variables):
+            error = GraphQLError(reason, extensions={"code": "VALIDATION"})
+            return ExecutionResult(data=None, errors=[error])
         try:
             return await self.schema.execute(
                 request_data.query,
@@ -221,4 +226,5 @@ def create_app(
                 max_age=600,
             )
         )
+    middleware.append(Middleware(BodyLimit, max_body=settings.max_body))
     return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

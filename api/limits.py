@@ -40,7 +40,14 @@ from graphql import (
     VariableNode,
 )
 
-__all__ = ["LIST_FIELDS", "Measure", "document_limits_rule", "measure"]
+__all__ = [
+    "LIST_FIELDS",
+    "MAX_VARIABLE_LIST",
+    "Measure",
+    "document_limits_rule",
+    "measure",
+    "oversized_variable_list",
+]
 
 LIST_FIELDS = {
     "children": 50,
@@ -71,6 +78,8 @@ LIST_FIELDS = {
     "alerts": 20,
 }
 _SIZE_ARGS = ("first", "limit")
+# No field takes a longer list than a batch (api.assets.mutations.MAX_BATCH).
+MAX_VARIABLE_LIST = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,3 +232,21 @@ def document_limits_rule(
                     )
 
     return DocumentLimits
+
+
+def oversized_variable_list(variables: object, limit: int = MAX_VARIABLE_LIST) -> str | None:
+    """Why ``variables`` (as decoded from JSON) are refused before GraphQL coerces them:
+    a list longer than ``limit`` items anywhere in them; None when none is."""
+    stack = [variables]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            if len(value) > limit:
+                return (
+                    f"a variable holds a list of {len(value)} items; "
+                    f"no field takes more than {limit}"
+                )
+            stack.extend(value)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+    return None

@@ -16,6 +16,7 @@
 | TWINQL_ANONYMOUS_READ | let callers without a token run queries | true on loopback |
 | TWINQL_MAX_DEPTH / TWINQL_MAX_COST | GraphQL query depth and cost limits | 12 / 100000 |
 | TWINQL_CORS_ORIGINS | browser origins allowed to call the API from other sites, comma-separated (``https://hmi.example.com``; ``*`` for any) | none |
+| TWINQL_MAX_BODY | largest HTTP request body, in bytes, on every route (413 above it); at least twice importPlant's 32 MiB document limit, so any plant document fits JSON-escaped | 67108864 (64 MiB) |
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class Settings:
     anonymous_read: bool | None = None
     max_depth: int = 12
     max_cost: int = 100_000
+    max_body: int = 64 * 1024 * 1024
     log_level: str = "info"
     cors_origins: tuple[str, ...] = ()
 
@@ -133,6 +135,10 @@ class Settings:
             values["max_cost"] = _int(v, "TWINQL_MAX_COST")
         if v := get("TWINQL_CORS_ORIGINS"):
             values["cors_origins"] = _origins(v, "TWINQL_CORS_ORIGINS")
+        if v := get("TWINQL_MAX_BODY"):
+            values["max_body"] = max_body = _int(v, "TWINQL_MAX_BODY")
+            if max_body < 1024:
+                raise ValidationError(f"TWINQL_MAX_BODY must be at least 1024 bytes, got {v!r}")
         if v := get("TWINQL_RESYNC_S"):
             values["resync_s"] = _seconds(v, "TWINQL_RESYNC_S")
         values.update({k: v for k, v in overrides.items() if v is not None})
