@@ -16,7 +16,6 @@ answer ``{"error": {"code", "message"}}`` (400 and 413 keep the counts beside it
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from starlette.requests import ClientDisconnect, Request
@@ -26,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 from api.services.container import Services
 from graph.errors import Forbidden, TwinqlError, Unauthenticated, ValidationError
 from ingest.pipeline import IngestResult
+from ingest.pipeline.httpparse import decode_json
 
 __all__ = ["MAX_BODY", "ingest_endpoint", "routes"]
 
@@ -92,9 +92,8 @@ def _body_fault(body: bytes, media: str, result: IngestResult, max_items: int) -
     if _is_ndjson(text, media):
         lines = sum(1 for line in text.splitlines() if line.strip())
         return 413 if lines > max_items else None
-    try:
-        decoded = json.loads(text)
-    except json.JSONDecodeError:
+    decoded, problem = decode_json(text)
+    if problem is not None:
         return 400
     if isinstance(decoded, list) and len(decoded) > max_items:
         return 413
