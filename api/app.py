@@ -33,6 +33,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from api.common.body_limit import BodyLimit
+from api.common.hosts import HostGuard
 from api.context import Context
 from api.ide import graphiql_html
 from api.ide import routes as ide_routes
@@ -226,5 +227,12 @@ def create_app(
                 max_age=600,
             )
         )
+    # Inside CORS (which answers preflights itself), before everything else: a foreign
+    # Host or Origin reaches no route.
+    middleware.append(
+        Middleware(
+            HostGuard, allowed=settings.effective_allowed_hosts, origins=settings.cors_origins
+        )
+    )
     middleware.append(Middleware(BodyLimit, max_body=settings.max_body))
     return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

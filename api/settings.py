@@ -16,6 +16,7 @@
 | TWINQL_ANONYMOUS_READ | let callers without a token run queries | true on loopback |
 | TWINQL_MAX_DEPTH / TWINQL_MAX_COST | GraphQL query depth and cost limits | 12 / 100000 |
 | TWINQL_CORS_ORIGINS | browser origins allowed to call the API from other sites, comma-separated (``https://hmi.example.com``; ``*`` for any) | none |
+| TWINQL_ALLOWED_HOSTS | host names this twinql answers to (Host header) and pages may call it from (Origin), comma separated; ``.example.com`` allows subdomains, ``*`` any (421/403 otherwise) | localhost, 127.0.0.1, ::1 on loopback, else * |
 | TWINQL_MAX_BODY | largest HTTP request body, in bytes, on every route (413 above it); at least twice importPlant's 32 MiB document limit, so any plant document fits JSON-escaped | 67108864 (64 MiB) |
 """
 
@@ -94,6 +95,7 @@ class Settings:
     max_depth: int = 12
     max_cost: int = 100_000
     max_body: int = 64 * 1024 * 1024
+    allowed_hosts: tuple[str, ...] | None = None
     log_level: str = "info"
     cors_origins: tuple[str, ...] = ()
 
@@ -135,6 +137,11 @@ class Settings:
             values["max_cost"] = _int(v, "TWINQL_MAX_COST")
         if v := get("TWINQL_CORS_ORIGINS"):
             values["cors_origins"] = _origins(v, "TWINQL_CORS_ORIGINS")
+        if v := get("TWINQL_ALLOWED_HOSTS"):
+            hosts = tuple(h.strip().lower() for h in v.split(",") if h.strip())
+            if not hosts:
+                raise ValidationError("TWINQL_ALLOWED_HOSTS names no host")
+            values["allowed_hosts"] = hosts
         if v := get("TWINQL_MAX_BODY"):
             values["max_body"] = max_body = _int(v, "TWINQL_MAX_BODY")
             if max_body < 1024:
@@ -150,6 +157,16 @@ class Settings:
         host never share an MQTT client id (the broker would take the session from one
         to give it to the other, in turns)."""
         return self.instance_id or f"{socket.gethostname() or 'twinql'}-{self.port}"
+
+    @property
+    def effective_allowed_hosts(self) -> tuple[str, ...]:
+        """TWINQL_ALLOWED_HOSTS, else the loopback names when listening on loopback (a
+        page rebinding its name to 127.0.0.1 is refused), else any host."""
+        if self.allowed_hosts is not None:
+            return self.allowed_hosts
+        if self.host in _LOOPBACK:
+            return ("localhost", "127.0.0.1", "::1")
+        return ("*",)
 
     @property
     def allow_anonymous_read(self) -> bool:
