@@ -33,6 +33,7 @@ from api.common.types import JSON
 from api.permissions import needs
 from graph.errors import ValidationError
 from graph.plantfile import parse_plant
+from graph.redact import redact_url
 from sim import MODELS
 
 MAX_BATCH = 10_000
@@ -106,7 +107,9 @@ class GraphMutation:
             seconds=report.seconds,
             endpoint_changes=[
                 EndpointChangeNode(
-                    source_id=strawberry.ID(c.source_id), before=c.before, after=c.after
+                    source_id=strawberry.ID(c.source_id),
+                    before=redact_url(c.before),
+                    after=redact_url(c.after),
                 )
                 for c in report.endpoint_changes
             ],
