@@ -29,6 +29,14 @@ from api.assets.types import (
     SensorNode,
     WorkOrderNode,
 )
+from api.common.scoping import (
+    actuators_in_scope,
+    assets_in_scope,
+    place_in_scope,
+    relations_in_scope,
+    sensors_in_scope,
+    whole_plant,
+)
 from api.common.types import JSON
 from api.permissions import needs
 from graph.errors import ValidationError
@@ -91,6 +99,7 @@ class GraphMutation:
     async def import_plant(
         self, info: Info, document: str, format: PlantFormat | None = None
     ) -> ImportResult:
+        whole_plant(info, "importPlant")
         if len(document) > MAX_PLANT_DOCUMENT:
             raise ValidationError(f"plant documents are limited to {MAX_PLANT_DOCUMENT} bytes")
         plant = parse_plant(
@@ -122,6 +131,7 @@ class GraphMutation:
     async def upsert_assets(self, info: Info, assets: list[AssetInput]) -> list[AssetNode]:
         _check_batch(assets, "assets")
         domain = [a.to_domain() for a in assets]
+        await place_in_scope(info, domain)
         found = await info.context.services.registry.upsert_assets(domain)
         return [AssetNode.from_domain(found[a.id]) for a in domain]
 
@@ -136,6 +146,7 @@ class GraphMutation:
     async def delete_asset(
         self, info: Info, id: strawberry.ID, cascade: bool = False
     ) -> DeleteResult:
+        await assets_in_scope(info, [str(id)])
         ids = await info.context.services.registry.delete_asset(str(id), cascade=cascade)
         return DeleteResult(deleted_ids=[strawberry.ID(i) for i in ids])
 
@@ -143,6 +154,7 @@ class GraphMutation:
     async def upsert_sensors(self, info: Info, sensors: list[SensorInput]) -> list[SensorNode]:
         _check_batch(sensors, "sensors")
         domain = [s.to_domain() for s in sensors]
+        await sensors_in_scope(info, [s.id for s in domain], domain)
         await info.context.services.registry.upsert_sensors(domain)
         return [SensorNode.from_domain(s) for s in domain]
 
@@ -155,6 +167,7 @@ class GraphMutation:
     async def delete_sensor(
         self, info: Info, id: strawberry.ID, cascade: bool = False
     ) -> DeleteResult:
+        await sensors_in_scope(info, [str(id)])
         await info.context.services.registry.delete_sensor(str(id), cascade=cascade)
         return DeleteResult(deleted_ids=[id])
 
@@ -164,6 +177,7 @@ class GraphMutation:
     ) -> list[ActuatorNode]:
         _check_batch(actuators, "actuators")
         domain = [x.to_domain() for x in actuators]
+        await actuators_in_scope(info, [x.id for x in domain], domain)
         await info.context.services.registry.upsert_actuators(domain)
         return [ActuatorNode.from_domain(x) for x in domain]
 
@@ -176,6 +190,7 @@ class GraphMutation:
     async def delete_actuator(
         self, info: Info, id: strawberry.ID, cascade: bool = False
     ) -> DeleteResult:
+        await actuators_in_scope(info, [str(id)])
         await info.context.services.registry.delete_actuator(str(id), cascade=cascade)
         return DeleteResult(deleted_ids=[id])
 
@@ -184,11 +199,14 @@ class GraphMutation:
     )
     async def connect_assets(self, info: Info, relations: list[RelationInput]) -> int:
         _check_batch(relations, "relations")
-        await info.context.services.registry.connect([r.to_domain() for r in relations])
+        domain = [r.to_domain() for r in relations]
+        await relations_in_scope(info, domain)
+        await info.context.services.registry.connect(domain)
         return len(relations)
 
     @strawberry.mutation(description="Remove one process relation.", extensions=needs("engineer"))
     async def disconnect_assets(self, info: Info, relation: RelationInput) -> bool:
+        await relations_in_scope(info, [relation.to_domain()])
         await info.context.services.registry.disconnect(relation.to_domain())
         return True
 
@@ -205,6 +223,7 @@ class GraphMutation:
         ev = [e.to_domain() for e in events or []]
         wo = [w.to_domain() for w in work_orders or []]
         _check_batch(ev, "events")
+        await assets_in_scope(info, [*(e.asset_id for e in ev), *(w.asset_id for w in wo)])
         await info.context.services.registry.record_maintenance(ev, wo)
         return MaintenanceResult(
             events=[MaintenanceEventNode.from_domain(e) for e in ev],
@@ -221,11 +240,13 @@ class GraphMutation:
         # ``resolve(next_, source, info, **arguments)`` would take it for its own.
         data_source: Annotated[DataSourceInput, strawberry.argument(name="source")],
     ) -> DataSourceNode:
+        whole_plant(info, "a data source")
         domain, sensors, actuators = data_source.to_domain()
         config = await info.context.services.registry.upsert_source(domain, sensors, actuators)
         return DataSourceNode.from_config(config)
 
     @strawberry.mutation(extensions=needs("engineer"))
     async def delete_data_source(self, info: Info, id: strawberry.ID) -> DeleteResult:
+        whole_plant(info, "a data source")
         await info.context.services.registry.delete_source(str(id))
         return DeleteResult(deleted_ids=[id])
