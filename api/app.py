@@ -34,6 +34,7 @@ from strawberry.types.graphql import OperationType
 
 from api.common.body_limit import BodyLimit
 from api.common.hosts import HostGuard
+from api.common.ws_limit import WebSocketLimit
 from api.context import Context
 from api.ide import graphiql_html
 from api.ide import routes as ide_routes
@@ -235,4 +236,5 @@ def create_app(
         )
     )
     middleware.append(Middleware(BodyLimit, max_body=settings.max_body))
+    middleware.append(Middleware(WebSocketLimit, max_sockets=settings.max_websockets))
     return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

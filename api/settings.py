@@ -17,6 +17,7 @@
 | TWINQL_MAX_DEPTH / TWINQL_MAX_COST | GraphQL query depth and cost limits | 12 / 100000 |
 | TWINQL_CORS_ORIGINS | browser origins allowed to call the API from other sites, comma-separated (``https://hmi.example.com``; ``*`` for any) | none |
 | TWINQL_ALLOWED_HOSTS | host names this twinql answers to (Host header) and pages may call it from (Origin), comma separated; ``.example.com`` allows subdomains, ``*`` any (421/403 otherwise) | localhost, 127.0.0.1, ::1 on loopback, else * |
+| TWINQL_MAX_WEBSOCKETS | WebSocket connections open at once; more are closed at once (1013, ``UNAVAILABLE``) | 200 |
 | TWINQL_MAX_BODY | largest HTTP request body, in bytes, on every route (413 above it); at least twice importPlant's 32 MiB document limit, so any plant document fits JSON-escaped | 67108864 (64 MiB) |
 """
 
@@ -96,6 +97,7 @@ class Settings:
     max_cost: int = 100_000
     max_body: int = 64 * 1024 * 1024
     allowed_hosts: tuple[str, ...] | None = None
+    max_websockets: int = 200
     log_level: str = "info"
     cors_origins: tuple[str, ...] = ()
 
@@ -142,6 +144,10 @@ class Settings:
             if not hosts:
                 raise ValidationError("TWINQL_ALLOWED_HOSTS names no host")
             values["allowed_hosts"] = hosts
+        if v := get("TWINQL_MAX_WEBSOCKETS"):
+            values["max_websockets"] = sockets = _int(v, "TWINQL_MAX_WEBSOCKETS")
+            if sockets < 1:
+                raise ValidationError(f"TWINQL_MAX_WEBSOCKETS must be at least 1, got {v!r}")
         if v := get("TWINQL_MAX_BODY"):
             values["max_body"] = max_body = _int(v, "TWINQL_MAX_BODY")
             if max_body < 1024:
