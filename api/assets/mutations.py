@@ -5,6 +5,7 @@ Registry edits need the ``engineer`` role; maintenance records need ``operator``
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from enum import Enum
 from typing import Annotated
@@ -102,7 +103,9 @@ class GraphMutation:
         whole_plant(info, "importPlant")
         if len(document) > MAX_PLANT_DOCUMENT:
             raise ValidationError(f"plant documents are limited to {MAX_PLANT_DOCUMENT} bytes")
-        plant = parse_plant(
+        # Parsing a large document takes a second or more: off the event loop.
+        plant = await asyncio.to_thread(
+            parse_plant,
             document,
             fmt=format.value if format else None,
             source_name="<document>",
