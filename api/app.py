@@ -33,10 +33,14 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from api.common.body_limit import BodyLimit
+from api.common.hosts import HostGuard
+from api.common.ws_limit import WebSocketLimit
 from api.console import routes as console_routes
 from api.context import Context
 from api.ide import graphiql_html
 from api.ide import routes as ide_routes
+from api.limits import oversized_variable_list
 from api.live.transport import TwinqlTransportWSHandler, operation_refusal
 from api.readings.http import routes as readings_routes
 from api.schema import build_schema
@@ -96,6 +100,9 @@ class TwinqlGraphQL(GraphQL):
         allowed = {OperationType.QUERY, OperationType.MUTATION}
         if request_adapter.method == "GET":
             allowed = {OperationType.QUERY}
+        if reason := oversized_variable_list(request_data.variables):
+            error = GraphQLError(reason, extensions={"code": "VALIDATION"})
+            return ExecutionResult(data=None, errors=[error])
         try:
             return await self.schema.execute(
                 request_data.query,
@@ -224,4 +231,13 @@ def create_app(
                 max_age=600,
             )
         )
+    # Inside CORS (which answers preflights itself), before everything else: a foreign
+    # Host or Origin reaches no route.
+    middleware.append(
+        Middleware(
+            HostGuard, allowed=settings.effective_allowed_hosts, origins=settings.cors_origins
+        )
+    )
+    middleware.append(Middleware(BodyLimit, max_body=settings.max_body))
+    middleware.append(Middleware(WebSocketLimit, max_sockets=settings.max_websockets))
     return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

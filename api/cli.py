@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from api.settings import Settings
 from graph.errors import Conflict, TwinqlError, Unavailable, ValidationError
+from graph.redact import RedactSecrets, redact_url
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -162,6 +163,8 @@ def _configure_logging(level: str) -> None:
             f"log level must be one of {', '.join(n.lower() for n in _LOG_LEVELS)}, got {level!r}"
         )
     logging.basicConfig(level=name, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # endpoint credentials never reach a log
+        handler.addFilter(RedactSecrets())
     if name != "DEBUG":
         # Protocol libraries log every request at INFO; keep their warnings only.
         for noisy in _NOISY_LOGGERS:
@@ -212,8 +215,8 @@ async def _load(settings: Settings, file: Path, *, check: bool) -> int:
     print(json.dumps(report.as_dict(), indent=2))
     for change in report.endpoint_changes:
         print(
-            f"twinql: data source {change.source_id}: endpoint {change.before} -> "
-            f"{change.after}",
+            f"twinql: data source {change.source_id}: endpoint {redact_url(change.before)} -> "
+            f"{redact_url(change.after)}",
             file=sys.stderr,
         )
     return 0

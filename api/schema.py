@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-)
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.tools import merge_types
 
 from api.alerts.schema import AlertsMutation, AlertsQuery, AlertsSubscription
@@ -16,7 +11,7 @@ from api.assets.mutations import GraphMutation
 from api.assets.queries import GraphQuery
 from api.control.schema import ControlMutation, ControlQuery
 from api.errors import CodedErrors
-from api.limits import cost_limit_rule
+from api.limits import document_limits_rule
 from api.live.schema import SubscriptionRoot
 from api.readings.schema import ReadingsMutation, ReadingsQuery
 from api.simulation.schema import SimulationMutation, SimulationQuery, SimulationSubscription
@@ -54,10 +49,10 @@ def build_schema(*, max_depth: int = 12, max_cost: int = 100_000) -> strawberry.
         mutation=mutation,
         subscription=subscription,
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=50),
             lambda: MaxTokensLimiter(max_token_count=5_000),
-            lambda: AddValidationRules([cost_limit_rule(max_cost)]),
+            lambda: AddValidationRules(
+                [document_limits_rule(max_depth=max_depth, max_aliases=50, max_cost=max_cost)]
+            ),
             CodedErrors,
         ],
     )

@@ -67,6 +67,23 @@ def _path(value: str, name: str) -> Path:
     return Path(value)
 
 
+def _hosts(value: str, name: str) -> tuple[str, ...]:
+    hosts = tuple(h.strip().lower() for h in value.split(",") if h.strip())
+    if not hosts:
+        raise ValidationError(f"{name} names no host")
+    return hosts
+
+
+def _at_least(minimum: int) -> Callable[[str, str], int]:
+    def parse(value: str, name: str) -> int:
+        number = _int(value, name)
+        if number < minimum:
+            raise ValidationError(f"{name} must be at least {minimum}, got {value!r}")
+        return number
+
+    return parse
+
+
 @dataclass(frozen=True, slots=True)
 class Variable:
     """One environment variable: the ``Settings`` field it sets, how its text is read,
@@ -173,12 +190,37 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("TWINQL_MAX_DEPTH", "max_depth", _int, "GraphQL query depth limit", "12"),
     Variable("TWINQL_MAX_COST", "max_cost", _int, "GraphQL query estimated cost limit", "100000"),
     Variable(
+        "TWINQL_ALLOWED_HOSTS",
+        "allowed_hosts",
+        _hosts,
+        "host names this twinql answers to (Host header, else 421 MISDIRECTED_HOST) and "
+        "pages may call it from (Origin, else 403 FORBIDDEN_ORIGIN), comma separated; "
+        ".example.com allows subdomains, * any: guards against DNS rebinding",
+        "localhost, 127.0.0.1, ::1 on loopback, else *",
+    ),
+    Variable(
+        "TWINQL_MAX_WEBSOCKETS",
+        "max_websockets",
+        _at_least(1),
+        "WebSocket connections open at once; beyond it a new one is closed at once "
+        "(code 1013, reason UNAVAILABLE: ...)",
+        "200",
+    ),
+    Variable(
+        "TWINQL_MAX_BODY",
+        "max_body",
+        _at_least(1024),
+        "largest request body in bytes, every route (413 PAYLOAD_TOO_LARGE above it); the "
+        "default fits importPlant's largest (32 MiB) document, JSON-escaped",
+        "67108864",
+    ),
+    Variable(
         "TWINQL_CORS_ORIGINS",
         "cors_origins",
         _origins,
         "browser origins allowed to call the API from another site, comma separated "
         "(https://hmi.example.com; * for any)",
-        "none",
+        "unset",
     ),
     Variable(
         "TWINQL_NUMBA_CACHE_DIR",
@@ -186,6 +228,13 @@ VARIABLES: tuple[Variable, ...] = (
         _path,
         "where compiled simulation code is cached (never inside the installed package)",
         "$XDG_CACHE_HOME/twinql/numba, else ~/.cache/twinql/numba",
+    ),
+    Variable(
+        "XDG_CACHE_HOME",
+        "xdg_cache_home",
+        _text,
+        "the platform's cache root (not twinql's own): the numba cache's default is below it",
+        "unset",
     ),
     Variable(
         "TWINQL_LOG_LEVEL",
@@ -227,6 +276,9 @@ class Settings:
     anonymous_read: bool | None = None
     max_depth: int = 12
     max_cost: int = 100_000
+    max_body: int = 64 * 1024 * 1024
+    allowed_hosts: tuple[str, ...] | None = None
+    max_websockets: int = 200
     log_level: str = "info"
     cors_origins: tuple[str, ...] = ()
     numba_cache_dir: Path | None = None  # None: sim.fastpath.default_cache_dir(xdg_cache_home)
@@ -239,8 +291,6 @@ class Settings:
         for var in VARIABLES:
             if text := env.get(var.name):
                 values[var.attr] = var.parse(text, var.name)
-        if v := env.get("XDG_CACHE_HOME"):  # not twinql's: the platform's cache root
-            values["xdg_cache_home"] = v
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)  # type: ignore[arg-type]
 
@@ -250,6 +300,16 @@ class Settings:
         host never share an MQTT client id (the broker would take the session from one
         to give it to the other, in turns)."""
         return self.instance_id or f"{socket.gethostname() or 'twinql'}-{self.port}"
+
+    @property
+    def effective_allowed_hosts(self) -> tuple[str, ...]:
+        """TWINQL_ALLOWED_HOSTS, else the loopback names when listening on loopback (a
+        page rebinding its name to 127.0.0.1 is refused), else any host."""
+        if self.allowed_hosts is not None:
+            return self.allowed_hosts
+        if self.host in _LOOPBACK:
+            return ("localhost", "127.0.0.1", "::1")
+        return ("*",)
 
     @property
     def allow_anonymous_read(self) -> bool:

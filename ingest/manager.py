@@ -33,6 +33,7 @@ from graph.bolt.sources import SourceConfig
 from graph.changes import RegistryChange, RegistryKind
 from graph.errors import TwinqlError, ValidationError
 from graph.model import ActuatorBinding, DataSource, DeviceProtocol
+from graph.redact import redact_url
 from graph.timeutil import utcnow
 from ingest.connectors import (
     AssetEvent,
@@ -313,7 +314,9 @@ class ConnectorManager:
         self._failed.pop(sid, None)
         await connector.start()
         self._running[sid] = _Running(connector, key, bkey)
-        log.info("data source %s (%s %s) started", sid, source.protocol, source.endpoint)
+        log.info(
+            "data source %s (%s %s) started", sid, source.protocol, redact_url(source.endpoint)
+        )
         return "restarted" if current is not None else "started"
 
     async def _fail(self, source: DataSource, message: str) -> str:

@@ -85,7 +85,7 @@ def test_the_reference_covers_every_setting_with_its_default() -> None:
     assert len({v.name for v in VARIABLES}) == len(VARIABLES)
     for v in VARIABLES:
         value = getattr(defaults, v.attr)
-        if isinstance(value, bool | type(None)) or value == "":
+        if isinstance(value, bool | type(None)) or value in ("", ()):
             continue  # "unset", "empty" or a derived default, described in words
         shown = (
             f"./{value}"

@@ -5,6 +5,7 @@ Registry edits need the ``engineer`` role; maintenance records need ``operator``
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from enum import Enum
 from typing import Annotated
@@ -29,10 +30,19 @@ from api.assets.types import (
     SensorNode,
     WorkOrderNode,
 )
+from api.common.scoping import (
+    actuators_in_scope,
+    assets_in_scope,
+    place_in_scope,
+    relations_in_scope,
+    sensors_in_scope,
+    whole_plant,
+)
 from api.common.types import JSON
 from api.permissions import needs
 from graph.errors import ValidationError
 from graph.plantfile import parse_plant
+from graph.redact import redact_url
 from sim import MODELS
 
 MAX_BATCH = 10_000
@@ -90,9 +100,12 @@ class GraphMutation:
     async def import_plant(
         self, info: Info, document: str, format: PlantFormat | None = None
     ) -> ImportResult:
+        whole_plant(info, "importPlant")
         if len(document) > MAX_PLANT_DOCUMENT:
             raise ValidationError(f"plant documents are limited to {MAX_PLANT_DOCUMENT} bytes")
-        plant = parse_plant(
+        # Parsing a large document takes a second or more: off the event loop.
+        plant = await asyncio.to_thread(
+            parse_plant,
             document,
             fmt=format.value if format else None,
             source_name="<document>",
@@ -106,7 +119,9 @@ class GraphMutation:
             seconds=report.seconds,
             endpoint_changes=[
                 EndpointChangeNode(
-                    source_id=strawberry.ID(c.source_id), before=c.before, after=c.after
+                    source_id=strawberry.ID(c.source_id),
+                    before=redact_url(c.before),
+                    after=redact_url(c.after),
                 )
                 for c in report.endpoint_changes
             ],
@@ -119,6 +134,7 @@ class GraphMutation:
     async def upsert_assets(self, info: Info, assets: list[AssetInput]) -> list[AssetNode]:
         _check_batch(assets, "assets")
         domain = [a.to_domain() for a in assets]
+        await place_in_scope(info, domain)
         found = await info.context.services.registry.upsert_assets(domain)
         return [AssetNode.from_domain(found[a.id]) for a in domain]
 
@@ -133,6 +149,7 @@ class GraphMutation:
     async def delete_asset(
         self, info: Info, id: strawberry.ID, cascade: bool = False
     ) -> DeleteResult:
+        await assets_in_scope(info, [str(id)])
         ids = await info.context.services.registry.delete_asset(str(id), cascade=cascade)
         return DeleteResult(deleted_ids=[strawberry.ID(i) for i in ids])
 
@@ -140,6 +157,7 @@ class GraphMutation:
     async def upsert_sensors(self, info: Info, sensors: list[SensorInput]) -> list[SensorNode]:
         _check_batch(sensors, "sensors")
         domain = [s.to_domain() for s in sensors]
+        await sensors_in_scope(info, [s.id for s in domain], domain)
         await info.context.services.registry.upsert_sensors(domain)
         return [SensorNode.from_domain(s) for s in domain]
 
@@ -152,6 +170,7 @@ class GraphMutation:
     async def delete_sensor(
         self, info: Info, id: strawberry.ID, cascade: bool = False
     ) -> DeleteResult:
+        await sensors_in_scope(info, [str(id)])
         await info.context.services.registry.delete_sensor(str(id), cascade=cascade)
         return DeleteResult(deleted_ids=[id])
 
@@ -161,6 +180,7 @@ class GraphMutation:
     ) -> list[ActuatorNode]:
         _check_batch(actuators, "actuators")
         domain = [x.to_domain() for x in actuators]
+        await actuators_in_scope(info, [x.id for x in domain], domain)
         await info.context.services.registry.upsert_actuators(domain)
         return [ActuatorNode.from_domain(x) for x in domain]
 
@@ -173,6 +193,7 @@ class GraphMutation:
     async def delete_actuator(
         self, info: Info, id: strawberry.ID, cascade: bool = False
     ) -> DeleteResult:
+        await actuators_in_scope(info, [str(id)])
         await info.context.services.registry.delete_actuator(str(id), cascade=cascade)
         return DeleteResult(deleted_ids=[id])
 
@@ -181,11 +202,14 @@ class GraphMutation:
     )
     async def connect_assets(self, info: Info, relations: list[RelationInput]) -> int:
         _check_batch(relations, "relations")
-        await info.context.services.registry.connect([r.to_domain() for r in relations])
+        domain = [r.to_domain() for r in relations]
+        await relations_in_scope(info, domain)
+        await info.context.services.registry.connect(domain)
         return len(relations)
 
     @strawberry.mutation(description="Remove one process relation.", extensions=needs("engineer"))
     async def disconnect_assets(self, info: Info, relation: RelationInput) -> bool:
+        await relations_in_scope(info, [relation.to_domain()])
         await info.context.services.registry.disconnect(relation.to_domain())
         return True
 
@@ -202,6 +226,7 @@ class GraphMutation:
         ev = [e.to_domain() for e in events or []]
         wo = [w.to_domain() for w in work_orders or []]
         _check_batch(ev, "events")
+        await assets_in_scope(info, [*(e.asset_id for e in ev), *(w.asset_id for w in wo)])
         await info.context.services.registry.record_maintenance(ev, wo)
         return MaintenanceResult(
             events=[MaintenanceEventNode.from_domain(e) for e in ev],
@@ -218,11 +243,13 @@ class GraphMutation:
         # ``resolve(next_, source, info, **arguments)`` would take it for its own.
         data_source: Annotated[DataSourceInput, strawberry.argument(name="source")],
     ) -> DataSourceNode:
+        whole_plant(info, "a data source")
         domain, sensors, actuators = data_source.to_domain()
         config = await info.context.services.registry.upsert_source(domain, sensors, actuators)
         return DataSourceNode.from_config(config)
 
     @strawberry.mutation(extensions=needs("engineer"))
     async def delete_data_source(self, info: Info, id: strawberry.ID) -> DeleteResult:
+        whole_plant(info, "a data source")
         await info.context.services.registry.delete_source(str(id))
         return DeleteResult(deleted_ids=[id])

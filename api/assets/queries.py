@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated
 
@@ -38,6 +37,7 @@ from graph.bolt.assets import MAX_LIMIT
 from graph.bolt.sources import SourceConfig
 from graph.errors import ValidationError
 from graph.model import AssetLevel
+from graph.redact import redact_settings, redact_url
 
 
 @strawberry.type
@@ -67,47 +67,25 @@ class ActuatorBindingNode:
     offset: float
 
 
-# Setting names that hold secrets (matched case-insensitively, anywhere in the name;
-# "key" as a word of it: apiKey, private_key, key but not keepalive). Their values are
-# never served back; the OPC UA ``security`` string keeps everything but its
-# ``::key_password`` part, so callers still see the policy, mode and file names.
-_SECRET_PARTS = ("password", "passwd", "pwd", "secret", "token", "credential", "private")
-_WORDS = re.compile(r"[a-z0-9]+|[A-Z][a-z0-9]*")
-
-
-def is_secret_setting(name: str) -> bool:
-    low = name.lower()
-    words = {w.lower() for w in _WORDS.findall(name)}
-    return any(part in low for part in _SECRET_PARTS) or bool(words & {"key", "apikey"})
-
-
-def redact_settings(settings: dict[str, object]) -> dict[str, object]:
-    """Data source settings fit to serve back: secrets dropped, nested maps included."""
-    out: dict[str, object] = {}
-    for name, value in settings.items():
-        if name.lower() == "security":
-            if isinstance(value, str):
-                out[name] = ",".join(p.split("::", 1)[0] for p in value.split(","))
-        elif is_secret_setting(name):
-            continue
-        elif isinstance(value, dict):
-            out[name] = redact_settings(value)
-        elif isinstance(value, list):
-            out[name] = [redact_settings(v) if isinstance(v, dict) else v for v in value]
-        else:
-            out[name] = value
-    return out
-
-
 @strawberry.type(name="DataSource", description="A device connection; addressing is data.")
 class DataSourceNode:
     id: strawberry.ID
     protocol: ProtocolEnum
-    endpoint: str
+    raw_endpoint: strawberry.Private[str]
     name: str
     settings: JSON
     sensor_bindings: list[SensorBindingNode]
     actuator_bindings: list[ActuatorBindingNode]
+
+    @strawberry.field(
+        description="Where the device is reached; credentials in it (user:password@, "
+        "secret query values) are masked as *** for callers other than admins."
+    )
+    def endpoint(self, info: Info) -> str:
+        principal = info.context.principal
+        if principal is not None and principal.has("admin"):
+            return self.raw_endpoint
+        return redact_url(self.raw_endpoint)
 
     @strawberry.field(
         description="The connector's live state (connected, last value, errors); null for "
@@ -122,7 +100,7 @@ class DataSourceNode:
         return cls(
             id=strawberry.ID(s.id),
             protocol=ProtocolEnum(s.protocol.value),
-            endpoint=s.endpoint,
+            raw_endpoint=s.endpoint,
             name=s.name,
             settings=JSON(redact_settings(s.settings)),
             sensor_bindings=[
@@ -272,7 +250,9 @@ class GraphQuery:
         return Path(
             asset_ids=[strawberry.ID(i) for i in p.ids],
             edges=[
-                GraphEdge(source=strawberry.ID(e.source), target=strawberry.ID(e.target), type=e.type)
+                GraphEdge(
+                    source=strawberry.ID(e.source), target=strawberry.ID(e.target), type=e.type
+                )
                 for e in p.edges
             ],
             length=len(p.edges),

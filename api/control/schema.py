@@ -22,6 +22,7 @@ from api.assets.types import ActuatorNode, Info
 from api.permissions import needs, reads
 from graph.bolt.commands import SetpointCommand
 from graph.errors import TwinqlError, ValidationError
+from graph.redact import redact_text, redact_url
 from ingest.connectors import ConnectorStatus
 
 if TYPE_CHECKING:
@@ -60,7 +61,9 @@ class SetpointStatusEnum(Enum):
 class DataSourceStatusNode:
     state: ConnectorStateEnum
     connected: bool
-    endpoint: str = strawberry.field(description="The endpoint in use (MQTT default applied).")
+    endpoint: str = strawberry.field(
+        description="The endpoint in use (MQTT default applied), its credentials masked."
+    )
     connected_since: datetime | None
     last_value_at: datetime | None
     last_error: str | None
@@ -91,10 +94,10 @@ def status_node(s: ConnectorStatus | None) -> DataSourceStatusNode | None:
     return DataSourceStatusNode(
         state=ConnectorStateEnum(s.state.value),
         connected=s.state.value == "connected",
-        endpoint=s.endpoint,
+        endpoint=redact_url(s.endpoint),
         connected_since=s.connected_since,
         last_value_at=s.last_value_at,
-        last_error=s.last_error,
+        last_error=redact_text(s.last_error) if s.last_error is not None else None,
         last_error_at=s.last_error_at,
         messages=s.messages,
         readings=s.readings,

@@ -10,14 +10,16 @@ Status codes: 200 when the body was read (even if every item was rejected); 400 
 the body as a whole is unusable (empty, not UTF-8, not JSON); 401 without or with an
 unknown token; 403 when the token lacks the ``ingest`` role; 413 when the body is
 larger than ``max_body`` bytes or holds more items than the pipeline takes; 415 for
-other content types; 503 when the pipeline is not running. Errors other than 200
+other content types; 503 when the pipeline is not running. A token limited to asset
+subtrees has readings of sensors outside them refused one by one (``"code":
+"FORBIDDEN"`` beside the reason), kept as dead letters like other rejections. Errors other than 200
 answer ``{"error": {"code", "message"}}`` (400 and 413 keep the counts beside it).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
+from functools import partial
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
@@ -26,6 +28,7 @@ from starlette.routing import BaseRoute, Route
 from api.services.container import Services
 from graph.errors import Forbidden, TwinqlError, Unauthenticated, ValidationError
 from ingest.pipeline import IngestResult
+from ingest.pipeline.httpparse import decode_json
 
 __all__ = ["MAX_BODY", "ingest_endpoint", "routes"]
 
@@ -92,9 +95,8 @@ def _body_fault(body: bytes, media: str, result: IngestResult, max_items: int) -
     if _is_ndjson(text, media):
         lines = sum(1 for line in text.splitlines() if line.strip())
         return 413 if lines > max_items else None
-    try:
-        decoded = json.loads(text)
-    except json.JSONDecodeError:
+    decoded, problem = decode_json(text)
+    if problem is not None:
         return 400
     if isinstance(decoded, list) and len(decoded) > max_items:
         return 413
@@ -132,7 +134,8 @@ def ingest_endpoint(services: Services, max_body: int = MAX_BODY) -> Callable[[R
             return _error("VALIDATION", "the body is empty: send readings", 400)
         try:
             pipeline = services.ingest
-            result = await pipeline.ingest_body(body, media or None, source="http")
+            outside = partial(services.scopes.outside, principal) if principal.scopes else None
+            result = await pipeline.ingest_body(body, media or None, source="http", outside=outside)
         except TwinqlError as exc:
             return _error(exc.code, exc.message, _STATUS.get(exc.code, 500))
         answer = result.as_dict()

@@ -10,6 +10,7 @@ per distinct window. Downsampling happens in the store; Python only reshapes col
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
@@ -264,5 +265,7 @@ class ReadingsMutation:
             )
         now = utcnow()
         raws = [_raw(i, r, now) for i, r in enumerate(readings)]
-        result = await info.context.services.ingest.ingest(raws, now=now)
+        who, scopes = info.context.caller, info.context.services.scopes
+        outside = partial(scopes.outside, who) if who.scopes else None
+        result = await info.context.services.ingest.ingest(raws, now=now, outside=outside)
         return IngestResultNode.from_pipeline(result)

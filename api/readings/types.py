@@ -214,6 +214,11 @@ class IngestErrorNode:
     index: int
     sensor_id: str | None
     reason: str
+    code: str | None = strawberry.field(
+        default=None,
+        description="FORBIDDEN for a sensor outside the token's scope; null for readings "
+        "that failed validation.",
+    )
 
 
 @strawberry.type(name="IngestResult")
@@ -228,7 +233,7 @@ class IngestResultNode:
             accepted=r.accepted,
             rejected=r.rejected,
             errors=[
-                IngestErrorNode(index=e.index, sensor_id=e.sensor_id, reason=e.reason)
+                IngestErrorNode(index=e.index, sensor_id=e.sensor_id, reason=e.reason, code=e.code)
                 for e in r.errors
             ],
         )

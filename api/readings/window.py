@@ -20,6 +20,7 @@ from ingest.store import Aggregate, Fill
 
 __all__ = [
     "DEFAULT_SPAN",
+    "MAX_BUCKET",
     "MAX_POINTS",
     "MAX_SERIES",
     "Window",
@@ -32,6 +33,7 @@ __all__ = [
 
 MAX_POINTS = 10_000  # per series and request
 MAX_SERIES = 100  # sensors on one aligned time axis
+MAX_BUCKET = timedelta(days=365_250)  # 1000 years: longer buckets hold no more
 DEFAULT_SPAN = timedelta(hours=1)  # window length when only one end (or none) is given
 _DEFAULT_RATE = 1.0  # seconds between samples assumed for sensors without a rate
 
@@ -61,6 +63,11 @@ def parse_bucket(text: str | None) -> timedelta | None:
             "(ms, s, m, h, d, w), e.g. '15s', '1m', '1h'"
         )
     number, unit = float(match.group(1)), match.group(2) or "s"
+    seconds = number * _UNITS[unit].total_seconds()
+    if not seconds <= MAX_BUCKET.total_seconds():  # inf too: "1" * 400 parses to inf
+        raise ValidationError(
+            f"bucket {text[:40]!r} is longer than {MAX_BUCKET.days} days (1000 years)"
+        )
     bucket = number * _UNITS[unit]
     if bucket < timedelta(milliseconds=1):
         raise ValidationError(f"bucket {text!r} is shorter than 1 ms")

@@ -15,11 +15,13 @@ import hmac
 import json
 import os
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from graph.bolt.assets import AssetRepository
 from graph.errors import Forbidden, Unauthenticated, ValidationError
+from graph.model import Asset
 
 __all__ = ["ANONYMOUS", "ROLES", "Principal", "Scopes", "TokenStore", "require"]
 
@@ -132,12 +134,45 @@ class Scopes:
         self._assets = assets
 
     async def check(self, principal: Principal, asset_id: str) -> None:
-        if not principal.scopes or asset_id in principal.scopes:
+        await self.check_all(principal, [asset_id])
+
+    async def check_all(self, principal: Principal, asset_ids: Iterable[str]) -> None:
+        """Forbidden unless every asset is at or below one of the caller's scope roots
+        (an asset not in the graph is outside every scope)."""
+        if not principal.scopes:
             return
-        ancestors = await self._assets.ancestors(asset_id)
-        if any(n.asset.id in principal.scopes for n in ancestors):
+        ids = list(dict.fromkeys(asset_ids))
+        denied = await self.outside(principal, ids)
+        for asset_id in ids:
+            if asset_id in denied:
+                raise Forbidden(
+                    f"{principal.name} may operate only below {', '.join(principal.scopes)}; "
+                    f"asset {asset_id} is outside"
+                )
+
+    async def outside(self, principal: Principal, asset_ids: Iterable[str]) -> set[str]:
+        """The assets among ``asset_ids`` outside the caller's scopes (none if unscoped)."""
+        if not principal.scopes:
+            return set()
+        ids = [i for i in dict.fromkeys(asset_ids) if i not in principal.scopes]
+        ancestors = await self._assets.ancestors_of(ids) if ids else {}
+        return {
+            i for i in ids if not any(n.asset.id in principal.scopes for n in ancestors.get(i, ()))
+        }
+
+    def whole_plant(self, principal: Principal, what: str) -> None:
+        """Forbidden for a scoped caller: ``what`` is not confined to a subtree."""
+        if principal.scopes:
+            raise Forbidden(
+                f"{principal.name} may operate only below {', '.join(principal.scopes)}; "
+                f"{what} needs a token without scopes"
+            )
+
+    async def place(self, principal: Principal, assets: Sequence[Asset]) -> None:
+        """Creating or moving assets: each existing asset, and each one's new parent (a
+        new top-level asset has none, so it is outside every scope)."""
+        if not principal.scopes:
             return
-        raise Forbidden(
-            f"{principal.name} may operate only below {', '.join(principal.scopes)}; "
-            f"asset {asset_id} is outside"
-        )
+        existing = await self._assets.get_many(a.id for a in assets)
+        targets = [*existing, *(a.parent_id or a.id for a in assets)]
+        await self.check_all(principal, targets)

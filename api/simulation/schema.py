@@ -330,7 +330,11 @@ class SimulationMutation:
         description="Ask a queued or running simulation to stop.", extensions=needs("engineer")
     )
     async def cancel_simulation(self, info: Info, id: strawberry.ID) -> SimulationRunNode:
-        return SimulationRunNode.from_record(await _service(info).cancel(str(id)))
+        service = _service(info)
+        if info.context.caller.scopes:
+            record = await service.runs.get(str(id))
+            await info.context.services.scopes.check(info.context.caller, record.asset_id)
+        return SimulationRunNode.from_record(await service.cancel(str(id)))
 
     @strawberry.mutation(
         extensions=needs("engineer"),

@@ -4,7 +4,9 @@ The ``arcadedb-embedded`` wheel ships a JRE and the server jars. We start
 ``java -cp 'jars/*' com.arcadedb.server.ArcadeDBServer`` with every listener (Bolt,
 HTTP, HTTPS) on its own free loopback port, wait until Bolt answers, and stop it with
 SIGTERM (then SIGKILL after a grace period). The data directory persists across
-restarts; the root password is generated once and kept in the data directory (mode 0600).
+restarts; the root password is generated once and kept in the data directory (mode 0600),
+and the server reads it from there (``arcadedb.server.rootPasswordPath``): it is never on
+the java command line, which any local user can read in ``/proc``.
 The same neo4j driver and the same Cypher talk to it as to Neo4j 5 in production.
 
 The child never outlives twinql for long: on Linux it gets a parent-death signal, and a
@@ -141,7 +143,7 @@ class EmbeddedGraphServer:
         props = {
             "server.rootPath": str(self.root),
             "server.databaseDirectory": str(self.root / "databases"),
-            "server.rootPassword": self._password,
+            "server.rootPasswordPath": str(self.root / _PASSWORD_FILE),
             "server.mode": "development",
             "server.plugins": "Bolt:com.arcadedb.bolt.BoltProtocolPlugin",
             "server.defaultDatabases": f"{self.settings.database}[root]",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
+import sys
 from json.decoder import scanstring  # type: ignore[attr-defined]
 
 import yaml
@@ -169,6 +170,9 @@ def load_json(text: str) -> object:
     except _DuplicateKey:
         json_lines(text)  # raises the precise fault
         raise Fault("JSON: duplicate key") from None
+    except ValueError:  # int() refuses more than sys.get_int_max_str_digits() digits
+        digits = sys.get_int_max_str_digits()
+        raise Fault(f"JSON: a number has more than {digits} digits") from None
 
 
 _WS = re.compile(r"[ \t\n\r]*")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from graph.model import Sensor
 from graph.timeutil import utcnow
 from ingest.pipeline.bus import LiveBus
 from ingest.pipeline.catalog import SensorCatalog
@@ -18,7 +19,10 @@ from ingest.pipeline.writer import BatchWriter, WriterStats
 from ingest.reading import RawReading
 from ingest.store import ReadingBatch, ReadingsStore, RejectedRow
 
-__all__ = ["IngestPipeline", "IngestResult"]
+__all__ = ["IngestPipeline", "IngestResult", "ScopeFilter"]
+
+# The asset ids, among those given, whose readings the caller may not push.
+ScopeFilter = Callable[[Collection[str]], Awaitable[set[str]]]
 
 _US = timedelta(microseconds=1)
 
@@ -88,11 +92,17 @@ class IngestPipeline:
         *,
         now: datetime | None = None,
         indices: Sequence[int] | None = None,
+        outside: ScopeFilter | None = None,
     ) -> IngestResult:
         """Validate, queue for the store, update the latest cache, publish. Waits only
-        when the writer's queue is full (backpressure)."""
+        when the writer's queue is full (backpressure). With ``outside`` (a scoped
+        caller), readings of sensors on assets it names are refused one by one (code
+        FORBIDDEN) and kept as dead letters."""
         now = now or utcnow()
         sensors = await self.catalog.get_many({r.sensor_id for r in raws})
+        refused: list[ItemError] = []
+        if outside is not None:
+            raws, indices, refused = await self._in_scope(raws, indices, sensors, outside, now)
         s = self.settings
         checked = validate(
             raws,
@@ -105,10 +115,49 @@ class IngestPipeline:
         await self.writer.submit(checked.batch, checked.rejected)
         self.latest.update(checked.batch)
         self.bus.publish(checked.batch)
-        return IngestResult(len(checked.batch), len(checked.errors), checked.errors)
+        errors = sorted([*checked.errors, *refused], key=lambda e: e.index)
+        return IngestResult(len(checked.batch), len(errors), errors)
+
+    async def _in_scope(
+        self,
+        raws: Sequence[RawReading],
+        indices: Sequence[int] | None,
+        sensors: dict[str, Sensor],
+        outside: ScopeFilter,
+        now: datetime,
+    ) -> tuple[list[RawReading], list[int], list[ItemError]]:
+        denied = await outside({s.asset_id for s in sensors.values()})
+        kept: list[RawReading] = []
+        kept_at: list[int] = []
+        refused: list[ItemError] = []
+        rows: list[RejectedRow] = []
+        for i, r in enumerate(raws):
+            at = indices[i] if indices is not None else i
+            sensor = sensors.get(r.sensor_id)
+            if sensor is None or sensor.asset_id not in denied:
+                kept.append(r)
+                kept_at.append(at)
+                continue
+            reason = (
+                f"sensor {r.sensor_id} is on asset {sensor.asset_id}, outside this token's scope"
+            )
+            refused.append(ItemError(at, r.sensor_id, reason, "FORBIDDEN"))
+            rows.append(
+                RejectedRow(
+                    secrets.randbits(63), now, r.sensor_id, sensor.asset_id, r.raw or "", reason
+                )
+            )
+        if rows:
+            await self.writer.submit(ReadingBatch.empty(), rows)
+        return kept, kept_at, refused
 
     async def ingest_body(
-        self, body: bytes | str, content_type: str | None = None, *, source: str = "http"
+        self,
+        body: bytes | str,
+        content_type: str | None = None,
+        *,
+        source: str = "http",
+        outside: ScopeFilter | None = None,
     ) -> IngestResult:
         """An HTTP batch body (JSON array or NDJSON): unparseable items are rejected
         and kept in ``rejected_readings`` like readings that fail validation."""
@@ -120,7 +169,9 @@ class IngestPipeline:
             source=source,
             max_items=self.settings.max_body_items,
         )
-        result = await self.ingest(parsed.readings, now=now, indices=parsed.indices)
+        result = await self.ingest(
+            parsed.readings, now=now, indices=parsed.indices, outside=outside
+        )
         if parsed.errors:
             rows = [
                 RejectedRow(secrets.randbits(63), now, e.sensor_id or "", "", raw, e.reason)

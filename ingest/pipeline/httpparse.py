@@ -6,11 +6,16 @@ with an offset, or epoch milliseconds; the receive time when absent), and option
 ``asset_id``, ``unit``, ``quality`` (good, suspect, bad, missing) and ``metadata``
 (an object). Unknown fields are an error: a misspelt ``timestamp`` must not pass
 silently as "now". Items that fail keep their raw text for ``rejected_readings``.
+
+JSON that Python's decoder cannot hold (nesting deeper than the interpreter's stack,
+an integer of more than 4,300 digits) is malformed input like any other: a reason,
+never an exception (``decode_json``).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +24,7 @@ from graph.model import check_id
 from ingest.pipeline.validate import ItemError
 from ingest.reading import Quality, RawReading
 
-__all__ = ["ParsedBody", "parse_body", "parse_item"]
+__all__ = ["ParsedBody", "decode_json", "parse_body", "parse_item"]
 
 _FIELDS = frozenset({"sensor_id", "value", "asset_id", "timestamp", "unit", "quality", "metadata"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -37,6 +42,26 @@ class ParsedBody:
         sid = _storable(sensor_id) if isinstance(sensor_id, str) else None
         self.errors.append(ItemError(index, sid, _storable(reason)))
         self.error_raw.append(_storable(raw[:_MAX_RAW]))
+
+
+def decode_json(text: str) -> tuple[object, str | None]:
+    """(value, None), or (None, why ``text`` is not JSON this service reads)."""
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
+        return None, f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    except RecursionError:
+        return None, "nested too deeply"
+    except ValueError:  # int() refuses more than sys.get_int_max_str_digits() digits
+        return None, f"a number has more than {sys.get_int_max_str_digits()} digits"
+
+
+def _dumps(item: object, text: str) -> str:
+    """``item`` as JSON for its dead letter (the body's text if it cannot be)."""
+    try:
+        return json.dumps(item)
+    except (RecursionError, ValueError):
+        return text[:_MAX_RAW]
 
 
 def _storable(text: str) -> str:
@@ -147,19 +172,16 @@ def parse_body(
         for line in text.splitlines():
             if not line.strip():
                 continue
-            try:
-                items.append((json.loads(line), line, None))
-            except json.JSONDecodeError as exc:
-                items.append((None, line, f"malformed JSON: {exc.msg} at column {exc.colno}"))
+            value, problem = decode_json(line)
+            items.append((value, line, None if problem is None else f"malformed JSON: {problem}"))
     else:
-        try:
-            decoded = json.loads(text)
-        except json.JSONDecodeError as exc:
-            out.fail(0, None, f"malformed JSON body: {exc.msg} at line {exc.lineno}", text)
+        decoded, problem = decode_json(text)
+        if problem is not None:
+            out.fail(0, None, f"malformed JSON body: {problem}", text)
             return out
         if not isinstance(decoded, list):
             decoded = [decoded]
-        items = [(item, json.dumps(item), None) for item in decoded]
+        items = [(item, _dumps(item, text), None) for item in decoded]
     if len(items) > max_items:
         out.fail(0, None, f"body holds {len(items)} items, more than {max_items}", text)
         return out

@@ -70,9 +70,17 @@ class ItemError:
     index: int
     sensor_id: str | None
     reason: str
+    code: str | None = None  # set when not a plain validation failure (FORBIDDEN)
 
     def as_dict(self) -> dict[str, object]:
-        return {"index": self.index, "sensor_id": self.sensor_id, "reason": self.reason}
+        out: dict[str, object] = {
+            "index": self.index,
+            "sensor_id": self.sensor_id,
+            "reason": self.reason,
+        }
+        if self.code is not None:
+            out["code"] = self.code
+        return out
 
 
 @dataclass(slots=True)

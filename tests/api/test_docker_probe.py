@@ -8,7 +8,7 @@ import os
 import sys
 
 from graph.bolt.embedded import free_port
-from tests.api.conftest import Api
+from tests.support.app import Api
 from tests.test_deploy import healthcheck_command
 
 

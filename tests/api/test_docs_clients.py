@@ -10,11 +10,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests import peers
-from tests.api.conftest import ADMIN, INGEST, Api
-from tests.peers import Mosquitto
-
-mosquitto = peers.mosquitto
+from tests.support.app import Api
+from tests.support.broker import Mosquitto
+from tests.support.tokens import ADMIN, INGEST
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "integrator.md"
 

@@ -12,7 +12,8 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.api.conftest import INGEST, VIEWER, Api
+from tests.support.app import Api
+from tests.support.tokens import INGEST, VIEWER
 
 SPEC_FILE = Path(__file__).resolve().parents[2] / "docs" / "ingest.openapi.yaml"
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_FILE.read_text())
@@ -39,7 +40,7 @@ def _ours(text: str, uid: str) -> str:
     return text.replace("pump-", f"{uid}-pump-")
 
 
-async def _register(api: Api, uid: str) -> None:
+async def _add_example_sensors(api: Api, uid: str) -> None:
     # As the example plant registers pump-101's flow and vibration sensors.
     await api.ok(
         """mutation($assets: [AssetInput!]!, $sensors: [SensorInput!]!) {
@@ -81,7 +82,7 @@ def test_the_document_is_openapi_3_1_with_valid_schemas() -> None:
 async def test_each_request_example_gets_its_documented_answer(
     api: Api, uid: str, media: str, name: str, value: object
 ) -> None:
-    await _register(api, uid)
+    await _add_example_sensors(api, uid)
     text = value if isinstance(value, str) else json.dumps(value)
     r = await api.client.post(
         "/ingest",

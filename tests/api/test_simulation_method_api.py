@@ -12,7 +12,7 @@ from api.cli import EXAMPLE_PLANT
 from graph.bolt.importer import import_plant
 from graph.changes import RegistryChange
 from graph.plantfile import load_plant_file
-from tests.api.conftest import Api
+from tests.support.app import Api
 
 RUN = """mutation($asset: ID!, $s: ScenarioInput!) {
   runSimulation(assetId: $asset, scenario: $s) { id status scenario }

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from graph.model import WorkOrder, WorkOrderStatus
-from tests.api.conftest import OPERATOR, SCOPED_ENGINEER, VIEWER, Api
+from tests.support.app import Api
+from tests.support.tokens import OPERATOR, SCOPED_ENGINEER, VIEWER
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
 
@@ -43,7 +44,7 @@ def sensor(u: str, **kw: Any) -> dict[str, Any]:
     }
 
 
-async def register(api: Api, u: str, **sensor_fields: Any) -> dict[str, Any]:
+async def upsert_pump(api: Api, u: str, **sensor_fields: Any) -> dict[str, Any]:
     assets = [{"id": f"{u}-pump", "name": "Pump", "type": "pump", "level": "EQUIPMENT"}]
     return await api.gql(REGISTER, {"assets": assets, "sensors": [sensor(u, **sensor_fields)]})
 
@@ -54,7 +55,7 @@ def code(body: dict[str, Any]) -> str:
 
 
 async def test_sensor_failure_limits(api: Api, uid: str) -> None:
-    body = await register(api, uid, failHigh=11)
+    body = await upsert_pump(api, uid, failHigh=11)
     assert "errors" not in body, body
     assert body["data"]["upsertSensors"] == [{"id": f"{uid}-vib", "failLow": None, "failHigh": 11}]
     read = await api.ok(
@@ -62,17 +63,17 @@ async def test_sensor_failure_limits(api: Api, uid: str) -> None:
     )
     assert read["sensor"] == {"warnHigh": 5.5, "failLow": None, "failHigh": 11}
 
-    below_warning = await register(api, uid, failHigh=4)
+    below_warning = await upsert_pump(api, uid, failHigh=4)
     assert code(below_warning) == "VALIDATION"
     assert "below its warning level 5.5" in below_warning["errors"][0]["message"]
-    outside = await register(api, uid, failHigh=30)
+    outside = await upsert_pump(api, uid, failHigh=30)
     assert code(outside) == "VALIDATION" and "outside its range" in outside["errors"][0]["message"]
     unchanged = await api.ok('query { sensor(id: "%s-vib") { failHigh } }' % uid)
     assert unchanged["sensor"] == {"failHigh": 11}
 
 
 async def test_maintenance_kinds_are_checked(api: Api, uid: str) -> None:
-    assert "errors" not in await register(api, uid)
+    assert "errors" not in await upsert_pump(api, uid)
     record = """mutation($kind: String!) { recordMaintenance(events: [{id: "%s-m1",
       assetId: "%s-pump", kind: $kind, at: "2026-01-05T08:00:00Z"}]) { events { id kind } } }"""
     bad = await api.gql(record % (uid, uid), {"kind": "overhaul"}, token=OPERATOR)
@@ -84,7 +85,7 @@ async def test_maintenance_kinds_are_checked(api: Api, uid: str) -> None:
 
 
 async def test_work_orders_list_and_move(api: Api, uid: str) -> None:
-    assert "errors" not in await register(api, uid)
+    assert "errors" not in await upsert_pump(api, uid)
     repo = api.services.repo
     pump = f"{uid}-pump"
     ids = []

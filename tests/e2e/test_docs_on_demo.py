@@ -17,7 +17,7 @@ import httpx
 from graphql import OperationDefinitionNode, OperationType, parse
 
 from graph.bolt.embedded import free_port
-from tests.serving import wait_ready
+from tests.support.serving import wait_ready
 from tests.test_docs import EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
