@@ -32,10 +32,11 @@ from strawberry.types.base import StrawberryObjectDefinition
 
 from api.permissions import READ, required_role
 from api.schema import build_schema
-from tests.api.test_alerts_api import alerts, eventually, post
-from tests.api.test_alerts_api import register as register_alerting
-from tests.api.test_graph_api import register
+from graph.model import WorkOrder, WorkOrderStatus
+from tests.api.test_alerts_api import alerts, post, watched_pump
 from tests.support.app import Api
+from tests.support.plant import pump_line, register
+from tests.support.polling import eventually
 from tests.support.tokens import INGEST, OPERATOR, SCOPED_ENGINEER
 
 SCHEMA = build_schema()
@@ -158,21 +159,25 @@ REAL_ARGS = {
     "writeSetpoint": f'actuatorId: "{U}-p0-sp", value: 1.0',
     "cancelSimulation": "id: $run",
     "acknowledgeAlert": "id: $alert",
+    "updateWorkOrder": f'id: "{U}-wo", status: IN_PROGRESS',
 }
 
 
 @pytest.fixture(scope="module")
 async def outside(api: Api) -> dict[str, str]:
     """A plant outside the scoped engineer's subtree, with a run and an active alert."""
-    await register(api, U, pumps=1)
-    await register_alerting(api, f"{U}a")
+    await register(api, pump_line(U, pumps=1))
+    await register(api, watched_pump(f"{U}a"))
+    await api.services.repo.work_orders.open_for_asset(
+        WorkOrder(f"{U}-wo", f"{U}-p0", WorkOrderStatus.OPEN, 2, datetime.now(UTC))
+    )
     run = await api.ok(
         'mutation { runSimulation(assetId: "%s-p0", scenario: {model: "pump", '
         "horizonSeconds: 3600}) { id } }" % U
     )
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     await post(api, f"{U}a-temp", start, 80.0, 135.0, 138.0, 140.0)
-    raised = await eventually(lambda: alerts(api, f"{U}a-line", active=True))
+    raised = await eventually(lambda: alerts(api, f"{U}a-line", active=True), done=bool)
     return {"run": run["runSimulation"]["id"], "alert": raised[0]["id"]}
 
 

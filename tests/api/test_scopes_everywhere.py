@@ -18,8 +18,8 @@ import pytest
 from api.app import create_app
 from graph.bolt.embedded import EmbeddedGraphServer, free_port
 from tests.api.running import running
-from tests.api.test_graph_api import register
 from tests.support.app import Api, app_settings
+from tests.support.plant import pump_line, register
 from tests.support.tokens import ADMIN
 
 P = f"scz{secrets.token_hex(3)}"
@@ -44,8 +44,8 @@ async def scoped(
     async with running(app, port) as base:
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
             api = Api(base=base, client=client, services=app.state.services)
-            await register(api, IN, pumps=1)
-            await register(api, OUT, pumps=1)
+            await register(api, pump_line(IN, pumps=1))
+            await register(api, pump_line(OUT, pumps=1))
             yield api
 
 
