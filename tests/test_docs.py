@@ -118,7 +118,7 @@ def test_relative_links_resolve(path: Path) -> None:
 def test_javascript_examples_parse(tmp_path: Path) -> None:
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed (.ci/run installs it)")
+        pytest.fail("node is missing: .ci/run installs it (the Cypher lint needs it too)")
     sources = [b for path in GUIDES for b in blocks(path.read_text(encoding="utf-8"), "javascript")]
     assert sources
     for i, source in enumerate(sources):

@@ -19,8 +19,7 @@ from api.limits import MAX_VARIABLE_LIST
 from api.settings import Settings
 from graph.bolt.embedded import EmbeddedGraphServer, free_port
 from graph.errors import ValidationError
-from tests.api.running import running
-from tests.support.app import Api, app_settings
+from tests.support.app import Api, app_settings, served
 from tests.support.tokens import ADMIN
 
 LIMIT = 4096
@@ -38,7 +37,7 @@ async def small(
         f"{ADMIN}:admin:alice,ingest-token-0123456789abcdef:ingest",
         max_body=LIMIT,
     )
-    async with running(create_app(settings), port) as base:
+    async with served(create_app(settings), port) as base:
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
             yield client
 

@@ -3,20 +3,17 @@ origins get no CORS grant (the browser then keeps the answer from the page)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.settings import Settings
 from graph.bolt.embedded import EmbeddedGraphServer, free_port
 from graph.errors import ValidationError
-from tests.support.app import app_settings
+from tests.support.app import app_settings, served
 from tests.support.tokens import VIEWER
 
 HMI = "https://hmi.example.com"
@@ -28,18 +25,8 @@ async def cors_base(graph_server: EmbeddedGraphServer, tmp_path: Path) -> AsyncI
     settings = app_settings(
         graph_server, tmp_path, port, f"{VIEWER}:viewer:vic", cors_origins=(HMI,)
     )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with served(create_app(settings), port) as base:
+        yield base
 
 
 async def test_an_allowed_origin_gets_preflight_and_answers(cors_base: str) -> None:

@@ -18,8 +18,7 @@ from api.common.hosts import host_name
 from api.settings import Settings
 from graph.bolt.embedded import EmbeddedGraphServer, free_port
 from graph.errors import ValidationError
-from tests.api.running import running
-from tests.support.app import Api, app_settings
+from tests.support.app import Api, app_settings, served
 from tests.support.tokens import ADMIN, INGEST
 
 QUERY = {"query": "{ __typename }"}
@@ -99,7 +98,7 @@ async def named(
         allowed_hosts=("twin.example", ".plant.example"),
         cors_origins=("https://hmi.example",),
     )
-    async with running(create_app(settings), port) as base:
+    async with served(create_app(settings), port) as base:
         async with httpx.AsyncClient(base_url=base, timeout=30, headers=AUTH) as client:
             yield client
 

@@ -17,8 +17,7 @@ import pytest
 
 from api.app import create_app
 from graph.bolt.embedded import EmbeddedGraphServer, free_port
-from tests.api.running import running
-from tests.support.app import Api, app_settings
+from tests.support.app import Api, app_settings, served
 from tests.support.plant import pump_line, register
 from tests.support.tokens import ADMIN
 
@@ -41,7 +40,7 @@ async def scoped(
     )
     settings = app_settings(graph_server, tmp_path_factory.mktemp("scopes"), port, tokens)
     app = create_app(settings)
-    async with running(app, port) as base:
+    async with served(app, port) as base:
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
             api = Api(base=base, client=client, services=app.state.services)
             await register(api, pump_line(IN, pumps=1))

@@ -15,8 +15,7 @@ from api.app import create_app
 from api.settings import Settings
 from graph.bolt.embedded import EmbeddedGraphServer, free_port
 from graph.errors import ValidationError
-from tests.api.running import running
-from tests.support.app import app_settings
+from tests.support.app import app_settings, served
 from tests.support.tokens import ADMIN
 
 LIMIT = 3
@@ -34,7 +33,7 @@ async def ws_url(
         f"{ADMIN}:admin:alice",
         max_websockets=LIMIT,
     )
-    async with running(create_app(settings), port) as base:
+    async with served(create_app(settings), port) as base:
         yield base.replace("http", "ws") + "/graphql"
 
 
