@@ -4,6 +4,8 @@ calibration and the combined result."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -93,15 +95,33 @@ def test_clean_linear_degradation_gets_the_exact_rul() -> None:
 @settings(max_examples=30, deadline=None)
 @given(life=st.floats(300, 5000), noise=st.floats(0.001, 0.03), seed=st.integers(0, 2**16),
        frac=st.floats(0.4, 0.9))  # fmt: skip
-def test_noisy_linear_degradation_rul_lies_in_its_interval(life: float, noise: float,
-                                                           seed: int, frac: float) -> None:  # fmt: skip
+def test_noisy_linear_degradation_gets_an_interval_around_its_estimate(
+        life: float, noise: float, seed: int, frac: float) -> None:  # fmt: skip
     rng = np.random.default_rng(seed)
     t = np.linspace(0, frac * life, 200)
     h = 1.0 - t / life + rng.normal(0, noise, len(t))
     r = trend_rul(t, h, recent=1.0, confidence=0.999)
-    true = life - t[-1]
     assert r.known and r.low is not None and r.high is not None
-    assert r.low <= true <= r.high
+    assert 0 <= r.low <= r.hours <= r.high
+
+
+@pytest.mark.parametrize("confidence", [0.8, 0.95])
+@pytest.mark.parametrize(("life", "noise", "frac"), [(300, 0.016, 0.5), (3000, 0.03, 0.4)])
+def test_trend_interval_covers_the_true_rul_at_its_stated_rate(
+        confidence: float, life: float, noise: float, frac: float) -> None:  # fmt: skip
+    """A 1 - alpha interval misses the truth in about alpha of the histories, not never:
+    over 2,000 fixed seeds the coverage is within 4 binomial standard errors of the
+    stated confidence (a single-history check of a 99.9 % interval fails 1 time in 1,000)."""
+    n = 2000
+    t = np.linspace(0, frac * life, 200)
+    hits = 0
+    for seed in range(n):
+        h = 1.0 - t / life + np.random.default_rng(seed).normal(0, noise, len(t))
+        r = trend_rul(t, h, recent=1.0, confidence=confidence)
+        assert r.known and r.low is not None and r.high is not None
+        hits += r.low <= life - t[-1] <= r.high
+    se = math.sqrt(confidence * (1 - confidence) / n)
+    assert abs(hits / n - confidence) <= 4 * se
 
 
 def _life(life: float, onset: float, rng: np.random.Generator) -> FleetHistory:
