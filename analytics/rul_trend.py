@@ -14,8 +14,10 @@ history, not a change of degradation rate; ``analytics.rul`` calibrates it on th
 
 Unknown, with the reason, when there are fewer than ``min_points`` points or the history
 spans less than ``min_span_h`` (``too_little_history``), the slope is not negative
-(``not_degrading``), or the slope is not significant at the band's level or the band
-never crosses the threshold (``no_trend``).
+(``not_degrading``), or the slope is not significant at the band's level, the band
+never crosses the threshold, or the crossing lies more than ``max_ratio`` times the
+history's span ahead (``no_trend``: a slope that small says nothing that far out; a noisy
+steady signal would otherwise get an RUL of decades).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def trend_rul(
     min_points: int = 8,
     min_span_h: float = 0.0,
     confidence: float = 0.8,
+    max_ratio: float = 10.0,
 ) -> RulEstimate:
     t = np.asarray(times_h, dtype=float)
     y = np.asarray(health, dtype=float)
@@ -55,6 +58,7 @@ def trend_rul(
     if len(t) < min_points or (len(t) and t[-1] - t[0] < min_span_h):
         return unknown("too_little_history", METHOD, confidence)
     now = float(t[-1]) if as_of_h is None else float(as_of_h)
+    span = float(t[-1] - t[0])
     k = max(min_points, int(math.ceil(recent * len(t))))
     t, y = t[-k:], y[-k:]
     n = len(t)
@@ -74,6 +78,8 @@ def trend_rul(
     c = a - threshold
     cross = -c / b
     hours = max(cross - now, 0.0)
+    if hours > max_ratio * span:  # a slope too small to extrapolate that far
+        return unknown("no_trend", METHOD, confidence)
     # (c + b t)^2 = q^2 s^2 (1/n + (t - tm)^2 / sxx): where the band meets the threshold
     g = q * q * s2
     qa = b * b - g / sxx

@@ -8,10 +8,12 @@ import contextlib
 import errno
 import json
 import logging
+import os
 import socket
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -102,6 +104,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The demo's bearing wears out in ~30 plant minutes: health looks at it on that scale
+# (2-minute windows every 30 s, the first 5 minutes as normal, assessed every minute), in
+# wall-clock seconds at speed-up 1; a TWINQL_HEALTH_* variable that is set wins.
+DEMO_HEALTH = {
+    "TWINQL_HEALTH_WINDOW": ("health_window_s", 120.0),
+    "TWINQL_HEALTH_STEP": ("health_step_s", 30.0),
+    "TWINQL_HEALTH_BASELINE": ("health_baseline_s", 300.0),
+    "TWINQL_HEALTH_INTERVAL": ("health_interval_s", 60.0),
+}
+
+
+def demo_settings(settings: Settings, speedup: float, env: Mapping[str, str]) -> Settings:
+    """The demo's health time scale, divided by ``speedup``, where the environment is silent."""
+    scaled = {
+        attr: value / speedup for var, (attr, value) in DEMO_HEALTH.items() if not env.get(var)
+    }
+    return replace(settings, **scaled)  # type: ignore[arg-type]
+
+
 def _version() -> str:
     try:
         return metadata.version("twinql")
@@ -126,8 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(settings, demo=False, debug=args.debug)
         if args.command == "demo":
+            if not args.speedup > 0:
+                raise ValidationError("--speedup must be a positive number")
             return _serve(
-                settings,
+                demo_settings(settings, args.speedup, os.environ),
                 demo=True,
                 devices=not args.no_devices,
                 speedup=args.speedup,

@@ -11,6 +11,7 @@ from api.assets.mutations import GraphMutation
 from api.assets.queries import GraphQuery
 from api.control.schema import ControlMutation, ControlQuery
 from api.errors import CodedErrors
+from api.health.schema import HealthMutation, HealthQuery, HealthSubscription
 from api.limits import document_limits_rule
 from api.live.schema import SubscriptionRoot
 from api.readings.schema import ReadingsMutation, ReadingsQuery
@@ -28,6 +29,7 @@ QUERIES: tuple[type, ...] = (
     AlertsQuery,
     StatusQuery,
     WorkOrdersQuery,
+    HealthQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     GraphMutation,
@@ -36,8 +38,14 @@ MUTATIONS: tuple[type, ...] = (
     SimulationMutation,
     AlertsMutation,
     WorkOrdersMutation,
+    HealthMutation,
 )
-SUBSCRIPTIONS: tuple[type, ...] = (SubscriptionRoot, SimulationSubscription, AlertsSubscription)
+SUBSCRIPTIONS: tuple[type, ...] = (
+    SubscriptionRoot,
+    SimulationSubscription,
+    AlertsSubscription,
+    HealthSubscription,
+)
 
 
 def build_schema(*, max_depth: int = 12, max_cost: int = 100_000) -> strawberry.Schema:

@@ -237,6 +237,37 @@ VARIABLES: tuple[Variable, ...] = (
         "unset",
     ),
     Variable(
+        "TWINQL_HEALTH_INTERVAL",
+        "health_interval_s",
+        _seconds,
+        "seconds between health assessments of every asset whose sensors declare failure "
+        "limits or that has an anomaly model (stored, work orders opened); 0 turns them off",
+        "900",
+    ),
+    Variable(
+        "TWINQL_HEALTH_WINDOW",
+        "health_window_s",
+        _seconds,
+        "length in seconds of the windows health, RUL and anomaly features are computed "
+        "over (a whole number of TWINQL_HEALTH_STEP)",
+        "86400",
+    ),
+    Variable(
+        "TWINQL_HEALTH_STEP",
+        "health_step_s",
+        _seconds,
+        "seconds between the starts of two health windows",
+        "21600",
+    ),
+    Variable(
+        "TWINQL_HEALTH_BASELINE",
+        "health_baseline_s",
+        _seconds,
+        "seconds at the start of an asset's life (after its last failure or replacement, "
+        "or from its first data) whose levels count as normal (health 1)",
+        "345600",
+    ),
+    Variable(
         "TWINQL_LOG_LEVEL",
         "log_level",
         _text,
@@ -283,6 +314,10 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     numba_cache_dir: Path | None = None  # None: sim.fastpath.default_cache_dir(xdg_cache_home)
     xdg_cache_home: str | None = None
+    health_interval_s: float = 900.0
+    health_window_s: float = 86_400.0
+    health_step_s: float = 21_600.0
+    health_baseline_s: float = 4 * 86_400.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -20,6 +20,7 @@ from api.common.types import (
     encode_cursor,
 )
 from api.context import Context
+from api.health import schema as _health
 from api.permissions import reads
 from api.readings import schema as _readings
 from api.readings.types import LatestValueNode, SensorSummaryNode, SeriesNode
@@ -419,6 +420,12 @@ class AssetNode:
             orders = [w for w in orders if w.status.value == status.value]
         return [WorkOrderNode.from_domain(w) for w in orders]
 
+    health: _health.Health = strawberry.field(
+        resolver=_health.asset_health,
+        extensions=reads(),
+        description="Health index, anomaly score and remaining useful life computed from "
+        "the data up to asOf (now by default); nothing is stored (assessHealth stores).",
+    )
     summary: list[SensorSummaryNode] = strawberry.field(
         resolver=_readings.asset_summary,
         extensions=reads(),

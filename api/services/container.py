@@ -17,9 +17,11 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from analytics.assessment import HealthConfig
 from api.services.alerting import AlertService
 from api.services.auth import Scopes, TokenStore
 from api.services.control import ControlService
+from api.services.health import HealthService
 from api.services.registry import RegistryService
 from api.services.simulation.jobs import JobRunner, JobSettings
 from api.services.simulation.service import SimulationService
@@ -84,6 +86,7 @@ class Services:
     simulation: SimulationService
     connectors: ConnectorManager
     control: ControlService
+    health: HealthService
 
     @property
     def repo(self) -> GraphRepository:
@@ -197,6 +200,19 @@ async def open_services(
         await connectors.start()
 
         control = ControlService(graph.devices, graph.sources, graph.commands, connectors, scopes)
+        health = HealthService(
+            graph,
+            store,
+            settings.data_dir,
+            HealthConfig(
+                window_s=settings.health_window_s,
+                step_s=settings.health_step_s,
+                baseline_s=settings.health_baseline_s,
+            ),
+            interval_s=settings.health_interval_s,
+        )
+        await health.start()
+        stack.push_async_callback(health.aclose)
         yield Services(
             settings=settings,
             tokens=tokens,
@@ -211,6 +227,7 @@ async def open_services(
             simulation=simulation,
             connectors=connectors,
             control=control,
+            health=health,
         )
 
 

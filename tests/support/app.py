@@ -78,7 +78,9 @@ async def served(app: Starlette, port: int) -> AsyncIterator[str]:
 def app_settings(
     graph_server: EmbeddedGraphServer, data_dir: Path, port: int, tokens: str, **extra: Any
 ) -> Settings:
-    """Settings of an app under test: the session's graph server, its own data dir."""
+    """Settings of an app under test: the session's graph server, its own data dir; no
+    health assessments on a timer unless asked (tests assess when they mean to)."""
+    extra.setdefault("health_interval_s", 0.0)
     return Settings(
         data_dir=data_dir,
         host="127.0.0.1",

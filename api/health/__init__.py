@@ -1,0 +1,1 @@
+"""Health in GraphQL: assessments (health index, anomaly score, RUL), anomaly models."""
