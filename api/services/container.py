@@ -117,7 +117,7 @@ class Services:
             checks["readings"] = "ok"
         except TwinqlError as exc:
             checks["readings"] = exc.message
-        checks["ingest"] = self.ingest.writer.failure or "ok"  # the writer task may have died
+        checks["ingest"] = self.ingest.writer.fault or "ok"  # cannot write nor spill (disk full)
         return checks
 
 
