@@ -231,7 +231,7 @@ def _connector_manager(
     """The connector manager: device data sources of the graph feed the pipeline."""
 
     async def sink(raws: list[RawReading]) -> None:
-        await pipeline.ingest(raws)
+        await pipeline.ingest(raws, durable=True)  # MQTT acknowledges once this returns
 
     async def reject(rows: list[RejectedRow]) -> None:
         await pipeline.writer.submit(ReadingBatch.empty(), rows)
