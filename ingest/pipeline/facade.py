@@ -1,12 +1,12 @@
 """``IngestPipeline``: raw readings in; validated, stored, cached and published out.
 
-``ingest(..., durable=True)`` (and ``ingest_body``, durable unless told otherwise)
-returns only once every reading it counts as accepted, and every rejected row, is
-durable: committed to the store, in the fsynced spill log, or kept as a dead letter
+``ingest`` and ``ingest_body`` (durable unless told ``durable=False``) return only
+once every reading counted as accepted, and every rejected row, is durable: committed to the store, in the fsynced spill log, or kept as a dead letter
 (``BatchWriter.enqueue_durable``). The latest cache and the live bus are updated
 before that wait, so live subscribers see a value as early as without durability.
 If the writer cannot make them durable it raises ``Unavailable``: nothing is answered
-as accepted that a crash could lose. ``durable=False`` returns once queued.
+as accepted that a crash could lose. ``durable=False`` returns once queued (a caller
+that acknowledges nothing to anyone, or a benchmark of the difference).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class IngestPipeline:
         now: datetime | None = None,
         indices: Sequence[int] | None = None,
         outside: ScopeFilter | None = None,
-        durable: bool = False,
+        durable: bool = True,
     ) -> IngestResult:
         """Validate, queue for the store, update the latest cache, publish. Waits when
         the writer's queue is full (backpressure) and, with ``durable``, until the rows
