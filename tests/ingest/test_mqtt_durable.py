@@ -102,7 +102,7 @@ async def test_unacknowledged_readings_come_again_after_a_full_disk(
             within=30,
             what="the connector drops the connection instead of acknowledging",
         )
-        assert pipeline.writer.fault is not None
+        assert pipeline.writer.stats().faults >= 1  # why the readings were not durable
         small_disk.free()
         summary = await eventually(
             lambda: store.summary([sensor], T0, T0 + timedelta(days=1)),
