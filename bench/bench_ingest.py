@@ -3,7 +3,8 @@
     python bench/bench_ingest.py [--rows 100000000] [--questdb-url http://127.0.0.1:9000]
 
 1. Pipeline ingest throughput (validation + batching writer + store) in batches of
-   1, 100 and 10,000 readings, into DuckDB (and QuestDB when --questdb-url is given).
+   1, 100 and 10,000 readings, into DuckDB (and QuestDB when --questdb-url is given),
+   each call returning once queued (``durable=False``; bench_durable.py compares).
 2. A DuckDB store of --rows readings (1,000 sensors at 1 Hz) generated in-database with
    range(), plus one sensor with 24 h at 1 Hz; then read latencies: that day downsampled
    to 1 min (no fill and linear fill), latest of 1,000 sensors in one query, a 1 h
@@ -66,7 +67,7 @@ async def ingest_throughput(label: str, settings: StoreSettings, spill: Path) ->
         ]
         t = time.perf_counter()
         for i in range(0, total, size):
-            await pipe.ingest(raws[i : i + size])
+            await pipe.ingest(raws[i : i + size], durable=False)
         await pipe.aclose()
         elapsed = time.perf_counter() - t
         stats = pipe.stats()

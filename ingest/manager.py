@@ -41,14 +41,13 @@ from ingest.connectors import (
     ConnectorState,
     ConnectorStatus,
     DeadLetter,
-    Sink,
     WriteOutcome,
     make_connector,
 )
 from ingest.connectors.runtime import ConnectorBase
 from ingest.event_writer import EventWriter
 from ingest.fanout import Fanout, FanoutSubscription
-from ingest.reading_coalescer import ReadingCoalescer
+from ingest.reading_coalescer import PipelineSink, ReadingCoalescer
 from ingest.store import EventRow, RejectedRow
 
 __all__ = [
@@ -165,7 +164,7 @@ class ConnectorManager:
     def __init__(
         self,
         sources: SourceProvider,
-        sink: Sink,
+        sink: PipelineSink,
         *,
         reject: RejectSink,
         store_events: EventStore,

@@ -6,6 +6,12 @@ become one validated batch, one store write and one live-bus update. The queue i
 bounded: ``put()`` waits while ``max_pending`` readings are queued, which holds up the
 connector (an MQTT connector then stops reading its socket). A batch the pipeline
 refuses becomes rejected rows, with each reading's raw payload and the reason.
+
+``put()`` returns a future that resolves once the batch holding those readings was
+taken by the sink (with a durable sink, once the readings are durable) or kept as
+rejected rows; it fails with ``Unavailable`` when the pipeline could not make them
+durable (a writer fault, a closing writer): an MQTT connector then leaves the messages
+unacknowledged for the broker to deliver again, so they are not dead-lettered.
 """
 
 from __future__ import annotations
@@ -16,22 +22,29 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 
+from graph.errors import Unavailable
 from graph.timeutil import utcnow
 from ingest.reading import RawReading
 from ingest.store import RejectedRow
 
-__all__ = ["ReadingCoalescer"]
+__all__ = ["PipelineSink", "ReadingCoalescer"]
 
 log = logging.getLogger("twinql.ingest.manager")
 
-Sink = Callable[[list[RawReading]], Awaitable[None]]
+PipelineSink = Callable[[list[RawReading]], Awaitable[None]]
 RejectSink = Callable[[list[RejectedRow]], Awaitable[None]]
+
+
+def _retrieved(fut: asyncio.Future[None]) -> None:
+    """Connectors that acknowledge nothing never await the future: no "never retrieved"."""
+    if not fut.cancelled():
+        fut.exception()
 
 
 class ReadingCoalescer:
     def __init__(
         self,
-        sink: Sink,
+        sink: PipelineSink,
         reject: RejectSink,
         *,
         max_pending: int,
@@ -44,6 +57,7 @@ class ReadingCoalescer:
         self._linger_s = linger_s
         self._close_timeout_s = close_timeout_s
         self._pending: list[RawReading] = []
+        self._done: asyncio.Future[None] | None = None  # of the readings in _pending
         self._cond = asyncio.Condition()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -52,12 +66,18 @@ class ReadingCoalescer:
         if self._task is None:
             self._task = asyncio.create_task(self._drain(), name="twinql-readings")
 
-    async def put(self, raws: list[RawReading]) -> None:
-        """Queue readings (waits while ``max_pending`` are queued)."""
+    async def put(self, raws: list[RawReading]) -> asyncio.Future[None]:
+        """Queue readings (waits while ``max_pending`` are queued); the future says when
+        the sink has them (see the module docstring)."""
         async with self._cond:
             await self._cond.wait_for(lambda: len(self._pending) < self._max_pending)
             self._pending.extend(raws)
+            if self._done is None:
+                self._done = asyncio.get_running_loop().create_future()
+                self._done.add_done_callback(_retrieved)
+            done = self._done
             self._cond.notify_all()
+        return done
 
     async def aclose(self) -> None:
         """Hand over what is queued (within ``close_timeout_s``), then stop."""
@@ -86,16 +106,24 @@ class ReadingCoalescer:
     async def _flush(self) -> None:
         async with self._cond:
             batch, self._pending = self._pending, []
+            done, self._done = self._done, None
             self._cond.notify_all()
         if not batch:
             return
+        assert done is not None
         try:
             await self._sink(batch)
         except asyncio.CancelledError:
+            done.cancel()
             raise
+        except Unavailable as exc:  # not durable: an acknowledging source sends them again
+            log.error("pipeline unavailable, %d readings not taken: %s", len(batch), exc)
+            done.set_exception(exc)
+            return
         except Exception as exc:  # keep the readings: they become rejected rows
             log.warning("pipeline refused %d readings: %r", len(batch), exc)
             await self._keep_refused(batch, exc)
+        done.set_result(None)
 
     async def _keep_refused(self, batch: list[RawReading], exc: Exception) -> None:
         now = utcnow()

@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.support.devices",
     "tests.support.stores",
     "tests.support.app",
+    "tests.support.disk",
 ]

@@ -120,7 +120,7 @@ class Services:
             checks["readings"] = "ok"
         except TwinqlError as exc:
             checks["readings"] = exc.message
-        checks["ingest"] = self.ingest.writer.failure or "ok"  # the writer task may have died
+        checks["ingest"] = self.ingest.writer.fault or "ok"  # cannot write nor spill (disk full)
         return checks
 
 
@@ -248,7 +248,7 @@ def _connector_manager(
     """The connector manager: device data sources of the graph feed the pipeline."""
 
     async def sink(raws: list[RawReading]) -> None:
-        await pipeline.ingest(raws)
+        await pipeline.ingest(raws, durable=True)  # MQTT acknowledges once this returns
 
     async def reject(rows: list[RejectedRow]) -> None:
         await pipeline.writer.submit(ReadingBatch.empty(), rows)

@@ -41,6 +41,7 @@ def _samples(s: StatusSnapshot) -> Iterator[_Sample]:
             ("store_errors", w.store_errors, "failed writes to the readings store"),
             ("dead_lettered", w.dead_lettered, "readings the store refused, kept as dead letters"),
             ("quarantined", w.quarantined, "rows refused even as dead letters (quarantine log)"),
+            ("faults", w.faults, "cycles that could neither write nor spill (disk full)"),
         ):
             yield one(f"twinql_ingest_{name}_total", "counter", text, value)
         yield one("twinql_ingest_queue_depth", "gauge", "readings queued in memory", w.queue_depth)
@@ -55,6 +56,12 @@ def _samples(s: StatusSnapshot) -> Iterator[_Sample]:
             "gauge",
             "1 while the spill log holds readings not yet replayed",
             w.spill_pending,
+        )
+        yield one(
+            "twinql_ingest_fault",
+            "gauge",
+            "1 while readings can go neither to the store nor to the spill log",
+            w.fault is not None,
         )
     if s.bus_published is not None:
         yield one(
@@ -141,5 +148,3 @@ def metrics_endpoint(services: Services) -> Callable[[Request], object]:
 def routes(services: Services) -> list[BaseRoute]:
     """``GET /metrics``, for ``api.app.ROUTE_FACTORIES``."""
     return [Route("/metrics", metrics_endpoint(services), methods=["GET"])]
-
-

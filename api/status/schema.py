@@ -40,6 +40,14 @@ class IngestStatus:
     queue_depth: int = strawberry.field(description="Readings queued in memory.")
     lag_seconds: float = strawberry.field(description="Age of the oldest unstored reading.")
     spill_pending: bool = strawberry.field(description="The spill log awaits replay.")
+    faults: float = strawberry.field(
+        description="Times queued readings could go neither to the store nor to the spill "
+        "log (disk full, I/O errors): retried, never dropped."
+    )
+    fault: str | None = strawberry.field(
+        description="Why the writer can write neither to the store nor to the spill log, "
+        "while that lasts (POST /ingest then answers 503); null when writing."
+    )
 
 
 @strawberry.type(description="The live bus that feeds subscriptions.")
@@ -103,6 +111,8 @@ class ServiceStatus:
                 queue_depth=w.queue_depth,
                 lag_seconds=w.lag_s,
                 spill_pending=w.spill_pending,
+                faults=w.faults,
+                fault=w.fault,
             ),
             live_bus=None
             if s.bus_published is None

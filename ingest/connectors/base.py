@@ -1,7 +1,10 @@
 """What every device connector shares: callbacks, status, bindings, write outcomes.
 
 A connector reads one ``DataSource`` (one broker, one OPC UA server, one Modbus device)
-and hands ``RawReading`` batches to an async *sink* (the pipeline's ingest). Payloads it
+and hands ``RawReading`` batches to an async *sink* (the pipeline's ingest); a sink may
+answer with a future that resolves once the readings are durable (the connector
+manager's does), which an acknowledging connector (MQTT QoS 1) waits for before it
+acknowledges the message. Payloads it
 cannot attribute to a sensor go to an async *error sink* as ``DeadLetter`` objects, with
 the raw text and a reason. Payloads it can attribute but cannot parse become
 ``RawReading``s whose ``value`` is the offending text (so validation rejects them) with
@@ -10,6 +13,7 @@ the raw text and a reason. Payloads it can attribute but cannot parse become
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -68,7 +72,8 @@ class AssetEvent:
     received_at: datetime = field(default_factory=utcnow)
 
 
-Sink = Callable[[list[RawReading]], Awaitable[None]]
+# A sink may answer with a future of the readings' durability (None: nothing to wait for).
+Sink = Callable[[list[RawReading]], Awaitable["asyncio.Future[None] | None"]]
 ErrorSink = Callable[[DeadLetter], Awaitable[None]]
 EventSink = Callable[[AssetEvent], Awaitable[None]]
 

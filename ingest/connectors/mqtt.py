@@ -8,7 +8,7 @@ one batch for the sink.
 Every message is handled in isolation: one that cannot be read or handled (not UTF-8,
 not JSON, nested too deep, a failing sink...) becomes a dead letter with its raw payload
 and the reason, and the connector goes on with the next. The session (stable client id,
-persistent session, acknowledgement after handling, bounded queue whose overflow is
+persistent session, acknowledgement once the message's readings are durable, bounded queue whose overflow is
 counted and dead-lettered) is described in ``_mqtt_session``.
 
 Commands: ``{"correlation_id": .., "value": <raw>, "timestamp": ..}`` published at QoS 1
@@ -21,6 +21,7 @@ one (within ``ack_tolerance``), as the OPC UA and Modbus read-backs are.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -64,6 +65,7 @@ from ingest.connectors.mqtt_session import (
     clean_start,
     client_identifier,
     default_instance_id,
+    drop,
     make_client,
 )
 from ingest.connectors.runtime import Backoff, ConnectorBase, raise_if_cancelled
@@ -73,6 +75,9 @@ from ingest.connectors.settings import MqttSettings
 __all__ = ["MqttConnector"]
 
 _log = logging.getLogger("twinql.ingest.connectors.mqtt")
+
+# A QoS 1 message waiting for its PUBACK, with the durability futures of its readings.
+_Ack = tuple[aiomqtt.Message, list[asyncio.Future[None]]]
 
 
 class MqttConnector(ConnectorBase):
@@ -153,12 +158,22 @@ class MqttConnector(ConnectorBase):
                     self._client = client
                     self._set_state(ConnectorState.CONNECTED)
                     backoff.reset()
-                    async for message in client.messages:
-                        await self._take(message)
-                        acknowledge(client, message)
-                        raise_if_cancelled()
-                        if self._overflow:
-                            await self._drain_overflow(client)
+                    acks: asyncio.Queue[_Ack] = asyncio.Queue(st.max_queued_messages)
+                    acker = asyncio.create_task(
+                        self._acker(client, acks), name=f"twinql-mqtt-acks-{self._source.id}"
+                    )
+                    try:
+                        async for message in client.messages:
+                            waits = await self._take_durable(message)
+                            if message.qos > 0:
+                                await acks.put((message, waits))
+                            raise_if_cancelled()
+                            if self._overflow:
+                                await self._drain_overflow(client)
+                    finally:
+                        acker.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await acker
             except aiomqtt.MqttError as exc:
                 self._record_error(f"mqtt: {exc}", state=ConnectorState.ERROR)
             except OSError as exc:  # ssl.SSLError included: TLS files unreadable or malformed
@@ -230,7 +245,40 @@ class MqttConnector(ConnectorBase):
                 fut.set_exception(ConnectionError(reason))
         self._pending.clear()
 
+    async def _acker(self, client: aiomqtt.Client, acks: asyncio.Queue[_Ack]) -> None:
+        """Acknowledge messages in arrival order, each once its readings are durable.
+        When they cannot be made durable: acknowledge nothing more, drop the connection
+        (the broker delivers again whatever was not acknowledged)."""
+        while True:
+            message, waits = await acks.get()
+            try:
+                for wait in waits:
+                    await wait
+            except Exception as exc:
+                self._record_error(
+                    f"mqtt: readings not durable, reconnecting unacknowledged: {exc}",
+                    state=ConnectorState.ERROR,
+                )
+                _log.warning(
+                    "MQTT %s: readings not durable (%s): dropping the connection so the "
+                    "broker sends the unacknowledged messages again",
+                    self._source.id,
+                    exc,
+                )
+                drop(client)
+                return
+            acknowledge(client, message)
+
     # ---- incoming --------------------------------------------------------------------
+
+    async def _take_durable(self, message: aiomqtt.Message) -> list[asyncio.Future[None]]:
+        """Handle one message; the futures of the readings it gave the sink."""
+        self._awaiting = []
+        try:
+            await self._take(message)
+            return self._awaiting
+        finally:
+            self._awaiting = None
 
     async def _take(self, message: aiomqtt.Message) -> None:
         """Handle one message; whatever goes wrong with it becomes its dead letter."""

@@ -12,8 +12,14 @@
   ``SessionExpiryInterval``. With 3.1.1 the broker decides how long it keeps the
   session of a client that is away (Mosquitto: ``persistent_client_expiration``).
 - Acknowledgement: QoS 1 messages are acknowledged (PUBACK) once the connector has
-  handled them, not when they arrive; a message the connector never handled (connection
-  lost, stopped) is delivered again.
+  handled them and the readings they carried are durable (in the store, the fsynced
+  spill log, or dead letters), not when they arrive: the connector hands each message's
+  durability futures to an acker task (a bounded queue, in arrival order) that
+  acknowledges in order. If the pipeline cannot make them durable (a writer fault: the
+  disk is full), the acker acknowledges nothing more and drops the connection
+  (``drop``); the session resumes and the broker delivers the unacknowledged messages
+  again. A message the connector never handled (connection lost, stopped) is delivered
+  again too.
 - Backpressure: a broker's in-flight window cannot be relied on (Mosquitto 2.0 holds to
   20 unacknowledged messages only while none is acknowledged: once acks flow it sends
   as fast as it can, measured here). So the connector stops reading its socket while
@@ -49,6 +55,7 @@ __all__ = [
     "ReadFlow",
     "acknowledge",
     "clean_start",
+    "drop",
     "client_identifier",
     "default_instance_id",
     "make_client",
@@ -243,3 +250,10 @@ def acknowledge(client: aiomqtt.Client, message: aiomqtt.Message) -> None:
     """
     if message.qos > 0:
         _paho(client).ack(message.mid, message.qos)
+
+
+def drop(client: aiomqtt.Client) -> None:
+    """Close the connection now, acknowledging nothing more: the client's message
+    iteration then ends with ``MqttError`` and the connector reconnects (resuming its
+    session, so the broker sends again what was not acknowledged)."""
+    _paho(client).disconnect()

@@ -92,6 +92,8 @@ class ConnectorBase(ABC):
         self._bindings = bindings
         self._sink = sink
         self._on_error = on_error or log_dead_letter
+        # Set by a connector that acknowledges: the durability futures of what it emits.
+        self._awaiting: list[asyncio.Future[None]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._status = ConnectorStatus(
@@ -295,7 +297,7 @@ class ConnectorBase(ABC):
         if not readings:
             return
         try:
-            await self._sink(readings)
+            durable = await self._sink(readings)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -304,6 +306,8 @@ class ConnectorBase(ABC):
                 DeadLetter(self._source.id, raw, f"sink rejected {len(readings)} readings: {exc!r}")
             )
             return
+        if durable is not None and self._awaiting is not None:
+            self._awaiting.append(durable)
         self._status = replace(
             self._status,
             readings=self._status.readings + len(readings),

@@ -3,7 +3,9 @@
 Files ``spill-<seq>.seg`` in the spill directory hold records
 ``<u32 length><u32 crc32><u8 kind><payload>``: kind 1 a reading batch as an Arrow IPC
 stream, kind 2 rejected rows as JSON. Each append is fsynced before it returns, so
-an acknowledged spill survives a crash. Replay reads segments oldest first; a
+an acknowledged spill survives a crash; an append that fails part-way (disk full,
+I/O error) is truncated back to where it began and raises ``OSError``, so it leaves
+no partial record behind. Replay reads segments oldest first; a
 segment is deleted only once every record in it was written to the store (the store
 deduplicates, so replaying a segment twice after a crash stores nothing twice).
 A torn tail (a crash mid-append) ends replay of that segment; the torn bytes are
@@ -79,8 +81,15 @@ class SpillLog:
         data = _HEADER.pack(len(payload), zlib.crc32(payload), kind) + payload
         fd = os.open(self._current, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, data)
-            os.fsync(fd)
+            start = os.fstat(fd).st_size
+            try:
+                view = memoryview(data)
+                while view:  # a full disk may take part of it and then refuse the rest
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            except OSError:
+                os.ftruncate(fd, start)  # no partial record left behind for replay
+                raise
         finally:
             os.close(fd)
         return len(data)

@@ -2,23 +2,38 @@
 
 ``submit`` queues a validated batch (and its rejected rows) and returns; it waits
 while ``max_queue`` readings are already queued (backpressure, never unbounded
-growth). One consumer task flushes when ``max_batch`` readings are queued or
-``flush_interval`` seconds have passed. When the store fails, the batch is appended
-to the spill log (fsynced) and, from then on, every batch follows it there until a
-background replay, retried with exponential backoff, has written the whole log back
-in order. Leftover spill files from an earlier run are replayed at start.
-``aclose`` flushes everything (to the store, or to the spill log if it is down).
+growth). ``enqueue_durable`` queues the same way but returns a future that resolves
+once those rows are durable: committed to the store, appended to the spill log and
+fsynced, or kept as dead letters; it fails with ``Unavailable`` when the writer
+cannot make them durable (a ``fault``, or closing with them unwritten). A durable
+submit does not wait for the flush tick: it asks for a flush at once, and concurrent
+callers share one flush (group commit: whatever is queued when the consumer wakes
+goes in one batch of at most ``max_batch`` readings).
 
-Only ``Unavailable`` means "try again later". Any other error of a write means the
-store refuses that record and always will: it is not retried (it would stall every
-later batch behind it) but moved to dead letters (``ingest.pipeline.deadletter``): its
-readings become ``rejected_readings`` rows with the store's answer as the reason, or,
-if those are refused too, records of the quarantine log. The writer carries on.
+One consumer task flushes when ``max_batch`` readings are queued, a flush or a durable
+submit asks for it, or ``flush_interval`` seconds have passed. When the store is
+unavailable, the batch is appended to the spill log (fsynced) and, from then on,
+every batch follows it there until a background replay, retried with exponential
+backoff, has written the whole log back in order. Leftover spill files from an
+earlier run are replayed at start. ``aclose`` flushes everything (to the store, or to
+the spill log if it is down).
 
-If the consumer task itself fails (the spill log cannot be appended to: disk full),
-the batch it held goes back to the head of the queue, ``failure`` says why, and
-``submit``/``flush`` raise ``Unavailable`` instead of queueing what nobody would
-write. ``aclose`` then makes one last attempt to write what is queued.
+Only ``Unavailable`` means "try again later" (the stores raise it for lost
+connections and for I/O faults: disk full, I/O errors, read-only file systems,
+locks). Any other error of a write means the store refuses that record and always
+will: it is not retried (it would stall every later batch behind it) but moved to
+dead letters (``ingest.pipeline.deadletter``): its readings become
+``rejected_readings`` rows with the store's answer as the reason, or, if those are
+refused too, records of the quarantine log. The writer carries on.
+
+When a batch can go neither to the store nor to the spill log (the store is down
+and the spill append fails: the disk is full), the batch goes back to the head of
+the queue and ``fault`` says why; the task retries with backoff and clears ``fault``
+at its first cycle that goes through, so ingest recovers by itself when space
+returns. While ``fault`` is set, ``submit``/``enqueue_durable``/``flush`` raise
+``Unavailable`` (HTTP answers 503) and waiting durable futures fail, instead of
+accepting what nobody can write; what is already queued stays queued (bounded) and
+is written on recovery.
 """
 
 from __future__ import annotations
@@ -28,7 +43,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -56,6 +71,9 @@ class WriterStats:
     store_errors: int
     dead_lettered: int = 0  # readings the store refused: now dead letters (rejected_readings)
     quarantined: int = 0  # rows refused even as dead letters: in the quarantine log
+    flushes: int = 0  # consumer cycles that took queued rows
+    faults: int = 0  # cycles that could write their rows neither to the store nor spill
+    fault: str | None = None  # why, while it lasts (disk full...); None when writing
 
 
 @dataclass(slots=True)
@@ -63,10 +81,26 @@ class _Item:
     batch: ReadingBatch
     rejected: list[RejectedRow]
     at: float
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
     @property
     def size(self) -> int:
         return max(len(self.batch) + len(self.rejected), 1)
+
+
+def _settle(waiters: Sequence[asyncio.Future[None]], error: BaseException | None = None) -> None:
+    for fut in waiters:
+        if fut.done():  # its caller went away (cancelled)
+            continue
+        if error is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(error)
+
+
+def _retrieved(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled():
+        fut.exception()
 
 
 class BatchWriter:
@@ -92,6 +126,7 @@ class BatchWriter:
         self._retry_max = retry_max
         self._backoff = retry_initial
         self._next_retry = 0.0
+        self._fault_backoff = retry_initial
         self._queue: deque[_Item] = deque()
         self._depth = 0
         self._inflight = 0
@@ -99,7 +134,7 @@ class BatchWriter:
         self._closing = False
         self._flush_requested = False
         self._task: asyncio.Task[None] | None = None
-        self._failure: str | None = None
+        self._fault: str | None = None
         self._spill_since: float | None = time.monotonic() if self._spill.pending() else None
         self._counts = dict.fromkeys(
             (
@@ -111,6 +146,8 @@ class BatchWriter:
                 "store_errors",
                 "dead_lettered",
                 "quarantined",
+                "flushes",
+                "faults",
             ),
             0,
         )
@@ -122,24 +159,44 @@ class BatchWriter:
             self._task = asyncio.create_task(self._run(), name="twinql-batch-writer")
 
     @property
-    def failure(self) -> str | None:
-        """Why the consumer task stopped, or None while it runs (or never failed)."""
-        return self._failure
+    def fault(self) -> str | None:
+        """Why queued rows can be written neither to the store nor to the spill log
+        (the disk is full...), or None. Clears by itself once a retry goes through."""
+        return self._fault
 
     def _check_alive(self) -> None:
-        if self._failure is not None:
-            raise Unavailable(self._failure)
+        if self._fault is not None:
+            raise Unavailable(self._fault)
 
     def _has_room(self, item: _Item) -> bool:
         return (
-            self._failure is not None
+            self._fault is not None
             or self._depth == 0
             or self._depth + item.size <= self._max_queue
         )
 
     async def submit(self, batch: ReadingBatch, rejected: Sequence[RejectedRow] = ()) -> None:
         """Queue readings (and rejected rows); waits while the queue is full. Raises
-        ``Unavailable`` once the writer is closed or its task has failed."""
+        ``Unavailable`` once the writer is closed or while it has a ``fault``."""
+        await self._enqueue(batch, rejected, None)
+
+    async def enqueue_durable(
+        self, batch: ReadingBatch, rejected: Sequence[RejectedRow] = ()
+    ) -> asyncio.Future[None]:
+        """Queue like ``submit`` and ask for a flush now; the future resolves once every
+        row is in the store, the fsynced spill log or dead letters, and fails with
+        ``Unavailable`` if the writer faults (or closes) before that."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.add_done_callback(_retrieved)  # a caller that gave up logs no "never retrieved"
+        await self._enqueue(batch, rejected, done)
+        return done
+
+    async def _enqueue(
+        self,
+        batch: ReadingBatch,
+        rejected: Sequence[RejectedRow],
+        done: asyncio.Future[None] | None,
+    ) -> None:
         if self._closing:
             raise Unavailable("the batch writer is closed")
         self._check_alive()
@@ -149,31 +206,40 @@ class BatchWriter:
         ]
         if rejected:
             items.append(_Item(ReadingBatch.empty(), list(rejected), time.monotonic()))
+        if done is not None:
+            if not items:
+                done.set_result(None)
+                return
+            items[-1].waiters.append(done)  # the queue is FIFO: the last one is the latest
         for item in items:
             async with self._cond:
                 await self._cond.wait_for(partial(self._has_room, item))
                 self._check_alive()
+                if self._closing:
+                    raise Unavailable("the batch writer is closed")
                 self._queue.append(item)
                 self._depth += item.size
                 self._counts["received"] += len(item.batch)
+                if done is not None:
+                    self._flush_requested = True
                 self._cond.notify_all()
 
     async def flush(self) -> None:
         """Return once everything submitted so far is in the store or the spill log
-        (or dead letters); raises ``Unavailable`` if the writer's task has failed."""
+        (or dead letters); raises ``Unavailable`` while the writer has a fault."""
         async with self._cond:
             self._check_alive()
             self._flush_requested = True
             self._next_retry = 0.0
             self._cond.notify_all()
             await self._cond.wait_for(
-                lambda: self._failure is not None or (self._depth == 0 and self._inflight == 0)
+                lambda: self._fault is not None or (self._depth == 0 and self._inflight == 0)
             )
             self._check_alive()
 
     async def aclose(self) -> None:
         """Flush everything, then stop. Spilled data stays on disk for the next start.
-        After a failure of the task, one last attempt writes what is queued; if that
+        If the task ends with a fault, one last attempt writes what is queued; if that
         fails too, ``Unavailable`` says how many readings were not written."""
         self._closing = True
         async with self._cond:
@@ -181,19 +247,19 @@ class BatchWriter:
         if self._task is not None:
             await self._task
             self._task = None
-            if self._failure is None:
+            if self._fault is None and not self._queue:
                 return
         try:
-            while True:
+            while self._queue:
                 await self._cycle(final=True)
-                if not self._queue:
-                    return
+            self._fault = None
         except Exception as exc:
             left = sum(len(i.batch) for i in self._queue)
             log.error("batch writer closed with %d readings not written: %s", left, exc)
-            raise Unavailable(
-                f"the batch writer could not write {left} queued readings: {exc}"
-            ) from exc
+            error = Unavailable(f"the batch writer could not write {left} queued readings: {exc}")
+            for item in self._queue:
+                _settle(item.waiters, error)
+            raise error from exc
 
     def stats(self) -> WriterStats:
         now = time.monotonic()
@@ -205,25 +271,61 @@ class BatchWriter:
             queue_depth=self._depth,
             lag_s=max(oldest, default=0.0),
             spill_pending=self._spill_since is not None,
+            fault=self._fault,
         )
 
     # -- the consumer ----------------------------------------------------------------
 
     async def _run(self) -> None:
-        try:
-            while True:
+        while True:
+            try:
                 await self._cycle(final=self._closing)
-                if self._closing and not self._queue:
+            except Exception as exc:
+                await self._on_fault(exc)
+                if self._closing:
+                    return  # aclose makes one last attempt and says what is left
+                await self._pause(self._fault_backoff)
+                self._fault_backoff = min(self._fault_backoff * 2, self._retry_max)
+                continue
+            if self._fault is not None:
+                log.warning("the batch writer recovered: %s", self._fault)
+                self._fault = None
+                self._fault_backoff = self._retry_initial
+            if self._closing and not self._queue:
+                try:
                     await self._cycle(final=True)
-                    return
-        except Exception as exc:
-            log.exception("the batch writer stopped")
-            self._failure = f"the batch writer stopped: {type(exc).__name__}: {exc}"
-            async with self._cond:
-                self._cond.notify_all()  # wake submit/flush: they raise now
+                except Exception as exc:
+                    await self._on_fault(exc)
+                return
+
+    async def _on_fault(self, exc: Exception) -> None:
+        """Rows could be written neither to the store nor to the spill log: they are
+        back in the queue; callers waiting for durability are told now."""
+        log.error("the batch writer cannot write or spill (retrying): %s", exc, exc_info=exc)
+        self._counts["faults"] += 1
+        self._fault = f"the batch writer cannot write or spill: {type(exc).__name__}: {exc}"
+        error = Unavailable(self._fault)
+        async with self._cond:
+            for item in self._queue:
+                _settle(item.waiters, error)
+                item.waiters.clear()
+            self._cond.notify_all()  # wake submit/flush: they raise now
+
+    async def _pause(self, seconds: float) -> None:
+        async with self._cond:
+            try:
+                async with asyncio.timeout(seconds):
+                    await self._cond.wait_for(lambda: self._closing)
+            except TimeoutError:
+                pass  # time to retry
 
     def _ready(self) -> bool:
-        return self._depth >= self._max_batch or self._closing or self._flush_requested
+        return (
+            self._depth >= self._max_batch
+            or self._closing
+            or self._flush_requested
+            or self._fault is not None  # the retry after a fault's pause is due now
+        )
 
     async def _cycle(self, final: bool) -> None:
         async with self._cond:
@@ -248,17 +350,20 @@ class BatchWriter:
             self._cond.notify_all()
         pending: list[_Item] = []
         if taken:
+            self._counts["flushes"] += 1
             at = min(i.at for i in taken)
             batch = ReadingBatch.concat([i.batch for i in taken])
             rejected = [r for i in taken for r in i.rejected]
             pending = [_Item(batch, [], at)] if len(batch) else []
             pending += [_Item(ReadingBatch.empty(), rejected, at)] if rejected else []
+            pending[-1].waiters = [w for i in taken for w in i.waiters]
         try:
             await self._drain_spill(force=final)
             while pending:
                 item = pending[0]
                 await self._deliver(item.batch if len(item.batch) else item.rejected)
                 pending.pop(0)
+                _settle(item.waiters)
         except BaseException:
             async with self._cond:  # not lost: back to the head of the queue
                 self._queue.extendleft(reversed(pending))

@@ -9,8 +9,14 @@ transaction as each write, never moved back by an older reading) instead of scan
 ``readings``; a file from before that table existed gets it filled once, at open.
 Rows written into ``readings`` by anything but ``write`` are not seen by ``latest``.
 
-If the file cannot be opened (another process holds its lock, the disk is gone) or the
-connection died, operations raise ``Unavailable`` and the next one tries to reconnect.
+If the file cannot be opened (another process holds its lock, the disk is gone), the
+connection died, or an operation meets an I/O fault (no space left on device, an I/O
+error, a read-only file system, a lock, a database DuckDB invalidated after such a
+fault), operations raise ``Unavailable``, the connection is dropped and the next
+operation reopens the file (DuckDB recovers from its WAL). DuckDB reports a full disk
+at COMMIT as a ``TransactionException``; the ROLLBACK that follows then fails too
+("no transaction is active") and is noted on the original error, never raised in its
+place. Anything else (a constraint, a bad value) is the store refusing the rows.
 """
 
 from __future__ import annotations
@@ -54,7 +60,41 @@ _FILL_SQL = {
     Fill.PREVIOUS: sql.BUCKETED_FILL_PREVIOUS,
     Fill.LINEAR: sql.BUCKETED_FILL_LINEAR,
 }
-_CONNECTION_ERRORS = (duckdb.ConnectionException, duckdb.IOException)
+_CONNECTION_ERRORS = (duckdb.ConnectionException, duckdb.IOException, duckdb.FatalException)
+# What DuckDB says (in any exception class) when the file system, not the data, failed.
+_IO_FAULTS = (
+    "no space left on device",
+    "disk quota exceeded",
+    "input/output error",
+    "i/o error",
+    "read-only file system",
+    "could not set lock",
+    "conflicting lock",
+    "could not write file",
+    "could not read from file",
+    "could not fsync",
+    "database has been invalidated",
+    "database is invalidated",
+)
+
+
+def is_io_fault(exc: BaseException) -> bool:
+    """A DuckDB error caused by the storage under it (retry later), not by the data."""
+    if isinstance(exc, _CONNECTION_ERRORS):
+        return True
+    if not isinstance(exc, duckdb.Error):
+        return False
+    text = str(exc).lower()
+    return any(marker in text for marker in _IO_FAULTS)
+
+
+def _rollback(conn: duckdb.DuckDBPyConnection, exc: BaseException) -> None:
+    """Roll back after ``exc``; a failing ROLLBACK (DuckDB already aborted the
+    transaction, or the disk is gone) is noted on ``exc`` and never masks it."""
+    try:
+        conn.execute("ROLLBACK")
+    except duckdb.Error as failed:
+        exc.add_note(f"the ROLLBACK after it failed too: {failed}")
 
 
 class DuckDBStore(StoreLifecycle):
@@ -110,7 +150,9 @@ class DuckDBStore(StoreLifecycle):
                 except BaseException:
                     conn.close()  # release the file lock: the next operation retries
                     raise
-            except (*_CONNECTION_ERRORS, duckdb.InvalidInputException) as exc:
+            except duckdb.Error as exc:
+                if not (is_io_fault(exc) or isinstance(exc, duckdb.InvalidInputException)):
+                    raise
                 raise Unavailable(f"cannot open the readings store {self.path}: {exc}") from exc
             self._conn = conn
         return self._conn
@@ -126,8 +168,8 @@ class DuckDBStore(StoreLifecycle):
             conn.execute(self._q(sql.CREATE_LATEST))
             conn.execute(self._q(sql.BACKFILL_LATEST))
             conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as exc:
+            _rollback(conn, exc)
             raise
 
     def _call(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
@@ -135,7 +177,9 @@ class DuckDBStore(StoreLifecycle):
             conn = self._connect()
             try:
                 return fn(conn)
-            except _CONNECTION_ERRORS as exc:
+            except duckdb.Error as exc:
+                if not is_io_fault(exc):
+                    raise  # the store refuses this operation: the connection is fine
                 self._conn = None
                 try:
                     conn.close()
@@ -175,8 +219,8 @@ class DuckDBStore(StoreLifecycle):
                     conn.execute(insert)
                     conn.execute(upsert)
                     conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
+                except BaseException as exc:
+                    _rollback(conn, exc)
                     raise
             finally:
                 conn.unregister("_batch")

@@ -12,7 +12,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from graph.errors import ValidationError
+from graph.errors import Unavailable, ValidationError
 from graph.model import ActuatorBinding, DataSource, SensorBinding
 from ingest.connectors import (
     AssetEvent,
@@ -564,3 +564,36 @@ def test_tls_settings_are_checked(tmp_path: Path) -> None:
             MqttSettings.from_source(source)
     plain = MqttSettings.from_source(DataSource(id="b", protocol="mqtt", endpoint="mqtts://h"))
     assert plain.port == 8883 and plain.ssl_context() is not None
+
+
+async def test_a_message_is_acknowledged_only_once_its_readings_are_durable(
+    mosquitto_url: str,
+) -> None:
+    """The sink answers with a future of durability. While it is pending nothing is
+    acknowledged; when it fails (the pipeline could not make the readings durable) the
+    connector drops the connection without a PUBACK and the broker delivers the message
+    again on the resumed session; once durable, it is acknowledged and never comes back."""
+    source = _source(mosquitto_url)
+    asset = _uid("pump")
+    seen: list[str | None] = []
+    durable: list[asyncio.Future[None]] = []
+
+    async def sink(batch: list[RawReading]) -> asyncio.Future[None]:
+        seen.extend(r.raw for r in batch)
+        durable.append(asyncio.get_running_loop().create_future())
+        return durable[-1]
+
+    connector = MqttConnector(source, _bindings(source, asset), sink)
+    topic = f"assets/{asset}/sensors/{asset}-temp/data"
+    async with connector:
+        assert await connector.wait_connected(5)
+        await _publish(mosquitto_url, topic, "250")
+        await eventually(lambda: len(durable) == 1, within=10, what="the first delivery")
+        durable[0].set_exception(Unavailable("the disk is full"))
+        await eventually(lambda: len(durable) == 2, within=20, what="the broker sends it again")
+        assert seen == ["250", "250"] and connector.status().reconnects >= 1
+        durable[1].set_result(None)
+        await _publish(mosquitto_url, topic, "260")
+        await eventually(lambda: len(durable) == 3, within=10, what="the next message")
+        assert seen == ["250", "250", "260"]  # the first, acknowledged, did not come back
+        durable[2].set_result(None)

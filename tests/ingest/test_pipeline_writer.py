@@ -1,7 +1,8 @@
 """The batching writer against a real DuckDB store: flush by size and interval,
 backpressure, graceful shutdown, store-and-forward through a real outage (another
 process holds the DuckDB file lock until it is killed), batches the store refuses
-(dead letters, quarantine) and a writer whose task fails (the spill log is gone)."""
+(dead letters, quarantine) and a writer that can neither write nor spill (the spill log
+is gone): it reports a fault and recovers by itself."""
 
 from __future__ import annotations
 
@@ -283,7 +284,7 @@ async def test_a_refused_batch_goes_to_dead_letters_and_later_batches_are_stored
     await writer.flush()
     stats = writer.stats()
     assert (stats.stored, stats.dead_lettered, stats.rejected, stats.store_errors) == (60, 2, 2, 1)
-    assert not stats.spill_pending and stats.spilled == 0 and writer.failure is None
+    assert not stats.spill_pending and stats.spilled == 0 and writer.fault is None
     await writer.aclose()
     assert await count(store, path) == (60, 60)
     dead = sorted(await store.rejected(limit=10), key=lambda r: r.sensor_id)
@@ -350,15 +351,18 @@ async def test_refused_rejected_rows_are_quarantined(
     assert SpillLog(spill).segments() == []  # never replayed as spill
 
 
-async def test_a_failed_writer_says_so_and_loses_nothing(
+async def test_a_writer_that_can_neither_write_nor_spill_faults_and_recovers(
     db: tuple[DuckDBStore, Path], locker: Locker, tmp_path: Path
 ) -> None:
     """The store is down and the spill log cannot be appended to (its directory is gone,
-    a file in its place): the task ends, ``failure`` says why, submit and flush raise
-    Unavailable, and the batch the task held is still queued; close writes it."""
+    a file in its place): ``fault`` says why, submit and flush raise Unavailable, the
+    batch the task held is still queued; once both come back the writer retries by
+    itself and writes it (no close, no restart)."""
     store, path = db
     spill = tmp_path / "spill"
-    writer = BatchWriter(store, spill, max_batch=50, flush_interval=0.01, retry_initial=0.02)
+    writer = BatchWriter(
+        store, spill, max_batch=50, flush_interval=0.01, retry_initial=0.02, retry_max=0.1
+    )
     await writer.start()
     await writer.submit(readings(0, 50))
     await writer.flush()
@@ -367,21 +371,23 @@ async def test_a_failed_writer_says_so_and_loses_nothing(
     shutil.rmtree(spill)
     spill.write_text("not a directory")
     await writer.submit(readings(50, 50))
-    await eventually(
-        lambda: writer.failure is not None, within=20, what="the writer reports its failure"
-    )
-    assert writer.failure is not None and "NotADirectoryError" in writer.failure
-    with pytest.raises(Unavailable, match="stopped"):
+    await eventually(lambda: writer.fault is not None, within=20, what="the writer's fault")
+    assert writer.fault is not None and "NotADirectoryError" in writer.fault
+    with pytest.raises(Unavailable, match="cannot write or spill"):
         await writer.submit(readings(100, 10))
-    with pytest.raises(Unavailable, match="stopped"):
+    with pytest.raises(Unavailable, match="cannot write or spill"):
         await writer.flush()
     stats = writer.stats()
     assert (stats.received, stats.stored, stats.queue_depth) == (100, 50, 50)
+    assert stats.fault == writer.fault and stats.faults >= 1
     spill.unlink()
     spill.mkdir()
     await locker.kill()
-    await writer.aclose()  # the last attempt writes what the dead task left queued
+    await eventually(lambda: writer.fault is None, within=20, what="the fault clears by itself")
+    await writer.flush()
+    await eventually(lambda: not writer.stats().spill_pending, within=20, what="spill replayed")
     assert writer.stats().stored == 100 and writer.stats().queue_depth == 0
+    await writer.aclose()
     assert await count(store, path) == (100, 100)
 
 
@@ -397,9 +403,7 @@ async def test_a_failed_writer_that_cannot_close_says_how_much_is_unwritten(
     shutil.rmtree(spill)
     spill.write_text("not a directory")
     await writer.submit(readings(0, 30))
-    await eventually(
-        lambda: writer.failure is not None, within=20, what="the writer reports its failure"
-    )
+    await eventually(lambda: writer.fault is not None, within=20, what="the writer's fault")
     with pytest.raises(Unavailable, match="30 queued readings"):
         await writer.aclose()
 
@@ -452,5 +456,5 @@ async def test_store_lost_while_writes_are_in_flight_loses_and_duplicates_nothin
     await writer.aclose()
     stats = writer.stats()
     assert stats.received == n and stats.stored >= n and stats.replayed >= stats.spilled > 0
-    assert stats.dead_lettered == 0 and writer.failure is None
+    assert stats.dead_lettered == 0 and writer.fault is None
     assert await count(store, path) == (n, n)

@@ -8,6 +8,7 @@
 - ``stores``: a readings store per backend (``store`` fixture).
 - ``tokens``: the bearer tokens the served app accepts.
 - ``app``: the real ASGI app under uvicorn (``api`` fixture, ``Api``, ``app_settings``).
+- ``disk``: ``small_disk``, a real small tmpfs a test can fill and free.
 - ``plant``: ``Plant``, a builder of test plants, and ``register(api, plant)``.
 - ``serving``: ``twinql serve`` as a child process.
 - ``wsclient``: a GraphQL-over-WebSocket client.
