@@ -13,6 +13,8 @@ from api.control.schema import ControlMutation, ControlQuery
 from api.errors import CodedErrors
 from api.limits import document_limits_rule
 from api.live.schema import SubscriptionRoot
+from api.operations.energy import EnergyMutation, EnergyQuery
+from api.operations.oee import OeeQuery
 from api.readings.schema import ReadingsMutation, ReadingsQuery
 from api.simulation.schema import SimulationMutation, SimulationQuery, SimulationSubscription
 from api.status.schema import StatusQuery
@@ -28,6 +30,8 @@ QUERIES: tuple[type, ...] = (
     AlertsQuery,
     StatusQuery,
     WorkOrdersQuery,
+    OeeQuery,
+    EnergyQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     GraphMutation,
@@ -36,6 +40,7 @@ MUTATIONS: tuple[type, ...] = (
     SimulationMutation,
     AlertsMutation,
     WorkOrdersMutation,
+    EnergyMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (SubscriptionRoot, SimulationSubscription, AlertsSubscription)
 

@@ -20,6 +20,8 @@ from pathlib import Path
 from api.services.alerting import AlertService
 from api.services.auth import Scopes, TokenStore
 from api.services.control import ControlService
+from api.services.energy import EnergyService
+from api.services.oee import OeeService
 from api.services.registry import RegistryService
 from api.services.simulation.jobs import JobRunner, JobSettings
 from api.services.simulation.service import SimulationService
@@ -84,6 +86,8 @@ class Services:
     simulation: SimulationService
     connectors: ConnectorManager
     control: ControlService
+    oee: OeeService
+    energy: EnergyService
 
     @property
     def repo(self) -> GraphRepository:
@@ -197,6 +201,9 @@ async def open_services(
         await connectors.start()
 
         control = ControlService(graph.devices, graph.sources, graph.commands, connectors, scopes)
+        oee = OeeService(graph.assets, graph.devices, graph.topology, store)
+        energy = EnergyService(graph.assets, graph.devices, store, control, scopes)
+        stack.push_async_callback(energy.aclose)
         yield Services(
             settings=settings,
             tokens=tokens,
@@ -211,6 +218,8 @@ async def open_services(
             simulation=simulation,
             connectors=connectors,
             control=control,
+            oee=oee,
+            energy=energy,
         )
 
 
