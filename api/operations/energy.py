@@ -231,3 +231,17 @@ class EnergyMutation:
             reason,
         )
         return ApplicationNode.from_domain(app)
+
+    @strawberry.mutation(
+        extensions=needs("operator"),
+        description="Stop the energy schedules running on these zones (commands already "
+        "written stay). Answers the zones whose schedule was stopped. Needs role operator "
+        "and the zones in the token's scopes.",
+    )
+    async def cancel_energy_schedule(
+        self, info: Info, zone_ids: list[strawberry.ID]
+    ) -> list[strawberry.ID]:
+        stopped = await info.context.services.energy.cancel(
+            info.context.caller, [str(z) for z in zone_ids]
+        )
+        return [strawberry.ID(z) for z in stopped]

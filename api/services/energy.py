@@ -17,8 +17,9 @@ Contract:
   now is written at once through ``ControlService.write_setpoint`` (an audited
   ``SetpointCommand`` each, returned); later steps are written at their start by a
   background task, each audited the same way. A new schedule for a zone replaces the
-  one running there. Running schedules live in this process only (lost on restart; the
-  audit trail shows what was written); ``aclose`` stops them.
+  one running there; ``cancel`` stops them (operator, zones in scope). Running
+  schedules live in this process only (lost on restart; the audit trail shows what was
+  written); ``aclose`` stops them.
 """
 
 from __future__ import annotations
@@ -358,6 +359,18 @@ class EnergyService:
         task = self._running.pop(zone_id, None)
         if task is not None:
             task.cancel()
+
+    async def cancel(self, principal: Principal, zone_ids: list[str]) -> list[str]:
+        """Stop the schedules running on these zones (operator, zones in scope); the
+        zones whose schedule was stopped. Commands already written stay as they are."""
+        principal.require("operator")
+        await self._scopes.check_all(principal, zone_ids)
+        stopped = [z for z in dict.fromkeys(zone_ids) if z in self._running]
+        for z in stopped:
+            self._stop(z)
+        if stopped:
+            log.info("energy schedules on %s cancelled by %s", ", ".join(stopped), principal.name)
+        return stopped
 
     def running(self) -> list[str]:
         """Zones with a schedule still running."""

@@ -39,7 +39,7 @@ from graph.errors import ValidationError
 from graph.model import Asset, Sensor
 from ingest.store import ReadingsStore
 
-__all__ = ["MAX_WINDOW", "OeeService", "StationSource", "parse_state_codes"]
+__all__ = ["MAX_WINDOW", "OeeService", "StationSource", "flow_order", "parse_state_codes"]
 
 MAX_WINDOW = timedelta(days=31)
 MAX_STATIONS = 100
@@ -128,7 +128,7 @@ class OeeService:
             )
         if len(stations) > MAX_STATIONS:
             raise ValidationError(f"a line of more than {MAX_STATIONS} stations")
-        order = _flow_order(asset.id, set(stations), await self._feeds([c.id for c in children]))
+        order = flow_order(asset.id, set(stations), await self._feeds([c.id for c in children]))
         upstream = {sid: i > 0 for i, sid in enumerate(order)}
         sources = await self._sources([stations[s] for s in order], child_specs, upstream)
         return await self._compute(asset.id, sources, start, end, line=True)
@@ -246,7 +246,7 @@ def _station(
     )
 
 
-def _flow_order(line_id: str, stations: set[str], feeds: dict[str, set[str]]) -> list[str]:
+def flow_order(line_id: str, stations: set[str], feeds: dict[str, set[str]]) -> list[str]:
     """The stations along the line's FEEDS chain (through one asset between two stations)."""
 
     def after(sid: str) -> str | None:

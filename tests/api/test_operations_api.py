@@ -320,3 +320,26 @@ async def test_applied_schedule_becomes_audited_commands_on_the_device(
     finally:
         await api.ok("mutation($id: ID!) { deleteDataSource(id: $id) { deletedIds } }",
                      {"id": f"{uid}-bms"})  # fmt: skip
+
+
+async def test_a_new_schedule_replaces_the_running_one_and_cancel_stops_it(
+    api: Api, uid: str, modbus_device: ModbusDevice
+) -> None:
+    plant, _ = zone_with_device(uid, modbus_device)
+    await register(api, plant)
+    zone = f"{uid}-zone"
+    later = {
+        "start": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        "step": 60.0,
+        "zones": [{"zoneId": zone, "setpointsC": [21.0, 22.0]}],
+    }
+    first = (await api.ok(APPLY, later, token=OPERATOR))["applyEnergySchedule"]
+    assert (first["commands"], first["scheduledSteps"]) == ([], 2)  # nothing in force yet
+    second = (await api.ok(APPLY, later, token=OPERATOR))["applyEnergySchedule"]
+    assert second["id"] != first["id"]
+    assert api.services.energy.running().count(zone) == 1
+    cancel = "mutation($z: [ID!]!) { cancelEnergySchedule(zoneIds: $z) }"
+    assert (await api.ok(cancel, {"z": [zone]}, token=OPERATOR))["cancelEnergySchedule"] == [zone]
+    assert zone not in api.services.energy.running()
+    assert (await api.ok(cancel, {"z": [zone]}, token=OPERATOR))["cancelEnergySchedule"] == []
+    assert await commands(api, f"{zone}.sp") == []
