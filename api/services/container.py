@@ -202,7 +202,7 @@ async def open_services(
 
         control = ControlService(graph.devices, graph.sources, graph.commands, connectors, scopes)
         oee = OeeService(graph.assets, graph.devices, graph.topology, store)
-        energy = EnergyService(graph.assets, graph.devices, store, control, scopes)
+        energy = EnergyService(graph.assets, graph.devices, graph.sources, store, control, scopes)
         stack.push_async_callback(energy.aclose)
         yield Services(
             settings=settings,

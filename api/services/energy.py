@@ -6,16 +6,18 @@ Contract:
   or its descendants whose sim spec runs the ``hvac_zone`` model (its parameters are the
   zone's); each zone starts from the latest reading of the sensor its sim spec maps to
   ``zone_temp_c`` (else the comfort band's middle). ``analytics.energy.optimize_energy``
-  solves and simulates the schedule and the baseline, in a worker thread. Per zone, the
-  plan carries the heating and cooling setpoints and one *single setpoint* per step for
-  the zone's setpoint actuator (its actuator with a temperature unit): the optimised
+  solves and simulates the schedule and the baseline, in a worker thread; the size is
+  capped (``MAX_WORK``: zones x steps^2, a few seconds of work at most) so it needs no
+  job on the simulation workers. Per zone, the plan carries the heating and cooling
+  setpoints and one *single setpoint* per step for the zone's setpoint actuator (its actuator with a temperature unit): the optimised
   simulation's air temperature at the step's end (where the plan heats or cools, the
   setpoint it reaches; where it floats, where it floats to), clipped to the actuator.
 - ``EnergyService.apply(principal, ZoneSchedule...) -> Application``: role ``operator``
   and every zone in the caller's scopes; every value is range-checked against its
-  actuator before anything is written (VALIDATION, nothing written). The step in force
-  now is written at once through ``ControlService.write_setpoint`` (an audited
-  ``SetpointCommand`` each, returned); later steps are written at their start by a
+  actuator, and bound to a data source, before anything is written (VALIDATION, nothing
+  written). The step in force now is written at once through
+  ``ControlService.write_setpoint`` (an audited ``SetpointCommand`` each, returned);
+  later steps are written at their start by a
   background task, each audited the same way. A new schedule for a zone replaces the
   one running there; ``cancel`` stops them (operator, zones in scope). Running
   schedules live in this process only (lost on restart; the audit trail shows what was
@@ -42,6 +44,7 @@ from api.services.control import ControlService
 from graph.bolt.assets import AssetRepository
 from graph.bolt.commands import SetpointCommand
 from graph.bolt.devices import DeviceRepository
+from graph.bolt.sources import SourceRepository
 from graph.errors import TwinqlError, ValidationError
 from graph.model import Actuator
 from graph.timeutil import utcnow
@@ -60,6 +63,9 @@ log = logging.getLogger("twinql.api.energy")
 
 MODEL = "hvac_zone"
 MAX_ZONES = 200
+# The optimisation's cost grows with zones x steps^2 (a dense LP per zone): 1.2 M is
+# about 130 zones over 24 h at 15 min, or one zone over a week, some 10 s on one core.
+MAX_WORK = 1_200_000
 MAX_RUNNING = 1_000  # zones with a schedule running in this process
 TEMPERATURE_UNITS = frozenset({"°C", "degC", "C", "celsius"})
 
@@ -170,12 +176,14 @@ class EnergyService:
         self,
         assets: AssetRepository,
         devices: DeviceRepository,
+        sources: SourceRepository,
         readings: ReadingsStore,
         control: ControlService,
         scopes: Scopes,
     ) -> None:
         self._assets = assets
         self._devices = devices
+        self._sources = sources
         self._readings = readings
         self._control = control
         self._scopes = scopes
@@ -212,6 +220,12 @@ class EnergyService:
         n = round(req.horizon_hours * 3600.0 / step_s)
         per_hour = round(3600.0 / step_s) if 3600.0 % step_s == 0 else None
         specs = await self._zone_specs(req.asset_id)
+        if len(specs) * n * n > MAX_WORK:
+            raise ValidationError(
+                f"{len(specs)} zones over {n} steps is past the cap (zones x steps^2 <= "
+                f"{MAX_WORK:,}): optimise fewer zones (a sub-asset) or fewer steps",
+                path="horizonHours",
+            )
         temp_sensor = {z: _zone_temp_sensor(spec) for z, spec in specs.items()}
         latest = await self._readings.latest([s for s in temp_sensor.values() if s])
         actuators = await self._devices.actuators_of(list(specs))
@@ -285,6 +299,12 @@ class EnergyService:
                     raise ValidationError(
                         f"zone {s.zone_id} step {k}: {exc.message}", path="setpointsC"
                     ) from None
+            if await self._sources.binding_of_actuator(act.id) is None:
+                raise ValidationError(
+                    f"actuator {act.id} of zone {s.zone_id} has no DRIVES binding to a data "
+                    "source; nothing was written",
+                    path="zones",
+                )
             chosen[s.zone_id] = act
         if len(self._running.keys() | set(zone_ids)) > MAX_RUNNING:
             raise ValidationError(f"more than {MAX_RUNNING} zones with a running schedule")

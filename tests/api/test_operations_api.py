@@ -262,6 +262,7 @@ def zone_with_device(u: str, device: ModbusDevice) -> tuple[Plant, dict[str, Any
     return plant, source
 
 
+DELETE_SOURCE = "mutation($id: ID!) { deleteDataSource(id: $id) { deletedIds } }"
 APPLY = """mutation($start: DateTime!, $step: Float!, $zones: [ZoneScheduleInput!]!) {
   applyEnergySchedule(start: $start, stepMinutes: $step, zones: $zones, reason: "peak") {
     id scheduledSteps zones { zoneId actuatorId }
@@ -318,15 +319,15 @@ async def test_applied_schedule_becomes_audited_commands_on_the_device(
         assert {c["status"] for c in done} == {"APPLIED"}
         assert await modbus_device.get("hr", 30) == [225]
     finally:
-        await api.ok("mutation($id: ID!) { deleteDataSource(id: $id) { deletedIds } }",
-                     {"id": f"{uid}-bms"})  # fmt: skip
+        await api.ok(DELETE_SOURCE, {"id": f"{uid}-bms"})
 
 
 async def test_a_new_schedule_replaces_the_running_one_and_cancel_stops_it(
     api: Api, uid: str, modbus_device: ModbusDevice
 ) -> None:
-    plant, _ = zone_with_device(uid, modbus_device)
+    plant, source = zone_with_device(uid, modbus_device)
     await register(api, plant)
+    await api.ok(UPSERT_SOURCE, {"s": source})
     zone = f"{uid}-zone"
     later = {
         "start": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
@@ -343,3 +344,31 @@ async def test_a_new_schedule_replaces_the_running_one_and_cancel_stops_it(
     assert zone not in api.services.energy.running()
     assert (await api.ok(cancel, {"z": [zone]}, token=OPERATOR))["cancelEnergySchedule"] == []
     assert await commands(api, f"{zone}.sp") == []
+    await api.ok(DELETE_SOURCE, {"id": source["id"]})
+
+
+async def test_unbound_or_oversized_energy_requests_are_refused_before_any_work(
+    api: Api, uid: str, modbus_device: ModbusDevice
+) -> None:
+    plant, _ = zone_with_device(uid, modbus_device)  # no data source: the actuator is unbound
+    await register(api, plant)
+    body = await api.gql(
+        APPLY,
+        {
+            "start": datetime.now(UTC).isoformat(),
+            "step": 15.0,
+            "zones": [{"zoneId": f"{uid}-zone", "setpointsC": [22.0]}],
+        },
+        token=OPERATOR,
+    )
+    assert body["errors"][0]["extensions"]["code"] == "VALIDATION", body
+    assert "no DRIVES binding" in body["errors"][0]["message"]
+    assert await commands(api, f"{uid}-zone.sp") == []
+
+    await api.ok(IMPORT, {"d": building_plant(uid)})
+    week = 7 * 24
+    q = """query($id: ID!, $v: [Float!]!) { optimizeEnergy(assetId: $id, prices: $v,
+      occupancy: $v, outdoorTempC: $v, horizonHours: 168, stepMinutes: 5) { cost } }"""
+    body = await api.gql(q, {"id": f"{uid}-bldg", "v": [1.0] * week}, token=OPERATOR)
+    assert body["errors"][0]["extensions"]["code"] == "VALIDATION", body
+    assert "past the cap" in body["errors"][0]["message"]
