@@ -18,7 +18,9 @@ the ``FEEDS`` chain among the children (station -> buffer -> station).
 
 **What is read from the store.** The raw good/suspect readings of those sensors over
 ``[start - max_gap, end + max_gap)``, so the state in force at ``start`` and the counter
-samples around both ends are seen. The arithmetic runs in a worker thread.
+samples around both ends are seen; they are counted first (``summary``) and more than
+``MAX_SAMPLES`` is refused (VALIDATION: a shorter window). The arithmetic runs in a
+worker thread.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ __all__ = ["MAX_WINDOW", "OeeService", "StationSource", "flow_order", "parse_sta
 
 MAX_WINDOW = timedelta(days=31)
 MAX_STATIONS = 100
+MAX_SAMPLES = 20_000_000  # raw readings read for one answer (counted first, in the store)
 STATE, TOTAL, GOOD, REJECTS = "state", "counter", "good_counter", "reject_counter"
 _WORDS = {"failed": "down", "down": "down", "planned": "planned_stop"}
 _CODE = re.compile(r"^\s*(-?\d+)\s*[:=]?\s*([a-z_ ]+?)\s*$")
@@ -163,6 +166,14 @@ class OeeService:
     ) -> StationOee | LineOee:
         gap = timedelta(seconds=self.max_gap_s)
         ids = [i for s in sources for i in (s.state, s.total, s.good, s.rejects) if i]
+        counted = await self._readings.summary(ids, start - gap, end + gap)
+        samples = sum(c.count for c in counted.values())
+        if samples > MAX_SAMPLES:
+            raise ValidationError(
+                f"{samples:,} readings in the window, more than {MAX_SAMPLES:,}: ask for a "
+                "shorter window (or a station rather than the whole line)",
+                path="from",
+            )
         history = await self._readings.history(ids, start - gap, end + gap)
         series = {sid: (h.times / 1e6, h.values) for sid, h in history.items()}
         t0, t1 = start.timestamp(), end.timestamp()
