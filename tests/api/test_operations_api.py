@@ -15,7 +15,7 @@ from tests.support.app import Api
 from tests.support.devices import ModbusDevice
 from tests.support.plant import Plant, register
 from tests.support.polling import eventually
-from tests.support.tokens import INGEST, OPERATOR, VIEWER
+from tests.support.tokens import INGEST, OPERATOR, SCOPED_ENGINEER, VIEWER
 
 IMPORT = "mutation($d: String!) { importPlant(document: $d) { counts } }"
 OEE = """query($id: ID!, $from: DateTime!, $to: DateTime!) {
@@ -372,3 +372,34 @@ async def test_unbound_or_oversized_energy_requests_are_refused_before_any_work(
     body = await api.gql(q, {"id": f"{uid}-bldg", "v": [1.0] * week}, token=OPERATOR)
     assert body["errors"][0]["extensions"]["code"] == "VALIDATION", body
     assert "past the cap" in body["errors"][0]["message"]
+
+
+async def test_a_scoped_token_applies_and_cancels_only_within_its_subtree(
+    api: Api, uid: str, modbus_device: ModbusDevice
+) -> None:
+    root = {"id": "elsewhere", "name": "Elsewhere", "type": "site", "level": "SITE"}
+    inside, _ = zone_with_device(f"{uid}i", modbus_device)
+    inside.assets[0]["parentId"] = "elsewhere"
+    outside, _ = zone_with_device(f"{uid}o", modbus_device)
+    await register(api, Plant.of({"assets": [root]}))
+    await register(api, inside)
+    await register(api, outside)
+    cancel = "mutation($z: [ID!]!) { cancelEnergySchedule(zoneIds: $z) }"
+    ok = await api.ok(cancel, {"z": [f"{uid}i-zone"]}, token=SCOPED_ENGINEER)
+    assert ok["cancelEnergySchedule"] == []
+    body = await api.gql(cancel, {"z": [f"{uid}i-zone", f"{uid}o-zone"]}, token=SCOPED_ENGINEER)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+    assert f"{uid}o-zone is outside" in body["errors"][0]["message"]
+
+    def schedule(zone: str) -> dict[str, Any]:
+        return {
+            "start": datetime.now(UTC).isoformat(),
+            "step": 15.0,
+            "zones": [{"zoneId": zone, "setpointsC": [22.0]}],
+        }
+
+    body = await api.gql(APPLY, schedule(f"{uid}o-zone"), token=SCOPED_ENGINEER)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+    # inside its scope the request goes on to the checks (this actuator is unbound)
+    body = await api.gql(APPLY, schedule(f"{uid}i-zone"), token=SCOPED_ENGINEER)
+    assert body["errors"][0]["extensions"]["code"] == "VALIDATION", body
