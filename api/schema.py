@@ -14,6 +14,8 @@ from api.errors import CodedErrors
 from api.health.schema import HealthMutation, HealthQuery, HealthSubscription
 from api.limits import document_limits_rule
 from api.live.schema import SubscriptionRoot
+from api.operations.energy import EnergyMutation, EnergyQuery
+from api.operations.oee import OeeQuery
 from api.readings.schema import ReadingsMutation, ReadingsQuery
 from api.simulation.schema import SimulationMutation, SimulationQuery, SimulationSubscription
 from api.status.schema import StatusQuery
@@ -30,6 +32,8 @@ QUERIES: tuple[type, ...] = (
     StatusQuery,
     WorkOrdersQuery,
     HealthQuery,
+    OeeQuery,
+    EnergyQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     GraphMutation,
@@ -39,6 +43,7 @@ MUTATIONS: tuple[type, ...] = (
     AlertsMutation,
     WorkOrdersMutation,
     HealthMutation,
+    EnergyMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (
     SubscriptionRoot,

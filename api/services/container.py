@@ -22,6 +22,8 @@ from api.services.alerting import AlertService
 from api.services.auth import Scopes, TokenStore
 from api.services.control import ControlService
 from api.services.health import HealthService
+from api.services.energy import EnergyService
+from api.services.oee import OeeService
 from api.services.registry import RegistryService
 from api.services.simulation.jobs import JobRunner, JobSettings
 from api.services.simulation.service import SimulationService
@@ -87,6 +89,8 @@ class Services:
     connectors: ConnectorManager
     control: ControlService
     health: HealthService
+    oee: OeeService
+    energy: EnergyService
 
     @property
     def repo(self) -> GraphRepository:
@@ -213,6 +217,9 @@ async def open_services(
         )
         await health.start()
         stack.push_async_callback(health.aclose)
+        oee = OeeService(graph.assets, graph.devices, graph.topology, store)
+        energy = EnergyService(graph.assets, graph.devices, graph.sources, store, control, scopes)
+        stack.push_async_callback(energy.aclose)
         yield Services(
             settings=settings,
             tokens=tokens,
@@ -228,6 +235,8 @@ async def open_services(
             connectors=connectors,
             control=control,
             health=health,
+            oee=oee,
+            energy=energy,
         )
 
 

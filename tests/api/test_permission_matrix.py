@@ -116,6 +116,10 @@ def codes(body: dict[str, Any]) -> set[str]:
 
 def test_every_root_field_is_enumerated() -> None:
     assert len(QUERIES) >= 20 and len(MUTATIONS) >= 15 and len(SUBSCRIPTIONS) >= 3
+    roles = {name: role for name, _, role in [*QUERIES, *MUTATIONS]}
+    assert roles["oee"] == READ
+    energy = ("optimizeEnergy", "applyEnergySchedule", "cancelEnergySchedule")
+    assert {roles[name] for name in energy} == {"operator"}
     # The placeholders are valid GraphQL for the schema (else the checks prove nothing).
     from graphql import parse, validate
 
@@ -160,6 +164,9 @@ REAL_ARGS = {
     "cancelSimulation": "id: $run",
     "acknowledgeAlert": "id: $alert",
     "updateWorkOrder": f'id: "{U}-wo", status: IN_PROGRESS',
+    "applyEnergySchedule": f'start: {AT}, stepMinutes: 15.0, zones: [{{zoneId: "{U}-p0", '
+    "setpointsC: [21.0]}]",
+    "cancelEnergySchedule": f'zoneIds: ["{U}-p0"]',
 }
 
 

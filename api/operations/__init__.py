@@ -1,0 +1,1 @@
+"""Operations analytics over GraphQL: OEE of stations and lines, building energy."""
