@@ -160,6 +160,13 @@ class Scopes:
             i for i in ids if not any(n.asset.id in principal.scopes for n in ancestors.get(i, ()))
         }
 
+    async def visible(self, principal: Principal) -> frozenset[str] | None:
+        """The ids of every asset the caller may see: its scope roots that exist and
+        everything below them; None for a token without scopes (it sees the plant)."""
+        if not principal.scopes:
+            return None
+        return frozenset(await self._assets.ids_under(principal.scopes))
+
     def whole_plant(self, principal: Principal, what: str) -> None:
         """Forbidden for a scoped caller: ``what`` is not confined to a subtree."""
         if principal.scopes:
