@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
+from graphql import OperationType
 from strawberry.dataloader import DataLoader
 
 from graph.bolt.topology import Neighbourhood, Reached
@@ -108,6 +109,9 @@ async def visible(info: Info) -> frozenset[str] | None:
     if not caller.scopes:
         return None
     scopes = info.context.services.scopes
+    if info.operation.operation is OperationType.SUBSCRIPTION:
+        # a WebSocket connection's context lives long: read the scope afresh
+        return await scopes.visible(caller)
 
     async def load(keys: list[str]) -> list[frozenset[str] | None]:
         found = await scopes.visible(caller)

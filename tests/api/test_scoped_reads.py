@@ -354,3 +354,19 @@ async def test_plant_wide_subscriptions_deliver_only_site_a(
             )
         got = await ws.next()
         assert got["setpointOutcomes"]["command"]["actuatorId"] == f"{A}-p0-sp", got
+
+
+async def test_a_viewer_of_site_a_follows_site_a_live(api: Api, sites: dict[str, str]) -> None:
+    """In scope, subscriptions work as for any viewer: A's readings arrive, B's never."""
+    async with connect(api.base, VIEWER_A) as ws:
+        bus = api.services.ingest.bus
+        before = bus.subscribers
+        await ws.subscribe(
+            'subscription { liveReadings(assetId: "%s") { readings { sensorId value } } }' % SITE_A
+        )
+        await eventually(lambda: bus.subscribers > before, within=5, what="subscribed")
+        now = datetime.now(UTC).replace(microsecond=0)
+        await post(api, f"{B}-p0-ft", now, 7.0)
+        await post(api, f"{A}-p0-ft", now, 5.0)
+        got = await ws.next()
+        assert got["liveReadings"]["readings"] == [{"sensorId": f"{A}-p0-ft", "value": 5.0}]
