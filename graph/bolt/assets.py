@@ -164,9 +164,8 @@ class AssetRepository:
         assets), only those, and the roots among them are the scope's own roots."""
         if roots_only and scope is not None:
             rows = await self._client.read(
-                q.SCOPE_ROOTS, after=after, limit=limit + 1, roots=list(scope)
+                q.SCOPE_ROOTS, after=after, limit=limit + 1, scope=list(scope)
             )
-            rows = [r for r in rows if r["parentId"] is None or r["parentId"] not in scope]
         elif roots_only:
             rows = await self._client.read(q.ROOTS, after=after, limit=limit + 1)
         else:

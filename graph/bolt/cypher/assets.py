@@ -129,11 +129,12 @@ DELETE_GUARDS: LiteralString = (
     "COUNT { (:AnomalyModel)-[:MODELS]->(a) } AS anomalyModels"
 )
 
-# The roots of a scoped token's forest: its scope roots that exist, ordered by id.
+# The roots of a scoped token's forest: its assets whose parent is not one of them.
 SCOPE_ROOTS: LiteralString = (
     "MATCH (a:Asset) "
-    "WHERE a.id > $after AND a.id IN $roots "
+    "WHERE a.id > $after AND a.id IN $scope "
     "OPTIONAL MATCH (a)-[:PART_OF]->(p:Asset) "
+    "WITH a, p WHERE p IS NULL OR NOT (p.id IN $scope) "
     "RETURN " + _ASSET_FIELDS + ", p.id AS parentId "
     "ORDER BY a.id LIMIT $limit"
 )
