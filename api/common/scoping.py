@@ -169,14 +169,14 @@ async def visible_part(info: Info, hood: Neighbourhood, start: str) -> Neighbour
         return hood
     edges = {e for e in hood.edges if e.source in ids and e.target in ids}
     distance = {start: 0} if start in ids else {}
-    frontier = list(distance)
+    frontier = set(distance)
     while frontier:
-        nxt = []
+        nxt: set[str] = set()
         for e in edges:
             for a, b in ((e.source, e.target), (e.target, e.source)):
                 if a in frontier and b in hood.nodes and b not in distance:
                     distance[b] = distance[a] + 1
-                    nxt.append(b)
+                    nxt.add(b)
         frontier = nxt
     return Neighbourhood(
         nodes={i: {**n, "distance": distance[i]} for i, n in hood.nodes.items() if i in distance},
