@@ -9,8 +9,9 @@ carries one permission, declared where the field is::
 A field without one fails ``tests/api/test_permissions.py``, which walks the schema. The
 check raises the coded ``Unauthenticated`` / ``Forbidden`` errors (``graph.errors``), so
 callers see ``UNAUTHENTICATED`` or ``FORBIDDEN`` in ``extensions.code``. Resolvers then
-read the caller from ``info.context.caller``. Subtree scopes are checked by the services
-(``api.services.auth.Scopes``), where the asset is known.
+read the caller from ``info.context.caller``. Subtree scopes are checked where the asset
+is known: by the services for what a caller changes (``api.services.auth.Scopes``), by
+the resolvers for what it reads (``api.common.scoping``).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ graph query per distinct argument set, whatever the number of assets).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Collection
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.dataloader import DataLoader
 
+from api.common.scoping import see_or_not_found, seen, visible
 from api.common.types import Connection, Edge, PageInfo, check_first, decode_cursor, encode_cursor
 from api.context import Context
 from api.permissions import needs, reads
-from api.services.alerting import ChangeKind
+from api.services.alerting import AlertChange, ChangeKind
 from graph.bolt.alerts import Alert, AlertRepository
 from graph.bolt.assets import MAX_DEPTH
 from graph.errors import NotFound, ValidationError
@@ -190,6 +191,7 @@ async def sensor_alerts(
 async def _asset_scope(info: Info, asset_id: str, include_descendants: bool) -> list[str]:
     repo = info.context.repo
     await repo.assets.get(asset_id)  # NotFound for an unknown asset
+    await see_or_not_found(info, asset_id, f"asset {asset_id} not found")
     if not include_descendants:
         return [asset_id]
     nodes = await repo.assets.subtree(asset_id, MAX_DEPTH)
@@ -213,7 +215,7 @@ class AlertsQuery:
         after: str | None = None,
     ) -> Connection[AlertNode]:
         check_first(first)
-        assets = None
+        assets: Collection[str] | None = await visible(info)
         if asset_id is not None:
             assets = await _asset_scope(info, str(asset_id), include_descendants)
         found = await _repo(info).page(assets, active=active, after=_after(after), limit=first + 1)
@@ -230,9 +232,10 @@ class AlertsQuery:
     @strawberry.field(description="One alert by id; null when unknown.", extensions=reads())
     async def alert(self, info: Info, id: strawberry.ID) -> AlertNode | None:
         try:
-            return AlertNode.from_domain(await _repo(info).get(str(id)))
+            found = await _repo(info).get(str(id))
         except NotFound:
             return None
+        return AlertNode.from_domain(found) if await seen(info, found.asset_id) else None
 
 
 @strawberry.type
@@ -273,18 +276,26 @@ class AlertsSubscription:
         scope: set[str] | None = None
         if asset_id is not None:
             scope = set(await _asset_scope(info, str(asset_id), include_descendants))
+        from api.live.schema import visible_scope  # the live package imports this one
+
         hub = info.context.services.alerts.changes
         missed = 0
-        with hub.subscribe(
-            None if scope is None else (lambda c: c.alert.asset_id in scope), buffer
-        ) as sub:
-            async for item in sub:
-                if isinstance(item, Missed):
-                    missed += item.updates
-                    continue
-                yield AlertMessageNode(
-                    kind=AlertChangeKindEnum(ChangeKind(item.kind).value),
-                    alert=AlertNode.from_domain(item.alert),
-                    missed=missed,
-                )
-                missed = 0
+        async with visible_scope(info) as seen_now:
+
+            def accept(c: AlertChange) -> bool:
+                asset = c.alert.asset_id
+                return (scope is None or asset in scope) and (seen_now is None or asset in seen_now)
+
+            with hub.subscribe(
+                None if scope is None and seen_now is None else accept, buffer
+            ) as sub:
+                async for item in sub:
+                    if isinstance(item, Missed):
+                        missed += item.updates
+                        continue
+                    yield AlertMessageNode(
+                        kind=AlertChangeKindEnum(ChangeKind(item.kind).value),
+                        alert=AlertNode.from_domain(item.alert),
+                        missed=missed,
+                    )
+                    missed = 0

@@ -20,6 +20,16 @@ from api.assets.types import (
     SensorNode,
     maintenance_connection,
 )
+from api.common.scoping import (
+    keep,
+    plant_wide_read,
+    see_or_not_found,
+    seen,
+    seen_all,
+    visible,
+    visible_part,
+    walked,
+)
 from api.common.types import (
     JSON,
     AssetLevelEnum,
@@ -35,8 +45,8 @@ from api.control.schema import DataSourceStatusNode, status_node
 from api.permissions import reads
 from graph.bolt.assets import MAX_LIMIT
 from graph.bolt.sources import SourceConfig
-from graph.errors import ValidationError
-from graph.model import AssetLevel
+from graph.errors import NotFound, ValidationError
+from graph.model import AssetLevel, Sensor
 from graph.redact import redact_settings, redact_url
 
 
@@ -128,6 +138,10 @@ class DataSourceNode:
         )
 
 
+def _asset_of(x: Sensor) -> tuple[str]:
+    return (x.asset_id,)
+
+
 @strawberry.type
 class GraphStats:
     assets: int
@@ -143,7 +157,7 @@ class GraphQuery:
     async def asset(self, info: Info, id: strawberry.ID) -> AssetNode | None:
         found = await info.context.repo.assets.get_many([str(id)])
         a = found.get(str(id))
-        return AssetNode.from_domain(a) if a else None
+        return AssetNode.from_domain(a) if a and await seen(info, a.id) else None
 
     @strawberry.field(
         description="Assets ordered by id; filter by level, type or text.", extensions=reads()
@@ -169,6 +183,7 @@ class GraphQuery:
             type=type,
             text=search,
             roots_only=roots_only,
+            scope=await visible(info),
         )
         edges = [
             Edge(cursor=encode_cursor(a.id), node=AssetNode.from_domain(a)) for a in page.items
@@ -184,7 +199,7 @@ class GraphQuery:
     async def sensor(self, info: Info, id: strawberry.ID) -> SensorNode | None:
         found = await info.context.repo.devices.sensors([str(id)])
         s = found.get(str(id))
-        return SensorNode.from_domain(s) if s else None
+        return SensorNode.from_domain(s) if s and await seen(info, s.asset_id) else None
 
     @strawberry.field(
         extensions=reads(),
@@ -194,13 +209,14 @@ class GraphQuery:
         if len(ids) > 1000:
             raise ValidationError("at most 1000 sensor ids per request")
         found = await info.context.repo.devices.sensors([str(i) for i in ids])
-        return [SensorNode.from_domain(found[str(i)]) for i in ids if str(i) in found]
+        shown = await keep(info, [found[str(i)] for i in ids if str(i) in found], _asset_of)
+        return [SensorNode.from_domain(s) for s in shown]
 
     @strawberry.field(extensions=reads())
     async def actuator(self, info: Info, id: strawberry.ID) -> ActuatorNode | None:
         found = await info.context.repo.devices.actuators([str(id)])
         x = found.get(str(id))
-        return ActuatorNode.from_domain(x) if x else None
+        return ActuatorNode.from_domain(x) if x and await seen(info, x.asset_id) else None
 
     @strawberry.field(
         extensions=reads(),
@@ -214,8 +230,9 @@ class GraphQuery:
         max_depth: int = 10,
         limit: int = DEFAULT_WALK_LIMIT,
     ) -> list[Reachable]:
+        await see_or_not_found(info, str(asset_id), f"asset {asset_id} not found")
         found = await info.context.repo.topology.impact(str(asset_id), max_depth, limit)
-        return [Reachable.from_domain(r) for r in found]
+        return [Reachable.from_domain(r) for r in await keep(info, found, walked)]
 
     @strawberry.field(
         extensions=reads(),
@@ -229,8 +246,9 @@ class GraphQuery:
         max_depth: int = 10,
         limit: int = DEFAULT_WALK_LIMIT,
     ) -> list[Reachable]:
+        await see_or_not_found(info, str(asset_id), f"asset {asset_id} not found")
         found = await info.context.repo.topology.root_causes(str(asset_id), max_depth, limit)
-        return [Reachable.from_domain(r) for r in found]
+        return [Reachable.from_domain(r) for r in await keep(info, found, walked)]
 
     @strawberry.field(
         description="Shortest path between two assets; null when unconnected.", extensions=reads()
@@ -242,10 +260,13 @@ class GraphQuery:
         to_id: strawberry.ID,
         process_only: bool = False,
     ) -> Path | None:
+        outside = {str(from_id), str(to_id)} - (await visible(info) or set())
+        if info.context.caller.scopes and outside:  # as the repository words unknown ones
+            raise NotFound(f"asset(s) not found: {', '.join(sorted(outside))}")
         p = await info.context.repo.topology.shortest_path(
             str(from_id), str(to_id), process_only=process_only
         )
-        if p is None:
+        if p is None or not await seen_all(info, p.ids):
             return None
         return Path(
             asset_ids=[strawberry.ID(i) for i in p.ids],
@@ -262,9 +283,9 @@ class GraphQuery:
         description="Nodes and edges within some hops of an asset.", extensions=reads()
     )
     async def neighbourhood(self, info: Info, asset_id: strawberry.ID, hops: int = 1) -> GraphView:
-        return GraphView.from_domain(
-            await info.context.repo.topology.neighbourhood(str(asset_id), hops)
-        )
+        await see_or_not_found(info, str(asset_id), f"asset {asset_id} not found")
+        hood = await info.context.repo.topology.neighbourhood(str(asset_id), hops)
+        return GraphView.from_domain(await visible_part(info, hood, str(asset_id)))
 
     @strawberry.field(
         description="Maintenance of an asset and, by default, everything below it.",
@@ -285,6 +306,7 @@ class GraphQuery:
         repo = info.context.repo
         req = event_request(str(asset_id), first, after, kind, since, until, technician)
         await repo.assets.get(req.asset_id)
+        await see_or_not_found(info, req.asset_id, f"asset {req.asset_id} not found")
         if include_descendants:
             page = await repo.maintenance.history_under_page(
                 req.asset_id, req.limit, req.after, req.flt
@@ -295,8 +317,10 @@ class GraphQuery:
 
     @strawberry.field(extensions=reads())
     async def data_sources(self, info: Info) -> list[DataSourceNode]:
+        plant_wide_read(info, "the list of data sources")
         return [DataSourceNode.from_config(c) for c in await info.context.repo.sources.configs()]
 
     @strawberry.field(extensions=reads())
     async def graph_stats(self, info: Info) -> GraphStats:
+        plant_wide_read(info, "the graph's statistics")
         return GraphStats(**await info.context.repo.assets.counts())

@@ -9,6 +9,7 @@ import strawberry
 
 from api.alerts import schema as _alerts
 from api.assets.pages import connection, encode_event_cursor, event_request, pages_loader
+from api.common.scoping import keep, seen, visible_part, walked
 from api.common.types import (
     JSON,
     AssetLevelEnum,
@@ -313,7 +314,7 @@ class AssetNode:
 
     @strawberry.field
     async def parent(self, info: Info) -> AssetNode | None:
-        if self.domain.parent_id is None:
+        if self.domain.parent_id is None or not await seen(info, self.domain.parent_id):
             return None
         return AssetNode.from_domain(await info.context.loaders.asset.load(self.domain.parent_id))
 
@@ -345,7 +346,8 @@ class AssetNode:
     @strawberry.field(description="Parent, grandparent, ... up to the root.")
     async def ancestors(self, info: Info) -> list[AssetNode]:
         found = await info.context.loaders.ancestors.load(self.domain.id)
-        return [AssetNode.from_domain(n.asset) for n in found]
+        shown = await keep(info, found, lambda n: (n.asset.id,))
+        return [AssetNode.from_domain(n.asset) for n in shown]
 
     @strawberry.field(
         description="Assets below this one, to a depth (1-12), nearest first (by depth, then "
@@ -359,7 +361,11 @@ class AssetNode:
 
     @strawberry.field(description="Process relations (FEEDS, DEPENDS_ON, CONNECTED_TO) in and out.")
     async def relations(self, info: Info) -> list[Relation]:
-        edges = await info.context.loaders.relations.load(self.domain.id)
+        edges = await keep(
+            info,
+            await info.context.loaders.relations.load(self.domain.id),
+            lambda e: (e.source, e.target),
+        )
         return [
             Relation(
                 source_id=strawberry.ID(e.source), target_id=strawberry.ID(e.target), type=e.type
@@ -375,7 +381,7 @@ class AssetNode:
         self, info: Info, max_depth: int = 10, limit: int = DEFAULT_WALK_LIMIT
     ) -> list[Reachable]:
         found = await info.context.loaders.impact.load((self.domain.id, max_depth, limit))
-        return [Reachable.from_domain(r) for r in found]
+        return [Reachable.from_domain(r) for r in await keep(info, found, walked)]
 
     @strawberry.field(
         description="Upstream assets: what feeds this one or what it depends on, nearest "
@@ -385,12 +391,12 @@ class AssetNode:
         self, info: Info, max_depth: int = 10, limit: int = DEFAULT_WALK_LIMIT
     ) -> list[Reachable]:
         found = await info.context.loaders.root_causes.load((self.domain.id, max_depth, limit))
-        return [Reachable.from_domain(r) for r in found]
+        return [Reachable.from_domain(r) for r in await keep(info, found, walked)]
 
     @strawberry.field(description="Nodes and edges within some hops (1-4), for a graph view.")
     async def neighbourhood(self, info: Info, hops: int = 1) -> GraphView:
         hood = await info.context.loaders.neighbourhoods.load((self.domain.id, hops))
-        return GraphView.from_domain(hood)
+        return GraphView.from_domain(await visible_part(info, hood, self.domain.id))
 
     @strawberry.field(description="Maintenance history, newest first.")
     async def maintenance(

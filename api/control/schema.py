@@ -19,6 +19,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from api.assets.types import ActuatorNode, Info
+from api.common.scoping import plant_wide_read, seen
 from api.permissions import needs, reads
 from graph.bolt.commands import SetpointCommand
 from graph.errors import TwinqlError, ValidationError
@@ -174,6 +175,8 @@ class ControlQuery:
             if exc.code == "NOT_FOUND":
                 return None
             raise
+        if not await seen(info, found.asset_id):
+            return None
         return SetpointCommandNode.from_domain(found)
 
     @strawberry.field(
@@ -184,6 +187,7 @@ class ControlQuery:
     async def data_source_status(
         self, info: Info, id: strawberry.ID
     ) -> DataSourceStatusNode | None:
+        plant_wide_read(info, "the status of data sources")
         return status_node(info.context.services.control.status(str(id)))
 
 

@@ -30,6 +30,7 @@ from datetime import datetime
 import strawberry
 
 from api.assets.types import Info
+from api.common.scoping import see_or_not_found
 from api.common.types import JSON
 from api.control.schema import SetpointCommandNode
 from api.permissions import needs
@@ -259,6 +260,47 @@ async def _subtree_scope(info: Info, asset_id: str) -> AsyncIterator[set[str]]:
         yield assets
 
 
+@contextlib.asynccontextmanager
+async def visible_scope(info: Info) -> AsyncIterator[frozenset[str] | set[str] | None]:
+    """The assets a scoped caller sees (``api.common.scoping``), kept current while the
+    block runs; None for a token without scopes (no query, no listener)."""
+    principal, scopes = info.context.caller, info.context.services.scopes
+    first = await scopes.visible(principal)
+    if first is None:
+        yield None
+        return
+    assets = set(first)
+
+    async def refresh() -> None:
+        fresh = await scopes.visible(principal)
+        assets.clear()  # in place: the subscription's filter holds this set
+        assets.update(fresh or ())
+
+    async with _following_registry(info, frozenset({RegistryKind.ASSETS}), refresh):
+        yield assets
+
+
+async def _sensors_seen(info: Info, ids: list[str]) -> None:
+    """NOT_FOUND, as for an unknown sensor, for a sensor a scoped caller does not see."""
+    if not info.context.caller.scopes:
+        return
+    found = await info.context.repo.devices.sensors(ids)
+    for i in ids:
+        await see_or_not_found(
+            info, found[i].asset_id if i in found else None, f"sensor {i} not found"
+        )
+
+
+async def _actuators_seen(info: Info, ids: list[str]) -> None:
+    if not info.context.caller.scopes:
+        return
+    found = await info.context.repo.devices.actuators(ids)
+    for i in ids:
+        await see_or_not_found(
+            info, found[i].asset_id if i in found else None, f"actuator {i} not found"
+        )
+
+
 def _at_most_max(ids: list[str]) -> list[str]:
     if len(ids) > MAX_SENSORS:
         raise ValidationError(f"at most {MAX_SENSORS} sensors per subscription")
@@ -293,11 +335,14 @@ class SubscriptionRoot:
         ids: Sequence[str]
         if asset_id is not None:
             await info.context.repo.assets.get(str(asset_id))
+            await see_or_not_found(info, str(asset_id), f"asset {asset_id} not found")
             ids = await _sensors_of(info, str(asset_id))
         else:
             ids = _at_most_max([str(i) for i in sensor_ids or []])
+            await _sensors_seen(info, list(dict.fromkeys(ids)))
         bus = info.context.services.ingest.bus
         async with contextlib.AsyncExitStack() as stack:
+            seen_now = await stack.enter_async_context(visible_scope(info))
             sub = stack.enter_context(bus.subscribe(ids, maxsize=_check_queue(buffer)))
             if asset_id is not None:
 
@@ -321,6 +366,7 @@ class SubscriptionRoot:
                             quality=r.quality,
                         )
                         for r in m.readings
+                        if seen_now is None or r.asset_id in seen_now
                     ],
                     missed=m.missed,
                     missed_readings=m.missed_readings,
@@ -340,6 +386,7 @@ class SubscriptionRoot:
         buffer: int | None = None,
     ) -> AsyncGenerator[AssetEventNode, None]:
         await info.context.repo.assets.get(str(asset_id))
+        await see_or_not_found(info, str(asset_id), f"asset {asset_id} not found")
         wanted = set(kinds) if kinds else None
         missed = 0
         async with contextlib.AsyncExitStack() as stack:
@@ -350,7 +397,9 @@ class SubscriptionRoot:
             def accept(e: AssetEvent) -> bool:
                 return e.asset_id in assets and (wanted is None or e.kind in wanted)
 
-            sub = stack.enter_context(info.context.services.connectors.events.subscribe(accept, _check_queue(buffer)))
+            sub = stack.enter_context(
+                info.context.services.connectors.events.subscribe(accept, _check_queue(buffer))
+            )
             async for item in sub:
                 if isinstance(item, Missed):
                     missed += item.updates
@@ -371,15 +420,23 @@ class SubscriptionRoot:
         buffer: int | None = None,
     ) -> AsyncGenerator[SetpointOutcomeNode, None]:
         actuators = {str(i) for i in actuator_ids} if actuator_ids is not None else None
+        if actuators:
+            await _actuators_seen(info, sorted(actuators))
+        if asset_id is not None:
+            await info.context.repo.assets.get(str(asset_id))
+            await see_or_not_found(info, str(asset_id), f"asset {asset_id} not found")
         missed = 0
         async with contextlib.AsyncExitStack() as stack:
             assets: set[str] | None = None
             if asset_id is not None:
                 assets = await stack.enter_async_context(_subtree_scope(info, str(asset_id)))
+            seen_now = await stack.enter_async_context(visible_scope(info))
 
             def accept(c: SetpointCommand) -> bool:
-                return (actuators is None or c.actuator_id in actuators) and (
-                    assets is None or c.asset_id in assets
+                return (
+                    (actuators is None or c.actuator_id in actuators)
+                    and (assets is None or c.asset_id in assets)
+                    and (seen_now is None or c.asset_id in seen_now)
                 )
 
             outcomes = info.context.services.control.outcomes

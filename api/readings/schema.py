@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import numpy as np
 import strawberry
 
+from api.common.scoping import plant_wide_read, see_or_not_found, seen
 from api.permissions import needs, reads
 from api.readings.loaders import history_loader, latest_loader, summary_loader
 from api.readings.types import (
@@ -152,6 +153,13 @@ class RejectedReading:
 MAX_REJECTED = 1_000
 
 
+async def _sensor_seen(info: Info, sensor_id: str) -> bool:
+    if not info.context.caller.scopes:
+        return True
+    found = await info.context.repo.devices.sensors([sensor_id])
+    return sensor_id in found and await seen(info, found[sensor_id].asset_id)
+
+
 @strawberry.type
 class ReadingsQuery:
     @strawberry.field(
@@ -169,6 +177,10 @@ class ReadingsQuery:
     ) -> list[RejectedReading]:
         if not 1 <= limit <= MAX_REJECTED:
             raise ValidationError(f"limit must be between 1 and {MAX_REJECTED}")
+        if sensor_id is None:
+            plant_wide_read(info, "the dead letters of every sensor (give sensorId)")
+        elif not await _sensor_seen(info, str(sensor_id)):
+            return []  # as for an unknown sensor
         rows = await info.context.services.readings.rejected(
             limit=limit, sensor_id=str(sensor_id) if sensor_id else None, since=since
         )
@@ -206,6 +218,8 @@ class ReadingsQuery:
             raise ValidationError(f"at most {MAX_SERIES} sensors on one axis, got {len(ids)}")
         window = _window(from_, to, bucket, aggregate, fill, include_bad)
         sensors: list[Sensor] = await info.context.loaders.sensor.load_many(ids)
+        for s in sensors:
+            await see_or_not_found(info, s.asset_id, f"sensor {s.id} not found")
         for s in sensors:
             window.check_raw(s.sampling_rate_seconds, f"sensor {s.id}")
         loaded = await history_loader(info.context).load_many([(sid, window) for sid in ids])

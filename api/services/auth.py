@@ -3,7 +3,8 @@
 Roles, from least to most: ``viewer`` (queries), ``ingest`` (push readings),
 ``operator`` (setpoints, maintenance records), ``engineer`` (registry edits, imports,
 simulations), ``admin`` (everything). A token may be limited to asset subtrees with
-``token:role:name:scope1|scope2`` (asset ids whose subtree it may operate).
+``token:role:name:scope1|scope2`` (asset ids whose subtree it may operate and see:
+``api.common.scoping``).
 
 Tokens come from ``TWINQL_TOKENS`` or, when unset, from ``tokens.json`` in the data
 directory, generated at first start with an admin and an operator token.
@@ -39,7 +40,7 @@ _IMPLIES: dict[str, set[str]] = {
 class Principal:
     name: str
     role: str
-    scopes: tuple[str, ...] = ()  # asset ids whose subtrees this caller may operate; () = all
+    scopes: tuple[str, ...] = ()  # asset ids whose subtrees it may operate and see; () = all
 
     def has(self, role: str) -> bool:
         return role in _IMPLIES[self.role]
@@ -159,6 +160,13 @@ class Scopes:
         return {
             i for i in ids if not any(n.asset.id in principal.scopes for n in ancestors.get(i, ()))
         }
+
+    async def visible(self, principal: Principal) -> frozenset[str] | None:
+        """The ids of every asset the caller may see: its scope roots that exist and
+        everything below them; None for a token without scopes (it sees the plant)."""
+        if not principal.scopes:
+            return None
+        return frozenset(await self._assets.ids_under(principal.scopes))
 
     def whole_plant(self, principal: Principal, what: str) -> None:
         """Forbidden for a scoped caller: ``what`` is not confined to a subtree."""

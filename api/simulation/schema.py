@@ -16,6 +16,7 @@ import numpy as np
 import strawberry
 
 from api.assets.types import AssetNode, Info
+from api.common.scoping import see_or_not_found
 from api.common.types import (
     JSON,
     Connection,
@@ -221,6 +222,7 @@ class SimulationQuery:
     )
     async def simulation_spec(self, info: Info, asset_id: strawberry.ID) -> SimSpecNode | None:
         spec = await _service(info).sim_spec(str(asset_id))
+        await see_or_not_found(info, str(asset_id), f"asset {asset_id} not found")
         if not spec.get("model"):
             return None
         return SimSpecNode.from_spec(
@@ -229,7 +231,9 @@ class SimulationQuery:
 
     @strawberry.field(extensions=reads())
     async def simulation_run(self, info: Info, id: strawberry.ID) -> SimulationRunNode:
-        return SimulationRunNode.from_record(await _service(info).get(str(id)))
+        found = await _service(info).get(str(id))
+        await see_or_not_found(info, found.asset_id, f"simulation run {id} not found")
+        return SimulationRunNode.from_record(found)
 
     @strawberry.field(description="An asset's simulation runs, newest first.", extensions=reads())
     async def simulation_runs(
@@ -245,6 +249,7 @@ class SimulationQuery:
             except ValueError:
                 raise ValidationError(f"invalid cursor {after!r}") from None
         await info.context.loaders.asset.load(str(asset_id))
+        await see_or_not_found(info, str(asset_id), f"asset {asset_id} not found")
         rows = await _service(info).runs.list_for_asset(
             str(asset_id), limit=first + 1, after=position
         )
@@ -275,8 +280,8 @@ class SimulationQuery:
         replications: int = 3,
         warmup_hours: float = 0.0,
     ) -> LineBottleneckNode:
-        who = info.context.caller
-        await info.context.services.scopes.check(who, str(line_id))
+        await info.context.repo.assets.get(str(line_id))
+        await see_or_not_found(info, str(line_id), f"asset {line_id} not found")
         config, found, base = await line_bottleneck(
             _service(info), str(line_id), hours, seed, replications, warmup_hours
         )
@@ -395,6 +400,8 @@ class SimulationSubscription:
     async def simulation_progress(
         self, info: Info, run_id: strawberry.ID
     ) -> AsyncGenerator[SimulationProgressNode, None]:
+        found = await _service(info).runs.get(str(run_id))
+        await see_or_not_found(info, found.asset_id, f"simulation run {run_id} not found")
         async for u in _service(info).watch(str(run_id)):
             yield SimulationProgressNode(
                 run_id=strawberry.ID(u.run_id),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import strawberry
 
+from api.common.scoping import plant_wide_read
 from api.context import Context
 from api.control.schema import ConnectorStateEnum
 from api.permissions import reads
@@ -148,4 +149,5 @@ class StatusQuery:
         "jobs (role viewer); the same figures as GET /metrics.",
     )
     def service_status(self, info: Info) -> ServiceStatus:
+        plant_wide_read(info, "the service's counters")
         return ServiceStatus.from_snapshot(snapshot(info.context.services))

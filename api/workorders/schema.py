@@ -15,6 +15,7 @@ import strawberry
 
 from api.assets.pages import connection, decode_event_cursor
 from api.assets.types import Info, WorkOrderNode
+from api.common.scoping import see_or_not_found, visible
 from api.common.types import Connection, WorkOrderStatusEnum, check_first, encode_cursor
 from api.permissions import needs, reads
 from graph.bolt.workorders import work_order_key
@@ -49,11 +50,13 @@ class WorkOrdersQuery:
         check_first(first)
         if asset_id is not None:
             await repo.assets.get(str(asset_id))  # NOT_FOUND for an unknown asset
+            await see_or_not_found(info, str(asset_id), f"asset {asset_id} not found")
         page = await repo.work_orders.page(
             asset_id=str(asset_id) if asset_id is not None else None,
             status=WorkOrderStatus(status.value) if status is not None else None,
             limit=first,
             after=decode_event_cursor(after),
+            scope=await visible(info),
         )
         return connection(page.items, page.has_next, _cursor, WorkOrderNode.from_domain)
 

@@ -11,7 +11,7 @@ written in batches (UNWIND), each batch in one transaction.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -185,7 +185,7 @@ class AlertRepository:
 
     async def page(
         self,
-        asset_ids: Sequence[str] | None,
+        asset_ids: Collection[str] | None,
         *,
         active: bool | None = None,
         after: tuple[str, str] | None = None,

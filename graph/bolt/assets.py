@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from graph.bolt import rows as _rows
@@ -158,8 +158,15 @@ class AssetRepository:
         type: str | None = None,
         text: str | None = None,
         roots_only: bool = False,
+        scope: Collection[str] | None = None,
     ) -> AssetPage:
-        if roots_only:
+        """A page of assets ordered by id; with ``scope`` (asset ids, a scoped token's
+        assets), only those, and the roots among them are the scope's own roots."""
+        if roots_only and scope is not None:
+            rows = await self._client.read(
+                q.SCOPE_ROOTS, after=after, limit=limit + 1, scope=list(scope)
+            )
+        elif roots_only:
             rows = await self._client.read(q.ROOTS, after=after, limit=limit + 1)
         else:
             rows = await self._client.read(
@@ -169,6 +176,7 @@ class AssetRepository:
                 level=level.value if level else None,
                 type=type,
                 text=text.lower() if text else None,
+                scope=None if scope is None else list(scope),
             )
         items = [_rows.asset_from(r) for r in rows]
         return AssetPage(items=items[:limit], has_next=len(items) > limit)
@@ -198,6 +206,14 @@ class AssetRepository:
             rows = await self._client.read(q.SUBTREES_LIMITED, ids=ids, depth=depth, limit=limit)
         return _tree_nodes(ids, rows)
 
+    async def ids_under(self, roots: Iterable[str]) -> set[str]:
+        """The ids of the ``roots`` that exist and of every asset below them."""
+        ids = list(dict.fromkeys(roots))
+        if not ids:
+            return set()
+        rows = await self._client.read(q.SUBTREES_IDS, ids=ids)
+        return {i for r in rows for i in (r["rootId"], *r["ids"])}
+
     async def ancestors(self, asset_id: str) -> list[TreeNode]:
         """Parent, grandparent, ... up to the root (depth 1 is the parent)."""
         await self.get(asset_id)
@@ -218,7 +234,11 @@ class AssetRepository:
         await tx.batched(
             q.SET_SPECS,
             [
-                {"id": r["id"], "sim": _rows.dump_map(r.get("sim")), "station": _rows.dump_map(r.get("station"))}  # type: ignore[arg-type]
+                {
+                    "id": r["id"],
+                    "sim": _rows.dump_map(r.get("sim")),  # type: ignore[arg-type]
+                    "station": _rows.dump_map(r.get("station")),  # type: ignore[arg-type]
+                }
                 for r in rows
             ],
         )

@@ -11,7 +11,7 @@ the allowed ones. Plant files and ``recordMaintenance`` still write orders as th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -170,14 +170,17 @@ class WorkOrderRepository:
         status: WorkOrderStatus | None = None,
         limit: int = 50,
         after: tuple[str, str] | None = None,
+        scope: Collection[str] | None = None,
     ) -> WorkOrderPage:
-        """Orders newest first (by created time, then id), of one asset or all."""
+        """Orders newest first (by created time, then id), of one asset or all (of the
+        assets in ``scope`` only, when given: a scoped token's assets)."""
         if not 1 <= limit <= MAX_PAGE:
             raise ValidationError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
         after_at, after_id = after or (None, None)
         rows = await self._client.read(
             q.WORK_ORDER_PAGE,
             assetId=asset_id,
+            scope=None if scope is None else list(scope),
             status=status.value if status else None,
             afterAt=after_at,
             afterId=after_id,
@@ -185,4 +188,3 @@ class WorkOrderRepository:
         )
         found = [_rows.work_order_from(r) for r in rows]
         return WorkOrderPage(items=found[:limit], has_next=len(found) > limit)
-

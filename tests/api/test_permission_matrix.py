@@ -5,6 +5,8 @@ subscription").
 Each operation is generated from the schema itself: required arguments get placeholder
 values of their type (ids name nothing in the graph, so a scoped token is outside),
 composite results select ``__typename``. A field added later is covered by itself.
+What a scoped token reads (every query and subscription against two sites) is enumerated
+from the schema the same way in ``tests/api/test_scoped_reads.py``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""A token limited to asset subtrees acts only there: setpoints, simulations, calibration."""
+"""A token limited to asset subtrees acts only there: setpoints, simulations, calibration;
+what it reads is scoped too (tests/api/test_scoped_reads.py covers every field)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,6 @@ async def test_scoped_engineer_cannot_act_outside_its_subtree(api: Api, uid: str
         token=SCOPED_ENGINEER,
     )
     assert write["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    # Reads are not scoped: the token still sees the plant.
+    # Reads are scoped too: outside its subtree the asset is as unknown to it.
     data = await api.ok('query { asset(id: "%s") { id } }' % pump, token=SCOPED_ENGINEER)
-    assert data["asset"] == {"id": pump}
+    assert data["asset"] is None

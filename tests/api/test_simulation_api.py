@@ -473,7 +473,7 @@ async def test_line_bottleneck_needs_an_engineer_in_scope_and_a_bounded_study(
     for token, code in (
         (None, "UNAUTHENTICATED"),
         (VIEWER, "FORBIDDEN"),
-        (SCOPED_ENGINEER, "FORBIDDEN"),  # an engineer, but scoped to another subtree
+        (SCOPED_ENGINEER, "NOT_FOUND"),  # an engineer scoped elsewhere: the line is unknown
     ):
         body = await api.gql(q, small, token=token)
         assert body["errors"][0]["extensions"]["code"] == code, (token, body)

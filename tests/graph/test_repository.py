@@ -345,6 +345,23 @@ async def test_listing_is_paginated(repo: GraphRepository, uid: str) -> None:
     assert {a.id for a in pumps.items} == {f"{uid}-pa", f"{uid}-pb"}
 
 
+async def test_a_scope_is_cut_in_the_graph(repo: GraphRepository, uid: str) -> None:
+    """A scoped token's assets (ids_under) bound the asset list and the roots."""
+    await load(repo, uid)
+    scope = await repo.assets.ids_under([f"{uid}-pa", f"{uid}-motor", f"{uid}-nothing"])
+    assert scope == {f"{uid}-pa", f"{uid}-motor"}
+    page = await repo.assets.page(text=uid, scope=scope)
+    assert [a.id for a in page.items] == [f"{uid}-motor", f"{uid}-pa"]
+    first = await repo.assets.page(text=uid, scope=scope, limit=1)
+    assert [a.id for a in first.items] == [f"{uid}-motor"] and first.has_next
+    roots = await repo.assets.page(roots_only=True, scope=scope)
+    assert [a.id for a in roots.items] == [f"{uid}-pa"]  # the motor is below the pump
+    two = {f"{uid}-motor", f"{uid}-pa", f"{uid}-tank"}  # two roots; the motor sorts first
+    one = await repo.assets.page(roots_only=True, scope=two, limit=1)
+    assert [a.id for a in one.items] == [f"{uid}-pa"] and one.has_next
+    assert (await repo.assets.page(text=uid, scope=set())).items == []
+
+
 async def test_children_pages_are_cut_in_the_graph(repo: GraphRepository, uid: str) -> None:
     """Pages of many parents in one statement, each with its own cursor and size."""
     await repo.assets.upsert(

@@ -70,6 +70,7 @@ LIST_ASSETS: LiteralString = (
     "AND ($level IS NULL OR a.level = $level) "
     "AND ($type IS NULL OR a.type = $type) "
     "AND ($text IS NULL OR toLower(a.id) CONTAINS $text OR toLower(a.name) CONTAINS $text) "
+    "AND ($scope IS NULL OR a.id IN $scope) "
     "OPTIONAL MATCH (a)-[:PART_OF]->(p:Asset) "
     "RETURN " + _ASSET_FIELDS + ", p.id AS parentId "
     "ORDER BY a.id LIMIT $limit"
@@ -126,6 +127,25 @@ DELETE_GUARDS: LiteralString = (
     "COUNT { (:SimulationRun)-[:SIMULATES]->(a) } AS simulationRuns, "
     "COUNT { (a)-[:ASSESSED]->(:HealthAssessment) } AS assessments, "
     "COUNT { (:AnomalyModel)-[:MODELS]->(a) } AS anomalyModels"
+)
+
+# The roots of a scoped token's forest: its assets whose parent is not one of them.
+SCOPE_ROOTS: LiteralString = (
+    "MATCH (a:Asset) "
+    "WHERE a.id > $after AND a.id IN $scope "
+    "OPTIONAL MATCH (a)-[:PART_OF]->(p:Asset) "
+    "WITH a, p WHERE p IS NULL OR NOT (p.id IN $scope) "
+    "RETURN " + _ASSET_FIELDS + ", p.id AS parentId "
+    "ORDER BY a.id LIMIT $limit"
+)
+
+# Every asset at or below some roots (a token's scope): the roots that exist and their
+# descendants, one row per root.
+SUBTREES_IDS: LiteralString = (
+    "UNWIND $ids AS id "
+    "MATCH (root:Asset {id: id}) "
+    "OPTIONAL MATCH (root)<-[:PART_OF*1..12]-(a:Asset) "
+    "RETURN root.id AS rootId, collect(DISTINCT a.id) AS ids"
 )
 
 SUBTREE_IDS: LiteralString = (

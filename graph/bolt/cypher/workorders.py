@@ -36,9 +36,7 @@ LINK_ASSESSMENT: LiteralString = (
     "MATCH (h:HealthAssessment {id: $assessmentId}) "
     "MERGE (w)-[:FROM_ASSESSMENT]->(h)"
 )
-GET_WORK_ORDER: LiteralString = (
-    "MATCH (w:WorkOrder {id: $id})-[:FOR]->(a:Asset) RETURN " + _FIELDS
-)
+GET_WORK_ORDER: LiteralString = "MATCH (w:WorkOrder {id: $id})-[:FOR]->(a:Asset) RETURN " + _FIELDS
 # The status changes only from one of $sources (its legal predecessors): a concurrent
 # change in between makes this match nothing, and the caller reports the conflict.
 SET_STATUS: LiteralString = (
@@ -51,6 +49,7 @@ SET_STATUS: LiteralString = (
 WORK_ORDER_PAGE: LiteralString = (
     "MATCH (w:WorkOrder)-[:FOR]->(a:Asset) "
     "WHERE ($assetId IS NULL OR a.id = $assetId) "
+    "AND ($scope IS NULL OR a.id IN $scope) "
     "AND ($status IS NULL OR w.status = $status) "
     "AND ($afterAt IS NULL OR w.createdAt < $afterAt "
     "OR (w.createdAt = $afterAt AND w.id < $afterId)) "
@@ -60,8 +59,7 @@ WORK_ORDER_PAGE: LiteralString = (
 # The same for many assets in one transaction (a fleet assessment): lock them all, read
 # their active orders, create orders for the others.
 LOCK_ASSETS: LiteralString = (
-    "UNWIND $ids AS aid MATCH (a:Asset {id: aid}) SET a.workOrderLock = $token "
-    "RETURN a.id AS id"
+    "UNWIND $ids AS aid MATCH (a:Asset {id: aid}) SET a.workOrderLock = $token RETURN a.id AS id"
 )
 ACTIVE_FOR_ASSETS: LiteralString = (
     "UNWIND $ids AS aid "
