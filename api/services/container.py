@@ -21,8 +21,8 @@ from analytics.assessment import HealthConfig
 from api.services.alerting import AlertService
 from api.services.auth import Scopes, TokenStore
 from api.services.control import ControlService
-from api.services.health import HealthService
 from api.services.energy import EnergyService
+from api.services.health import HealthService
 from api.services.oee import OeeService
 from api.services.registry import RegistryService
 from api.services.simulation.jobs import JobRunner, JobSettings
