@@ -22,6 +22,7 @@ import strawberry
 
 from analytics.rul_types import RulEstimate
 from api.assets.pages import connection, decode_event_cursor
+from api.common.scoping import keep, see_or_not_found, visible
 from api.common.types import JSON, Connection, check_first, encode_cursor
 from api.context import Context
 from api.permissions import needs, reads
@@ -228,6 +229,10 @@ async def asset_health(root: AssetNode, info: Info, as_of: datetime | None = Non
     return Health.from_domain(await info.context.services.health.compute(root.domain.id, as_of))
 
 
+def _asset_of(m: AnomalyModel) -> tuple[str]:
+    return (m.asset_id,)
+
+
 def _cursor(h: HealthAssessment) -> str:
     at, hid = assessment_key(h)
     return encode_cursor(f"{at}|{hid}")
@@ -250,6 +255,7 @@ class HealthQuery:
     ) -> Connection[HealthAssessmentNode]:
         check_first(first)
         repo = info.context.repo
+        await see_or_not_found(info, str(asset_id), f"asset {asset_id} not found")
         await repo.assets.get(str(asset_id))
         page = await repo.health.history(
             str(asset_id), limit=first, after=decode_event_cursor(after), since=since, until=until
@@ -265,11 +271,12 @@ class HealthQuery:
         check_first(first)
         repo = info.context.repo
         if asset_id is not None:
+            await see_or_not_found(info, str(asset_id), f"asset {asset_id} not found")
             await repo.assets.get(str(asset_id))
         found = await repo.anomaly_models.list(
             str(asset_id) if asset_id is not None else None, limit=first
         )
-        return [AnomalyModelNode.from_domain(m) for m in found]
+        return [AnomalyModelNode.from_domain(m) for m in await keep(info, found, _asset_of)]
 
 
 @strawberry.type
@@ -334,14 +341,18 @@ class HealthSubscription:
         if buffer is not None and not 1 <= buffer <= MAX_QUEUE:
             raise ValidationError(f"buffer must be between 1 and {MAX_QUEUE}")
         scope: set[str] | None = None
+        seen_ids = await visible(info)
         if asset_id is not None:
             repo = info.context.repo
+            await see_or_not_found(info, str(asset_id), f"asset {asset_id} not found")
             await repo.assets.get(str(asset_id))
             scope = {str(asset_id)}
             if include_descendants:
                 scope.update(
                     n.asset.id for n in await repo.assets.subtree(str(asset_id), MAX_DEPTH)
                 )
+        if seen_ids is not None:
+            scope = set(seen_ids) if scope is None else scope & seen_ids
         hub = info.context.services.health.changes
         missed = 0
         with hub.subscribe(

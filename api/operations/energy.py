@@ -15,6 +15,7 @@ from datetime import datetime
 import strawberry
 
 from api.assets.types import Info
+from api.common.scoping import see_or_not_found
 from api.control.schema import SetpointCommandNode
 from api.permissions import needs
 from api.services.energy import Application, EnergyPlan, EnergyRequest, ZonePlan, ZoneSchedule
@@ -181,6 +182,7 @@ class EnergyQuery:
         setback_low_c: float = 16.0,
         setback_high_c: float = 28.0,
     ) -> EnergyPlanNode:
+        await see_or_not_found(info, str(asset_id), f"asset {asset_id} not found")
         plan = await info.context.services.energy.optimize(
             EnergyRequest(
                 asset_id=str(asset_id),

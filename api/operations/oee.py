@@ -15,6 +15,7 @@ import strawberry
 
 from analytics.oee import LineOee, Loss, StationOee
 from api.assets.types import Info
+from api.common.scoping import see_or_not_found
 from api.permissions import reads
 
 __all__ = ["OeeQuery", "OeeResultNode"]
@@ -164,5 +165,6 @@ class OeeQuery:
         from_: Annotated[datetime, strawberry.argument(name="from")],
         to: datetime,
     ) -> OeeResultNode:
+        await see_or_not_found(info, str(asset_id), f"asset {asset_id} not found")
         result = await info.context.services.oee.oee(str(asset_id), from_, to)
         return OeeResultNode.from_domain(str(asset_id), from_, to, result)
