@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 # The demo's bearing wears out in ~30 plant minutes: health looks at it on that scale
 # (2-minute windows every 30 s, the first 5 minutes as normal, assessed every minute), in
 # wall-clock seconds at speed-up 1; a TWINQL_HEALTH_* variable that is set wins.
+DEMO_WARMUP_S = 4800.0  # 4 bearing thermal time constants (C R = 30 kJ/K x 40 K/kW)
 DEMO_HEALTH = {
     "TWINQL_HEALTH_WINDOW": ("health_window_s", 120.0),
     "TWINQL_HEALTH_STEP": ("health_step_s", 30.0),
@@ -272,7 +273,9 @@ def _serve(
             report = await svc.registry.import_plant(plant, publish=False)
             logging.getLogger("twinql").info("example plant loaded: %s", report.as_dict())
             if devices:  # before the connectors look: they find the devices' real ports
-                running = await start_demo_devices(svc, stack, plant, speedup=speedup)
+                running = await start_demo_devices(
+                    svc, stack, plant, speedup=speedup, warmup_s=DEMO_WARMUP_S
+                )
                 extra = ["simulated devices of the example plant:", *running.describe()]
             await svc.registry.publish(RegistryChange.everything())
         _banner(settings, svc, extra)

@@ -38,7 +38,10 @@ _log = logging.getLogger("twinql.demo")
 
 @dataclass(frozen=True, slots=True)
 class DemoSettings:
-    """``speedup`` runs plant time that many times faster than the wall clock."""
+    """``speedup`` runs plant time that many times faster than the wall clock;
+    ``warmup_s`` of plant time run before the devices start (``twinql demo`` runs four
+    bearing thermal time constants, so temperatures start settled and the health
+    baseline is not a warm-up)."""
 
     seed: int = 0
     speedup: float = 1.0
@@ -48,6 +51,7 @@ class DemoSettings:
     broker: BrokerKind = "auto"
     host: str = "127.0.0.1"
     fault: WearFault | None = WearFault()
+    warmup_s: float = 120.0
 
 
 class _Device(Protocol):
@@ -74,6 +78,7 @@ class DemoDevices:
             seed=self.settings.seed,
             speedup=self.settings.speedup,
             fault=self.settings.fault,
+            warmup_s=self.settings.warmup_s,
         )
         self.devices: list[_Device] = []
         self.broker: DemoBroker | None = None
