@@ -120,8 +120,9 @@ def _serve(app: Any, port: int, ready: Callable[[], dict[str, Any]] | None = Non
 # -- the twinql server ------------------------------------------------------------------------
 
 
-def serve_twinql(port: int, data_dir: Path, n_assets: int, heap: str) -> None:
+def serve_twinql(port: int, data_dir: Path, n_assets: int, heap: str, gc_tuning: bool) -> None:
     from api.app import create_app
+    from api.common.gc_tuning import settle_heap
     from api.services.container import Services
     from api.settings import Settings
     from bench.gen_plant import generate_plant
@@ -141,6 +142,9 @@ def serve_twinql(port: int, data_dir: Path, n_assets: int, heap: str) -> None:
         raws = [RawReading(s.id, 1.0 + i % 7) for i, s in enumerate(plant.sensors)]
         for i in range(0, len(raws), 5_000):
             await services.ingest.ingest(raws[i : i + 5_000])
+        del plant, raws
+        if gc_tuning:
+            settle_heap()  # as ``twinql serve`` does once started
 
     settings = Settings(
         data_dir=data_dir, port=port, tokens=f"{TOKEN}:admin:bench", graph_heap=heap
@@ -414,7 +418,8 @@ def main(args: argparse.Namespace) -> None:
         twinql = Server(
             "twinql",
             ["--serve", "twinql", "--port", str(tport), "--data-dir", str(tmp / "data"),
-             "--assets", str(args.assets), "--heap", args.heap],
+             "--assets", str(args.assets), "--heap", args.heap,
+             *(["--no-gc-tuning"] if args.no_gc_tuning else [])],
         )  # fmt: skip
         servers = [twinql]
         try:
@@ -534,13 +539,18 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--assets", type=int, default=2_000)
     parser.add_argument("--heap", default="1g", help="graph server heap (default 1g)")
+    parser.add_argument(
+        "--no-gc-tuning",
+        action="store_true",
+        help="serve twinql without api.common.gc_tuning.settle_heap (to compare)",
+    )
     parser.add_argument("--serve", choices=["twinql", "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--answers", type=Path, help=argparse.SUPPRESS)
     a = parser.parse_args()
     if a.serve == "twinql":
-        serve_twinql(a.port, a.data_dir, a.assets, a.heap)
+        serve_twinql(a.port, a.data_dir, a.assets, a.heap, not a.no_gc_tuning)
     elif a.serve == "reference":
         serve_reference(a.port, a.answers)
     else:
