@@ -58,7 +58,7 @@ def build_schema(
         subscription=subscription,
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=5_000),
-            lambda: CachedDocuments(cache),
+            lambda: CachedDocuments(cache, max_cost),
             lambda: AddValidationRules([limits]),
             CodedErrors,
         ],

@@ -74,3 +74,29 @@ def test_the_cache_is_bounded_least_recently_used_out() -> None:
     assert cache.get("{ b }") is None
     assert cache.get("{ a }") is not None and cache.get("{ c }") is not None
     assert len(cache) == 2
+
+
+NESTED = """query Q($n: Int!, $m: Int!) {
+  assets(first: $n) { nodes { children(first: $m) { nodes { id name } } } }
+}"""
+
+
+async def test_variable_page_sizes_are_costed_with_each_requests_values() -> None:
+    cache = DocumentCache()
+    schema = build_schema(max_cost=10_000, documents=cache)
+    # 1 + 100 x (1 + 1 + 200 x 3) = 60,201 > 10,000
+    big = await schema.execute(NESTED, variable_values={"n": 100, "m": 200})
+    assert big.data is None
+    assert messages(big) == [
+        (
+            "query cost 60201 exceeds the limit of 10000: ask for fewer items (first/limit) "
+            "or fewer nested lists, or spread fragments fewer times",
+            "VALIDATION",
+        )
+    ]
+    # the same text with small sizes is not refused by cost (the cache hit is re-costed)
+    small = await schema.execute(NESTED, variable_values={"n": 2, "m": 3})
+    assert all("cost" not in m for m, _ in messages(small))
+    again = await schema.execute(NESTED, variable_values={"n": 100, "m": 200})
+    assert messages(again) == messages(big)
+    assert (cache.misses, cache.hits) == (1, 2)
