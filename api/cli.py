@@ -257,6 +257,7 @@ def _serve(
     import uvicorn
 
     from api.app import create_app
+    from api.common.gc_tuning import settle_heap
 
     # The port first: a port in use is said before anything starts (no graph server, no
     # token file, no "ready" for a service that could never answer).
@@ -279,6 +280,7 @@ def _serve(
                 extra = ["simulated devices of the example plant:", *running.describe()]
             await svc.registry.publish(RegistryChange.everything())
         _banner(settings, svc, extra)
+        settle_heap()  # start-up objects live as long as the process: out of GC's walks
 
     app = create_app(settings, on_started=on_started)
     config = uvicorn.Config(

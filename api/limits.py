@@ -18,6 +18,10 @@ spread under) are worked out once, dependencies first, and every spread of it re
 them. Fragments spread twice at each of 40 levels cost 2^40 and are refused at once,
 instead of being expanded 2^40 times. A fragment cycle adds nothing (graphql-core's
 ``NoFragmentCycles`` refuses it). Every refusal is a validation error (``VALIDATION``).
+
+Validation sees no variables, so the rule costs ``first: $n`` at the field's default;
+``cost_with_variables`` costs the operation again with the request's variables, for a
+document ``sized_by_variables`` (``api.document_cache`` does, on every request).
 """
 
 from __future__ import annotations
@@ -44,9 +48,11 @@ __all__ = [
     "LIST_FIELDS",
     "MAX_VARIABLE_LIST",
     "Measure",
+    "cost_with_variables",
     "document_limits_rule",
     "measure",
     "oversized_variable_list",
+    "sized_by_variables",
 ]
 
 LIST_FIELDS = {
@@ -222,16 +228,56 @@ def document_limits_rule(
                         )
                     )
                 if m.cost > max_cost:
-                    self.report_error(
-                        GraphQLError(
-                            f"query cost {m.cost} exceeds the limit of {max_cost}: "
-                            "ask for fewer items (first/limit) or fewer nested lists, "
-                            "or spread fragments fewer times",
-                            d,
-                        )
-                    )
+                    self.report_error(_over_cost(m.cost, max_cost, d))
 
     return DocumentLimits
+
+
+def _over_cost(cost: int, max_cost: int, node: OperationDefinitionNode) -> GraphQLError:
+    return GraphQLError(
+        f"query cost {cost} exceeds the limit of {max_cost}: "
+        "ask for fewer items (first/limit) or fewer nested lists, "
+        "or spread fragments fewer times",
+        node,
+    )
+
+
+def sized_by_variables(document: DocumentNode) -> bool:
+    """Whether a list size (``first``/``limit``) anywhere in ``document`` is a variable."""
+    stack: list[SelectionSetNode] = [
+        d.selection_set
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode | FragmentDefinitionNode)
+    ]
+    while stack:
+        for node in stack.pop().selections:
+            if isinstance(node, FieldNode):
+                for arg in node.arguments or ():
+                    if arg.name.value in _SIZE_ARGS and isinstance(arg.value, VariableNode):
+                        return True
+            selection = getattr(node, "selection_set", None)
+            if selection is not None:
+                stack.append(selection)
+    return False
+
+
+def cost_with_variables(
+    document: DocumentNode, variables: dict[str, Any], operation_name: str | None, max_cost: int
+) -> list[GraphQLError]:
+    """The cost refusal of the operation that runs, its list sizes taken from
+    ``variables`` (validation sees the document alone: there a variable size counts as
+    the field's default)."""
+    measures = measure(document, variables)
+    out = []
+    for d in document.definitions:
+        if not isinstance(d, OperationDefinitionNode):
+            continue
+        name = d.name.value if d.name else ""
+        if operation_name is not None and name != operation_name:
+            continue
+        if measures[name].cost > max_cost:
+            out.append(_over_cost(measures[name].cost, max_cost, d))
+    return out
 
 
 def oversized_variable_list(variables: object, limit: int = MAX_VARIABLE_LIST) -> str | None:

@@ -10,6 +10,7 @@ from api.alerts.schema import AlertsMutation, AlertsQuery, AlertsSubscription
 from api.assets.mutations import GraphMutation
 from api.assets.queries import GraphQuery
 from api.control.schema import ControlMutation, ControlQuery
+from api.document_cache import CachedDocuments, DocumentCache
 from api.errors import CodedErrors
 from api.health.schema import HealthMutation, HealthQuery, HealthSubscription
 from api.limits import document_limits_rule
@@ -53,19 +54,25 @@ SUBSCRIPTIONS: tuple[type, ...] = (
 )
 
 
-def build_schema(*, max_depth: int = 12, max_cost: int = 100_000) -> strawberry.Schema:
+def build_schema(
+    *, max_depth: int = 12, max_cost: int = 100_000, documents: DocumentCache | None = None
+) -> strawberry.Schema:
+    """The schema, with its limits and its cache of parsed and validated documents
+    (``api.document_cache``; a fresh one unless ``documents`` is given)."""
     query = merge_types("Query", QUERIES)
     mutation = merge_types("Mutation", MUTATIONS)
     subscription = merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None
+    cache = documents if documents is not None else DocumentCache()
+    # built once: graphql-core instantiates the rule per validation, not per class
+    limits = document_limits_rule(max_depth=max_depth, max_aliases=50, max_cost=max_cost)
     return strawberry.Schema(
         query=query,
         mutation=mutation,
         subscription=subscription,
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=5_000),
-            lambda: AddValidationRules(
-                [document_limits_rule(max_depth=max_depth, max_aliases=50, max_cost=max_cost)]
-            ),
+            lambda: CachedDocuments(cache, max_cost),
+            lambda: AddValidationRules([limits]),
             CodedErrors,
         ],
     )

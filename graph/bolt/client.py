@@ -1,5 +1,11 @@
 """The Bolt client: one ``AsyncDriver`` per process, one session per unit of work.
 
+Sessions are reused: a unit of work takes an idle session from a small free list (or
+opens one) and gives it back when its transaction ended cleanly, so a GraphQL request's
+many reads do not each build and close a session. A session is never shared by two
+units at once (the driver's sessions are not concurrency-safe); one that saw an error
+is closed, not reused; at most ``IDLE_SESSIONS`` idle ones are kept.
+
 Every statement runs inside a managed transaction (``execute_read``/``execute_write``,
 which retry transient failures, so the work functions are idempotent and consume their
 results inside). Driver errors are translated here, at the edge, into the twinql error
@@ -30,6 +36,7 @@ T = TypeVar("T")
 Row = dict[str, Any]
 
 DEFAULT_BATCH = 5_000
+IDLE_SESSIONS = 32  # idle sessions kept for reuse (a session holds no connection idle)
 
 
 class Tx:
@@ -94,6 +101,8 @@ class GraphClient:
             connection_timeout=settings.connection_timeout_s,
             max_transaction_retry_time=settings.max_retry_time_s,
         )
+        self._idle: list[neo4j.AsyncSession] = []
+        self._closed = False
         self._record_path: Path | None = settings.record_statements_to
         self._recorded: set[str] = set()
         self.sent_count = 0  # statements sent by this client (tests count round trips)
@@ -105,6 +114,10 @@ class GraphClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for session in idle:
+            await session.close()
         await self._driver.close()
 
     async def ping(self) -> None:
@@ -134,15 +147,27 @@ class GraphClient:
         async def unit(tx: AsyncManagedTransaction) -> T:
             return await work(Tx(self, tx))
 
+        session = self._idle.pop() if self._idle else None
         try:
-            async with self._driver.session(database=self.database) as session:
-                if write:
-                    return await session.execute_write(unit)
-                return await session.execute_read(unit)
-        except TwinqlError:
-            raise
-        except (neo4j_errors.Neo4jError, neo4j_errors.DriverError, OSError) as exc:
+            if session is None:
+                session = self._driver.session(database=self.database)
+            if write:
+                out = await session.execute_write(unit)
+            else:
+                out = await session.execute_read(unit)
+        except BaseException as exc:
+            if session is not None:
+                await _discard(session)
+            if isinstance(exc, TwinqlError) or not isinstance(
+                exc, neo4j_errors.Neo4jError | neo4j_errors.DriverError | OSError
+            ):
+                raise
             raise translate(exc) from exc
+        if self._closed or len(self._idle) >= IDLE_SESSIONS:
+            await session.close()
+        else:
+            self._idle.append(session)
+        return out
 
     def _record(self, query: str) -> None:
         self.sent_count += 1
@@ -151,6 +176,14 @@ class GraphClient:
         self._recorded.add(query)
         with self._record_path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(query) + "\n")
+
+
+async def _discard(session: neo4j.AsyncSession) -> None:
+    """Close a session that saw an error (the error in hand is what the caller gets)."""
+    try:
+        await session.close()
+    except (neo4j_errors.Neo4jError, neo4j_errors.DriverError, OSError) as exc:
+        log.debug("closing a failed session failed too: %r", exc)
 
 
 def translate(exc: Exception) -> TwinqlError:
@@ -163,7 +196,9 @@ def translate(exc: Exception) -> TwinqlError:
     if isinstance(exc, neo4j_errors.ConstraintError):
         return Conflict(_server_message(exc))
     if isinstance(exc, neo4j_errors.TransientError):  # DatabaseUnavailable included
-        return Unavailable(f"the graph server is busy or unavailable, retry: {_server_message(exc)}")
+        return Unavailable(
+            f"the graph server is busy or unavailable, retry: {_server_message(exc)}"
+        )
     if isinstance(exc, neo4j_errors.ServiceUnavailable | neo4j_errors.SessionExpired | OSError):
         return Unavailable(f"the graph server is unavailable: {exc}")
     if isinstance(exc, neo4j_errors.AuthError):
