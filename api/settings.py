@@ -149,6 +149,14 @@ VARIABLES: tuple[Variable, ...] = (
         "quest",
     ),
     Variable(
+        "TWINQL_QUESTDB_TABLE_PREFIX",
+        "questdb_table_prefix",
+        _text,
+        "prefix of twinql's QuestDB table names (letters, digits, '_'), for several twinql "
+        "plants or test runs on one QuestDB server",
+        "empty",
+    ),
+    Variable(
         "TWINQL_MQTT_URL",
         "mqtt_url",
         _text,
@@ -300,6 +308,7 @@ class Settings:
     questdb_pg_port: int = 8812
     questdb_user: str = "admin"
     questdb_password: str = field(default="quest", repr=False)
+    questdb_table_prefix: str = ""
     mqtt_url: str | None = None
     instance_id: str | None = None
     resync_s: float = 30.0

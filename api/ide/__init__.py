@@ -7,7 +7,9 @@ File names carry their versions, so they are cached for a year. ``vendor.sh`` re
 them from the versions pinned in ``package.json``; ``static/LICENSES.txt`` holds their
 licences. The page opens with twinql's first example query and tells where the token goes;
 subscriptions send the headers editor's ``Authorization`` as WebSocket connection
-parameters.
+parameters, through a small graphql-transport-ws client of the page's own that shows a
+refused connection's close code and reason at once (GraphiQL's default client retries a
+4403 for half a minute, spinning).
 """
 
 from __future__ import annotations

@@ -143,6 +143,7 @@ def store_settings(settings: Settings, sql_log: Path | None = None) -> StoreSett
             pg_port=s.questdb_pg_port,
             pg_user=s.questdb_user,
             pg_password=s.questdb_password,
+            table_prefix=s.questdb_table_prefix,
             sql_log=sql_log,
         )
     return StoreSettings(backend="duckdb", path=s.data_dir / "readings.duckdb")

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.support.app import Api
 from tests.support.plant import pump_line, register
 from tests.support.tokens import INGEST
+
+
+@pytest.fixture
+def api(readings_api: Api) -> Api:
+    """Every test here runs on each readings store (QuestDB when TWINQL_QUESTDB_URL is set)."""
+    return readings_api
 
 
 async def test_rejected_readings_are_queryable(api: Api, uid: str) -> None:
@@ -23,7 +31,7 @@ async def test_rejected_readings_are_queryable(api: Api, uid: str) -> None:
     )
     assert r.status_code == 200, r.text
     assert (r.json()["accepted"], r.json()["rejected"]) == (1, 2)
-    await api.services.ingest.writer.flush()
+    await api.settled()
     query = "query($s: ID) { rejectedReadings(sensorId: $s) { sensorId raw reason } }"
     for _ in range(50):
         wrong_unit = (await api.ok(query, {"s": f"{uid}-p0-pt"}))["rejectedReadings"]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aiomqtt
 import httpx
 import pytest
 
@@ -18,6 +19,8 @@ from graph.bolt.embedded import EmbeddedGraphServer, free_port
 from graph.bolt.repository import GraphRepository
 from graph.bolt.settings import EmbeddedGraphSettings
 from tests.support.app import Api
+from tests.support.broker import Mosquitto
+from tests.support.polling import eventually
 from tests.support.serving import serve, wait_ready
 from tests.support.tokens import OPERATOR
 
@@ -83,6 +86,59 @@ async def test_import_plant_reports_changed_data_source_endpoints(api: Api, uid:
             "after": "http://b.example/ingest",
         }
     ]
+
+
+async def test_import_moving_a_connected_source_reports_it_and_the_connector_follows(
+    api: Api, uid: str, mosquitto_url: str, mosquitto_factory: Mosquitto
+) -> None:
+    """A live MQTT connector, connected to one broker: a re-import naming another broker
+    says so in its result (before, after), and the running connector follows at once:
+    a reading published on the new broker arrives."""
+    source = (
+        "data_sources:\n"
+        "  - {{id: {u}-mq, protocol: mqtt, endpoint: '{endpoint}',\n"
+        "     settings: {{reconnect_min_s: 0.1, reconnect_max_s: 0.5}},\n"
+        "     bindings: [{{sensor: {u}-pt, address: pt}}]}}\n"
+    )
+    query = (
+        "mutation($d: String!) { importPlant(document: $d) "
+        "{ endpointChanges { sourceId before after } } }"
+    )
+    status = "query($id: ID!) { dataSourceStatus(id: $id) { state } }"
+    latest = "query($id: ID!) { sensor(id: $id) { latest { value } } }"
+    other = mosquitto_factory.url
+
+    async def state() -> str | None:
+        found = (await api.ok(status, {"id": f"{uid}-mq"}))["dataSourceStatus"]
+        return found["state"] if found else None
+
+    first = DOC.format(u=uid) + source.format(u=uid, endpoint=mosquitto_url)
+    assert (await api.ok(query, {"d": first}))["importPlant"]["endpointChanges"] == []
+    try:
+        await eventually(state, done=lambda s: s == "CONNECTED", within=20, what="connected")
+        moved = DOC.format(u=uid) + source.format(u=uid, endpoint=other)
+        changed = (await api.ok(query, {"d": moved}))["importPlant"]["endpointChanges"]
+        assert changed == [{"sourceId": f"{uid}-mq", "before": mosquitto_url, "after": other}]
+
+        async def published_on_the_new_broker() -> float | None:
+            async with aiomqtt.Client("127.0.0.1", mosquitto_factory.port) as device:
+                await device.publish(f"assets/{uid}-pump/telemetry", '{"pt": 7.25}', qos=1)
+            found = (await api.ok(latest, {"id": f"{uid}-pt"}))["sensor"]["latest"]
+            return found["value"] if found else None
+
+        value = await eventually(
+            published_on_the_new_broker,
+            done=lambda v: v == 7.25,
+            within=20,
+            every=0.2,
+            what="a reading from the new broker",
+        )
+        assert value == 7.25
+    finally:
+        await api.ok(
+            "mutation($id: ID!) { deleteDataSource(id: $id) { deletedIds } }",
+            {"id": f"{uid}-mq"},
+        )
 
 
 async def test_bad_document_names_path_and_line_and_writes_nothing(api: Api, uid: str) -> None:

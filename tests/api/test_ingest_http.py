@@ -27,6 +27,13 @@ from tests.support.plant import Plant, register
 from tests.support.polling import eventually
 from tests.support.tokens import ADMIN, INGEST, OPERATOR, VIEWER
 
+
+@pytest.fixture
+def api(readings_api: Api) -> Api:
+    """Every test here runs on each readings store (QuestDB when TWINQL_QUESTDB_URL is set)."""
+    return readings_api
+
+
 LATEST = "query($ids: [ID!]!) { sensors(ids: $ids) { id latest { value quality timestamp } } }"
 
 
@@ -125,7 +132,7 @@ async def test_json_array_with_good_and_bad_items(api: Api, uid: str) -> None:
         "timestamp": at.isoformat(),
     }
 
-    await api.services.ingest.writer.flush()
+    await api.settled()
     kept = await api.services.readings.rejected(limit=50, sensor_id=f"{uid}-pt")
     assert len(kept) == 7  # every rejected item of a known sensor, with its raw text
     assert {r.reason for r in kept} >= {"non-finite value", "timestamp in the future"}
@@ -154,7 +161,7 @@ async def test_huge_integer_and_pre_1970_items_are_rejected_not_a_500(api: Api, 
         (2, "timestamp before 1970-01-01"),
     ]
     assert (await latest(api, f"{uid}-tt"))[f"{uid}-tt"]["value"] == 21.0
-    await api.services.ingest.writer.flush()
+    await api.settled()
     kept = await api.services.readings.rejected(limit=10, sensor_id=f"{uid}-tt")
     assert sorted(r.reason for r in kept) == [
         "non-finite value: beyond the float64 range",
@@ -171,7 +178,7 @@ async def test_lone_surrogate_in_a_rejected_item_is_kept_escaped(api: Api, uid: 
     r = await api.client.post("/ingest", content=body, headers=headers())
     assert r.status_code == 200, r.text
     assert r.json()["errors"][0]["sensor_id"] == sid
-    await api.services.ingest.writer.flush()
+    await api.settled()
     kept = await api.services.readings.rejected(limit=5, sensor_id=sid)
     assert len(kept) == 1 and "sensor_id" in kept[0].reason
     assert api.services.ingest.writer.stats().quarantined == 0
@@ -228,7 +235,7 @@ async def test_malformed_body_is_kept_for_inspection(api: Api, uid: str) -> None
     body = '[{"sensor_id": "%s-pt", "value": 1' % uid
     r = await api.client.post("/ingest", content=body, headers=headers())
     assert r.status_code == 400
-    await api.services.ingest.writer.flush()
+    await api.settled()
     kept = await api.services.readings.rejected(limit=200)
     assert any(k.raw == body for k in kept)
 

@@ -3,8 +3,9 @@ aligned series, asset summaries, the ingestReadings mutation, DataLoader batchin
 (500 sensors' latest values are one store call) and the example plant end to end.
 
 Readings are generated here with numpy (1 Hz for an hour) and pushed through the real
-pipeline into the session's DuckDB store; expectations are computed from the same
-arrays, independently of the store's SQL.
+pipeline into the app's readings store (DuckDB, and QuestDB too when TWINQL_QUESTDB_URL
+names one: ``readings_api``); expectations are computed from the same arrays,
+independently of the store's SQL.
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ from ingest.store import ReadingBatch
 from tests.support.app import Api
 from tests.support.plant import Plant, register
 from tests.support.tokens import INGEST, OPERATOR, VIEWER
+
+
+@pytest.fixture
+def api(readings_api: Api) -> Api:
+    """Every test here runs on each readings store (QuestDB when TWINQL_QUESTDB_URL is set)."""
+    return readings_api
+
 
 # -- pure: windows and buckets ---------------------------------------------------------
 
@@ -129,7 +137,7 @@ def hour_end() -> datetime:
 async def push(api: Api, items: list[dict[str, Any]]) -> dict[str, Any]:
     r = await api.client.post("/ingest", json=items, headers={"Authorization": f"Bearer {INGEST}"})
     assert r.status_code == 200, r.text
-    await api.services.ingest.writer.flush()
+    await api.settled()
     return r.json()
 
 
@@ -354,6 +362,7 @@ async def test_latest_of_500_sensors_is_one_store_call(api: Api, uid: str) -> No
             ts, ids[250:], [asset] * 250, np.arange(250, 500.0), ["good"] * 250
         )
     )
+    await api.services.readings.sync()
     q = "query($ids: [ID!]!) { sensors(ids: $ids) { id latest { value } } }"
     for _ in range(2):
         calls = STORE_CALLS["latest"]
@@ -437,7 +446,7 @@ async def test_ingest_readings_mutation(api: Api, uid: str) -> None:
     )
     assert latest["sensor"]["latest"]["value"] == 4.5
     assert parse(latest["sensor"]["latest"]["timestamp"]) == at
-    await api.services.ingest.writer.flush()
+    await api.settled()
     kept = await api.services.readings.rejected(limit=10, sensor_id=f"{uid}-ghost")
     assert [r.reason for r in kept] == ["unknown sensor"]
 

@@ -1,8 +1,17 @@
 """The real ASGI app under uvicorn on a free loopback port, sharing the session graph server.
 
-``api`` is one served app per session (isolate by ``uid``); ``Api.gql`` / ``Api.ok`` post
-GraphQL with a token from ``tests.support.tokens``; ``app_settings`` builds the settings of
-an app a test serves itself.
+``api`` is one served app per session (isolate by ``uid``), on DuckDB; ``Api.gql`` /
+``Api.ok`` post GraphQL with a token from ``tests.support.tokens``; ``app_settings`` builds
+the settings of an app a test serves itself, on either readings store (``store=``).
+
+``readings_api`` is the readings test matrix: parametrised over ``STORE_BACKENDS``, it is
+the session's ``api`` for DuckDB and a second served app (same graph server) keeping its
+readings in the QuestDB ``TWINQL_QUESTDB_URL`` names, skipped with that reason when unset.
+A module whose tests should run on both says so by overriding ``api`` with it::
+
+    @pytest.fixture
+    def api(readings_api: Api) -> Api:
+        return readings_api
 """
 
 from __future__ import annotations
@@ -24,9 +33,10 @@ from api.services.container import Services
 from api.settings import Settings
 from graph.bolt.embedded import EmbeddedGraphServer, free_port
 from tests.support.polling import eventually
+from tests.support.stores import STORE_BACKENDS, questdb_app_settings
 from tests.support.tokens import ADMIN, TOKENS
 
-__all__ = ["Api", "api", "app_settings", "served"]
+__all__ = ["Api", "api", "app_settings", "duckdb_api", "readings_api", "served"]
 
 
 @dataclass
@@ -44,6 +54,12 @@ class Api:
         )
         assert r.status_code == 200, r.text
         return r.json()
+
+    async def settled(self) -> None:
+        """Wait until what the app accepted is readable: the batching writer flushed and
+        the store caught up (QuestDB applies its WAL asynchronously; DuckDB at once)."""
+        await self.services.ingest.writer.flush()
+        await self.services.readings.sync()
 
     async def ok(self, query: str, variables: dict[str, Any] | None = None, **kw: Any) -> Any:
         body = await self.gql(query, variables, **kw)
@@ -76,11 +92,23 @@ async def served(app: Starlette, port: int) -> AsyncIterator[str]:
 
 
 def app_settings(
-    graph_server: EmbeddedGraphServer, data_dir: Path, port: int, tokens: str, **extra: Any
+    graph_server: EmbeddedGraphServer,
+    data_dir: Path,
+    port: int,
+    tokens: str,
+    *,
+    store: str = "duckdb",
+    **extra: Any,
 ) -> Settings:
-    """Settings of an app under test: the session's graph server, its own data dir; no
-    health assessments on a timer unless asked (tests assess when they mean to)."""
+    """Settings of an app under test: the session's graph server, its own data dir, and
+    its readings in DuckDB (in the data dir) or, ``store="questdb"``, in the QuestDB
+    ``TWINQL_QUESTDB_URL`` names (skipping the test when none is); no health assessments
+    on a timer unless asked (tests assess when they mean to)."""
     extra.setdefault("health_interval_s", 0.0)
+    if store == "questdb":
+        extra = {**questdb_app_settings(), **extra}
+    elif store != "duckdb":
+        raise ValueError(f"no readings store {store!r}")
     return Settings(
         data_dir=data_dir,
         host="127.0.0.1",
@@ -95,16 +123,47 @@ def app_settings(
     )
 
 
+@contextlib.asynccontextmanager
+async def _served_api(settings: Settings, cypher_log: Path, sql_log: Path) -> AsyncIterator[Api]:
+    app = create_app(settings, record_statements_to=cypher_log, sql_log=sql_log)
+    async with (
+        served(app, settings.port) as base,
+        httpx.AsyncClient(base_url=base, timeout=60) as client,
+    ):
+        yield Api(base=base, client=client, services=app.state.services)
+
+
 @pytest.fixture(scope="session")
-async def api(
+async def duckdb_api(
     graph_server: EmbeddedGraphServer,
     tmp_path_factory: pytest.TempPathFactory,
     cypher_log: Path,
     questdb_sql_log: Path,
 ) -> AsyncIterator[Api]:
     data_dir = tmp_path_factory.mktemp("api-data")
-    port = free_port()
-    settings = app_settings(graph_server, data_dir, port, TOKENS)
-    app = create_app(settings, record_statements_to=cypher_log, sql_log=questdb_sql_log)
-    async with served(app, port) as base, httpx.AsyncClient(base_url=base, timeout=60) as client:
-        yield Api(base=base, client=client, services=app.state.services)
+    settings = app_settings(graph_server, data_dir, free_port(), TOKENS)
+    async with _served_api(settings, cypher_log, questdb_sql_log) as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def api(duckdb_api: Api) -> Api:
+    return duckdb_api
+
+
+@pytest.fixture(scope="session", params=STORE_BACKENDS)
+async def readings_api(
+    request: pytest.FixtureRequest,
+    duckdb_api: Api,
+    graph_server: EmbeddedGraphServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    cypher_log: Path,
+    questdb_sql_log: Path,
+) -> AsyncIterator[Api]:
+    if request.param == "duckdb":
+        yield duckdb_api
+        return
+    data_dir = tmp_path_factory.mktemp("api-questdb-data")  # tokens, spill, dead letters
+    settings = app_settings(graph_server, data_dir, free_port(), TOKENS, store=request.param)
+    async with _served_api(settings, cypher_log, questdb_sql_log) as api:
+        yield api
