@@ -47,6 +47,10 @@ class WorkOrderDecision:
     due_in_hours: float | None
 
 
+def _h(hours: float) -> str:
+    return f"{hours:.1f} h" if hours < 10 else f"{hours:.0f} h"
+
+
 def plan_work_order(
     rul: RulEstimate | None,
     anomalous: bool,
@@ -61,15 +65,15 @@ def plan_work_order(
     hours = rul.hours if rul is not None and rul.known else None
     due: float | None = None
     if hours is not None and hours < critical_h:
-        prio, why = Priority.CRITICAL, f"RUL {hours:.0f} h is below {critical_h:.0f} h"
+        prio, why = Priority.CRITICAL, f"RUL {_h(hours)} is below {_h(critical_h)}"
         due = rul.low if rul is not None else None
     elif hours is not None and hours < high_h:
-        prio, why = Priority.HIGH, f"RUL {hours:.0f} h is below {high_h:.0f} h"
+        prio, why = Priority.HIGH, f"RUL {_h(hours)} is below {_h(high_h)}"
         due = rul.low if rul is not None else None
     elif anomalous:
         prio, why, due = Priority.MEDIUM, "anomalous behaviour", medium_due_h
     else:
-        rest = "RUL unknown" if hours is None else f"RUL {hours:.0f} h"
+        rest = "RUL unknown" if hours is None else f"RUL {_h(hours)}"
         return WorkOrderDecision(False, Priority.LOW, f"no anomaly, {rest}", None)
     if open_work_order:
         return WorkOrderDecision(False, prio, f"{why}; a work order is already open", due)
