@@ -131,10 +131,15 @@ class LifeData:
         end_us: int,
         step_us: int,
         series: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+        *,
+        read_from_us: int | None = None,
     ) -> LifeData:
         """From per-sensor ``(bucket starts, means, counts)`` as the store returns them
-        (only buckets holding data), onto one grid from the life's start to ``end_us``."""
-        first = life_start_us - life_start_us % step_us
+        (only buckets holding data), onto one grid from where the data was read
+        (``read_from_us``: the life's start, or later where the lookback cut it) to
+        ``end_us``. Times still count from the life's start."""
+        origin = life_start_us if read_from_us is None else max(life_start_us, read_from_us)
+        first = origin - origin % step_us
         starts = np.arange(first, end_us, step_us, dtype=np.int64)
         means = np.full((len(limits), len(starts)), np.nan)
         counts = np.zeros((len(limits), len(starts)), dtype=np.int64)

@@ -21,7 +21,7 @@ instead of being expanded 2^40 times. A fragment cycle adds nothing (graphql-cor
 
 Validation sees no variables, so the rule costs ``first: $n`` at the field's default;
 ``cost_with_variables`` costs the operation again with the request's variables, for a
-document ``sized_by_variables`` (``api.document_cache`` does, on every request).
+document ``sized_by_variables`` (``api.common.document_cache`` does, on every request).
 """
 
 from __future__ import annotations

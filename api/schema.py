@@ -9,8 +9,8 @@ from strawberry.tools import merge_types
 from api.alerts.schema import AlertsMutation, AlertsQuery, AlertsSubscription
 from api.assets.mutations import GraphMutation
 from api.assets.queries import GraphQuery
+from api.common.document_cache import CachedDocuments, DocumentCache
 from api.control.schema import ControlMutation, ControlQuery
-from api.document_cache import CachedDocuments, DocumentCache
 from api.errors import CodedErrors
 from api.health.schema import HealthMutation, HealthQuery, HealthSubscription
 from api.limits import document_limits_rule
@@ -58,7 +58,7 @@ def build_schema(
     *, max_depth: int = 12, max_cost: int = 100_000, documents: DocumentCache | None = None
 ) -> strawberry.Schema:
     """The schema, with its limits and its cache of parsed and validated documents
-    (``api.document_cache``; a fresh one unless ``documents`` is given)."""
+    (``api.common.document_cache``; a fresh one unless ``documents`` is given)."""
     query = merge_types("Query", QUERIES)
     mutation = merge_types("Mutation", MUTATIONS)
     subscription = merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None

@@ -270,14 +270,18 @@ class HealthService:
             start = renewed
         end_us = _us(at)
         if not sensors or start >= at:
-            return LifeData.from_buckets(limits, _us(start), end_us, cfg.step_us, [])
+            return LifeData.from_buckets(limits, _us(start), end_us, cfg.step_us, [],
+                                         read_from_us=_us(start))  # fmt: skip
         ids = [s.id for s in sensors]
         bucket = timedelta(seconds=cfg.step_s)
         means = await self._store.history(ids, start, at, bucket=bucket, aggregate=Aggregate.AVG)
         counts = await self._store.history(ids, start, at, bucket=bucket, aggregate=Aggregate.COUNT)
         series = [(means[i].times, means[i].values, _align(means[i].times, counts[i])) for i in ids]
         life_start = _us(renewed) if renewed is not None else _first(series, _us(start))
-        return LifeData.from_buckets(limits, life_start, end_us, cfg.step_us, series)
+        # the grid starts where the read did: a life renewed years ago is read (and
+        # gridded) only over the lookback, while its age still counts from the renewal
+        return LifeData.from_buckets(limits, life_start, end_us, cfg.step_us, series,
+                                     read_from_us=_us(start))  # fmt: skip
 
     async def _fleet(self, asset: Asset, at: datetime) -> _Fleet:
         """The recorded lives of ``asset``'s type up to ``at``, with their calibration."""

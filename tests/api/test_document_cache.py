@@ -1,11 +1,11 @@
-"""The document cache (``api.document_cache``): a repeated query text skips parsing and
+"""The document cache (``api.common.document_cache``): a repeated query text skips parsing and
 validation, and a refused text is refused again, word for word, from the cache."""
 
 from __future__ import annotations
 
 from graphql import parse
 
-from api.document_cache import DocumentCache
+from api.common.document_cache import DocumentCache
 from api.schema import build_schema
 from tests.api.test_query_limits_fragments import doubling
 

@@ -29,6 +29,12 @@ def _variables(operation: OperationDefinitionNode) -> dict[str, object]:
         "from": (now - timedelta(minutes=10)).isoformat(),
         "to": now.isoformat(),
         "after": None,
+        "id": "pump-101",
+        "asOf": None,
+        # a day, per hour: an evening price peak, office hours, a cool night
+        "prices": [0.30 if 17 <= h < 21 else 0.12 for h in range(24)],
+        "people": [20.0 if 8 <= h < 18 else 0.0 for h in range(24)],
+        "outdoor": [6.0 + 6.0 * (h > 9 and h < 18) for h in range(24)],
     }
     names = [v.variable.name.value for v in operation.variable_definitions or ()]
     unknown = [n for n in names if n not in known]
