@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from statistics import median
 
 from graph.model import Sensor
 from ingest.pipeline import IngestPipeline, PipelineSettings, StaticCatalog
@@ -69,18 +71,26 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    print(f"load average {os.getloadavg()[0]:.2f}; {args.rounds} rounds, queued and durable "
+          "alternated in each; min/median over rounds")  # fmt: skip
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         root = Path(tmp)
         for callers in (1, args.concurrency):
-            print(f"pipeline ingest, {callers} caller(s): readings/s answered")
-            print(f"  {'batch':>7}  {'queued':>12}  {'durable':>12}  durable/queued")
+            print(f"pipeline ingest, {callers} caller(s): readings/s answered (min/median)")
+            print(f"  {'batch':>7}  {'queued':>17}  {'durable':>17}  durable/queued (min/median)")
             for size, total in SIZES:
-                tag = f"{callers}-{size}"
-                queued = await run(root, f"q{tag}", size, total, False, callers)
-                durable = await run(root, f"d{tag}", size, total, True, callers)
+                queued, durable = [], []
+                for k in range(args.rounds):
+                    tag = f"{callers}-{size}-{k}"
+                    queued.append(await run(root, f"q{tag}", size, total, False, callers))
+                    durable.append(await run(root, f"d{tag}", size, total, True, callers))
+                ratio = [d / q for d, q in zip(durable, queued, strict=True)]
                 print(
-                    f"  {size:>7,}  {queued:>12,.0f}  {durable:>12,.0f}  {durable / queued:>13.2f}"
+                    f"  {size:>7,}  {min(queued):>8,.0f}/{median(queued):<8,.0f}"
+                    f"  {min(durable):>8,.0f}/{median(durable):<8,.0f}"
+                    f"  {min(ratio):.2f}/{median(ratio):.2f}"
                 )
 
 

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from analytics.oee import CATEGORIES, LineOee, Series, StateCodes, StationOee, line_oee, station_oee
+from api.services.lines import flow_order
 from graph.bolt.assets import AssetRepository
 from graph.bolt.devices import DeviceRepository
 from graph.bolt.topology import TopologyRepository
@@ -41,7 +42,7 @@ from graph.errors import ValidationError
 from graph.model import Asset, Sensor
 from ingest.store import ReadingsStore
 
-__all__ = ["MAX_WINDOW", "OeeService", "StationSource", "flow_order", "parse_state_codes"]
+__all__ = ["MAX_WINDOW", "OeeService", "StationSource", "parse_state_codes"]
 
 MAX_WINDOW = timedelta(days=31)
 MAX_STATIONS = 100
@@ -255,35 +256,3 @@ def _station(
         codes=s.codes,
         max_gap_s=max_gap_s,
     )
-
-
-def flow_order(line_id: str, stations: set[str], feeds: dict[str, set[str]]) -> list[str]:
-    """The stations along the line's FEEDS chain (through one asset between two stations)."""
-
-    def after(sid: str) -> str | None:
-        found = {t for t in feeds.get(sid, ()) if t in stations}
-        for t in feeds.get(sid, ()):
-            if t not in stations:
-                found |= {u for u in feeds.get(t, ()) if u in stations}
-        if len(found) > 1:
-            raise ValidationError(f"station {sid} feeds several stations: only serial lines")
-        return next(iter(found), None)
-
-    nxt = {sid: after(sid) for sid in stations}
-    heads = stations - {n for n in nxt.values() if n}
-    if len(stations) == 1:
-        return list(stations)
-    if len(heads) != 1:
-        raise ValidationError(
-            f"the stations of line {line_id} must form one FEEDS chain "
-            f"(station -> buffer -> station); found {len(heads)} starts",
-            details={"starts": sorted(heads)},
-        )
-    order = [heads.pop()]
-    while (n := nxt[order[-1]]) is not None:
-        if n in order:
-            raise ValidationError(f"the FEEDS chain of line {line_id} loops at {n}")
-        order.append(n)
-    if len(order) != len(stations):
-        raise ValidationError(f"stations of line {line_id} are not all on one FEEDS chain")
-    return order

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from api.services.oee import flow_order, parse_state_codes
+from api.services.lines import flow_order
+from api.services.oee import parse_state_codes
 from graph.errors import ValidationError
 from graph.model import RelationType
 from graph.plantfile import load_plant_file

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from api.services.lines import flow_order
 from api.services.simulation.inputs import output_targets, targets_of
 from api.services.simulation.service import SimulationService
 from api.services.simulation.work import work_bottleneck, work_calibrate
@@ -160,35 +161,7 @@ async def _line_config(service: SimulationService, line_id: str) -> LineConfig:
             if e.type == "FEEDS":
                 feeds.setdefault(e.source, set()).add(e.target)
 
-    def next_station(sid: str) -> str | None:
-        found: set[str] = set()
-        for t in feeds.get(sid, ()):
-            if t in stations:
-                found.add(t)
-            else:  # a buffer (or other asset) between two stations
-                found |= {u for u in feeds.get(t, ()) if u in stations}
-        if len(found) > 1:
-            raise ValidationError(
-                f"station {sid} feeds several stations ({', '.join(sorted(found))}): "
-                "only serial lines are simulated"
-            )
-        return next(iter(found), None)
-
-    after = {sid: next_station(sid) for sid in stations}
-    heads = set(stations) - {n for n in after.values() if n}
-    if len(heads) != 1:
-        raise ValidationError(
-            f"the stations of line {line_id} must form one FEEDS chain "
-            f"(station -> buffer -> station); found {len(heads)} starts",
-            details={"starts": sorted(heads)},
-        )
-    order = [heads.pop()]
-    while (n := after[order[-1]]) is not None:
-        if n in order:
-            raise ValidationError(f"the FEEDS chain of line {line_id} loops at {n}")
-        order.append(n)
-    if len(order) != len(stations):
-        raise ValidationError(f"stations of line {line_id} are not all on one FEEDS chain")
+    order = flow_order(line_id, stations, feeds)
 
     def station(sid: str) -> Station:
         s = stations[sid]
@@ -216,9 +189,7 @@ def check_line_study(
     if not (math.isfinite(hours) and 0 < hours <= MAX_LINE_HOURS):
         raise ValidationError(f"hours must be in (0, {MAX_LINE_HOURS}]", path="hours")
     if not (math.isfinite(warmup_hours) and 0 <= warmup_hours <= MAX_LINE_HOURS):
-        raise ValidationError(
-            f"warmupHours must be in [0, {MAX_LINE_HOURS}]", path="warmupHours"
-        )
+        raise ValidationError(f"warmupHours must be in [0, {MAX_LINE_HOURS}]", path="warmupHours")
     hours += warmup_hours
     if isinstance(replications, bool) or not 1 <= replications <= MAX_LINE_REPLICATIONS:
         raise ValidationError(
