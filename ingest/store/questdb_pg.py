@@ -78,7 +78,10 @@ class QuestDBSql:
 
     def _unavailable(self, lost: _Lost) -> Unavailable:
         where = f"{self._params.host}:{self._params.port}"
-        return Unavailable(f"QuestDB at {where} is unreachable: {lost.cause}")
+        cause = str(lost.cause).strip().splitlines()[0] if str(lost.cause).strip() else ""
+        return Unavailable(
+            f"QuestDB at {where} is unreachable: {cause or type(lost.cause).__name__}"
+        )
 
     async def read(self, query: str, params: Sequence[Any] = ()) -> Rows:
         """Rows of an idempotent statement; run once more on a fresh connection when the

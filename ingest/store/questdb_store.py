@@ -8,6 +8,11 @@ restart closed it). WAL tables apply writes asynchronously: ``sync()`` waits unt
 every table's writer has caught up with its sequencer (read-your-writes for tests and
 the latest-value warm-up).
 
+A QuestDB that cannot be reached when the store opens (still starting, or down) does not
+stop the service: the tables are created by the first statement that finds it answering,
+and until then every call raises ``Unavailable``, so the writer spills what it accepted
+and replays it later, and reads answer UNAVAILABLE with the reason.
+
 Each SQL statement sent is appended to ``sql_log`` when given (JSON string per line),
 so the test session can lint them with QuestDB's own parser.
 """
@@ -15,6 +20,7 @@ so the test session can lint them with QuestDB's own parser.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,6 +53,7 @@ from ingest.store.shape import fill_grid, split_series
 __all__ = ["QuestDBStore"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+log = logging.getLogger(__name__)
 
 
 class QuestDBStore(StoreLifecycle):
@@ -68,11 +75,29 @@ class QuestDBStore(StoreLifecycle):
             PgParams(host, pg_port, pg_user, pg_password, pg_database), sql_log=sql_log
         )
         self._p = table_prefix
+        self._schema_ready = False
+        self._schema_lock = asyncio.Lock()
 
     async def open(self) -> Self:
-        for statement in sql.SCHEMA:
-            await self._sql.execute(statement.format(p=self._p))
+        try:
+            await self._schema()
+        except Unavailable as exc:
+            log.warning("%s; readings are spilled and replayed once it answers", exc)
         return self
+
+    async def _schema(self) -> None:
+        """Create the tables once, on the first statement that reaches QuestDB."""
+        if self._schema_ready:
+            return
+        async with self._schema_lock:
+            if not self._schema_ready:
+                for statement in sql.SCHEMA:
+                    await self._sql.execute(statement.format(p=self._p))
+                self._schema_ready = True
+
+    async def _read(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        await self._schema()
+        return await self._sql.read(query, params)
 
     async def aclose(self) -> None:
         await self._sql.aclose()
@@ -92,13 +117,11 @@ class QuestDBStore(StoreLifecycle):
         rows: list[tuple[Any, ...]] = []
         for i in range(0, len(ids), sql.MAX_IN):
             chunk = ids[i : i + sql.MAX_IN]
-            rows.extend(
-                await self._sql.read(self._in(template, len(chunk), **fmt), [*chunk, *tail])
-            )
+            rows.extend(await self._read(self._in(template, len(chunk), **fmt), [*chunk, *tail]))
         return rows
 
     async def ping(self) -> None:
-        await self._sql.read(sql.PING)
+        await self._sql.read(sql.PING)  # reachability only: no tables needed
 
     async def sync(self, wait_s: float = 30.0) -> None:
         """Wait until QuestDB has applied every WAL transaction of our tables."""
@@ -106,7 +129,7 @@ class QuestDBStore(StoreLifecycle):
         deadline = asyncio.get_running_loop().time() + wait_s
         delay = 0.01
         while True:
-            rows = await self._sql.read(sql.WAL_STATUS)
+            rows = await self._read(sql.WAL_STATUS)
             lagging = [r[0] for r in rows if r[0] in names and (r[1] < r[2] or r[3])]
             if not lagging:
                 return
@@ -121,18 +144,21 @@ class QuestDBStore(StoreLifecycle):
         batch = batch.dedup()
         if not len(batch):
             return 0
+        await self._schema()
         table = f"{self._p}readings"
         await asyncio.to_thread(self._ilp.send, lambda buf: add_readings(buf, table, batch))
         return len(batch)
 
     async def write_rejected(self, rows: Sequence[RejectedRow]) -> int:
         if rows:
+            await self._schema()
             table = f"{self._p}rejected_readings"
             await asyncio.to_thread(self._ilp.send, lambda buf: add_rejected(buf, table, rows))
         return len(rows)
 
     async def write_events(self, rows: Sequence[EventRow]) -> int:
         if rows:
+            await self._schema()
             table = f"{self._p}events"
             await asyncio.to_thread(self._ilp.send, lambda buf: add_events(buf, table, rows))
         return len(rows)
@@ -211,9 +237,7 @@ class QuestDBStore(StoreLifecycle):
         one = sensor_id is not None
         query = sql.REJECTED.format(p=self._p, sensor=sql.ONE_SENSOR if one else "")
         since_us, limit = to_us(since or _EPOCH), max(0, int(limit))
-        rows = await self._sql.read(
-            query, [since_us, sensor_id, limit] if one else [since_us, limit]
-        )
+        rows = await self._read(query, [since_us, sensor_id, limit] if one else [since_us, limit])
         return [RejectedRow(i, from_us(t), s, a, raw, r) for t, i, a, s, raw, r in rows]
 
     async def events(
