@@ -12,11 +12,13 @@ that acknowledges nothing to anyone, or a benchmark of the difference).
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from graph.errors import Unavailable
 from graph.model import Sensor
 from graph.timeutil import utcnow
 from ingest.pipeline.bus import LiveBus
@@ -35,6 +37,9 @@ __all__ = ["IngestPipeline", "IngestResult", "ScopeFilter"]
 ScopeFilter = Callable[[Collection[str]], Awaitable[set[str]]]
 
 _US = timedelta(microseconds=1)
+_WARM_RETRY_S = 5.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +80,40 @@ class IngestPipeline:
             flush_interval=settings.flush_interval,
             max_queue=settings.max_queue,
         )
+        self._warming: asyncio.Task[None] | None = None
 
     async def start(self, warm_sensor_ids: Sequence[str] = ()) -> None:
-        """Start the writer (replaying leftover spill files) and warm the latest cache."""
+        """Start the writer (replaying leftover spill files) and warm the latest cache.
+
+        A store that cannot be reached does not stop the start: the cache is warmed in
+        the background once the store answers (values arriving meanwhile are newer and
+        are kept; warming only ever moves a sensor's latest value forward)."""
         await self.writer.start()
-        if warm_sensor_ids:
+        if not warm_sensor_ids:
+            return
+        try:
             await self.latest.warm(self.store, warm_sensor_ids)
+        except Unavailable as e:
+            log.warning("latest values not loaded yet (%s); retrying in the background", e)
+            self._warming = asyncio.create_task(
+                self._warm_later(list(warm_sensor_ids)), name="twinql-latest-warm"
+            )
+
+    async def _warm_later(self, sensor_ids: list[str]) -> None:
+        while True:
+            await asyncio.sleep(_WARM_RETRY_S)
+            try:
+                n = await self.latest.warm(self.store, sensor_ids)
+            except Unavailable as e:
+                log.debug("latest values still not loaded: %s", e)
+                continue
+            log.info("latest values loaded for %d sensors", n)
+            return
 
     async def aclose(self) -> None:
+        if self._warming is not None:
+            self._warming.cancel()
+            await asyncio.gather(self._warming, return_exceptions=True)
         await self.writer.aclose()
         self.bus.close()
 

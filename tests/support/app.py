@@ -79,7 +79,7 @@ async def served(app: Starlette, port: int) -> AsyncIterator[str]:
             app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
         )
     )
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(_serve(server))
     try:
         await eventually(lambda: server.started or task.done(), within=300, every=0.05)
         if task.done():
@@ -89,6 +89,15 @@ async def served(app: Starlette, port: int) -> AsyncIterator[str]:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _serve(server: uvicorn.Server) -> None:
+    """uvicorn's serve, with its start-up failure (``sys.exit(3)``, which would unwind
+    pytest-asyncio's event loop and fail every later test) as an ordinary error."""
+    try:
+        await server.serve()
+    except SystemExit as e:
+        raise RuntimeError(f"the app did not start (uvicorn exit {e.code}; see the log)") from e
 
 
 def app_settings(
