@@ -121,11 +121,10 @@ async def test_data_source_status_is_visible(
     assert status["readings"] >= 1
     listed = {s["id"]: s["status"] for s in data["dataSources"]}
     assert listed[f"{uid}-plc"]["state"] == "CONNECTED"
-    for _ in range(100):
-        if api.services.ingest.latest.get(f"{uid}-temp") is not None:
-            break
-        await asyncio.sleep(0.05)
-    assert api.services.ingest.latest.get(f"{uid}-temp").value == 21.5  # type: ignore[union-attr]
+    latest = await eventually(
+        lambda: api.services.ingest.latest.get(f"{uid}-temp"), within=5, what="temp reading"
+    )
+    assert latest.value == 21.5
 
 
 async def test_out_of_range_is_rejected_and_audited(api: Api, uid: str) -> None:

@@ -4,7 +4,6 @@ inspection, whole-body failures (400, 413, 415), and auth (401, 403)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import shutil
 import sys
@@ -14,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 
 from api.app import create_app
@@ -22,7 +20,7 @@ from api.readings.http import MAX_BODY, routes
 from api.services.container import Services
 from graph.bolt.embedded import EmbeddedGraphServer, free_port
 from ingest.store import DuckDBStore
-from tests.support.app import Api, app_settings
+from tests.support.app import Api, app_settings, served
 from tests.support.plant import Plant, register
 from tests.support.polling import eventually
 from tests.support.tokens import ADMIN, INGEST, OPERATOR, VIEWER
@@ -321,16 +319,10 @@ async def test_a_writer_fault_fails_readyz_and_ingest_until_it_clears(
         graph_server, tmp_path, port, f"{ADMIN}:admin:alice,{VIEWER}:viewer:vic,{INGEST}:ingest:dev"
     )
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
     locker: asyncio.subprocess.Process | None = None
     spill = tmp_path / "spill"
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.05)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+    async with served(app, port) as base, httpx.AsyncClient(base_url=base, timeout=60) as http:
+        try:
             services: Services = app.state.services
             api = Api(f"http://127.0.0.1:{port}", http, services)
             await register(api, pump_and_tank(uid))
@@ -369,16 +361,13 @@ async def test_a_writer_fault_fails_readyz_and_ingest_until_it_clears(
             later = {"sensor_id": f"{uid}-pt", "value": 2.0}
             r = await http.post("/ingest", content=json.dumps([later]), headers=headers())
             assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
-    finally:
-        if locker is not None and locker.returncode is None:
-            locker.kill()
-            await locker.wait()
-        if not spill.is_dir():
-            spill.unlink(missing_ok=True)
-            spill.mkdir()
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        finally:
+            if locker is not None and locker.returncode is None:
+                locker.kill()
+                await locker.wait()
+            if not spill.is_dir():
+                spill.unlink(missing_ok=True)
+                spill.mkdir()
     # the readings the writer held through its fault were written on recovery
     async with DuckDBStore(tmp_path / "readings.duckdb") as reopened:
         assert len(await reopened.latest([f"{uid}-pt"])) == 1

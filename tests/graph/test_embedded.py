@@ -3,8 +3,6 @@ clearly when it cannot start or when it dies, and /readyz and /healthz reflect i
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import signal
 import socket
@@ -12,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.services.container import Services
@@ -23,6 +20,8 @@ from graph.bolt.repository import GraphRepository
 from graph.bolt.settings import EmbeddedGraphSettings
 from graph.errors import Unavailable
 from graph.model import Asset
+from tests.support.app import served
+from tests.support.polling import eventually
 
 
 async def test_data_survives_a_restart(tmp_path: Path) -> None:
@@ -62,39 +61,28 @@ async def test_readyz_and_healthz_report_a_dead_graph_server(tmp_path: Path) -> 
     port = free_port()
     settings = Settings(data_dir=tmp_path, port=port, graph_heap="512m", tokens="x" * 20 + ":admin")
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.05)
+    async with served(app, port) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
         services: Services = app.state.services
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            ready = await http.get("/readyz")
-            assert ready.status_code == 200, ready.text
-            assert services.graph_server is not None
-            proc = services.graph_server._proc
-            assert proc is not None
-            os.kill(proc.pid, signal.SIGKILL)
-            await proc.wait()
-            for _ in range(50):
-                if services.graph_server.exit_code is not None:
-                    break
-                await asyncio.sleep(0.1)
-            down = await http.get("/readyz")
-            assert down.status_code == 503
-            assert down.json()["checks"]["graph"] == "the embedded graph server exited (code -9)"
-            # Liveness fails too: only a restart of twinql brings the graph back.
-            health = await http.get("/healthz")
-            assert health.status_code == 503
-            assert health.json() == {
-                "status": "failed",
-                "reason": "the embedded graph server exited (code -9)",
-            }
-            body = (await http.post("/graphql", json={"query": '{ asset(id: "x") { id } }'})).json()
-            assert body["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert services.graph_server is not None
+        proc = services.graph_server._proc
+        assert proc is not None
+        os.kill(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        server = services.graph_server
+        await eventually(
+            lambda: server.exit_code is not None, within=5, what="the graph server's exit seen"
+        )
+        down = await http.get("/readyz")
+        assert down.status_code == 503
+        assert down.json()["checks"]["graph"] == "the embedded graph server exited (code -9)"
+        # Liveness fails too: only a restart of twinql brings the graph back.
+        health = await http.get("/healthz")
+        assert health.status_code == 503
+        assert health.json() == {
+            "status": "failed",
+            "reason": "the embedded graph server exited (code -9)",
+        }
+        body = (await http.post("/graphql", json={"query": '{ asset(id: "x") { id } }'})).json()
+        assert body["errors"][0]["extensions"]["code"] == "UNAVAILABLE"

@@ -279,9 +279,11 @@ async def test_mqtt_default_broker_dead_letters_and_events_are_kept(
         assert isinstance(event, AssetEvent)
         assert (event.kind, json.loads(event.payload)) == ("alarm", {"code": 7})
 
-        async with asyncio.timeout(5):
-            while manager.counters.events_stored < 1 or manager.counters.dead_letters < 1:  # noqa: ASYNC110
-                await asyncio.sleep(0.02)
+        await eventually(
+            lambda: manager.counters.events_stored >= 1 and manager.counters.dead_letters >= 1,
+            within=5,
+            what="an event stored and a dead letter",
+        )
         await pipeline.writer.flush()
         assert pipeline.latest.get(f"{uid}-temp").value == 21.5  # type: ignore[union-attr]
         rejected = await store.rejected(limit=10)
@@ -385,16 +387,12 @@ async def test_asset_events_survive_store_errors_and_shutdown(
         # not a TwinqlError: it used to end the writer task unnoticed
         events.failures = [RuntimeError("disk hiccup"), OSError("disk full")]
         await _publish_events(mosquitto_url, asset, [1, 2])
-        async with asyncio.timeout(5):
-            while manager.counters.events_stored < 2:  # noqa: ASYNC110
-                await asyncio.sleep(0.02)
+        await eventually(lambda: manager.counters.events_stored, done=lambda n: n >= 2, within=5)
         assert manager.counters.event_store_errors == 2
 
         events.delay_s = 0.5  # slow store: these are in flight when shutdown starts
         await _publish_events(mosquitto_url, asset, [3, 4, 5])
-        async with asyncio.timeout(5):
-            while manager.counters.events < 5:  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
+        await eventually(lambda: manager.counters.events, done=lambda n: n >= 5, within=5)
         await manager.aclose()
         assert manager.counters.events_stored == 5
         now = utcnow()
@@ -415,9 +413,11 @@ async def test_asset_events_the_store_refuses_at_shutdown_become_dead_letters(
         await _start_connected(manager, src.id)
         events.always = ConnectionError("event store unreachable")
         await _publish_events(mosquitto_url, asset, [7, 8])
-        async with asyncio.timeout(5):
-            while manager.counters.event_store_errors < 1 or manager.counters.events < 2:  # noqa: ASYNC110
-                await asyncio.sleep(0.02)
+        await eventually(
+            lambda: manager.counters.event_store_errors >= 1 and manager.counters.events >= 2,
+            within=5,
+            what="a store error and 2 events",
+        )
         await manager.aclose()
         await pipeline.writer.flush()
         rejected = [r for r in await store.rejected(limit=50) if r.asset_id == asset]

@@ -193,9 +193,9 @@ async def test_unreachable_device_reports_error_and_stops_fast() -> None:
     )
     connector = ModbusConnector(source, Bindings(), Sink())
     await connector.start()
-    async with asyncio.timeout(3):
-        while connector.status().errors < 2:  # noqa: ASYNC110 - polls plain state
-            await asyncio.sleep(0.02)
+    await eventually(
+        lambda: connector.status().errors, done=lambda n: n >= 2, within=3, what="2 errors"
+    )
     assert connector.status().state in (ConnectorState.ERROR, ConnectorState.CONNECTING)
     outcome = await connector.write(ActuatorBinding("plc-x", "a", "hr:1", data_type="int16"), 1.0)
     assert not outcome.ok and "not connected" in outcome.message
@@ -300,7 +300,10 @@ async def test_a_device_with_only_function_6_takes_single_register_writes() -> N
 
 def test_single_register_writes_must_be_a_boolean() -> None:
     source = DataSource(
-        id="plc", protocol="modbus", endpoint="modbus://h", settings={"single_register_writes": "si"}
+        id="plc",
+        protocol="modbus",
+        endpoint="modbus://h",
+        settings={"single_register_writes": "si"},
     )
     with pytest.raises(ValidationError, match="single_register_writes must be true or false"):
         ModbusSettings.from_source(source)
