@@ -122,7 +122,7 @@ function Trend({ nodes }) {
     };
   }, [nodes]);
   if (nodes.length < 2) {
-    return <p class="muted small" data-testid="health-trend">{nodes.length} stored assessment{nodes.length === 1 ? '' : 's'}: the chart needs two.</p>;
+    return <p class="muted small" data-testid="health-trend">{nodes.length ? 'One stored assessment' : 'No stored assessments'} yet: the chart needs two.</p>;
   }
   return (
     <>
@@ -186,7 +186,7 @@ export function HealthPanel({ id, sensors, can }) {
           ) : null}
           <Figures h={h} names={names} />
           <p class="muted small" data-testid="health-method">
-            method: {h.method}; data {when(h.windowFrom)} – {when(h.windowTo)}
+            method: {h.method}; {h.windowFrom ? `data ${when(h.windowFrom)} – ${when(h.windowTo)}` : 'no data window'}
             {h.fleetLives ? `; ${h.fleetLives} recorded lives of the fleet` : ''}
           </p>
         </>
