@@ -2,7 +2,7 @@
 // maintenance and work orders, and the analytics panel (health.jsx).
 import { useEffect, useState } from 'preact/hooks';
 import { gql, subscribe } from './api.js';
-import { HealthPanel } from './health.jsx';
+import { HealthPanel, useHealth } from './health.jsx';
 import { History } from './history.jsx';
 import { href } from './router.js';
 import { clock, ErrorBox, fmt, Loading, range, useQuery, when } from './util.jsx';
@@ -209,6 +209,7 @@ function Maintenance({ events, orders }) {
 
 export function AssetPage({ id, ctx }) {
   const q = useQuery(ASSET, { id }, [id]);
+  const health = useHealth(id); // asked at once, not after the asset's answer
   const [chosen, setChosen] = useState([]);
   const a = q.data && q.data.asset;
   // alerts raised, cleared or acknowledged on this asset refresh the page's data
@@ -235,7 +236,7 @@ export function AssetPage({ id, ctx }) {
       </div>
       <Sensors sensors={a.sensors} chosen={chosen} setChosen={setChosen} />
       {a.sensors.length ? <History sensors={a.sensors} chosen={chosen} /> : null}
-      <HealthPanel id={a.id} sensors={a.sensors} can={ctx.can} />
+      <HealthPanel id={a.id} q={health} sensors={a.sensors} can={ctx.can} />
       <Alerts alerts={a.alerts} can={ctx.can} reload={q.reload} />
       <Actuators actuators={a.actuators} can={ctx.can} reload={q.reload} />
       <Maintenance events={a.maintenance.nodes} orders={a.workOrders} />

@@ -148,8 +148,10 @@ function Orders({ orders }) {
   );
 }
 
-export function HealthPanel({ id, sensors, can }) {
-  const q = useQuery(HEALTH, { id }, [id]);
+/** The panel's query; the asset page starts it beside its own (Asset.health computes). */
+export const useHealth = (id) => useQuery(HEALTH, { id }, [id]);
+
+export function HealthPanel({ id, q, sensors, can }) {
   const [busy, setBusy] = useState(false);
   const [assessed, setAssessed] = useState(null);
   const [error, setError] = useState(null);
