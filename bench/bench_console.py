@@ -1,4 +1,4 @@
-"""Benchmark: the console's bundle size and the time to first render of the asset tree.
+"""Benchmark: the console's bundle size and its time to first render (tree, asset page).
 
 1. Bundle: each built file in ``api/console/static`` raw and as served gzipped (the
    ``.gz`` copy twinql sends to browsers that accept gzip), and the total a first visit
@@ -7,7 +7,9 @@
    as a child process, headless Chromium (the system one, through Playwright). Each
    round opens a fresh browser context (empty cache), signed in (the token already in
    sessionStorage), and measures in the browser's own clock, from navigation start, when
-   the first tree node is in the DOM (roots fetched over GraphQL and drawn). Reference,
+   the first tree node is in the DOM (roots fetched over GraphQL and drawn), and, opening
+   ``#/asset/pump-101``, when its analytics panel shows its figures (asset query, then
+   ``Asset.health`` computed from the readings store and ``healthHistory``). Reference,
    same browser and server, fresh context too: loading ``/healthz`` (one request, no
    script) until its load event. min / median over ``--rounds``; machine load beside.
 
@@ -36,18 +38,22 @@ ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "api" / "console" / "static"
 TOKEN = "bench-console-admin-token-0123"
 
-# Set before any script of the page runs: notes when the first tree node appears.
-WATCH_TREE = (
+# Set before any script of the page runs: notes when the first tree node appears and
+# when the asset page's analytics panel has its figures.
+WATCH = (
     f"sessionStorage.setItem('twinql.token', {TOKEN!r});"
     + """
+window.__at = {};
 new MutationObserver((_, obs) => {
-  if (document.querySelector('[data-testid^="tree-"]')) {
-    window.__treeAt = performance.now();
-    obs.disconnect();
+  const seen = { tree: '[data-testid^="tree-"]', health: '[data-testid=health-method]' };
+  for (const [k, sel] of Object.entries(seen)) {
+    if (window.__at[k] === undefined && document.querySelector(sel)) window.__at[k] = performance.now();
   }
+  if (Object.keys(window.__at).length === Object.keys(seen).length) obs.disconnect();
 }).observe(document, { childList: true, subtree: true });
 """
 )
+ASSET = "pump-101"
 
 
 def bundle() -> None:
@@ -94,14 +100,15 @@ def start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     raise SystemExit(f"twinql demo not ready:\n{log.read_text()}")
 
 
-def tree_ms(browser: Browser, base: str) -> float:
+def render_ms(browser: Browser, base: str, hash_: str, what: str) -> float:
+    """Milliseconds from navigation start until ``what`` (a key of WATCH) is drawn."""
     context = browser.new_context()
     try:
         page = context.new_page()
-        page.add_init_script(WATCH_TREE)
-        page.goto(base + "/")
-        page.wait_for_function("() => window.__treeAt !== undefined", timeout=30_000)
-        return float(page.evaluate("window.__treeAt"))
+        page.add_init_script(WATCH)
+        page.goto(f"{base}/{hash_}")
+        page.wait_for_function(f"() => window.__at.{what} !== undefined", timeout=30_000)
+        return float(page.evaluate(f"window.__at.{what}"))
     finally:
         context.close()
 
@@ -128,27 +135,34 @@ def first_render(rounds: int) -> None:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium)
                 version = browser.version
-                tree_ms(browser, base)  # warm the server (first GraphQL query, caches)
-                tree, ref = [], []
+                render_ms(browser, base, "", "tree")  # warm the server (first queries, caches)
+                render_ms(browser, base, f"#/asset/{ASSET}", "health")
+                tree, health, ref = [], [], []
                 for _ in range(rounds):
                     ref.append(reference_ms(browser, base))
-                    tree.append(tree_ms(browser, base))
+                    tree.append(render_ms(browser, base, "", "tree"))
+                    health.append(render_ms(browser, base, f"#/asset/{ASSET}", "health"))
                 browser.close()
         finally:
             proc.send_signal(signal.SIGINT)
             proc.wait(60)
     load = os.getloadavg()
-    print(f"first render of the asset tree, headless Chromium {version}, {rounds} rounds:")
+    print(f"first render, headless Chromium {version}, {rounds} rounds:")
     print(
         f"  console / (page, bundle, session check, roots query, render): "
         f"min {min(tree):.0f} ms, median {statistics.median(tree):.0f} ms"
+    )
+    print(
+        f"  #/asset/{ASSET} until the analytics panel has its figures:   "
+        f"min {min(health):.0f} ms, median {statistics.median(health):.0f} ms"
     )
     print(
         f"  reference /healthz (one request, no script):                 "
         f"min {min(ref):.0f} ms, median {statistics.median(ref):.0f} ms"
     )
     print(
-        f"  ratio of medians {statistics.median(tree) / statistics.median(ref):.1f}x; "
+        f"  ratio of medians {statistics.median(tree) / statistics.median(ref):.1f}x (tree), "
+        f"{statistics.median(health) / statistics.median(ref):.1f}x (asset page); "
         f"machine load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores"
     )
 

@@ -1,7 +1,7 @@
 """The operator console in headless Chromium against ``twinql demo`` (real devices,
 real subscriptions): log in, walk the tree, watch a live value change, chart history,
-send a setpoint, acknowledge an alert, open the graph, run a what-if; a viewer sees no
-setpoint form. Expected values come from the API itself, asked over HTTP."""
+send a setpoint, acknowledge an alert, read the analytics panel and assess now, open the
+graph, run a what-if; a viewer sees no setpoint form and no "Assess now". Expected values come from the API itself, asked over HTTP."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
 from tests.console.conftest import NAMES, TOKENS, Console, Demo
+from tests.support.polling import eventually_sync
 
 ASSET = "pump-101"
 ACTUATOR = "pump-101.speed_sp"
@@ -200,6 +201,9 @@ def test_viewer_sees_no_setpoint_form(console: Console, demo: Demo) -> None:
         f"[data-testid='actuator-{ACTUATOR}']"
     )
     assert page.locator("text=Acknowledge").count() == 0
+    # the analytics panel without "Assess now"
+    page.wait_for_selector("[data-testid=analytics-panel] [data-testid=health-method]")
+    assert page.locator("[data-testid=assess]").count() == 0
 
 
 def test_operator_acknowledges_an_alert(console: Console, demo: Demo) -> None:
@@ -383,18 +387,108 @@ def test_data_sources_and_rejected_readings(console: Console, demo: Demo) -> Non
     console.screenshot("rejected")
 
 
-ANALYTICS = {"health", "healthIndex", "healthAssessment", "anomaly", "anomalyScore", "rul",
-             "remainingUsefulLife"}  # fmt: skip
+# The API's reason codes (schema descriptions, docs/analytics.md) and the words the
+# panel gives them.
+REASONS = {
+    "no_failure_limit", "too_little_history", "not_degrading", "no_trend",
+    "no_fleet_history", "no_model", "no_complete_window", "no_data", "unknown",
+}  # fmt: skip
+
+HEALTH = """query($id: ID!) { asset(id: $id) {
+  sensors { id failLow failHigh }
+  workOrders { id status } }
+  healthHistory(assetId: $id, first: 200) { nodes { id healthIndex rul { hours } } } }"""
+
+SHOWN = """() => {
+  const a = document.querySelector('[data-testid=assessed]');
+  if (!a) return null;
+  const v = (id) => { const e = document.querySelector(`[data-testid=${id}]`); return e ? e.dataset.value : null; };
+  return { id: a.dataset.id, text: a.textContent, index: v('health-index'), rul: v('rul-hours') };
+}"""
 
 
-def test_analytics_panel_follows_the_schema(console: Console, demo: Demo) -> None:
-    fields = demo.gql('{ __type(name: "Asset") { fields { name } } }')["data"]["__type"]["fields"]
-    offered = ANALYTICS & {f["name"] for f in fields}
-    console.login("viewer")
+def test_analytics_panel_and_assess_now(console: Console, demo: Demo) -> None:
+    order = f"wo-console-{uuid.uuid4().hex[:8]}"
+    recorded = demo.gql(
+        'mutation { recordMaintenance(workOrders: [{id: "%s", assetId: "%s", status: IN_PROGRESS, '
+        'priority: 3, reason: "console test: check the coupling"}]) { workOrders { id } } }'
+        % (order, ASSET)
+    )
+    assert "errors" not in recorded, recorded
+    try:
+        analytics_on_the_console(console, demo, order)
+    finally:  # the order is closed again (recordMaintenance is idempotent by id)
+        demo.gql(
+            'mutation { recordMaintenance(workOrders: [{id: "%s", assetId: "%s", status: DONE, '
+            'priority: 3, reason: "console test: check the coupling"}]) { workOrders { id } } }'
+            % (order, ASSET)
+        )
+
+
+def analytics_on_the_console(console: Console, demo: Demo, order: str) -> None:
+    page = console.page
+    console.login("operator")
     console.open(f"#/asset/{ASSET}")
-    console.page.wait_for_selector("[data-testid=history-info]")
-    console.page.wait_for_timeout(300)  # the introspection answered long before
-    assert console.page.locator("[data-testid=analytics-panel]").count() == (1 if offered else 0)
+    panel = "[data-testid=analytics-panel]"
+    page.wait_for_selector(f"{panel} [data-testid=health-method]")
+    asset = demo.gql(HEALTH, {"id": ASSET})["data"]["asset"]
+    # failure limits in the sensors table, as the API has them
+    limited = [s for s in asset["sensors"] if s["failHigh"] is not None]
+    assert limited  # the demo's pump declares them (bearing temperature, vibration)
+    for s in asset["sensors"]:
+        cell = page.inner_text(f"[data-testid='fail-{s['id']}']")
+        if s["failHigh"] is not None:
+            assert f"≥ {s['failHigh']:g}" in cell, (s, cell)
+        if s["failLow"] is not None:
+            assert f"≤ {s['failLow']:g}" in cell, (s, cell)
+        if s["failLow"] is None and s["failHigh"] is None:
+            assert cell == "–"
+    # a health figure, and the RUL or why it is unknown (in words, not the code)
+    health_index = page.get_attribute(f"{panel} [data-testid=health-index]", "data-value")
+    assert health_index is not None and 0 <= float(health_index) <= 1
+    for figure in ("rul", "anomaly"):
+        unknown = page.query_selector(f"{panel} [data-testid={figure}-unknown]")
+        if unknown is not None:
+            reason = unknown.get_attribute("data-reason")
+            assert reason in REASONS and reason not in unknown.inner_text(), reason
+        else:
+            value = f"{figure}-hours" if figure == "rul" else "anomaly-score"
+            assert page.inner_text(f"{panel} [data-testid={value}]") not in ("", "–")
+    rul = page.query_selector(f"{panel} [data-testid=rul-hours]")
+    if rul is not None:  # with its interval and confidence
+        assert "…" in page.inner_text(f"{panel} [data-testid=rul]")
+    if len(demo.gql(HEALTH, {"id": ASSET})["data"]["healthHistory"]["nodes"]) >= 2:
+        page.wait_for_selector(f"{panel} [data-testid=health-chart] canvas")
+
+    # the open work orders, the API's: the recorded one and any the timer opened (an
+    # assessment that opens one reaches the page over healthChanges)
+    def open_orders() -> tuple[set[str], set[str]]:
+        orders = demo.gql(HEALTH, {"id": ASSET})["data"]["asset"]["workOrders"]
+        shown = page.eval_on_selector_all(
+            f"{panel} tr[data-testid^=order-]", "els => els.map(e => e.dataset.testid.slice(6))"
+        )
+        return set(shown), {w["id"] for w in orders if w["status"] in ("OPEN", "IN_PROGRESS")}
+
+    shown, _ = eventually_sync(open_orders, done=lambda sw: sw[0] == sw[1], within=30)
+    assert order in shown
+    assert "check the coupling" in page.inner_text(f"{panel} [data-testid='order-{order}']")
+
+    page.click(f"{panel} [data-testid=assess]")
+    assessed = page.wait_for_function(SHOWN, timeout=60_000).json_value()
+    stored = {n["id"]: n for n in demo.gql(HEALTH, {"id": ASSET})["data"]["healthHistory"]["nodes"]}
+    assert assessed["id"] in stored and assessed["id"] in assessed["text"]
+    mine = stored[assessed["id"]]
+    shown_as = {"index": mine["healthIndex"], "rul": mine["rul"]["hours"]}
+    assert {k: None if assessed[k] is None else float(assessed[k]) for k in shown_as} == shown_as
+    page.locator(panel).evaluate("e => e.scrollIntoView()")  # the panel at the top
+    console.screenshot("health")
+    # an assessment stored elsewhere reaches the page (healthChanges): its figures replace
+    # the ones "Assess now" showed
+    other = demo.gql(
+        'mutation { assessHealth(assetId: "%s") { assessmentId } }' % ASSET, role="operator"
+    )
+    assert other["data"]["assessHealth"]["assessmentId"] != assessed["id"]
+    page.wait_for_selector(f"{panel} [data-testid=assessed]", state="detached", timeout=30_000)
 
 
 @pytest.mark.parametrize("role", ["operator"])

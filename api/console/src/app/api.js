@@ -1,6 +1,6 @@
 // Talking to twinql: GraphQL over HTTP (fetch), subscriptions over graphql-transport-ws
 // (the token goes in connection_init's payload, as the API expects), the session token
-// (sessionStorage: gone when the tab closes) and the schema's optional features.
+// (sessionStorage: gone when the tab closes).
 import { createClient } from 'graphql-ws/client';
 
 const KEY = 'twinql.token';
@@ -86,35 +86,4 @@ export function subscribe(query, variables, onData, onError) {
 export function closeSubscriptions() {
   if (client) client.dispose();
   client = null;
-}
-
-// Fields the lead adds to Asset later (health, anomaly, RUL): found by introspection,
-// so the analytics panel renders only where the schema has them.
-const ANALYTICS = ['health', 'healthIndex', 'healthAssessment', 'anomaly', 'anomalyScore', 'rul', 'remainingUsefulLife'];
-
-const TYPE = 'kind name ofType { kind name ofType { kind name ofType { kind name } } }';
-
-function named(t) { while (t && t.ofType) t = t.ofType; return t; }
-
-async function fieldsOf(name) {
-  const d = await gql(`query($n: String!) { __type(name: $n) { fields { name args { name type { kind } } type { ${TYPE} } } } }`, { n: name });
-  return (d.__type && d.__type.fields) || [];
-}
-
-/** The selection that reads the analytics fields Asset has ('' when none). */
-export async function analyticsSelection() {
-  const fields = (await fieldsOf('Asset')).filter((f) => ANALYTICS.includes(f.name)
-    && f.args.every((a) => a.type.kind !== 'NON_NULL'));
-  const parts = [];
-  for (const f of fields) {
-    const t = named(f.type);
-    if (t.kind === 'SCALAR' || t.kind === 'ENUM') { parts.push(f.name); continue; }
-    if (t.kind !== 'OBJECT') continue;
-    const inner = (await fieldsOf(t.name)).filter((g) => {
-      const k = named(g.type).kind;
-      return (k === 'SCALAR' || k === 'ENUM') && g.args.every((a) => a.type.kind !== 'NON_NULL');
-    });
-    if (inner.length) parts.push(`${f.name} { ${inner.map((g) => g.name).join(' ')} }`);
-  }
-  return parts.join(' ');
 }

@@ -1,15 +1,16 @@
 // An asset: sensors with live values, history, alerts, actuators (setpoints),
-// maintenance and work orders, and the analytics panel when the schema offers it.
+// maintenance and work orders, and the analytics panel (health.jsx).
 import { useEffect, useState } from 'preact/hooks';
 import { gql, subscribe } from './api.js';
+import { HealthPanel, useHealth } from './health.jsx';
 import { History } from './history.jsx';
 import { href } from './router.js';
-import { ErrorBox, fmt, Loading, range, useQuery, when } from './util.jsx';
+import { clock, ErrorBox, fmt, Loading, range, useQuery, when } from './util.jsx';
 
 const ASSET = `query($id: ID!) { asset(id: $id) {
   id name type level description
   ancestors { id name }
-  sensors { id name kind unit minValue maxValue warnLow warnHigh latest { value timestamp quality } }
+  sensors { id name kind unit minValue maxValue warnLow warnHigh failLow failHigh latest { value timestamp quality } }
   actuators { id name unit minValue maxValue
     commands(first: 5) { id value status confirmedValue message requestedAt requestedBy } }
   alerts(first: 20) { id rule severity state active message value threshold sensorId raisedAt acknowledgedBy acknowledgeNote }
@@ -19,6 +20,10 @@ const ASSET = `query($id: ID!) { asset(id: $id) {
 
 const LIVE = `subscription($ids: [ID!]) { liveReadings(sensorIds: $ids, throttleMs: 500) {
   readings { sensorId value timestamp quality } } }`;
+
+// A failure limit: at or beyond it the asset trips or is failed.
+const failAt = (s) => [s.failLow !== null ? `≤ ${fmt(s.failLow)}` : '', s.failHigh !== null ? `≥ ${fmt(s.failHigh)}` : '']
+  .filter(Boolean).join(' · ') || '–';
 
 function Sensors({ sensors, chosen, setChosen }) {
   const [live, setLive] = useState({});
@@ -41,7 +46,7 @@ function Sensors({ sensors, chosen, setChosen }) {
       <ErrorBox error={error} />
       {sensors.length ? (
         <table>
-          <thead><tr><th>plot</th><th>sensor</th><th class="num">value</th><th>unit</th><th>quality</th><th>range</th><th>warning band</th><th>at</th></tr></thead>
+          <thead><tr><th>plot</th><th>sensor</th><th class="num">value</th><th>unit</th><th>quality</th><th>range</th><th>warning</th><th>fails at</th><th>at</th></tr></thead>
           <tbody>
             {sensors.map((s) => {
               const v = live[s.id] || s.latest;
@@ -53,9 +58,10 @@ function Sensors({ sensors, chosen, setChosen }) {
                   <td class={`num value ${warn ? 'warn' : ''}`} data-testid={`value-${s.id}`}>{v ? fmt(v.value, 4) : '–'}</td>
                   <td>{s.unit}</td>
                   <td><span class={`q q-${v ? v.quality.toLowerCase() : 'missing'}`}>{v ? v.quality.toLowerCase() : '–'}</span></td>
-                  <td>{range(s.minValue, s.maxValue)}</td>
-                  <td>{range(s.warnLow, s.warnHigh)}</td>
-                  <td class="small" data-testid={`at-${s.id}`}>{v ? when(v.timestamp) : '–'}</td>
+                  <td class="nowrap">{range(s.minValue, s.maxValue)}</td>
+                  <td class="nowrap">{range(s.warnLow, s.warnHigh)}</td>
+                  <td class="nowrap" data-testid={`fail-${s.id}`}>{failAt(s)}</td>
+                  <td class="small nowrap" data-testid={`at-${s.id}`}>{v ? clock(v.timestamp) : '–'}</td>
                 </tr>
               );
             })}
@@ -201,30 +207,9 @@ function Maintenance({ events, orders }) {
   );
 }
 
-function Value({ v }) {
-  if (v === null || v === undefined) return <span class="muted">–</span>;
-  if (typeof v === 'object') {
-    return <dl class="kv">{Object.entries(v).map(([k, x]) => <><dt>{k}</dt><dd><Value v={x} /></dd></>)}</dl>;
-  }
-  return <span>{typeof v === 'number' ? fmt(v, 4) : String(v)}</span>;
-}
-
-// ---- ANALYTICS PANEL (health, anomaly score, RUL) ---------------------------------
-// Renders only when introspection finds these fields on Asset (api.js ANALYTICS);
-// until the analytics layer adds them to the schema, nothing shows.
-function Analytics({ id, selection }) {
-  const q = useQuery(`query($id: ID!) { asset(id: $id) { ${selection} } }`, { id }, [id, selection]);
-  return (
-    <section class="panel analytics" data-testid="analytics-panel">
-      <h2>Health, anomaly and remaining life</h2>
-      <ErrorBox error={q.error} />
-      {q.data && q.data.asset ? <Value v={q.data.asset} /> : null}
-    </section>
-  );
-}
-
 export function AssetPage({ id, ctx }) {
   const q = useQuery(ASSET, { id }, [id]);
+  const health = useHealth(id); // asked at once, not after the asset's answer
   const [chosen, setChosen] = useState([]);
   const a = q.data && q.data.asset;
   // alerts raised, cleared or acknowledged on this asset refresh the page's data
@@ -251,7 +236,7 @@ export function AssetPage({ id, ctx }) {
       </div>
       <Sensors sensors={a.sensors} chosen={chosen} setChosen={setChosen} />
       {a.sensors.length ? <History sensors={a.sensors} chosen={chosen} /> : null}
-      {ctx.features.analytics ? <Analytics id={a.id} selection={ctx.features.analytics} /> : null}
+      <HealthPanel id={a.id} q={health} sensors={a.sensors} can={ctx.can} />
       <Alerts alerts={a.alerts} can={ctx.can} reload={q.reload} />
       <Actuators actuators={a.actuators} can={ctx.can} reload={q.reload} />
       <Maintenance events={a.maintenance.nodes} orders={a.workOrders} />

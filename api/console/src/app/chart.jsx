@@ -7,8 +7,9 @@ const COLOURS = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2
 
 const colour = (l, i) => l.colour || COLOURS[i % COLOURS.length];
 
-/** lines: [{label, unit, values, dash?, colour?, spanGaps?}], xs: epoch seconds. */
-export function Chart({ xs, lines, height = 260, testid = 'chart' }) {
+/** lines: [{label, unit, values, dash?, colour?, spanGaps?}], xs: epoch seconds;
+ * ranges: fixed [min, max] of some units' scales. */
+export function Chart({ xs, lines, height = 260, ranges = {}, testid = 'chart' }) {
   const box = useRef(null);
   useEffect(() => {
     const el = box.current;
@@ -18,7 +19,7 @@ export function Chart({ xs, lines, height = 260, testid = 'chart' }) {
       width: Math.max(300, el.clientWidth),
       height,
       legend: { live: true },
-      scales: { x: { time: true } },
+      scales: { x: { time: true }, ...Object.fromEntries(Object.entries(ranges).map(([u, r]) => [u, { range: r }])) },
       series: [{}, ...lines.map((l, i) => ({
         label: l.label,
         scale: l.unit || '',

@@ -1,7 +1,7 @@
 // The twinql operator console: login, asset tree, asset pages, graph, what-if, sources.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { analyticsSelection, closeSubscriptions, session, whoami } from './api.js';
+import { closeSubscriptions, session, whoami } from './api.js';
 import { AssetPage } from './asset.jsx';
 import { GraphPage } from './graph.jsx';
 import { Home, RejectedPage, SourcesPage } from './pages.jsx';
@@ -53,7 +53,6 @@ function Login({ onLogin, anonymousRead }) {
 function App() {
   const [who, setWho] = useState(undefined);
   const [anonymousRead, setAnonymousRead] = useState(false);
-  const [features, setFeatures] = useState({ analytics: '' });
   const [focus, setFocus] = useState([]);
   const route = useRoute();
 
@@ -63,15 +62,12 @@ function App() {
       setWho(session.token || (w.anonymousRead && sessionStorage.getItem(ANONYMOUS)) ? w : null);
     }, () => { session.set(''); setWho(null); });
   }, []);
-  useEffect(() => {
-    if (who) analyticsSelection().then((a) => setFeatures({ analytics: a }), () => {});
-  }, [who]);
 
   if (who === undefined) return <p class="muted pad">loading…</p>;
   if (!who) return <Login onLogin={setWho} anonymousRead={anonymousRead} />;
   const can = (role) => who.roles.includes(role);
   const logout = () => { session.set(''); sessionStorage.removeItem(ANONYMOUS); closeSubscriptions(); setWho(null); };
-  const ctx = { can, features, setFocus, who };
+  const ctx = { can, setFocus, who };
 
   let page;
   if (route.page === 'asset' && route.id) page = <AssetPage key={route.id} id={route.id} ctx={ctx} />;

@@ -41,6 +41,13 @@ export function when(ts) {
   return d.toLocaleString(undefined, { hour12: false });
 }
 
+/** The time of day for today's timestamps, the date too for older ones. */
+export function clock(ts) {
+  const d = new Date(ts);
+  if (d.toDateString() !== new Date().toDateString()) return when(ts);
+  return d.toLocaleTimeString(undefined, { hour12: false });
+}
+
 export function Loading() { return <p class="muted">loading…</p>; }
 
 export const range = (min, max, unit) =>
