@@ -31,16 +31,18 @@ import contextlib
 import logging
 import math
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from analytics.energy import EnergyProblem, EnergySchedule, optimize_energy
+from analytics.energy import EnergyProblem, EnergySchedule
 from analytics.schedule import Zone
 from api.services.auth import Principal, Scopes
 from api.services.control import ControlService
+from api.services.jobwork import work_optimize
 from graph.bolt.assets import AssetRepository
 from graph.bolt.commands import SetpointCommand
 from graph.bolt.devices import DeviceRepository
@@ -55,8 +57,10 @@ __all__ = [
     "EnergyPlan",
     "EnergyRequest",
     "EnergyService",
+    "PreparedEnergy",
     "ZonePlan",
     "ZoneSchedule",
+    "plan_dict",
 ]
 
 log = logging.getLogger("twinql.api.energy")
@@ -66,6 +70,7 @@ MAX_ZONES = 200
 # The optimisation's cost grows with zones x steps^2 (a dense LP per zone): 1.2 M is
 # about 130 zones over 24 h at 15 min, or one zone over a week, some 10 s on one core.
 MAX_WORK = 1_200_000
+Compute = Callable[..., Awaitable[Any]]  # runs fn(hook, *args) off the event loop
 MAX_RUNNING = 1_000  # zones with a schedule running in this process
 TEMPERATURE_UNITS = frozenset({"°C", "degC", "C", "celsius"})
 
@@ -115,6 +120,56 @@ class EnergyPlan:
     @property
     def times(self) -> list[datetime]:
         return [self.start + timedelta(seconds=float(t)) for t in self.schedule.times_s]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEnergy:
+    """A checked optimisation request with what it read: ready to solve."""
+
+    request: EnergyRequest
+    problem: EnergyProblem
+    zones: list[Zone]
+    actuators: dict[str, list[Actuator]]
+
+
+def plan_dict(p: EnergyPlan) -> dict[str, Any]:
+    """The plan as plain JSON data (a job's stored result): the figures the API shows."""
+    r = p.schedule
+    return {
+        "assetId": p.asset_id,
+        "start": p.start.isoformat(),
+        "stepMinutes": p.step_s / 60.0,
+        "times": [t.isoformat() for t in p.times],
+        "energyKwh": r.energy_kwh,
+        "cost": r.cost,
+        "baselineEnergyKwh": r.baseline_energy_kwh,
+        "baselineCost": r.baseline_cost,
+        "savings": r.savings,
+        "savingsShare": r.savings_share,
+        "comfortDegreeHours": r.comfort_kh,
+        "baselineComfortDegreeHours": r.baseline_comfort_kh,
+        "predictedCost": r.predicted_cost,
+        "solverStatus": r.solver_status,
+        "solverMessage": r.solver_message,
+        "zones": [
+            {
+                "zoneId": z.zone_id,
+                "actuatorId": z.actuator.id if z.actuator else None,
+                "initialTempC": z.initial_temp_c,
+                "heatingC": z.heating_c,
+                "coolingC": z.cooling_c,
+                "setpointsC": z.setpoint_c,
+                "energyKwh": z.energy_kwh,
+                "cost": z.cost,
+                "comfortDegreeHours": z.comfort_kh,
+                "baselineEnergyKwh": z.baseline_energy_kwh,
+                "baselineCost": z.baseline_cost,
+                "baselineComfortDegreeHours": z.baseline_comfort_kh,
+                "maxExcursionK": z.max_excursion_k,
+            }
+            for z in p.zones
+        ],
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +263,8 @@ class EnergyService:
             raise ValidationError(f"more than {MAX_ZONES} zones below {asset_id}")
         return dict(sorted(zones.items()))
 
-    async def optimize(self, req: EnergyRequest) -> EnergyPlan:
+    async def prepare(self, req: EnergyRequest) -> PreparedEnergy:
+        """Every check and read of an optimisation (cheap: done before a job starts)."""
         await self._assets.get(req.asset_id)
         if not (math.isfinite(req.horizon_hours) and 0 < req.horizon_hours <= 168):
             raise ValidationError("horizonHours must be in (0, 168]", path="horizonHours")
@@ -249,17 +305,26 @@ class EnergyService:
             comfort_c=req.comfort_c,
             setback_c=req.setback_c,
         )
-        result = await asyncio.to_thread(optimize_energy, problem)
+        return PreparedEnergy(req, problem, zones, actuators)
+
+    async def solve(self, prepared: PreparedEnergy, compute: Compute | None = None) -> EnergyPlan:
+        """Optimise and simulate: ``compute`` runs ``api.services.jobwork.work_optimize``
+        (in the job runner's pool for a job; a worker thread by default)."""
+        result = await (compute or _in_thread)(work_optimize, prepared.problem)
+        req, actuators = prepared.request, prepared.actuators
         return EnergyPlan(
             asset_id=req.asset_id,
             start=req.start,
-            step_s=step_s,
+            step_s=prepared.problem.step_s,
             schedule=result,
             zones=[
                 _zone_plan(result, j, z, _maybe_actuator(z.zone_id, actuators.get(z.zone_id, [])))
-                for j, z in enumerate(zones)
+                for j, z in enumerate(prepared.zones)
             ],
         )
+
+    async def optimize(self, req: EnergyRequest) -> EnergyPlan:
+        return await self.solve(await self.prepare(req))
 
     async def apply(
         self,
@@ -404,6 +469,10 @@ class EnergyService:
         for t in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+
+
+async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    return await asyncio.to_thread(fn, lambda f: None, *args)
 
 
 def _zone_temp_sensor(spec: dict[str, Any]) -> str | None:
