@@ -221,8 +221,14 @@ async def open_services(
         await health.start()
         stack.push_async_callback(health.aclose)
         oee = OeeService(graph.assets, graph.devices, graph.topology, store)
-        energy = EnergyService(graph.assets, graph.devices, graph.sources, store, control, scopes)
+        energy = EnergyService(
+            graph.assets, graph.devices, graph.sources, store, control, scopes,
+            schedules_file=settings.data_dir / "energy" / "schedules.json",
+        )  # fmt: skip
         stack.push_async_callback(energy.aclose)
+        resumed = await energy.resume()
+        if resumed:
+            log.info("%d energy schedules resumed", resumed)
         jobs = JobService(graph.jobs, simulation.runner, health, energy)
         stack.push_async_callback(jobs.aclose)
         n = await jobs.repo.fail_interrupted("interrupted: the service restarted")

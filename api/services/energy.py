@@ -17,11 +17,17 @@ Contract:
   actuator, and bound to a data source, before anything is written (VALIDATION, nothing
   written). The step in force now is written at once through
   ``ControlService.write_setpoint`` (an audited ``SetpointCommand`` each, returned);
-  later steps are written at their start by a
-  background task, each audited the same way. A new schedule for a zone replaces the
-  one running there; ``cancel`` stops them (operator, zones in scope). Running
-  schedules live in this process only (lost on restart; the audit trail shows what was
-  written); ``aclose`` stops them.
+  later steps are written at their start by a timer per schedule, each audited the
+  same way and with the authority of the principal that applied it. A new schedule for
+  a zone replaces the one running there; ``cancel`` stops them (operator, zones in
+  scope).
+- Applied schedules survive a restart: each one, with every step's state (pending,
+  written, failed, skipped, cancelled: ``api.services.energy_schedules``), is kept in
+  ``<data dir>/energy/schedules.json`` (fsynced at every change: apply, each step,
+  cancel) while it has a pending step. ``resume`` (at start-up) takes them up: steps
+  whose time slot has ended are skipped (a setpoint meant for a slot that is over is
+  not written late), the step whose slot holds the present is written at once, later
+  ones at their start. ``aclose`` stops the timers and leaves the pending steps pending.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,6 +49,7 @@ from analytics.energy import EnergyProblem, EnergySchedule
 from analytics.schedule import Zone
 from api.services.auth import Principal, Scopes
 from api.services.control import ControlService
+from api.services.energy_schedules import AppliedSchedule, ScheduleFile, ZoneSteps
 from api.services.jobwork import work_optimize
 from graph.bolt.assets import AssetRepository
 from graph.bolt.commands import SetpointCommand
@@ -235,6 +243,7 @@ class EnergyService:
         readings: ReadingsStore,
         control: ControlService,
         scopes: Scopes,
+        schedules_file: Path | None = None,
     ) -> None:
         self._assets = assets
         self._devices = devices
@@ -242,7 +251,11 @@ class EnergyService:
         self._readings = readings
         self._control = control
         self._scopes = scopes
-        self._running: dict[str, asyncio.Task[None]] = {}  # zone -> its schedule's task
+        self._file = ScheduleFile(schedules_file) if schedules_file is not None else None
+        self._saving = asyncio.Lock()
+        self._apps: dict[str, AppliedSchedule] = {}  # with a pending step
+        self._zone_app: dict[str, str] = {}  # zone -> the schedule running there
+        self._tasks: dict[str, asyncio.Task[None]] = {}  # schedule -> its timer
 
     async def _zone_specs(self, asset_id: str) -> dict[str, dict[str, Any]]:
         nodes = await self._assets.subtree(asset_id, depth=6, limit=5_000)
@@ -371,99 +384,169 @@ class EnergyService:
                     path="zones",
                 )
             chosen[s.zone_id] = act
-        if len(self._running.keys() | set(zone_ids)) > MAX_RUNNING:
+        if len(self._zone_app.keys() | set(zone_ids)) > MAX_RUNNING:
             raise ValidationError(f"more than {MAX_RUNNING} zones with a running schedule")
         n, step_s = steps.pop(), step_minutes * 60.0
-        app_id = f"energy-{uuid.uuid4().hex[:12]}"
-        now = utcnow()
-        current = math.floor((now - start).total_seconds() / step_s)
+        app = AppliedSchedule(
+            id=f"energy-{uuid.uuid4().hex[:12]}",
+            start=start,
+            step_s=step_s,
+            steps=n,
+            principal=principal,
+            reason=reason,
+            zones={
+                s.zone_id: ZoneSteps(s.zone_id, chosen[s.zone_id].id, list(s.setpoints_c),
+                                     ["pending"] * n)
+                for s in schedules
+            },
+        )  # fmt: skip
+        current = app.slot(utcnow())
+        app.skip_before(current)
+        for z in zone_ids:
+            self._release(z)
+        if app.pending:
+            self._track(app)
+        await self._save()  # the plan is durable before the first write
         written: list[SetpointCommand] = []
-        for s in schedules:
-            self._stop(s.zone_id)
-            if 0 <= current < n:
-                written.append(
-                    await self._write(principal, app_id, chosen[s.zone_id], s, current, n, reason)
-                )
-        first = max(current + 1, 0)
-        if first < n:
-            for s in schedules:
-                self._running[s.zone_id] = asyncio.create_task(
-                    self._run(
-                        principal, app_id, chosen[s.zone_id], s, start, step_s, first, n, reason
-                    )
-                )
-        log.info("energy schedule %s on %s by %s", app_id, ", ".join(zone_ids), principal.name)
+        if 0 <= current < n:
+            written = await self._write_step(app, current)
+            await self._save()
+        if app.pending:
+            self._start(app, current + 1)
+        log.info("energy schedule %s on %s by %s", app.id, ", ".join(zone_ids), principal.name)
         return Application(
-            id=app_id,
+            id=app.id,
             start=start,
             step_s=step_s,
             actuators={z: a.id for z, a in chosen.items()},
             written=written,
-            scheduled_steps=max(0, n - first) * len(schedules),
+            scheduled_steps=sum(st.states.count("pending") for st in app.zones.values()),
             steps=n,
         )
 
-    async def _write(
-        self,
-        principal: Principal,
-        app_id: str,
-        act: Actuator,
-        s: ZoneSchedule,
-        k: int,
-        n: int,
-        reason: str,
-    ) -> SetpointCommand:
-        why = f"energy schedule {app_id}, step {k + 1}/{n}" + (f": {reason}" if reason else "")
-        return await self._control.write_setpoint(principal, act.id, s.setpoints_c[k], why)
+    async def _write_step(self, app: AppliedSchedule, k: int) -> list[SetpointCommand]:
+        """Write step ``k`` of every zone still pending there; each state is updated."""
+        written = []
+        for z in list(app.zones.values()):
+            if z.states[k] != "pending":
+                continue
+            why = f"energy schedule {app.id}, step {k + 1}/{app.steps}" + (
+                f": {app.reason}" if app.reason else ""
+            )
+            try:
+                cmd = await self._control.write_setpoint(
+                    app.principal, z.actuator_id, z.setpoints_c[k], why
+                )
+            except TwinqlError as exc:  # audited by the control service; go on
+                z.states[k] = "failed"
+                log.warning("energy schedule %s step %d on %s: %s", app.id, k, z.actuator_id, exc)
+                continue
+            z.states[k] = "written"
+            written.append(cmd)
+        return written
 
-    async def _run(
-        self,
-        principal: Principal,
-        app_id: str,
-        act: Actuator,
-        s: ZoneSchedule,
-        start: datetime,
-        step_s: float,
-        first: int,
-        n: int,
-        reason: str,
-    ) -> None:
+    def _track(self, app: AppliedSchedule) -> None:
+        self._apps[app.id] = app
+        for z in app.zones:
+            self._zone_app[z] = app.id
+
+    def _start(self, app: AppliedSchedule, first: int) -> None:
+        self._tasks[app.id] = asyncio.create_task(self._run(app, first), name=app.id)
+
+    async def _run(self, app: AppliedSchedule, first: int) -> None:
+        """Write each later step at its start; a step whose slot has ended by the time
+        the loop gets to it (a stalled loop) is skipped, not written late."""
         try:
-            for k in range(first, n):
-                at = start + timedelta(seconds=k * step_s)
-                await asyncio.sleep(max(0.0, (at - utcnow()).total_seconds()))
-                try:
-                    await self._write(principal, app_id, act, s, k, n, reason)
-                except TwinqlError as exc:  # audited by the control service; go on
-                    log.warning("energy schedule %s step %d on %s: %s", app_id, k, act.id, exc)
+            for k in range(max(first, 0), app.steps):
+                if not app.pending:
+                    break
+                await asyncio.sleep(max(0.0, (app.at(k) - utcnow()).total_seconds()))
+                if app.slot(utcnow()) > k:
+                    app.skip_before(k + 1)
+                else:
+                    await self._write_step(app, k)
+                if not app.pending:
+                    self._forget(app)
+                await self._save()
         finally:
-            if self._running.get(s.zone_id) is asyncio.current_task():
-                del self._running[s.zone_id]
+            if self._tasks.get(app.id) is asyncio.current_task():
+                del self._tasks[app.id]
 
-    def _stop(self, zone_id: str) -> None:
-        task = self._running.pop(zone_id, None)
-        if task is not None:
-            task.cancel()
+    def _forget(self, app: AppliedSchedule) -> None:
+        self._apps.pop(app.id, None)
+        for z in app.zones:
+            if self._zone_app.get(z) == app.id:
+                del self._zone_app[z]
+
+    def _release(self, zone_id: str) -> None:
+        """Take a zone off the schedule running there (its pending steps are cancelled)."""
+        app_id = self._zone_app.pop(zone_id, None)
+        app = self._apps.get(app_id or "")
+        if app is None:
+            return
+        app.zones.pop(zone_id).cancel()
+        if not app.pending:
+            self._forget(app)
+            task = self._tasks.pop(app.id, None)
+            if task is not None:
+                task.cancel()
+
+    async def _save(self) -> None:
+        if self._file is None:
+            return
+        async with self._saving:
+            await asyncio.to_thread(self._file.save, list(self._apps.values()))
+
+    async def resume(self) -> int:
+        """At start-up: take up the schedules the file holds. Steps whose slot has ended
+        are skipped; the step in force now is written at once; later ones at their start.
+        Answers how many schedules were resumed."""
+        if self._file is None:
+            return 0
+        try:
+            found = await asyncio.to_thread(self._file.load)
+        except ValidationError as exc:  # keep the file for a person, start without it
+            aside = await asyncio.to_thread(self._file.set_aside)
+            log.error("energy schedules not resumed: %s (kept as %s)", exc.message, aside)
+            return 0
+        now = utcnow()
+        for app in found:
+            app.skip_before(app.slot(now))
+            if app.pending:
+                self._track(app)
+        await self._save()
+        for app in list(self._apps.values()):
+            k = app.slot(now)
+            log.info("energy schedule %s resumed at step %d/%d on %s", app.id, k + 1,
+                     app.steps, ", ".join(app.zones))  # fmt: skip
+            self._start(app, k)
+        return len(self._apps)
 
     async def cancel(self, principal: Principal, zone_ids: list[str]) -> list[str]:
         """Stop the schedules running on these zones (operator, zones in scope); the
         zones whose schedule was stopped. Commands already written stay as they are."""
         principal.require("operator")
         await self._scopes.check_all(principal, zone_ids)
-        stopped = [z for z in dict.fromkeys(zone_ids) if z in self._running]
+        stopped = [z for z in dict.fromkeys(zone_ids) if z in self._zone_app]
         for z in stopped:
-            self._stop(z)
+            self._release(z)
         if stopped:
+            await self._save()
             log.info("energy schedules on %s cancelled by %s", ", ".join(stopped), principal.name)
         return stopped
 
     def running(self) -> list[str]:
         """Zones with a schedule still running."""
-        return sorted(self._running)
+        return sorted(self._zone_app)
+
+    def schedule_of(self, zone_id: str) -> AppliedSchedule | None:
+        """The schedule running on a zone, with each step's state."""
+        return self._apps.get(self._zone_app.get(zone_id, ""))
 
     async def aclose(self) -> None:
-        tasks = list(self._running.values())
-        self._running.clear()
+        """Stop the timers; pending steps stay pending in the file, for the next start."""
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
         for t in tasks:
             t.cancel()
         for t in tasks:

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from graph.bolt.embedded import EmbeddedGraphServer
 from tests.api.test_control import UPSERT_SOURCE, commands
-from tests.support.app import Api
+from tests.support.app import Api, app_settings, served_api
 from tests.support.devices import ModbusDevice
 from tests.support.jobs import PROGRESS, finished, progress
+from tests.support.net import free_port
 from tests.support.plant import Plant, register
 from tests.support.polling import eventually
-from tests.support.tokens import INGEST, OPERATOR, SCOPED_ENGINEER, VIEWER
+from tests.support.tokens import INGEST, OPERATOR, SCOPED_ENGINEER, TOKENS, VIEWER
 from tests.support.wsclient import connect
 
 IMPORT = "mutation($d: String!) { importPlant(document: $d) { counts } }"
@@ -448,3 +451,59 @@ async def test_a_scoped_token_applies_and_cancels_only_within_its_subtree(
     # inside its scope the request goes on to the checks (this actuator is unbound)
     body = await api.gql(APPLY, schedule(f"{uid}i-zone"), token=SCOPED_ENGINEER)
     assert body["errors"][0]["extensions"]["code"] == "VALIDATION", body
+
+
+async def test_an_applied_schedule_is_resumed_by_the_next_process(
+    graph_server: EmbeddedGraphServer,
+    tmp_path: Path,
+    cypher_log: Path,
+    questdb_sql_log: Path,
+    uid: str,
+    modbus_device: ModbusDevice,
+) -> None:
+    """Apply a schedule, stop the app before its next step, start a new app on the same
+    data dir: the new one writes that step (audited, as the operator who applied it)."""
+    settings = app_settings(graph_server, tmp_path / "data", free_port(), TOKENS)
+    schedules = tmp_path / "data" / "energy" / "schedules.json"
+    plant, source = zone_with_device(uid, modbus_device)
+    zone, actuator = f"{uid}-zone", f"{uid}-zone.sp"
+    async with served_api(settings, cypher_log, questdb_sql_log) as first:
+        await register(first, plant)
+        await first.ok(UPSERT_SOURCE, {"s": source})
+        start = datetime.now(UTC) - timedelta(seconds=5)  # step 1 in force, step 2 in 25 s
+        applied = await first.ok(
+            APPLY,
+            {
+                "start": start.isoformat(),
+                "step": 0.5,
+                "zones": [{"zoneId": zone, "setpointsC": [21.5, 22.0, 22.5]}],
+            },
+            token=OPERATOR,
+        )
+        app = applied["applyEnergySchedule"]
+        assert (app["commands"][0]["confirmedValue"], app["scheduledSteps"]) == (21.5, 2)
+    # stopped: the schedule is on disk with each step's state
+    (kept,) = json.loads(schedules.read_text())["applications"]
+    assert kept["id"] == app["id"] and kept["principal"]["name"] == "olga"
+    assert kept["zones"][0]["states"] == ["written", "pending", "pending"]
+
+    async with served_api(settings, cypher_log, questdb_sql_log) as second:
+        assert second.services.energy.running() == [zone]
+        done = await eventually(
+            lambda: commands(second, actuator),
+            done=lambda c: len(c) == 2 and all(x["status"] != "PENDING" for x in c),
+            within=120,
+            what="the next step written by the new process",
+        )
+        step2 = next(c for c in done if "step 2/3" in c["reason"])
+        assert (step2["status"], step2["confirmedValue"]) == ("APPLIED", 22.0), step2
+        assert step2["requestedBy"] == "olga" and step2["reason"].endswith(": peak")
+        assert await modbus_device.get("hr", 30) == [220]
+        states = json.loads(schedules.read_text())["applications"][0]["zones"][0]["states"]
+        assert states == ["written", "written", "pending"]
+        # cancel persists: the schedule leaves the file, a later start resumes nothing
+        cancel = "mutation($z: [ID!]!) { cancelEnergySchedule(zoneIds: $z) }"
+        assert (await second.ok(cancel, {"z": [zone]}, token=OPERATOR))["cancelEnergySchedule"]
+        assert json.loads(schedules.read_text())["applications"] == []
+        assert len(await commands(second, actuator)) == 2  # step 3 is never written
+        await second.ok(DELETE_SOURCE, {"id": source["id"]})
