@@ -205,6 +205,16 @@ async def test_anomaly_model_trained_on_a_healthy_window_flags_the_drift(
                         token=ADMIN)  # fmt: skip
     assert bad["errors"][0]["extensions"]["code"] == "VALIDATION"  # at once: no job made
     assert bad["data"] is None
+    # a window before any reading passes the checks, then fails in the job, coded
+    empty = {"from": (start - timedelta(days=9)).isoformat(),
+             "to": (start - timedelta(days=1)).isoformat()}  # fmt: skip
+    job = (await api.ok(TRAIN, {"id": f"{uid}-steady", **empty}, token=ADMIN))["trainAnomalyModel"]
+    failed = await finished(api, job["id"], MODEL)
+    assert (failed["status"], failed["errorCode"]) == ("failed", "VALIDATION"), failed
+    assert failed["message"] and failed["anomalyModel"] is None
+    jobs = await api.ok('query($a: ID!) { jobs(assetId: $a, kind: ANOMALY_TRAINING) { id status } }',
+                        {"a": f"{uid}-steady"}, token=VIEWER)  # fmt: skip
+    assert [j["status"] for j in jobs["jobs"]] == ["failed", "succeeded"]
 
 
 async def test_fleet_failures_calibrate_the_rul(api: Api, uid: str) -> None:
