@@ -82,8 +82,9 @@ class _Run:
         self.last_write = 0.0
 
     def check(self) -> None:
-        if self.record.id in self.service._cancel_asked:
-            raise Cancelled(f"{self.record.kind} job cancelled")
+        s, job_id = self.service, self.record.id
+        if job_id in s._cancel_asked or job_id in s._stopping:
+            raise Cancelled("cancelled")
 
     async def report(self, phase: str, fraction: float) -> None:
         self.check()
@@ -133,7 +134,8 @@ class JobService:
         self._energy = energy
         self._watchers: dict[str, set[asyncio.Queue[JobUpdate]]] = {}
         self._live: dict[str, asyncio.Task[None]] = {}
-        self._cancel_asked: set[str] = set()
+        self._cancel_asked: set[str] = set()  # by cancelJob
+        self._stopping: set[str] = set()  # by the service's shutdown
 
     # -- starting ----------------------------------------------------------------------
     async def train_anomaly_model(
@@ -205,8 +207,9 @@ class JobService:
         try:
             result = await body(run)
             await self._finish(run, "succeeded", 1.0, "", None, result)
-        except Cancelled as exc:
-            await self._finish(run, "cancelled", run.progress, exc.message, "CANCELLED", None)
+        except Cancelled:
+            why = "cancelled: the service stopped" if job_id in self._stopping else "cancelled"
+            await self._finish(run, "cancelled", run.progress, why, "CANCELLED", None)
         except TwinqlError as exc:
             await self._finish(run, "failed", run.progress, exc.message, exc.code, None)
         except asyncio.CancelledError:
@@ -220,6 +223,7 @@ class JobService:
         finally:
             self._live.pop(job_id, None)
             self._cancel_asked.discard(job_id)
+            self._stopping.discard(job_id)
 
     async def _finish(
         self,
@@ -309,7 +313,7 @@ class JobService:
         """Stop the live jobs (each is recorded cancelled) before the runner shuts down."""
         tasks = list(self._live.values())
         for job_id in list(self._live):
-            self._cancel_asked.add(job_id)
+            self._stopping.add(job_id)
             self.runner.cancel(job_id)
         if tasks:
             await asyncio.wait(tasks, timeout=10)

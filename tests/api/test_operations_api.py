@@ -417,6 +417,7 @@ async def test_an_optimisation_job_is_cancelled_while_it_optimises(api: Api, uid
     done = await finished(api, job["id"], "energyPlan { cost }")
     assert (done["status"], done["energyPlan"]) == ("cancelled", None)
     assert done["phase"] == "optimising" and done["progress"] < 1.0
+    assert done["message"] == "cancelled"
     # cancelling an ended job answers it as it is
     again = await api.ok(CANCEL_JOB, {"id": job["id"]}, token=OPERATOR)
     assert again["cancelJob"]["status"] == "cancelled"
