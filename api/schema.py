@@ -13,9 +13,10 @@ from api.common.document_cache import CachedDocuments, DocumentCache
 from api.control.schema import ControlMutation, ControlQuery
 from api.errors import CodedErrors
 from api.health.schema import HealthMutation, HealthQuery, HealthSubscription
+from api.jobs.schema import JobsMutation, JobsQuery, JobsSubscription
 from api.limits import document_limits_rule
 from api.live.schema import SubscriptionRoot
-from api.operations.energy import EnergyMutation, EnergyQuery
+from api.operations.energy import EnergyMutation
 from api.operations.oee import OeeQuery
 from api.readings.schema import ReadingsMutation, ReadingsQuery
 from api.simulation.schema import SimulationMutation, SimulationQuery, SimulationSubscription
@@ -34,7 +35,7 @@ QUERIES: tuple[type, ...] = (
     WorkOrdersQuery,
     HealthQuery,
     OeeQuery,
-    EnergyQuery,
+    JobsQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     GraphMutation,
@@ -45,12 +46,14 @@ MUTATIONS: tuple[type, ...] = (
     WorkOrdersMutation,
     HealthMutation,
     EnergyMutation,
+    JobsMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (
     SubscriptionRoot,
     SimulationSubscription,
     AlertsSubscription,
     HealthSubscription,
+    JobsSubscription,
 )
 
 

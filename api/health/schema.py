@@ -1,5 +1,6 @@
 """Health in GraphQL: ``Asset.health(asOf)``, ``healthHistory``, ``anomalyModels``,
-``assessHealth``, ``trainAnomalyModel`` and the ``healthChanges`` subscription.
+``assessHealth``, ``trainAnomalyModel`` (a job: ``api.jobs``) and the ``healthChanges``
+subscription.
 
 ``Asset.health`` computes the assessment from the data up to ``asOf`` (now by default)
 and stores nothing: a backtest of the twin on its own history. ``assessHealth`` computes
@@ -25,6 +26,7 @@ from api.assets.pages import connection, decode_event_cursor
 from api.common.scoping import keep, see_or_not_found, visible
 from api.common.types import JSON, Connection, check_first, encode_cursor
 from api.context import Context
+from api.jobs.types import JobNode
 from api.permissions import needs, reads
 from api.services.health import AnomalyFigures, AssetHealth
 from graph.bolt.assets import MAX_DEPTH
@@ -297,7 +299,8 @@ class HealthMutation:
         extensions=needs("engineer"),
         description="Train the asset's anomaly detector (StandardScaler + IsolationForest on "
         "window features) on [from, to), a period it was healthy; it becomes the asset's "
-        "next model version.",
+        "next model version. A job: answers at once (status queued) once the request is "
+        "checked; follow it with jobProgress, read the model as Job.anomalyModel.",
     )
     async def train_anomaly_model(
         self,
@@ -306,16 +309,16 @@ class HealthMutation:
         from_: Annotated[datetime, strawberry.argument(name="from")],
         to: datetime,
         seed: int = 0,
-    ) -> AnomalyModelNode:
-        await info.context.services.scopes.check(info.context.caller, str(asset_id))
+    ) -> JobNode:
+        caller = info.context.caller
+        await info.context.services.scopes.check(caller, str(asset_id))
         if not 0 <= seed < 2**31:
             raise ValidationError("seed must be between 0 and 2^31 - 1")
-        model = await info.context.services.health.train_anomaly_model(
-            str(asset_id), from_, to, seed=seed
+        job = await info.context.services.jobs.train_anomaly_model(
+            str(asset_id), from_, to, seed, caller.name
         )
-        log.info("anomaly model %s v%d of %s trained by %s", model.id, model.version, asset_id,
-                 info.context.caller.name)  # fmt: skip
-        return AnomalyModelNode.from_domain(model)
+        log.info("anomaly training %s of %s started by %s", job.id, asset_id, caller.name)
+        return JobNode.from_record(job)
 
 
 @strawberry.type(description="A stored assessment, or how many a slow subscriber missed.")

@@ -1,27 +1,31 @@
-"""Building energy over GraphQL: ``optimizeEnergy`` (query) and ``applyEnergySchedule``.
+"""Building energy over GraphQL: ``optimizeEnergy`` (a job), ``applyEnergySchedule`` and
+``cancelEnergySchedule``.
 
 ``optimizeEnergy`` needs role ``operator`` (``engineer`` and ``admin`` imply it): it
-prescribes what operators apply, changes nothing, and costs a linear programme and two
-closed-loop simulations per zone, so it is not open to anonymous or viewer callers. It is
-a read: a token limited to asset subtrees may optimise any zone (it can read them all),
-but only apply within its scopes. ``applyEnergySchedule`` needs ``operator`` and every
+prescribes what operators apply, changes no setpoint, and costs a linear programme and
+two closed-loop simulations per zone, so it is not open to anonymous or viewer callers.
+It runs as a job on the job runner (``api.services.jobs``): the mutation answers the
+``Job`` at once and the plan is read as ``Job.energyPlan``. A token limited to asset
+subtrees optimises, applies and sees jobs only within its scopes (FORBIDDEN outside,
+as every mutation). ``applyEnergySchedule`` needs ``operator`` and every
 zone in the token's scopes; see ``api.services.energy`` for what it writes and when.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
 from api.assets.types import Info
-from api.common.scoping import see_or_not_found
 from api.control.schema import SetpointCommandNode
+from api.jobs.types import JobNode
 from api.permissions import needs
-from api.services.energy import Application, EnergyPlan, EnergyRequest, ZonePlan, ZoneSchedule
+from api.services.energy import Application, EnergyRequest, ZoneSchedule
 from graph.timeutil import utcnow
 
-__all__ = ["EnergyMutation", "EnergyQuery"]
+__all__ = ["EnergyMutation", "EnergyPlanNode"]
 
 
 @strawberry.type(name="ZoneEnergyPlan", description="One zone's optimised setpoints and figures.")
@@ -47,21 +51,21 @@ class ZonePlanNode:
     max_excursion_k: float
 
     @classmethod
-    def from_domain(cls, z: ZonePlan) -> ZonePlanNode:
+    def from_dict(cls, z: dict[str, Any]) -> ZonePlanNode:
         return cls(
-            zone_id=strawberry.ID(z.zone_id),
-            actuator_id=strawberry.ID(z.actuator.id) if z.actuator else None,
-            initial_temp_c=z.initial_temp_c,
-            heating_c=z.heating_c,
-            cooling_c=z.cooling_c,
-            setpoints_c=z.setpoint_c,
-            energy_kwh=z.energy_kwh,
-            cost=z.cost,
-            comfort_degree_hours=z.comfort_kh,
-            baseline_energy_kwh=z.baseline_energy_kwh,
-            baseline_cost=z.baseline_cost,
-            baseline_comfort_degree_hours=z.baseline_comfort_kh,
-            max_excursion_k=z.max_excursion_k,
+            zone_id=strawberry.ID(z["zoneId"]),
+            actuator_id=strawberry.ID(z["actuatorId"]) if z.get("actuatorId") else None,
+            initial_temp_c=z["initialTempC"],
+            heating_c=z["heatingC"],
+            cooling_c=z["coolingC"],
+            setpoints_c=z["setpointsC"],
+            energy_kwh=z["energyKwh"],
+            cost=z["cost"],
+            comfort_degree_hours=z["comfortDegreeHours"],
+            baseline_energy_kwh=z["baselineEnergyKwh"],
+            baseline_cost=z["baselineCost"],
+            baseline_comfort_degree_hours=z["baselineComfortDegreeHours"],
+            max_excursion_k=z["maxExcursionK"],
         )
 
 
@@ -90,25 +94,25 @@ class EnergyPlanNode:
     solver_message: str
 
     @classmethod
-    def from_domain(cls, p: EnergyPlan) -> EnergyPlanNode:
-        r = p.schedule
+    def from_dict(cls, p: dict[str, Any]) -> EnergyPlanNode:
+        """From a job's stored result (``api.services.energy.plan_dict``)."""
         return cls(
-            asset_id=strawberry.ID(p.asset_id),
-            start=p.start,
-            step_minutes=p.step_s / 60.0,
-            times=p.times,
-            zones=[ZonePlanNode.from_domain(z) for z in p.zones],
-            energy_kwh=r.energy_kwh,
-            cost=r.cost,
-            baseline_energy_kwh=r.baseline_energy_kwh,
-            baseline_cost=r.baseline_cost,
-            savings=r.savings,
-            savings_share=r.savings_share,
-            comfort_degree_hours=r.comfort_kh,
-            baseline_comfort_degree_hours=r.baseline_comfort_kh,
-            predicted_cost=r.predicted_cost,
-            solver_status=r.solver_status,
-            solver_message=r.solver_message,
+            asset_id=strawberry.ID(p["assetId"]),
+            start=datetime.fromisoformat(p["start"]),
+            step_minutes=p["stepMinutes"],
+            times=[datetime.fromisoformat(t) for t in p["times"]],
+            zones=[ZonePlanNode.from_dict(z) for z in p["zones"]],
+            energy_kwh=p["energyKwh"],
+            cost=p["cost"],
+            baseline_energy_kwh=p["baselineEnergyKwh"],
+            baseline_cost=p["baselineCost"],
+            savings=p["savings"],
+            savings_share=p["savingsShare"],
+            comfort_degree_hours=p["comfortDegreeHours"],
+            baseline_comfort_degree_hours=p["baselineComfortDegreeHours"],
+            predicted_cost=p["predictedCost"],
+            solver_status=p["solverStatus"],
+            solver_message=p["solverMessage"],
         )
 
 
@@ -158,13 +162,16 @@ class ApplicationNode:
 
 
 @strawberry.type
-class EnergyQuery:
-    @strawberry.field(
+class EnergyMutation:
+    @strawberry.mutation(
         extensions=needs("operator"),
         description="Optimise the HVAC zones at or below an asset (sim spec model hvac_zone) "
         "over a horizon for a price curve, occupancy (people) and outdoor temperature, given "
         "per step or per hour; keeps the comfort band while occupied and the setback band "
-        "otherwise. Needs role operator. Changes nothing: apply with applyEnergySchedule.",
+        "otherwise. Needs role operator and the asset in the token's scopes. A job: answers at once (status queued) once the "
+        "request is checked; follow it with jobProgress and read the schedule, its savings "
+        "and comfort cost as Job.energyPlan. Changes no setpoint: apply with "
+        "applyEnergySchedule.",
     )
     async def optimize_energy(
         self,
@@ -181,9 +188,9 @@ class EnergyQuery:
         comfort_high_c: float = 24.0,
         setback_low_c: float = 16.0,
         setback_high_c: float = 28.0,
-    ) -> EnergyPlanNode:
-        await see_or_not_found(info, str(asset_id), f"asset {asset_id} not found")
-        plan = await info.context.services.energy.optimize(
+    ) -> JobNode:
+        await info.context.services.scopes.check(info.context.caller, str(asset_id))
+        job = await info.context.services.jobs.optimize_energy(
             EnergyRequest(
                 asset_id=str(asset_id),
                 start=start or utcnow(),
@@ -195,13 +202,11 @@ class EnergyQuery:
                 solar_w_m2=solar_w_m2,
                 comfort_c=(comfort_low_c, comfort_high_c),
                 setback_c=(setback_low_c, setback_high_c),
-            )
+            ),
+            info.context.caller.name,
         )
-        return EnergyPlanNode.from_domain(plan)
+        return JobNode.from_record(job)
 
-
-@strawberry.type
-class EnergyMutation:
     @strawberry.mutation(
         extensions=needs("operator"),
         description="Apply a zone setpoint schedule as audited setpoint commands: every value "

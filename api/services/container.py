@@ -23,6 +23,7 @@ from api.services.auth import Scopes, TokenStore
 from api.services.control import ControlService
 from api.services.energy import EnergyService
 from api.services.health import HealthService
+from api.services.jobs import JobService
 from api.services.oee import OeeService
 from api.services.registry import RegistryService
 from api.services.simulation.jobs import JobRunner, JobSettings
@@ -91,6 +92,7 @@ class Services:
     health: HealthService
     oee: OeeService
     energy: EnergyService
+    jobs: JobService
 
     @property
     def repo(self) -> GraphRepository:
@@ -219,8 +221,19 @@ async def open_services(
         await health.start()
         stack.push_async_callback(health.aclose)
         oee = OeeService(graph.assets, graph.devices, graph.topology, store)
-        energy = EnergyService(graph.assets, graph.devices, graph.sources, store, control, scopes)
+        energy = EnergyService(
+            graph.assets, graph.devices, graph.sources, store, control, scopes,
+            schedules_file=settings.data_dir / "energy" / "schedules.json",
+        )  # fmt: skip
         stack.push_async_callback(energy.aclose)
+        resumed = await energy.resume()
+        if resumed:
+            log.info("%d energy schedules resumed", resumed)
+        jobs = JobService(graph.jobs, simulation.runner, health, energy)
+        stack.push_async_callback(jobs.aclose)
+        n = await jobs.repo.fail_interrupted("interrupted: the service restarted")
+        if n:
+            log.warning("%d analytics jobs were left unfinished by a previous process", n)
         yield Services(
             settings=settings,
             tokens=tokens,
@@ -238,6 +251,7 @@ async def open_services(
             health=health,
             oee=oee,
             energy=energy,
+            jobs=jobs,
         )
 
 

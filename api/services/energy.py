@@ -17,37 +17,46 @@ Contract:
   actuator, and bound to a data source, before anything is written (VALIDATION, nothing
   written). The step in force now is written at once through
   ``ControlService.write_setpoint`` (an audited ``SetpointCommand`` each, returned);
-  later steps are written at their start by a
-  background task, each audited the same way. A new schedule for a zone replaces the
-  one running there; ``cancel`` stops them (operator, zones in scope). Running
-  schedules live in this process only (lost on restart; the audit trail shows what was
-  written); ``aclose`` stops them.
+  later steps are written at their start by a timer per schedule, each audited the
+  same way and with the authority of the principal that applied it. A new schedule for
+  a zone replaces the one running there; ``cancel`` stops them (operator, zones in
+  scope).
+- Applied schedules survive a restart: each one, with every step's state (pending,
+  written, failed, skipped, cancelled: ``api.services.energy_schedules``), is kept in
+  ``<data dir>/energy/schedules.json`` (fsynced at every change: apply, each step,
+  cancel) while it has a pending step. ``resume`` (at start-up) takes them up: steps
+  whose time slot has ended are skipped (a setpoint meant for a slot that is over is
+  not written late), the step whose slot holds the present is written at once, later
+  ones at their start. ``aclose`` stops the timers and leaves the pending steps pending.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from analytics.energy import EnergyProblem, EnergySchedule, optimize_energy
+from analytics.energy import EnergyProblem, EnergySchedule
 from analytics.schedule import Zone
 from api.services.auth import Principal, Scopes
 from api.services.control import ControlService
+from api.services.energy_runner import ScheduleRunner
+from api.services.energy_schedules import AppliedSchedule, ZoneSteps
+from api.services.jobwork import work_optimize
 from graph.bolt.assets import AssetRepository
 from graph.bolt.commands import SetpointCommand
 from graph.bolt.devices import DeviceRepository
 from graph.bolt.sources import SourceRepository
-from graph.errors import TwinqlError, ValidationError
+from graph.errors import ValidationError
 from graph.model import Actuator
-from graph.timeutil import utcnow
 from ingest.store import ReadingsStore
 
 __all__ = [
@@ -55,8 +64,10 @@ __all__ = [
     "EnergyPlan",
     "EnergyRequest",
     "EnergyService",
+    "PreparedEnergy",
     "ZonePlan",
     "ZoneSchedule",
+    "plan_dict",
 ]
 
 log = logging.getLogger("twinql.api.energy")
@@ -66,6 +77,7 @@ MAX_ZONES = 200
 # The optimisation's cost grows with zones x steps^2 (a dense LP per zone): 1.2 M is
 # about 130 zones over 24 h at 15 min, or one zone over a week, some 10 s on one core.
 MAX_WORK = 1_200_000
+Compute = Callable[..., Awaitable[Any]]  # runs fn(hook, *args) off the event loop
 MAX_RUNNING = 1_000  # zones with a schedule running in this process
 TEMPERATURE_UNITS = frozenset({"°C", "degC", "C", "celsius"})
 
@@ -115,6 +127,56 @@ class EnergyPlan:
     @property
     def times(self) -> list[datetime]:
         return [self.start + timedelta(seconds=float(t)) for t in self.schedule.times_s]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEnergy:
+    """A checked optimisation request with what it read: ready to solve."""
+
+    request: EnergyRequest
+    problem: EnergyProblem
+    zones: list[Zone]
+    actuators: dict[str, list[Actuator]]
+
+
+def plan_dict(p: EnergyPlan) -> dict[str, Any]:
+    """The plan as plain JSON data (a job's stored result): the figures the API shows."""
+    r = p.schedule
+    return {
+        "assetId": p.asset_id,
+        "start": p.start.isoformat(),
+        "stepMinutes": p.step_s / 60.0,
+        "times": [t.isoformat() for t in p.times],
+        "energyKwh": r.energy_kwh,
+        "cost": r.cost,
+        "baselineEnergyKwh": r.baseline_energy_kwh,
+        "baselineCost": r.baseline_cost,
+        "savings": r.savings,
+        "savingsShare": r.savings_share,
+        "comfortDegreeHours": r.comfort_kh,
+        "baselineComfortDegreeHours": r.baseline_comfort_kh,
+        "predictedCost": r.predicted_cost,
+        "solverStatus": r.solver_status,
+        "solverMessage": r.solver_message,
+        "zones": [
+            {
+                "zoneId": z.zone_id,
+                "actuatorId": z.actuator.id if z.actuator else None,
+                "initialTempC": z.initial_temp_c,
+                "heatingC": z.heating_c,
+                "coolingC": z.cooling_c,
+                "setpointsC": z.setpoint_c,
+                "energyKwh": z.energy_kwh,
+                "cost": z.cost,
+                "comfortDegreeHours": z.comfort_kh,
+                "baselineEnergyKwh": z.baseline_energy_kwh,
+                "baselineCost": z.baseline_cost,
+                "baselineComfortDegreeHours": z.baseline_comfort_kh,
+                "maxExcursionK": z.max_excursion_k,
+            }
+            for z in p.zones
+        ],
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +242,7 @@ class EnergyService:
         readings: ReadingsStore,
         control: ControlService,
         scopes: Scopes,
+        schedules_file: Path | None = None,
     ) -> None:
         self._assets = assets
         self._devices = devices
@@ -187,7 +250,7 @@ class EnergyService:
         self._readings = readings
         self._control = control
         self._scopes = scopes
-        self._running: dict[str, asyncio.Task[None]] = {}  # zone -> its schedule's task
+        self.schedules = ScheduleRunner(control, schedules_file)
 
     async def _zone_specs(self, asset_id: str) -> dict[str, dict[str, Any]]:
         nodes = await self._assets.subtree(asset_id, depth=6, limit=5_000)
@@ -208,7 +271,8 @@ class EnergyService:
             raise ValidationError(f"more than {MAX_ZONES} zones below {asset_id}")
         return dict(sorted(zones.items()))
 
-    async def optimize(self, req: EnergyRequest) -> EnergyPlan:
+    async def prepare(self, req: EnergyRequest) -> PreparedEnergy:
+        """Every check and read of an optimisation (cheap: done before a job starts)."""
         await self._assets.get(req.asset_id)
         if not (math.isfinite(req.horizon_hours) and 0 < req.horizon_hours <= 168):
             raise ValidationError("horizonHours must be in (0, 168]", path="horizonHours")
@@ -249,17 +313,26 @@ class EnergyService:
             comfort_c=req.comfort_c,
             setback_c=req.setback_c,
         )
-        result = await asyncio.to_thread(optimize_energy, problem)
+        return PreparedEnergy(req, problem, zones, actuators)
+
+    async def solve(self, prepared: PreparedEnergy, compute: Compute | None = None) -> EnergyPlan:
+        """Optimise and simulate: ``compute`` runs ``api.services.jobwork.work_optimize``
+        (in the job runner's pool for a job; a worker thread by default)."""
+        result = await (compute or _in_thread)(work_optimize, prepared.problem)
+        req, actuators = prepared.request, prepared.actuators
         return EnergyPlan(
             asset_id=req.asset_id,
             start=req.start,
-            step_s=step_s,
+            step_s=prepared.problem.step_s,
             schedule=result,
             zones=[
                 _zone_plan(result, j, z, _maybe_actuator(z.zone_id, actuators.get(z.zone_id, [])))
-                for j, z in enumerate(zones)
+                for j, z in enumerate(prepared.zones)
             ],
         )
+
+    async def optimize(self, req: EnergyRequest) -> EnergyPlan:
+        return await self.solve(await self.prepare(req))
 
     async def apply(
         self,
@@ -306,104 +379,57 @@ class EnergyService:
                     path="zones",
                 )
             chosen[s.zone_id] = act
-        if len(self._running.keys() | set(zone_ids)) > MAX_RUNNING:
+        if len(set(self.schedules.running()) | set(zone_ids)) > MAX_RUNNING:
             raise ValidationError(f"more than {MAX_RUNNING} zones with a running schedule")
         n, step_s = steps.pop(), step_minutes * 60.0
-        app_id = f"energy-{uuid.uuid4().hex[:12]}"
-        now = utcnow()
-        current = math.floor((now - start).total_seconds() / step_s)
-        written: list[SetpointCommand] = []
-        for s in schedules:
-            self._stop(s.zone_id)
-            if 0 <= current < n:
-                written.append(
-                    await self._write(principal, app_id, chosen[s.zone_id], s, current, n, reason)
-                )
-        first = max(current + 1, 0)
-        if first < n:
-            for s in schedules:
-                self._running[s.zone_id] = asyncio.create_task(
-                    self._run(
-                        principal, app_id, chosen[s.zone_id], s, start, step_s, first, n, reason
-                    )
-                )
-        log.info("energy schedule %s on %s by %s", app_id, ", ".join(zone_ids), principal.name)
+        app = AppliedSchedule(
+            id=f"energy-{uuid.uuid4().hex[:12]}",
+            start=start,
+            step_s=step_s,
+            steps=n,
+            principal=principal,
+            reason=reason,
+            zones={
+                s.zone_id: ZoneSteps(s.zone_id, chosen[s.zone_id].id, list(s.setpoints_c),
+                                     ["pending"] * n)
+                for s in schedules
+            },
+        )  # fmt: skip
+        written = await self.schedules.start(app)
+        log.info("energy schedule %s on %s by %s", app.id, ", ".join(zone_ids), principal.name)
         return Application(
-            id=app_id,
+            id=app.id,
             start=start,
             step_s=step_s,
             actuators={z: a.id for z, a in chosen.items()},
             written=written,
-            scheduled_steps=max(0, n - first) * len(schedules),
+            scheduled_steps=sum(st.states.count("pending") for st in app.zones.values()),
             steps=n,
         )
-
-    async def _write(
-        self,
-        principal: Principal,
-        app_id: str,
-        act: Actuator,
-        s: ZoneSchedule,
-        k: int,
-        n: int,
-        reason: str,
-    ) -> SetpointCommand:
-        why = f"energy schedule {app_id}, step {k + 1}/{n}" + (f": {reason}" if reason else "")
-        return await self._control.write_setpoint(principal, act.id, s.setpoints_c[k], why)
-
-    async def _run(
-        self,
-        principal: Principal,
-        app_id: str,
-        act: Actuator,
-        s: ZoneSchedule,
-        start: datetime,
-        step_s: float,
-        first: int,
-        n: int,
-        reason: str,
-    ) -> None:
-        try:
-            for k in range(first, n):
-                at = start + timedelta(seconds=k * step_s)
-                await asyncio.sleep(max(0.0, (at - utcnow()).total_seconds()))
-                try:
-                    await self._write(principal, app_id, act, s, k, n, reason)
-                except TwinqlError as exc:  # audited by the control service; go on
-                    log.warning("energy schedule %s step %d on %s: %s", app_id, k, act.id, exc)
-        finally:
-            if self._running.get(s.zone_id) is asyncio.current_task():
-                del self._running[s.zone_id]
-
-    def _stop(self, zone_id: str) -> None:
-        task = self._running.pop(zone_id, None)
-        if task is not None:
-            task.cancel()
 
     async def cancel(self, principal: Principal, zone_ids: list[str]) -> list[str]:
         """Stop the schedules running on these zones (operator, zones in scope); the
         zones whose schedule was stopped. Commands already written stay as they are."""
         principal.require("operator")
         await self._scopes.check_all(principal, zone_ids)
-        stopped = [z for z in dict.fromkeys(zone_ids) if z in self._running]
-        for z in stopped:
-            self._stop(z)
+        stopped = await self.schedules.cancel(zone_ids)
         if stopped:
             log.info("energy schedules on %s cancelled by %s", ", ".join(stopped), principal.name)
         return stopped
 
+    async def resume(self) -> int:
+        return await self.schedules.resume()
+
     def running(self) -> list[str]:
         """Zones with a schedule still running."""
-        return sorted(self._running)
+        return self.schedules.running()
 
     async def aclose(self) -> None:
-        tasks = list(self._running.values())
-        self._running.clear()
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await self.schedules.aclose()
+
+
+async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    return await asyncio.to_thread(fn, lambda f: None, *args)
 
 
 def _zone_temp_sensor(spec: dict[str, Any]) -> str | None:

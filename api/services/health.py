@@ -33,15 +33,16 @@ import math
 import os
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from analytics.anomaly import AnomalyModel as Detector
-from analytics.anomaly import AnomalyResult, assess_anomaly, train_anomaly_model
+from analytics.anomaly import AnomalyResult, assess_anomaly
 from analytics.assessment import HealthConfig, LifeData, LifeHealth, assess_life, fleet_history
 from analytics.features import series_features
 from analytics.health import SensorLimits
@@ -49,6 +50,7 @@ from analytics.planner import Priority, WorkOrderDecision, plan_work_order
 from analytics.rul import RulCalibration, calibrate_on_fleet
 from analytics.rul_fleet import FleetHistory
 from analytics.rul_types import RulEstimate
+from api.services.jobwork import work_train
 from graph.bolt.anomaly import MAX_LIST
 from graph.bolt.client import Tx
 from graph.bolt.repository import GraphRepository
@@ -67,6 +69,9 @@ log = logging.getLogger("twinql.health")
 
 _PRIORITY = {Priority.CRITICAL: 1, Priority.HIGH: 2, Priority.MEDIUM: 3, Priority.LOW: 4}
 _MAX_TRAIN_READINGS = 20_000_000
+# a long job's progress report (phase, fraction) and the runner of its numeric work
+Phase = Callable[[str, float], Awaitable[None]]
+Compute = Callable[..., Awaitable[Any]]
 
 
 def _us(t: datetime) -> int:
@@ -363,10 +368,11 @@ class HealthService:
 
     # -- training --------------------------------------------------------------------
 
-    async def train_anomaly_model(
-        self, asset_id: str, start: datetime, end: datetime, *, seed: int = 0
-    ) -> AnomalyModel:
-        """Fit the detector on ``[start, end)`` (a period the asset was healthy)."""
+    async def check_training(
+        self, asset_id: str, start: datetime, end: datetime
+    ) -> tuple[str, ...]:
+        """The training request's checks (cheap: done before a job is started); the
+        sensors it learns from."""
         if start.tzinfo is None or end.tzinfo is None or end <= start:
             raise ValidationError("training needs a window [from, to) with timezones, from < to")
         if end > utcnow():
@@ -377,7 +383,26 @@ class HealthService:
         )
         if not sensors:
             raise ValidationError(f"asset {asset_id} has no sensors to learn from")
-        ids = tuple(s.id for s in sensors)
+        return tuple(s.id for s in sensors)
+
+    async def train_anomaly_model(
+        self,
+        asset_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        seed: int = 0,
+        phase: Phase | None = None,
+        compute: Compute | None = None,
+    ) -> AnomalyModel:
+        """Fit the detector on ``[start, end)`` (a period the asset was healthy).
+
+        ``phase(name, fraction)`` hears the steps (reading, training, saving); ``compute``
+        runs the numeric work (``api.services.jobwork.work_train``), in the job runner's
+        pool when the training is a job, else in a worker thread."""
+        tell = phase or _quiet
+        ids = await self.check_training(asset_id, start, end)
+        await tell("reading", 0.0)
         summary = await self._store.summary(list(ids), start, end)
         total = sum(v.count for v in summary.values())
         if total > _MAX_TRAIN_READINGS:
@@ -389,13 +414,16 @@ class HealthService:
         series = [(raw[s].times, raw[s].values) for s in ids]
         cfg = self.config
         origin = _us(start) - _us(start) % cfg.step_us
-        detector = await asyncio.to_thread(
-            _train, series, cfg, origin, _us(end), asset_id, ids, seed
+        await tell("training", 0.3)
+        blob = await (compute or _in_thread)(
+            work_train, series, cfg, origin, _us(end), asset_id, ids, seed
         )
+        await tell("saving", 0.9)
+        detector = await asyncio.to_thread(Detector.from_bytes, blob)
         model_id = f"am-{uuid.uuid4().hex}"
         artifact = f"models/{model_id}.iforest"
         path = self._dir / "models" / f"{model_id}.iforest"
-        await asyncio.to_thread(_write_artifact, path, detector.to_bytes())
+        await asyncio.to_thread(_write_artifact, path, blob)
         m = detector.metrics
         metrics: dict[str, object] = {
             "windows": m.n_windows,
@@ -493,18 +521,13 @@ def _score(
     return assess_anomaly(detector, f, last=last, threshold=threshold)
 
 
-def _train(
-    series: list[tuple[np.ndarray, np.ndarray]],
-    cfg: HealthConfig,
-    origin_us: int,
-    end_us: int,
-    asset_id: str,
-    ids: tuple[str, ...],
-    seed: int,
-) -> Detector:
-    f = series_features(series, window_s=cfg.window_s, step_s=cfg.step_s,
-                        origin_us=origin_us, end_us=end_us)  # fmt: skip
-    return train_anomaly_model(f, asset_id=asset_id, sensor_ids=ids, seed=seed)
+async def _quiet(name: str, fraction: float) -> None:
+    return None
+
+
+async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(hook, *args)`` in a worker thread, with a hook that hears nothing."""
+    return await asyncio.to_thread(fn, lambda f: None, *args)
 
 
 def _write_artifact(path: Path, blob: bytes) -> None:

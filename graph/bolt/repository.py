@@ -9,6 +9,7 @@ from graph.bolt.client import GraphClient
 from graph.bolt.commands import CommandRepository
 from graph.bolt.devices import DeviceRepository
 from graph.bolt.health import HealthRepository
+from graph.bolt.jobs import JobRepository
 from graph.bolt.maintenance import MaintenanceRepository
 from graph.bolt.schema import ensure_schema
 from graph.bolt.simruns import SimRunRepository
@@ -32,6 +33,7 @@ class GraphRepository:
         self.commands = CommandRepository(client)
         self.alerts = AlertRepository(client)
         self.simruns = SimRunRepository(client)
+        self.jobs = JobRepository(client)
         self.health = HealthRepository(client)
         self.work_orders = WorkOrderRepository(client)
         self.anomaly_models = AnomalyModelRepository(client)

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from tests.support.app import Api
+from tests.support.jobs import finished, progress
 from tests.support.tokens import ADMIN, INGEST, OPERATOR, SCOPED_ENGINEER, VIEWER
 from tests.support.wsclient import connect
 
@@ -45,8 +46,9 @@ HISTORY = """query($id: ID!) { healthHistory(assetId: $id, first: 10) {
   edges { node { id asOf healthIndex rul { hours low high confidence unknownReason } } }
 } }"""
 TRAIN = """mutation($id: ID!, $from: DateTime!, $to: DateTime!) {
-  trainAnomalyModel(assetId: $id, from: $from, to: $to) { id version trainedFrom trainedTo metrics }
+  trainAnomalyModel(assetId: $id, from: $from, to: $to) { id kind status assetId }
 }"""
+MODEL = "anomalyModel { id version trainedFrom trainedTo metrics }"
 
 
 def now_minute() -> datetime:
@@ -169,8 +171,18 @@ async def test_anomaly_model_trained_on_a_healthy_window_flags_the_drift(
     denied = await api.gql(TRAIN, {"id": f"{uid}-steady", **window}, token=OPERATOR)
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     for name in ("wearing", "steady"):
-        m = await api.ok(TRAIN, {"id": f"{uid}-{name}", **window}, token=ADMIN)
-        model = m["trainAnomalyModel"]
+        # a job: answered at once, followed to its end, its model read off it
+        started = await api.ok(TRAIN, {"id": f"{uid}-{name}", **window}, token=ADMIN)
+        job = started["trainAnomalyModel"]
+        assert (job["kind"], job["status"]) == ("ANOMALY_TRAINING", "queued")
+        assert job["assetId"] == f"{uid}-{name}"
+        updates = await progress(api, job["id"])
+        assert updates[-1]["status"] == "succeeded" and updates[-1]["progress"] == 1.0
+        fractions = [u["progress"] for u in updates]
+        assert fractions == sorted(fractions)  # progress never goes back
+        done = await finished(api, job["id"], MODEL, token=VIEWER)
+        assert (done["status"], done["phase"], done["errorCode"]) == ("succeeded", "done", None)
+        model = done["anomalyModel"]
         assert model["version"] == 1 and model["metrics"]["windows"] >= 10
         assert model["metrics"]["sensors"] == [f"{uid}-{name}-temp", f"{uid}-{name}-vib"]
         assert (api.services.settings.data_dir / "models" / f"{model['id']}.iforest").is_file()
@@ -191,7 +203,18 @@ async def test_anomaly_model_trained_on_a_healthy_window_flags_the_drift(
 
     bad = await api.gql(TRAIN, {"id": f"{uid}-steady", "from": window["to"], "to": window["from"]},
                         token=ADMIN)  # fmt: skip
-    assert bad["errors"][0]["extensions"]["code"] == "VALIDATION"
+    assert bad["errors"][0]["extensions"]["code"] == "VALIDATION"  # at once: no job made
+    assert bad["data"] is None
+    # a window before any reading passes the checks, then fails in the job, coded
+    empty = {"from": (start - timedelta(days=9)).isoformat(),
+             "to": (start - timedelta(days=1)).isoformat()}  # fmt: skip
+    job = (await api.ok(TRAIN, {"id": f"{uid}-steady", **empty}, token=ADMIN))["trainAnomalyModel"]
+    failed = await finished(api, job["id"], MODEL)
+    assert (failed["status"], failed["errorCode"]) == ("failed", "VALIDATION"), failed
+    assert failed["message"] and failed["anomalyModel"] is None
+    jobs = await api.ok('query($a: ID!) { jobs(assetId: $a, kind: ANOMALY_TRAINING) { id status } }',
+                        {"a": f"{uid}-steady"}, token=VIEWER)  # fmt: skip
+    assert [j["status"] for j in jobs["jobs"]] == ["failed", "succeeded"]
 
 
 async def test_fleet_failures_calibrate_the_rul(api: Api, uid: str) -> None:

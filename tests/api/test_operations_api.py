@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from graph.bolt.embedded import EmbeddedGraphServer
 from tests.api.test_control import UPSERT_SOURCE, commands
-from tests.support.app import Api
+from tests.support.app import Api, app_settings, served_api
 from tests.support.devices import ModbusDevice
+from tests.support.jobs import PROGRESS, finished, progress
+from tests.support.net import free_port
 from tests.support.plant import Plant, register
 from tests.support.polling import eventually
-from tests.support.tokens import INGEST, OPERATOR, SCOPED_ENGINEER, VIEWER
+from tests.support.tokens import INGEST, OPERATOR, SCOPED_ENGINEER, TOKENS, VIEWER
+from tests.support.wsclient import connect
 
 IMPORT = "mutation($d: String!) { importPlant(document: $d) { counts } }"
 OEE = """query($id: ID!, $from: DateTime!, $to: DateTime!) {
@@ -172,13 +177,16 @@ def building_plant(u: str) -> str:
     )
 
 
-OPTIMIZE = """query($id: ID!, $p: [Float!]!, $o: [Float!]!, $t: [Float!]!, $s: [Float!]) {
-  optimizeEnergy(assetId: $id, prices: $p, occupancy: $o, outdoorTempC: $t, solarWM2: $s) {
-    stepMinutes times cost baselineCost savings savingsShare energyKwh baselineEnergyKwh
-    comfortDegreeHours baselineComfortDegreeHours solverStatus
-    zones { zoneId actuatorId initialTempC setpointsC heatingC coolingC maxExcursionK
-      comfortDegreeHours cost baselineCost }
-  }
+OPTIMIZE = """mutation($id: ID!, $p: [Float!]!, $o: [Float!]!, $t: [Float!]!, $s: [Float!],
+                   $h: Float! = 24, $m: Float! = 15) {
+  optimizeEnergy(assetId: $id, prices: $p, occupancy: $o, outdoorTempC: $t, solarWM2: $s,
+                 horizonHours: $h, stepMinutes: $m) { id kind status assetId params }
+}"""
+PLAN = """energyPlan {
+  stepMinutes times cost baselineCost savings savingsShare energyKwh baselineEnergyKwh
+  comfortDegreeHours baselineComfortDegreeHours solverStatus
+  zones { zoneId actuatorId initialTempC setpointsC heatingC coolingC maxExcursionK
+    comfortDegreeHours cost baselineCost }
 }"""
 
 
@@ -201,7 +209,16 @@ async def test_energy_schedule_beats_its_baseline_and_keeps_the_comfort_band(
     variables = {"id": f"{uid}-bldg", "p": PEAK, "o": PEOPLE, "t": OUTDOOR, "s": SUN}
     body = await api.gql(OPTIMIZE, variables, token=VIEWER)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # operators optimise
-    plan = (await api.ok(OPTIMIZE, variables, token=OPERATOR))["optimizeEnergy"]
+    job = (await api.ok(OPTIMIZE, variables, token=OPERATOR))["optimizeEnergy"]
+    assert (job["kind"], job["status"]) == ("ENERGY_OPTIMISATION", "queued")
+    assert job["params"]["zones"] == [f"{uid}-z1", f"{uid}-z2"]
+    updates = await progress(api, job["id"], token=OPERATOR)
+    assert updates[-1]["phase"] == "done"
+    assert {u["phase"] for u in updates} <= {"queued", "optimising", "storing", "done"}
+    assert [u["progress"] for u in updates] == sorted(u["progress"] for u in updates)
+    done = await finished(api, job["id"], PLAN, token=VIEWER)  # a viewer reads the result
+    assert (done["status"], done["errorCode"], done["progress"]) == ("succeeded", None, 1.0)
+    plan = done["energyPlan"]
     assert plan["solverStatus"] == "optimal" and plan["stepMinutes"] == 15
     assert len(plan["times"]) == 96
     zones = {z["zoneId"]: z for z in plan["zones"]}
@@ -367,11 +384,43 @@ async def test_unbound_or_oversized_energy_requests_are_refused_before_any_work(
 
     await api.ok(IMPORT, {"d": building_plant(uid)})
     week = 7 * 24
-    q = """query($id: ID!, $v: [Float!]!) { optimizeEnergy(assetId: $id, prices: $v,
-      occupancy: $v, outdoorTempC: $v, horizonHours: 168, stepMinutes: 5) { cost } }"""
+    q = """mutation($id: ID!, $v: [Float!]!) { optimizeEnergy(assetId: $id, prices: $v,
+      occupancy: $v, outdoorTempC: $v, horizonHours: 168, stepMinutes: 5) { id } }"""
     body = await api.gql(q, {"id": f"{uid}-bldg", "v": [1.0] * week}, token=OPERATOR)
-    assert body["errors"][0]["extensions"]["code"] == "VALIDATION", body
+    assert body["errors"][0]["extensions"]["code"] == "VALIDATION", body  # at once, no job
     assert "past the cap" in body["errors"][0]["message"]
+    jobs = await api.ok("query($a: ID!) { jobs(assetId: $a) { id } }", {"a": f"{uid}-bldg"})
+    assert jobs["jobs"] == []
+
+
+CANCEL_JOB = "mutation($id: ID!) { cancelJob(id: $id) { id status } }"
+
+
+async def test_an_optimisation_job_is_cancelled_while_it_optimises(api: Api, uid: str) -> None:
+    await api.ok(IMPORT, {"d": building_plant(uid)})
+    week = 7 * 24  # two zones over a week at 15 min: seconds of linear programmes
+    variables = {"id": f"{uid}-bldg", "p": PEAK * 7, "o": PEOPLE * 7, "t": OUTDOOR * 7,
+                 "s": None, "h": float(week)}  # fmt: skip
+    job = (await api.ok(OPTIMIZE, variables, token=OPERATOR))["optimizeEnergy"]
+    async with connect(api.base, OPERATOR) as ws:
+        await ws.subscribe(PROGRESS, {"id": job["id"]})
+        update = (await ws.next(within=60))["jobProgress"]
+        while update["phase"] != "optimising":
+            update = (await ws.next(within=60))["jobProgress"]
+        # a viewer may not cancel it, an operator may
+        body = await api.gql(CANCEL_JOB, {"id": job["id"]}, token=VIEWER)
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+        await api.ok(CANCEL_JOB, {"id": job["id"]}, token=OPERATOR)
+        while update["status"] not in {"succeeded", "failed", "cancelled"}:
+            update = (await ws.next(within=60))["jobProgress"]
+    assert (update["status"], update["errorCode"]) == ("cancelled", "CANCELLED"), update
+    done = await finished(api, job["id"], "energyPlan { cost }")
+    assert (done["status"], done["energyPlan"]) == ("cancelled", None)
+    assert done["phase"] == "optimising" and done["progress"] < 1.0
+    assert done["message"] == "cancelled"
+    # cancelling an ended job answers it as it is
+    again = await api.ok(CANCEL_JOB, {"id": job["id"]}, token=OPERATOR)
+    assert again["cancelJob"]["status"] == "cancelled"
 
 
 async def test_a_scoped_token_applies_and_cancels_only_within_its_subtree(
@@ -403,3 +452,59 @@ async def test_a_scoped_token_applies_and_cancels_only_within_its_subtree(
     # inside its scope the request goes on to the checks (this actuator is unbound)
     body = await api.gql(APPLY, schedule(f"{uid}i-zone"), token=SCOPED_ENGINEER)
     assert body["errors"][0]["extensions"]["code"] == "VALIDATION", body
+
+
+async def test_an_applied_schedule_is_resumed_by_the_next_process(
+    graph_server: EmbeddedGraphServer,
+    tmp_path: Path,
+    cypher_log: Path,
+    questdb_sql_log: Path,
+    uid: str,
+    modbus_device: ModbusDevice,
+) -> None:
+    """Apply a schedule, stop the app before its next step, start a new app on the same
+    data dir: the new one writes that step (audited, as the operator who applied it)."""
+    settings = app_settings(graph_server, tmp_path / "data", free_port(), TOKENS)
+    schedules = tmp_path / "data" / "energy" / "schedules.json"
+    plant, source = zone_with_device(uid, modbus_device)
+    zone, actuator = f"{uid}-zone", f"{uid}-zone.sp"
+    async with served_api(settings, cypher_log, questdb_sql_log) as first:
+        await register(first, plant)
+        await first.ok(UPSERT_SOURCE, {"s": source})
+        start = datetime.now(UTC) - timedelta(seconds=5)  # step 1 in force, step 2 in 25 s
+        applied = await first.ok(
+            APPLY,
+            {
+                "start": start.isoformat(),
+                "step": 0.5,
+                "zones": [{"zoneId": zone, "setpointsC": [21.5, 22.0, 22.5]}],
+            },
+            token=OPERATOR,
+        )
+        app = applied["applyEnergySchedule"]
+        assert (app["commands"][0]["confirmedValue"], app["scheduledSteps"]) == (21.5, 2)
+    # stopped: the schedule is on disk with each step's state
+    (kept,) = json.loads(schedules.read_text())["applications"]
+    assert kept["id"] == app["id"] and kept["principal"]["name"] == "olga"
+    assert kept["zones"][0]["states"] == ["written", "pending", "pending"]
+
+    async with served_api(settings, cypher_log, questdb_sql_log) as second:
+        assert second.services.energy.running() == [zone]
+        done = await eventually(
+            lambda: commands(second, actuator),
+            done=lambda c: len(c) == 2 and all(x["status"] != "PENDING" for x in c),
+            within=120,
+            what="the next step written by the new process",
+        )
+        step2 = next(c for c in done if "step 2/3" in c["reason"])
+        assert (step2["status"], step2["confirmedValue"]) == ("APPLIED", 22.0), step2
+        assert step2["requestedBy"] == "olga" and step2["reason"].endswith(": peak")
+        assert await modbus_device.get("hr", 30) == [220]
+        states = json.loads(schedules.read_text())["applications"][0]["zones"][0]["states"]
+        assert states == ["written", "written", "pending"]
+        # cancel persists: the schedule leaves the file, a later start resumes nothing
+        cancel = "mutation($z: [ID!]!) { cancelEnergySchedule(zoneIds: $z) }"
+        assert (await second.ok(cancel, {"z": [zone]}, token=OPERATOR))["cancelEnergySchedule"]
+        assert json.loads(schedules.read_text())["applications"] == []
+        assert len(await commands(second, actuator)) == 2  # step 3 is never written
+        await second.ok(DELETE_SOURCE, {"id": source["id"]})

@@ -169,12 +169,13 @@ REAL_ARGS = {
     "applyEnergySchedule": f'start: {AT}, stepMinutes: 15.0, zones: [{{zoneId: "{U}-p0", '
     "setpointsC: [21.0]}]",
     "cancelEnergySchedule": f'zoneIds: ["{U}-p0"]',
+    "cancelJob": "id: $job",
 }
 
 
 @pytest.fixture(scope="module")
 async def outside(api: Api) -> dict[str, str]:
-    """A plant outside the scoped engineer's subtree, with a run and an active alert."""
+    """A plant outside the scoped engineer's subtree, with a run, a job and an active alert."""
     await register(api, pump_line(U, pumps=1))
     await register(api, watched_pump(f"{U}a"))
     await api.services.repo.work_orders.open_for_asset(
@@ -187,12 +188,20 @@ async def outside(api: Api) -> dict[str, str]:
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     await post(api, f"{U}a-temp", start, 80.0, 135.0, 138.0, 140.0)
     raised = await eventually(lambda: alerts(api, f"{U}a-line", active=True), done=bool)
-    return {"run": run["runSimulation"]["id"], "alert": raised[0]["id"]}
+    job = await api.ok(
+        'mutation { trainAnomalyModel(assetId: "%s-p0", from: %s, to: "2026-01-02T00:00:00Z") '
+        "{ id } }" % (U, AT)
+    )
+    return {
+        "run": run["runSimulation"]["id"],
+        "alert": raised[0]["id"],
+        "job": job["trainAnomalyModel"]["id"],
+    }
 
 
 def scoped_operation(name: str, field: GraphQLField) -> str:
     doc = operation("mutation", name, field, REAL_ARGS.get(name))
-    for var in ("run", "alert"):
+    for var in ("run", "alert", "job"):
         if f"${var}" in doc:
             doc = doc.replace("mutation {", f"mutation(${var}: ID!) {{", 1)
     return doc

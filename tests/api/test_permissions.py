@@ -51,6 +51,12 @@ def test_roles_the_api_uses() -> None:
     assert mutation["recordMaintenance"] == "operator"
     assert mutation["ingestReadings"] == "ingest"
     assert _fields("Query")["asset"] == READ
+    # long jobs: started with the role of their kind, read like their asset, followed live
+    assert mutation["trainAnomalyModel"] == "engineer"
+    assert mutation["optimizeEnergy"] == "operator"
+    assert mutation["cancelJob"] == "operator"  # and the role of the job's kind
+    assert _fields("Query")["job"] == READ and _fields("Query")["jobs"] == READ
+    assert _fields("Subscription")["jobProgress"] == "viewer"
 
 
 @pytest.mark.parametrize("root", ["Query", "Mutation", "Subscription"])

@@ -12,6 +12,7 @@
 - ``plant``: ``Plant``, a builder of test plants, and ``register(api, plant)``.
 - ``serving``: ``twinql serve`` as a child process.
 - ``wsclient``: a GraphQL-over-WebSocket client.
+- ``jobs``: following a long job (``finished``, ``progress``) through the API.
 
 The fixtures are registered for the whole suite by ``pytest_plugins`` in tests/conftest.py;
 test modules request them by name and import only classes and helpers.

@@ -36,7 +36,7 @@ from tests.support.polling import eventually
 from tests.support.stores import STORE_BACKENDS, questdb_app_settings
 from tests.support.tokens import ADMIN, TOKENS
 
-__all__ = ["Api", "api", "app_settings", "duckdb_api", "readings_api", "served"]
+__all__ = ["Api", "api", "app_settings", "duckdb_api", "readings_api", "served", "served_api"]
 
 
 @dataclass
@@ -133,7 +133,12 @@ def app_settings(
 
 
 @contextlib.asynccontextmanager
-async def _served_api(settings: Settings, cypher_log: Path, sql_log: Path) -> AsyncIterator[Api]:
+async def served_api(
+    settings: Settings, cypher_log: Path | None = None, sql_log: Path | None = None
+) -> AsyncIterator[Api]:
+    """An app of ``settings`` served for the block (a test that stops and starts its own
+    app on one data dir: pass the session's ``cypher_log`` and ``questdb_sql_log`` so its
+    statements are linted too)."""
     app = create_app(settings, record_statements_to=cypher_log, sql_log=sql_log)
     async with (
         served(app, settings.port) as base,
@@ -151,7 +156,7 @@ async def duckdb_api(
 ) -> AsyncIterator[Api]:
     data_dir = tmp_path_factory.mktemp("api-data")
     settings = app_settings(graph_server, data_dir, free_port(), TOKENS)
-    async with _served_api(settings, cypher_log, questdb_sql_log) as api:
+    async with served_api(settings, cypher_log, questdb_sql_log) as api:
         yield api
 
 
@@ -174,5 +179,5 @@ async def readings_api(
         return
     data_dir = tmp_path_factory.mktemp("api-questdb-data")  # tokens, spill, dead letters
     settings = app_settings(graph_server, data_dir, free_port(), TOKENS, store=request.param)
-    async with _served_api(settings, cypher_log, questdb_sql_log) as api:
+    async with served_api(settings, cypher_log, questdb_sql_log) as api:
         yield api

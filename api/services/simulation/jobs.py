@@ -51,7 +51,7 @@ def _init_worker(progress: Any, cancel: Any, numba_cache_dir: Path | None) -> No
 def _hook(slot: int) -> Callable[[float], None]:
     def hook(fraction: float) -> None:
         if _cancel[slot]:
-            raise Cancelled("simulation cancelled", details={"progress": float(fraction)})
+            raise Cancelled("cancelled", details={"progress": float(fraction)})
         _progress[slot] = min(1.0, max(0.0, float(fraction)))
 
     return hook
@@ -129,7 +129,8 @@ class JobRunner:
             raise Unavailable(f"job {job_id} is already running")
         if not self._free:
             raise Unavailable(
-                f"{self.settings.slots} simulation jobs are queued or running: try again later"
+                f"{self.settings.slots} jobs (simulations and analytics) are queued or running: "
+                "try again later"
             )
         slot = self._free.pop()
         self._progress[slot] = -1.0

@@ -1,0 +1,1 @@
+"""Long analytics jobs in GraphQL: the ``Job`` type, ``job``/``jobs``, ``cancelJob``, ``jobProgress``."""
