@@ -6,6 +6,7 @@ import strawberry
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.tools import merge_types
 
+from api.admin.schema import AdminMutation, AdminQuery
 from api.alerts.schema import AlertsMutation, AlertsQuery, AlertsSubscription
 from api.assets.mutations import GraphMutation
 from api.assets.queries import GraphQuery
@@ -35,6 +36,7 @@ QUERIES: tuple[type, ...] = (
     HealthQuery,
     OeeQuery,
     EnergyQuery,
+    AdminQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     GraphMutation,
@@ -45,6 +47,7 @@ MUTATIONS: tuple[type, ...] = (
     WorkOrdersMutation,
     HealthMutation,
     EnergyMutation,
+    AdminMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (
     SubscriptionRoot,

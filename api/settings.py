@@ -102,7 +102,8 @@ VARIABLES: tuple[Variable, ...] = (
         "data_dir",
         _path,
         "where twinql keeps its files: the embedded graph server (graph/), the DuckDB "
-        "readings (readings.duckdb), the spill log (spill/) and the generated tokens.json",
+        "readings (readings.duckdb), the spill log (spill/), the hashed API keys "
+        "(api-keys.json), the first keys (first-keys.json) and the audit log (audit.jsonl)",
         "./.twinql",
     ),
     Variable("TWINQL_HOST", "host", _text, "address the API listens on", "127.0.0.1"),
@@ -184,8 +185,9 @@ VARIABLES: tuple[Variable, ...] = (
         "tokens",
         _text,
         "API tokens, comma separated, each token:role[:name[:scope|scope]] (tokens of "
-        "16 characters or more; scopes are asset ids); unset: tokens.json in the data "
-        "directory, created with an admin and an operator token on first start",
+        "16 characters or more; scopes are asset ids), beside the API keys of the data "
+        "directory; unset: a fresh data directory gets an admin, an operator and an ingest "
+        "key, written once to first-keys.json",
         "unset",
     ),
     Variable(

@@ -129,9 +129,7 @@ class Services:
 
 
 def load_tokens(settings: Settings) -> TokenStore:
-    if settings.tokens:
-        return TokenStore.parse(settings.tokens)
-    return TokenStore.from_file(settings.data_dir / "tokens.json")
+    return TokenStore.open(settings.data_dir, settings.tokens)
 
 
 def store_settings(settings: Settings, sql_log: Path | None = None) -> StoreSettings:
