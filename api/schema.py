@@ -6,6 +6,7 @@ import strawberry
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.tools import merge_types
 
+from api.admin.audit import MutationAudit
 from api.admin.schema import AdminMutation, AdminQuery
 from api.alerts.schema import AlertsMutation, AlertsQuery, AlertsSubscription
 from api.assets.mutations import GraphMutation
@@ -77,5 +78,6 @@ def build_schema(
             lambda: CachedDocuments(cache, max_cost),
             lambda: AddValidationRules([limits]),
             CodedErrors,
+            MutationAudit,
         ],
     )

@@ -1,4 +1,5 @@
-"""API keys over GraphQL, for admins: ``createApiKey`` (the only answer that carries a
+"""API keys and the audit log over GraphQL, for admins: ``auditLog`` (the mutations
+``api.admin.audit`` recorded);  ``createApiKey`` (the only answer that carries a
 key's secret), ``apiKeys`` and ``revokeApiKey`` (at once: the next request with the key,
 or the next operation on a WebSocket opened with it, is ``UNAUTHENTICATED``).
 
@@ -11,15 +12,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
 from api.common.scoping import plant_wide_read
+from api.common.types import JSON
 from api.context import Context
 from api.permissions import needs
+from api.services.audit import AuditRecord as AuditRecordRow
 from api.services.keys import ApiKey as ApiKeyRecord
 
-__all__ = ["AdminMutation", "AdminQuery", "ApiKey", "CreatedApiKey"]
+__all__ = ["AdminMutation", "AdminQuery", "ApiKey", "AuditRecord", "CreatedApiKey"]
 
 Info = strawberry.Info[Context, None]
 
@@ -55,6 +59,31 @@ class CreatedApiKey:
     )
 
 
+@strawberry.type(description="One mutation as the audit log keeps it.")
+class AuditRecord:
+    at: datetime
+    actor: str = strawberry.field(description="The caller's name (anonymous without a token).")
+    key_id: str | None = strawberry.field(description="Its API key's id (null: TWINQL_TOKENS).")
+    role: str | None
+    operation: str = strawberry.field(description="The mutation field.")
+    arguments: JSON = strawberry.field(description="Its arguments, secrets masked, sizes capped.")
+    outcome: str = strawberry.field(description="ok, or the error's code.")
+    message: str | None = strawberry.field(description="The error's message.")
+
+    @classmethod
+    def from_domain(cls, r: AuditRecordRow) -> AuditRecord:
+        return cls(
+            at=r.at,
+            actor=r.actor,
+            key_id=r.key_id,
+            role=r.role,
+            operation=r.operation,
+            arguments=JSON(r.arguments),
+            outcome=r.outcome,
+            message=r.message,
+        )
+
+
 def _admin(info: Info, what: str) -> None:
     plant_wide_read(info, what)
 
@@ -66,6 +95,26 @@ class AdminQuery:
         _admin(info, "API keys")
         keys = await asyncio.to_thread(info.context.services.tokens.keys)
         return [ApiKey.from_domain(k) for k in keys]
+
+    @strawberry.field(
+        extensions=needs("admin"),
+        description="Audited mutations, newest first (role admin): those at or after from "
+        "and before to, by actor (a name or an API key id) and of operation; first 1 to 1000.",
+    )
+    async def audit_log(
+        self,
+        info: Info,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+        actor: str | None = None,
+        operation: str | None = None,
+        first: int = 100,
+    ) -> list[AuditRecord]:
+        _admin(info, "the audit log")
+        rows = await info.context.services.audit.query(
+            start=from_, end=to, actor=actor, operation=operation, first=first
+        )
+        return [AuditRecord.from_domain(r) for r in rows]
 
 
 @strawberry.type

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from analytics.assessment import HealthConfig
 from api.services.alerting import AlertService
+from api.services.audit import AUDIT_FILE, AuditLog
 from api.services.auth import Scopes, TokenStore
 from api.services.control import ControlService
 from api.services.energy import EnergyService
@@ -77,6 +78,7 @@ class Services:
 
     settings: Settings
     tokens: TokenStore
+    audit: AuditLog  # every mutation: api.services.audit
     graph: GraphRepository
     graph_server: EmbeddedGraphServer | None
     readings: ReadingsStore
@@ -160,6 +162,8 @@ async def open_services(
     ensure_data_dir(settings.data_dir)
     tokens = load_tokens(settings)
     async with contextlib.AsyncExitStack() as stack:
+        audit = AuditLog(settings.data_dir / AUDIT_FILE)
+        stack.push_async_callback(audit.aclose)
         graph, server = await open_graph(settings, stack, record_statements_to=record_statements_to)
         store = await open_store(store_settings(settings, sql_log))
         stack.push_async_callback(store.aclose)
@@ -222,6 +226,7 @@ async def open_services(
         yield Services(
             settings=settings,
             tokens=tokens,
+            audit=audit,
             graph=graph,
             graph_server=server,
             readings=store,

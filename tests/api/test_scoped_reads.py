@@ -102,6 +102,7 @@ QUERY_CASES: dict[str, list[Case]] = {
     "alert": [("lookup", '{ alert(id: "{alert}") { id assetId } }')],
     "serviceStatus": [("plant", "{ serviceStatus { __typename } }")],
     "apiKeys": [("plant", "{ apiKeys { id } }")],
+    "auditLog": [("plant", "{ auditLog(first: 5) { operation } }")],
     "workOrders": [
         ("lookup", '{ workOrders(assetId: "{B}-p0") { nodes { id } } }'),
         ("list", "{ workOrders(first: 200) { nodes { id asset { id } } } }"),

@@ -1,0 +1,105 @@
+"""Every executed mutation is audited: a schema extension around execution.
+
+For a mutation operation it collects the root fields (aliases, fragments and inline
+fragments followed) with their arguments (variables resolved, then ``masked``), lets the
+operation run, and appends one ``AuditRecord`` per root field to the audit log
+(``api.services.audit``) with its outcome: ``ok``, or the code of the error at that
+field (a refused caller, ``FORBIDDEN``/``UNAUTHENTICATED``, is recorded too). The answer
+goes out after the records are fsync'ed. Operations that fail validation never run and
+are not recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    SelectionSetNode,
+)
+from graphql.utilities import get_operation_ast, value_from_ast_untyped
+from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
+
+from api.context import Context
+from api.errors import code_of
+from api.services.audit import AuditRecord, masked
+
+__all__ = ["MutationAudit", "root_calls"]
+
+
+def _fields(
+    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]
+) -> Iterator[FieldNode]:
+    for node in selection_set.selections:
+        if isinstance(node, FieldNode):
+            yield node
+        elif isinstance(node, InlineFragmentNode):
+            yield from _fields(node.selection_set, fragments)
+        elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments:
+            yield from _fields(fragments[node.name.value].selection_set, fragments)
+
+
+def root_calls(execution_context: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    """(response key, mutation field, masked arguments as sent) of each root field."""
+    doc = execution_context.graphql_document
+    op = get_operation_ast(doc, execution_context.operation_name)
+    mutation = execution_context.schema._schema.mutation_type
+    if op is None or mutation is None:
+        return []
+    fragments = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}
+    calls = []
+    for node in _fields(op.selection_set, fragments):
+        if node.name.value not in mutation.fields:  # __typename
+            continue
+        variables = execution_context.variables or {}
+        arguments = {
+            a.name.value: value_from_ast_untyped(a.value, variables) for a in node.arguments or ()
+        }
+        key = node.alias.value if node.alias else node.name.value
+        calls.append((key, node.name.value, masked(arguments)))
+    return calls
+
+
+def _outcome(errors: list[GraphQLError], key: str) -> tuple[str, str | None]:
+    for error in errors:
+        if error.path and len(error.path) == 1 and error.path[0] == key:
+            return code_of(error), masked(error.message)
+    return "ok", None
+
+
+class MutationAudit(SchemaExtension):
+    async def on_execute(self) -> AsyncIterator[None]:
+        ec = self.execution_context
+        context = ec.context
+        if not isinstance(context, Context) or ec.operation_type is not OperationType.MUTATION:
+            yield
+            return
+        calls = root_calls(ec)
+        at = datetime.now(UTC)
+        yield
+        result = ec.result
+        errors = list(getattr(result, "errors", None) or ec.pre_execution_errors or ())
+        principal = context.principal
+        records = []
+        for key, operation, arguments in calls:
+            outcome, message = _outcome(errors, key)
+            records.append(
+                AuditRecord(
+                    at=at,
+                    actor=principal.name if principal else "anonymous",
+                    key_id=principal.key_id if principal else None,
+                    role=principal.role if principal else None,
+                    operation=operation,
+                    arguments=arguments,
+                    outcome=outcome,
+                    message=message,
+                )
+            )
+        await context.services.audit.append(records)
