@@ -17,7 +17,7 @@ from pathlib import Path
 
 from graph.errors import ValidationError
 
-__all__ = ["VARIABLES", "Settings", "Variable", "reference_markdown"]
+__all__ = ["VARIABLES", "Rate", "Settings", "Variable", "reference_markdown"]
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -72,6 +72,35 @@ def _hosts(value: str, name: str) -> tuple[str, ...]:
     if not hosts:
         raise ValidationError(f"{name} names no host")
     return hosts
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A token bucket's refill per second and size (``RATE[:BURST]``; 0: no limit)."""
+
+    per_second: float
+    burst: float
+
+    def __str__(self) -> str:
+        return f"{self.per_second:g}:{self.burst:g}"
+
+
+def _rate(value: str, name: str) -> Rate:
+    """``RATE[:BURST]``: a rate per second and a bucket size (default 10 x the rate)."""
+    rate_text, _, burst_text = value.partition(":")
+    try:
+        rate = float(rate_text)
+        burst = float(burst_text) if burst_text else rate * 10
+    except ValueError:
+        raise ValidationError(
+            f"{name} must be RATE[:BURST] (per second, e.g. 100:1000; 0 turns it off), "
+            f"got {value!r}"
+        ) from None
+    if not (0 <= rate < float("inf") and 0 <= burst < float("inf")) or (rate and burst < 1):
+        raise ValidationError(
+            f"{name}: the rate is 0 or more and the burst 1 or more, got {value!r}"
+        )
+    return Rate(rate, burst)
 
 
 def _at_least(minimum: int) -> Callable[[str, str], int]:
@@ -197,6 +226,22 @@ VARIABLES: tuple[Variable, ...] = (
         "let callers without a token run queries and read /metrics (true or false)",
         "true when the host is a loopback address",
     ),
+    Variable(
+        "TWINQL_RATE_MUTATIONS",
+        "rate_mutations",
+        _rate,
+        "mutations per second per token, RATE[:BURST] (a token bucket of BURST, refilled at "
+        "RATE; one per root field; beyond it RATE_LIMITED with retryAfter); 0 turns it off",
+        "100:1000",
+    ),
+    Variable(
+        "TWINQL_RATE_INGEST",
+        "rate_ingest",
+        _rate,
+        "POST /ingest requests per second per token, RATE[:BURST] (beyond it HTTP 429 with "
+        "Retry-After); 0 turns it off",
+        "500:5000",
+    ),
     Variable("TWINQL_MAX_DEPTH", "max_depth", _int, "GraphQL query depth limit", "12"),
     Variable("TWINQL_MAX_COST", "max_cost", _int, "GraphQL query estimated cost limit", "100000"),
     Variable(
@@ -316,6 +361,8 @@ class Settings:
     resync_s: float = 30.0
     tokens: str | None = field(default=None, repr=False)
     anonymous_read: bool | None = None
+    rate_mutations: Rate = Rate(100.0, 1000.0)
+    rate_ingest: Rate = Rate(500.0, 5000.0)
     max_depth: int = 12
     max_cost: int = 100_000
     max_body: int = 64 * 1024 * 1024

@@ -1,12 +1,16 @@
-"""Every executed mutation is audited: a schema extension around execution.
+"""Every executed mutation is rate-limited per token and audited: a schema extension
+around execution.
 
 For a mutation operation it collects the root fields (aliases, fragments and inline
-fragments followed) with their arguments (variables resolved, then ``masked``), lets the
-operation run, and appends one ``AuditRecord`` per root field to the audit log
-(``api.services.audit``) with its outcome: ``ok``, or the code of the error at that
-field (a refused caller, ``FORBIDDEN``/``UNAUTHENTICATED``, is recorded too). The answer
-goes out after the records are fsync'ed. Operations that fail validation never run and
-are not recorded.
+fragments followed) with their arguments as sent (variables resolved, then ``masked``).
+Before the operation runs, the caller's mutation bucket (``api.services.ratelimit``)
+gives one token per root field, or nothing runs and every field answers
+``RATE_LIMITED``. After it, one ``AuditRecord`` per root field goes to the audit log
+(``api.services.audit``) with its outcome: ``ok``, the code of the error at that field
+(refused callers, ``FORBIDDEN``/``UNAUTHENTICATED``/``RATE_LIMITED``, are recorded too),
+or ``NOT_RUN`` (an earlier field's error stopped the operation). The answer goes out
+after the records are fsync'ed. Operations that fail validation never run and are not
+recorded.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from graphql import (
+    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -30,6 +35,7 @@ from strawberry.types.graphql import OperationType
 from api.context import Context
 from api.errors import code_of
 from api.services.audit import AuditRecord, masked
+from graph.errors import RateLimited
 
 __all__ = ["MutationAudit", "root_calls"]
 
@@ -67,10 +73,14 @@ def root_calls(execution_context: Any) -> list[tuple[str, str, dict[str, Any]]]:
     return calls
 
 
-def _outcome(errors: list[GraphQLError], key: str) -> tuple[str, str | None]:
+def _outcome(errors: list[GraphQLError], data: Any, key: str) -> tuple[str, str | None]:
     for error in errors:
         if error.path and len(error.path) == 1 and error.path[0] == key:
             return code_of(error), masked(error.message)
+    if not isinstance(data, dict) or key not in data:
+        # an earlier field's error nulled the whole answer: mutations run in order and
+        # stop there
+        return "NOT_RUN", None
     return "ok", None
 
 
@@ -83,13 +93,24 @@ class MutationAudit(SchemaExtension):
             return
         calls = root_calls(ec)
         at = datetime.now(UTC)
+        principal = context.principal
+        if principal is not None and calls:
+            try:
+                context.services.limits.mutations.take(
+                    principal.key_id or principal.name, len(calls)
+                )
+            except RateLimited as exc:  # nothing runs; each field answers RATE_LIMITED
+                ec.result = ExecutionResult(
+                    data=None,
+                    errors=[GraphQLError(exc.message, path=[key], original_error=exc)
+                            for key, _, _ in calls],
+                )  # fmt: skip
         yield
         result = ec.result
         errors = list(getattr(result, "errors", None) or ec.pre_execution_errors or ())
-        principal = context.principal
         records = []
         for key, operation, arguments in calls:
-            outcome, message = _outcome(errors, key)
+            outcome, message = _outcome(errors, getattr(result, "data", None), key)
             records.append(
                 AuditRecord(
                     at=at,

@@ -25,6 +25,7 @@ from api.services.control import ControlService
 from api.services.energy import EnergyService
 from api.services.health import HealthService
 from api.services.oee import OeeService
+from api.services.ratelimit import RateLimits
 from api.services.registry import RegistryService
 from api.services.simulation.jobs import JobRunner, JobSettings
 from api.services.simulation.service import SimulationService
@@ -79,6 +80,7 @@ class Services:
     settings: Settings
     tokens: TokenStore
     audit: AuditLog  # every mutation: api.services.audit
+    limits: RateLimits  # per token: api.services.ratelimit
     graph: GraphRepository
     graph_server: EmbeddedGraphServer | None
     readings: ReadingsStore
@@ -227,6 +229,7 @@ async def open_services(
             settings=settings,
             tokens=tokens,
             audit=audit,
+            limits=RateLimits.of(settings.rate_mutations, settings.rate_ingest),
             graph=graph,
             graph_server=server,
             readings=store,

@@ -78,7 +78,10 @@ async def test_records_say_who_what_and_the_outcome_with_secrets_masked(api: Api
     assert upsert["arguments"]["source"]["settings"] == {"auth_header": "***", "qos": 1}
     assert "secret" not in json.dumps(mine)
     assert by_op["deleteAsset"]["outcome"] == "NOT_FOUND" and by_op["deleteAsset"]["message"]
-    assert by_op["createApiKey"]["outcome"] == "ok"
+    # the failed field stopped the operation: the next one did not run, and says so
+    assert by_op["createApiKey"]["outcome"] == "NOT_RUN"
+    keys = (await api.ok("{ apiKeys { name } }"))["apiKeys"]
+    assert f"{uid}-key" not in {k["name"] for k in keys}
     assert by_op["deleteDataSource"]["outcome"] == "ok"
     # newest first, all from this test on
     ats = [datetime.fromisoformat(r["at"]) for r in records]
