@@ -7,6 +7,7 @@ from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.tools import merge_types
 
 from api.admin.audit import MutationAudit
+from api.admin.introspection import IntrospectionGate
 from api.admin.schema import AdminMutation, AdminQuery
 from api.alerts.schema import AlertsMutation, AlertsQuery, AlertsSubscription
 from api.assets.mutations import GraphMutation
@@ -79,5 +80,6 @@ def build_schema(
             lambda: AddValidationRules([limits]),
             CodedErrors,
             MutationAudit,
+            IntrospectionGate,
         ],
     )

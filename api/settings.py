@@ -103,6 +103,15 @@ def _rate(value: str, name: str) -> Rate:
     return Rate(rate, burst)
 
 
+def _introspection(value: str, name: str) -> str:
+    v = value.strip().lower()
+    aliases = {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off", "no": "off"}
+    v = aliases.get(v, v)
+    if v not in {"on", "off", "token"}:
+        raise ValidationError(f"{name} must be on, off or token, got {value!r}")
+    return v
+
+
 def _at_least(minimum: int) -> Callable[[str, str], int]:
     def parse(value: str, name: str) -> int:
         number = _int(value, name)
@@ -242,6 +251,21 @@ VARIABLES: tuple[Variable, ...] = (
         "Retry-After); 0 turns it off",
         "500:5000",
     ),
+    Variable(
+        "TWINQL_INTROSPECTION",
+        "introspection",
+        _introspection,
+        "GraphQL introspection (__schema, __type): on (anyone who may query), token (callers "
+        "with a token of any role) or off (nobody; FORBIDDEN)",
+        "on when the host is a loopback address, else token",
+    ),
+    Variable(
+        "TWINQL_GRAPHIQL",
+        "graphiql",
+        _bool,
+        "serve GraphiQL at GET /graphql (true or false; false: 404, the API itself unchanged)",
+        "true",
+    ),
     Variable("TWINQL_MAX_DEPTH", "max_depth", _int, "GraphQL query depth limit", "12"),
     Variable("TWINQL_MAX_COST", "max_cost", _int, "GraphQL query estimated cost limit", "100000"),
     Variable(
@@ -363,6 +387,8 @@ class Settings:
     anonymous_read: bool | None = None
     rate_mutations: Rate = Rate(100.0, 1000.0)
     rate_ingest: Rate = Rate(500.0, 5000.0)
+    introspection: str | None = None  # None: effective_introspection decides
+    graphiql: bool = True
     max_depth: int = 12
     max_cost: int = 100_000
     max_body: int = 64 * 1024 * 1024
@@ -403,6 +429,13 @@ class Settings:
         if self.host in _LOOPBACK:
             return ("localhost", "127.0.0.1", "::1")
         return ("*",)
+
+    @property
+    def effective_introspection(self) -> str:
+        """TWINQL_INTROSPECTION, else open on loopback and for token holders elsewhere."""
+        if self.introspection is not None:
+            return self.introspection
+        return "on" if self.host in _LOOPBACK else "token"
 
     @property
     def allow_anonymous_read(self) -> bool:

@@ -37,19 +37,19 @@ from api.errors import code_of
 from api.services.audit import AuditRecord, masked
 from graph.errors import RateLimited
 
-__all__ = ["MutationAudit", "root_calls"]
+__all__ = ["MutationAudit", "root_calls", "selected_fields"]
 
 
-def _fields(
+def selected_fields(
     selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]
 ) -> Iterator[FieldNode]:
     for node in selection_set.selections:
         if isinstance(node, FieldNode):
             yield node
         elif isinstance(node, InlineFragmentNode):
-            yield from _fields(node.selection_set, fragments)
+            yield from selected_fields(node.selection_set, fragments)
         elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments:
-            yield from _fields(fragments[node.name.value].selection_set, fragments)
+            yield from selected_fields(fragments[node.name.value].selection_set, fragments)
 
 
 def root_calls(execution_context: Any) -> list[tuple[str, str, dict[str, Any]]]:
@@ -61,7 +61,7 @@ def root_calls(execution_context: Any) -> list[tuple[str, str, dict[str, Any]]]:
         return []
     fragments = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}
     calls = []
-    for node in _fields(op.selection_set, fragments):
+    for node in selected_fields(op.selection_set, fragments):
         if node.name.value not in mutation.fields:  # __typename
             continue
         variables = execution_context.variables or {}
