@@ -229,6 +229,57 @@ VARIABLES: tuple[Variable, ...] = (
         "unset",
     ),
     Variable(
+        "TWINQL_JWT_ISSUER",
+        "jwt_issuer",
+        _text,
+        "accept JWT bearer tokens of this issuer (iss), signed RS256/ES256 by a key of "
+        "TWINQL_JWT_JWKS or HS256 with TWINQL_JWT_HS256_SECRET(_FILE)",
+        "unset (no JWTs)",
+    ),
+    Variable(
+        "TWINQL_JWT_AUDIENCE", "jwt_audience", _text, "the audience (aud) JWTs must hold", "unset"
+    ),
+    Variable(
+        "TWINQL_JWT_JWKS",
+        "jwt_jwks",
+        _text,
+        "the identity provider's public keys: a JWKS file, or an https:// URL (fetched at "
+        "start and for unknown key ids)",
+        "unset",
+    ),
+    Variable(
+        "TWINQL_JWT_HS256_SECRET",
+        "jwt_hs256_secret",
+        _text,
+        "a shared secret (32 bytes or more) to accept HS256 JWTs; prefer the _FILE form",
+        "unset (no HS256)",
+    ),
+    Variable(
+        "TWINQL_JWT_HS256_SECRET_FILE",
+        "jwt_hs256_secret_file",
+        _path,
+        "a file holding the HS256 secret",
+        "unset",
+    ),
+    Variable(
+        "TWINQL_JWT_ROLE_CLAIM",
+        "jwt_role_claim",
+        _text,
+        "the claim holding the twinql role (a string or a list, dotted for nested claims "
+        "such as realm_access.roles; the highest role wins)",
+        "role",
+    ),
+    Variable(
+        "TWINQL_JWT_SCOPES_CLAIM",
+        "jwt_scopes_claim",
+        _text,
+        "the claim holding asset scopes (a list or space-separated ids; absent: the plant)",
+        "asset_scopes",
+    ),
+    Variable(
+        "TWINQL_JWT_NAME_CLAIM", "jwt_name_claim", _text, "the claim naming the caller", "sub"
+    ),
+    Variable(
         "TWINQL_ANONYMOUS_READ",
         "anonymous_read",
         _bool,
@@ -384,6 +435,14 @@ class Settings:
     instance_id: str | None = None
     resync_s: float = 30.0
     tokens: str | None = field(default=None, repr=False)
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_jwks: str | None = None
+    jwt_hs256_secret: str | None = field(default=None, repr=False)
+    jwt_hs256_secret_file: Path | None = None
+    jwt_role_claim: str = "role"
+    jwt_scopes_claim: str = "asset_scopes"
+    jwt_name_claim: str = "sub"
     anonymous_read: bool | None = None
     rate_mutations: Rate = Rate(100.0, 1000.0)
     rate_ingest: Rate = Rate(500.0, 5000.0)

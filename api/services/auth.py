@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.services.jwtauth import JwtVerifier, looks_like_jwt
 from api.services.keys import (
     FIRST_KEYS_FILE,
     KEYS_FILE,
@@ -81,6 +82,7 @@ class TokenStore:
         self._tokens = tokens
         self._keys = keys
         self.first_keys_file: Path | None = None  # where the first keys were written
+        self.jwt: JwtVerifier | None = None  # JWTs of an identity provider, when configured
 
     @classmethod
     def parse(cls, spec: str) -> TokenStore:
@@ -146,6 +148,9 @@ class TokenStore:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("Authorization must be 'Bearer <token>'")
+        if self.jwt is not None and looks_like_jwt(token):
+            name, role, scopes = self.jwt.verify(token)
+            return Principal(name, role, scopes)
         if self._keys is not None:
             self._keys.refresh()
             key = self._keys.find(token)

@@ -20,10 +20,11 @@ from pathlib import Path
 from analytics.assessment import HealthConfig
 from api.services.alerting import AlertService
 from api.services.audit import AUDIT_FILE, AuditLog
-from api.services.auth import Scopes, TokenStore
+from api.services.auth import ROLES, Scopes, TokenStore
 from api.services.control import ControlService
 from api.services.energy import EnergyService
 from api.services.health import HealthService
+from api.services.jwtauth import JwtSettings, JwtVerifier
 from api.services.oee import OeeService
 from api.services.ratelimit import RateLimits
 from api.services.registry import RegistryService
@@ -133,7 +134,26 @@ class Services:
 
 
 def load_tokens(settings: Settings) -> TokenStore:
-    return TokenStore.open(settings.data_dir, settings.tokens)
+    tokens = TokenStore.open(settings.data_dir, settings.tokens)
+    if settings.jwt_issuer:
+        secret = settings.jwt_hs256_secret
+        if secret is None and settings.jwt_hs256_secret_file is not None:
+            secret = settings.jwt_hs256_secret_file.read_text().strip()
+        if not settings.jwt_audience:
+            raise ValidationError("TWINQL_JWT_ISSUER needs TWINQL_JWT_AUDIENCE")
+        tokens.jwt = JwtVerifier(
+            JwtSettings(
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                jwks=settings.jwt_jwks,
+                hs256_secret=secret,
+                role_claim=settings.jwt_role_claim,
+                scopes_claim=settings.jwt_scopes_claim,
+                name_claim=settings.jwt_name_claim,
+            ),
+            ROLES,
+        )
+    return tokens
 
 
 def store_settings(settings: Settings, sql_log: Path | None = None) -> StoreSettings:
