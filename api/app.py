@@ -155,7 +155,7 @@ def create_app(
     graphql = TwinqlGraphQL(
         running,
         schema=schema,
-        graphql_ide="graphiql",
+        graphql_ide="graphiql" if settings.graphiql else None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         keep_alive=True,
         keep_alive_interval=15,
@@ -215,7 +215,7 @@ def create_app(
         Route("/readyz", readyz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
-        *ide_routes(),
+        *(ide_routes() if settings.graphiql else ()),
         *console_routes(),
     ]
     middleware: list[Middleware] = []

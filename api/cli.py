@@ -1,4 +1,4 @@
-"""The ``twinql`` command: serve, demo, load, export-schema."""
+"""The ``twinql`` command: serve, demo, load, keys, export-schema."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from starlette.types import Message, Receive, Scope, Send
 
     from api.services.container import Services
+    from api.services.keys import ApiKey
 
 __all__ = ["main"]
 
@@ -49,6 +50,7 @@ examples:
   twinql demo                      start with the example plant, console at /, GraphiQL at /graphql
   twinql serve --port 9000         serve whatever the data directory holds
   twinql load plant.yaml           import a plant description (idempotent)
+  twinql keys create --name scada --role ingest   an API key, shown once
   twinql export-schema -o schema.graphql
 """
 
@@ -99,6 +101,19 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--data-dir", type=Path, default=None)
     load.add_argument("--check", action="store_true", help="only validate the file; write nothing")
 
+    keys = sub.add_parser("keys", help="create, list and revoke API keys (stored hashed)")
+    keys.add_argument("--data-dir", type=Path, default=None)
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = keys_sub.add_parser("create", help="make a key; its secret is printed once")
+    create.add_argument("--name", required=True, help="who or what uses it (in the audit log)")
+    create.add_argument("--role", required=True, help="viewer, ingest, operator, engineer, admin")
+    create.add_argument(
+        "--scope", action="append", default=[], help="an asset id whose subtree it is limited to"
+    )
+    keys_sub.add_parser("list", help="every key: id, name, role, scopes, created, revoked")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key (a running twinql within 1 s)")
+    revoke.add_argument("id", help="the key's id (tq_<id>_...)")
+
     export = sub.add_parser("export-schema", help="print the GraphQL SDL")
     export.add_argument("-o", "--output", type=Path, default=None, help="write to this file")
     return parser
@@ -143,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _configure_logging(settings.log_level)
         if args.command == "export-schema":
             return _export_schema(args.output)
+        if args.command == "keys":
+            return _keys(settings, args)
         if args.command == "load":
             return asyncio.run(_load(settings, args.file, check=args.check))
         if args.command == "serve":
@@ -205,6 +222,31 @@ def _export_schema(output: Path | None) -> int:
         output.write_text(sdl)
         print(f"wrote {output}", file=sys.stderr)
     return 0
+
+
+def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    from api.services.auth import TokenStore
+    from api.services.keys import KEYS_FILE, KeyFile
+
+    store = TokenStore({}, KeyFile(settings.data_dir / KEYS_FILE))
+    if args.keys_command == "create":
+        key, token = store.create_key(args.name, args.role.strip().lower(), args.scope)
+        print(json.dumps({**_key_json(key), "key": token}, indent=2))
+        print(
+            "twinql: the key above is shown once and stored only hashed: keep it now",
+            file=sys.stderr,
+        )
+    elif args.keys_command == "list":
+        print(json.dumps([_key_json(k) for k in store.keys()], indent=2))
+    else:
+        print(json.dumps(_key_json(store.revoke_key(args.id)), indent=2))
+    return 0
+
+
+def _key_json(key: ApiKey) -> dict[str, object]:
+    data = key.to_json()
+    del data["hash"]
+    return data
 
 
 async def _load(settings: Settings, file: Path, *, check: bool) -> int:
@@ -348,14 +390,15 @@ class _OneLineStartupErrors:
 
 
 def _banner(settings: Settings, services: Services, extra: Sequence[str] = ()) -> None:
-    admin = services.tokens.first("admin")
     url = f"http://{settings.host}:{settings.port}/graphql"
     lines = [f"twinql is ready: console at {url.removesuffix('graphql')}, GraphiQL at {url}"]
-    if admin and not settings.tokens:
+    first = services.tokens.first_keys_file
+    if first is not None and first.exists():
         lines.append(
-            f"mutations and subscriptions need a token, e.g. header "
-            f'{{"Authorization": "Bearer {admin}"}} (admin; all tokens in '
-            f"{settings.data_dir / 'tokens.json'})"
+            f'mutations and subscriptions need an API key as header {{"Authorization": '
+            f'"Bearer <key>"}}: the first admin, operator and ingest keys are in {first} '
+            "(readable by you only; keep them elsewhere, then delete the file); "
+            "more with `twinql keys create`"
         )
     lines.extend(f"  {line}" if i else line for i, line in enumerate(extra))
     print("\n".join(lines), file=sys.stderr, flush=True)

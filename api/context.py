@@ -21,7 +21,7 @@ from api.services.container import Services
 from graph.bolt.assets import TreeNode
 from graph.bolt.repository import GraphRepository
 from graph.bolt.topology import Neighbourhood, Reached
-from graph.errors import NotFound, TwinqlError
+from graph.errors import NotFound, TwinqlError, Unauthenticated
 from graph.model import Actuator, Asset, Sensor
 
 __all__ = ["Context", "Loaders"]
@@ -136,6 +136,10 @@ class Context:
         """The caller if it may act in ``role`` (None: read, anonymously where allowed);
         ``Unauthenticated``/``Forbidden`` otherwise."""
         if self.auth_error is not None:
+            raise self.auth_error
+        if self.principal is not None and not self.services.tokens.still_valid(self.principal):
+            # a WebSocket authenticated once: its key may have been revoked since
+            self.auth_error = Unauthenticated(f"API key {self.principal.key_id} was revoked")
             raise self.auth_error
         if role is None:
             if self.principal is None and self.services.settings.allow_anonymous_read:

@@ -6,6 +6,9 @@ import strawberry
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.tools import merge_types
 
+from api.admin.audit import MutationAudit
+from api.admin.introspection import IntrospectionGate
+from api.admin.schema import AdminMutation, AdminQuery
 from api.alerts.schema import AlertsMutation, AlertsQuery, AlertsSubscription
 from api.assets.mutations import GraphMutation
 from api.assets.queries import GraphQuery
@@ -36,6 +39,7 @@ QUERIES: tuple[type, ...] = (
     HealthQuery,
     OeeQuery,
     JobsQuery,
+    AdminQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     GraphMutation,
@@ -47,6 +51,7 @@ MUTATIONS: tuple[type, ...] = (
     HealthMutation,
     EnergyMutation,
     JobsMutation,
+    AdminMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (
     SubscriptionRoot,
@@ -77,5 +82,7 @@ def build_schema(
             lambda: CachedDocuments(cache, max_cost),
             lambda: AddValidationRules([limits]),
             CodedErrors,
+            MutationAudit,
+            IntrospectionGate,
         ],
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from graph.errors import ValidationError
 
-__all__ = ["VARIABLES", "Settings", "Variable", "reference_markdown"]
+__all__ = ["VARIABLES", "Rate", "Settings", "Variable", "reference_markdown"]
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -74,6 +74,44 @@ def _hosts(value: str, name: str) -> tuple[str, ...]:
     return hosts
 
 
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A token bucket's refill per second and size (``RATE[:BURST]``; 0: no limit)."""
+
+    per_second: float
+    burst: float
+
+    def __str__(self) -> str:
+        return f"{self.per_second:g}:{self.burst:g}"
+
+
+def _rate(value: str, name: str) -> Rate:
+    """``RATE[:BURST]``: a rate per second and a bucket size (default 10 x the rate)."""
+    rate_text, _, burst_text = value.partition(":")
+    try:
+        rate = float(rate_text)
+        burst = float(burst_text) if burst_text else rate * 10
+    except ValueError:
+        raise ValidationError(
+            f"{name} must be RATE[:BURST] (per second, e.g. 100:1000; 0 turns it off), "
+            f"got {value!r}"
+        ) from None
+    if not (0 <= rate < float("inf") and 0 <= burst < float("inf")) or (rate and burst < 1):
+        raise ValidationError(
+            f"{name}: the rate is 0 or more and the burst 1 or more, got {value!r}"
+        )
+    return Rate(rate, burst)
+
+
+def _introspection(value: str, name: str) -> str:
+    v = value.strip().lower()
+    aliases = {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off", "no": "off"}
+    v = aliases.get(v, v)
+    if v not in {"on", "off", "token"}:
+        raise ValidationError(f"{name} must be on, off or token, got {value!r}")
+    return v
+
+
 def _at_least(minimum: int) -> Callable[[str, str], int]:
     def parse(value: str, name: str) -> int:
         number = _int(value, name)
@@ -102,7 +140,8 @@ VARIABLES: tuple[Variable, ...] = (
         "data_dir",
         _path,
         "where twinql keeps its files: the embedded graph server (graph/), the DuckDB "
-        "readings (readings.duckdb), the spill log (spill/) and the generated tokens.json",
+        "readings (readings.duckdb), the spill log (spill/), the hashed API keys "
+        "(api-keys.json), the first keys (first-keys.json) and the audit log (audit.jsonl)",
         "./.twinql",
     ),
     Variable("TWINQL_HOST", "host", _text, "address the API listens on", "127.0.0.1"),
@@ -184,9 +223,61 @@ VARIABLES: tuple[Variable, ...] = (
         "tokens",
         _text,
         "API tokens, comma separated, each token:role[:name[:scope|scope]] (tokens of "
-        "16 characters or more; scopes are asset ids); unset: tokens.json in the data "
-        "directory, created with an admin and an operator token on first start",
+        "16 characters or more; scopes are asset ids), beside the API keys of the data "
+        "directory; unset: a fresh data directory gets an admin, an operator and an ingest "
+        "key, written once to first-keys.json",
         "unset",
+    ),
+    Variable(
+        "TWINQL_JWT_ISSUER",
+        "jwt_issuer",
+        _text,
+        "accept JWT bearer tokens of this issuer (iss), signed RS256/ES256 by a key of "
+        "TWINQL_JWT_JWKS or HS256 with TWINQL_JWT_HS256_SECRET(_FILE)",
+        "unset (no JWTs)",
+    ),
+    Variable(
+        "TWINQL_JWT_AUDIENCE", "jwt_audience", _text, "the audience (aud) JWTs must hold", "unset"
+    ),
+    Variable(
+        "TWINQL_JWT_JWKS",
+        "jwt_jwks",
+        _text,
+        "the identity provider's public keys: a JWKS file, or an https:// URL (fetched at "
+        "start and for unknown key ids)",
+        "unset",
+    ),
+    Variable(
+        "TWINQL_JWT_HS256_SECRET",
+        "jwt_hs256_secret",
+        _text,
+        "a shared secret (32 bytes or more) to accept HS256 JWTs; prefer the _FILE form",
+        "unset (no HS256)",
+    ),
+    Variable(
+        "TWINQL_JWT_HS256_SECRET_FILE",
+        "jwt_hs256_secret_file",
+        _path,
+        "a file holding the HS256 secret",
+        "unset",
+    ),
+    Variable(
+        "TWINQL_JWT_ROLE_CLAIM",
+        "jwt_role_claim",
+        _text,
+        "the claim holding the twinql role (a string or a list, dotted for nested claims "
+        "such as realm_access.roles; the highest role wins)",
+        "role",
+    ),
+    Variable(
+        "TWINQL_JWT_SCOPES_CLAIM",
+        "jwt_scopes_claim",
+        _text,
+        "the claim holding asset scopes (a list or space-separated ids; absent: the plant)",
+        "asset_scopes",
+    ),
+    Variable(
+        "TWINQL_JWT_NAME_CLAIM", "jwt_name_claim", _text, "the claim naming the caller", "sub"
     ),
     Variable(
         "TWINQL_ANONYMOUS_READ",
@@ -194,6 +285,37 @@ VARIABLES: tuple[Variable, ...] = (
         _bool,
         "let callers without a token run queries and read /metrics (true or false)",
         "true when the host is a loopback address",
+    ),
+    Variable(
+        "TWINQL_RATE_MUTATIONS",
+        "rate_mutations",
+        _rate,
+        "mutations per second per token, RATE[:BURST] (a token bucket of BURST, refilled at "
+        "RATE; one per root field; beyond it RATE_LIMITED with retryAfter); 0 turns it off",
+        "100:1000",
+    ),
+    Variable(
+        "TWINQL_RATE_INGEST",
+        "rate_ingest",
+        _rate,
+        "POST /ingest requests per second per token, RATE[:BURST] (beyond it HTTP 429 with "
+        "Retry-After); 0 turns it off",
+        "500:5000",
+    ),
+    Variable(
+        "TWINQL_INTROSPECTION",
+        "introspection",
+        _introspection,
+        "GraphQL introspection (__schema, __type): on (anyone who may query), token (callers "
+        "with a token of any role) or off (nobody; FORBIDDEN)",
+        "on when the host is a loopback address, else token",
+    ),
+    Variable(
+        "TWINQL_GRAPHIQL",
+        "graphiql",
+        _bool,
+        "serve GraphiQL at GET /graphql (true or false; false: 404, the API itself unchanged)",
+        "true",
     ),
     Variable("TWINQL_MAX_DEPTH", "max_depth", _int, "GraphQL query depth limit", "12"),
     Variable("TWINQL_MAX_COST", "max_cost", _int, "GraphQL query estimated cost limit", "100000"),
@@ -313,7 +435,19 @@ class Settings:
     instance_id: str | None = None
     resync_s: float = 30.0
     tokens: str | None = field(default=None, repr=False)
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_jwks: str | None = None
+    jwt_hs256_secret: str | None = field(default=None, repr=False)
+    jwt_hs256_secret_file: Path | None = None
+    jwt_role_claim: str = "role"
+    jwt_scopes_claim: str = "asset_scopes"
+    jwt_name_claim: str = "sub"
     anonymous_read: bool | None = None
+    rate_mutations: Rate = Rate(100.0, 1000.0)
+    rate_ingest: Rate = Rate(500.0, 5000.0)
+    introspection: str | None = None  # None: effective_introspection decides
+    graphiql: bool = True
     max_depth: int = 12
     max_cost: int = 100_000
     max_body: int = 64 * 1024 * 1024
@@ -354,6 +488,13 @@ class Settings:
         if self.host in _LOOPBACK:
             return ("localhost", "127.0.0.1", "::1")
         return ("*",)
+
+    @property
+    def effective_introspection(self) -> str:
+        """TWINQL_INTROSPECTION, else open on loopback and for token holders elsewhere."""
+        if self.introspection is not None:
+            return self.introspection
+        return "on" if self.host in _LOOPBACK else "token"
 
     @property
     def allow_anonymous_read(self) -> bool:

@@ -6,7 +6,8 @@
     ├── Conflict                code CONFLICT   (a guard refused: children, history, duplicates)
     ├── Forbidden               code FORBIDDEN
     ├── Unauthenticated         code UNAUTHENTICATED
-    └── Unavailable             code UNAVAILABLE (a store, broker or device cannot be reached)
+    ├── Unavailable             code UNAVAILABLE (a store, broker or device cannot be reached)
+    └── RateLimited             code RATE_LIMITED (a token's rate is spent; retry after)
 
 Adapters translate library errors at their edge (``raise Unavailable(...) from exc``);
 only ``api/`` maps codes to GraphQL errors.
@@ -18,6 +19,7 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "NotFound",
+    "RateLimited",
     "TwinqlError",
     "Unauthenticated",
     "Unavailable",
@@ -79,3 +81,11 @@ class Unauthenticated(TwinqlError):
 
 class Unavailable(TwinqlError):
     code = "UNAVAILABLE"
+
+
+class RateLimited(TwinqlError):
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, details={"retryAfter": round(retry_after, 3)})
+        self.retry_after = retry_after

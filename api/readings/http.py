@@ -10,7 +10,8 @@ Status codes: 200 when the body was read (even if every item was rejected); 400 
 the body as a whole is unusable (empty, not UTF-8, not JSON); 401 without or with an
 unknown token; 403 when the token lacks the ``ingest`` role; 413 when the body is
 larger than ``max_body`` bytes or holds more items than the pipeline takes; 415 for
-other content types; 503 when the pipeline is not running. A token limited to asset
+other content types; 429 with ``Retry-After`` when the token's rate is spent
+(``api.services.ratelimit``); 503 when the pipeline is not running. A token limited to asset
 subtrees has readings of sensors outside them refused one by one (``"code":
 "FORBIDDEN"`` beside the reason), kept as dead letters like other rejections. Errors other than 200
 answer ``{"error": {"code", "message"}}`` (400 and 413 keep the counts beside it).
@@ -18,6 +19,7 @@ answer ``{"error": {"code", "message"}}`` (400 and 413 keep the counts beside it
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import partial
 
@@ -26,7 +28,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from api.services.container import Services
-from graph.errors import Forbidden, TwinqlError, Unauthenticated, ValidationError
+from graph.errors import Forbidden, RateLimited, TwinqlError, Unauthenticated, ValidationError
 from ingest.pipeline import IngestResult
 from ingest.pipeline.httpparse import decode_json
 
@@ -110,6 +112,11 @@ def ingest_endpoint(services: Services, max_body: int = MAX_BODY) -> Callable[[R
             if principal is None:
                 raise Unauthenticated("POST /ingest needs an API token (Authorization: Bearer ...)")
             principal.require("ingest")
+            services.limits.ingest.take(principal.key_id or principal.name)
+        except RateLimited as exc:
+            response = _error(exc.code, exc.message, 429)
+            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+            return response
         except (Unauthenticated, Forbidden) as exc:
             headers = {"WWW-Authenticate": "Bearer"} if exc.code == "UNAUTHENTICATED" else None
             response = _error(exc.code, exc.message, _STATUS[exc.code])

@@ -6,23 +6,36 @@ simulations), ``admin`` (everything). A token may be limited to asset subtrees w
 ``token:role:name:scope1|scope2`` (asset ids whose subtree it may operate and see:
 ``api.common.scoping``).
 
-Tokens come from ``TWINQL_TOKENS`` or, when unset, from ``tokens.json`` in the data
-directory, generated at first start with an admin and an operator token.
+Bearer tokens are ``TWINQL_TOKENS`` entries and the API keys of the data directory,
+stored hashed (``api.services.keys``: ``tq_<id>_<secret>``, created, listed and revoked by
+admins); without ``TWINQL_TOKENS`` a fresh data directory gets an admin, an operator and
+an ingest key, written once to ``first-keys.json``, and a former ``tokens.json`` is
+migrated to keys.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
-import os
-import secrets
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.services.jwtauth import JwtVerifier, looks_like_jwt
+from api.services.keys import (
+    FIRST_KEYS_FILE,
+    KEYS_FILE,
+    LEGACY_FILE,
+    ApiKey,
+    KeyFile,
+    write_private,
+)
 from graph.bolt.assets import AssetRepository
-from graph.errors import Forbidden, Unauthenticated, ValidationError
+from graph.errors import Forbidden, Unauthenticated, Unavailable, ValidationError
 from graph.model import Asset
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ANONYMOUS", "ROLES", "Principal", "Scopes", "TokenStore", "require"]
 
@@ -41,6 +54,7 @@ class Principal:
     name: str
     role: str
     scopes: tuple[str, ...] = ()  # asset ids whose subtrees it may operate and see; () = all
+    key_id: str | None = None  # the API key it authenticated with (None: TWINQL_TOKENS)
 
     def has(self, role: str) -> bool:
         return role in _IMPLIES[self.role]
@@ -61,8 +75,14 @@ def require(principal: Principal | None, role: str) -> Principal:
 
 
 class TokenStore:
-    def __init__(self, tokens: dict[str, Principal]) -> None:
+    """Who a bearer token is: ``TWINQL_TOKENS`` entries and the hashed API keys of the
+    data directory (``api.services.keys``); admins create, list and revoke keys here."""
+
+    def __init__(self, tokens: dict[str, Principal], keys: KeyFile | None = None) -> None:
         self._tokens = tokens
+        self._keys = keys
+        self.first_keys_file: Path | None = None  # where the first keys were written
+        self.jwt: JwtVerifier | None = None  # JWTs of an identity provider, when configured
 
     @classmethod
     def parse(cls, spec: str) -> TokenStore:
@@ -85,46 +105,109 @@ class TokenStore:
         return cls(tokens)
 
     @classmethod
-    def from_file(cls, path: Path) -> TokenStore:
-        """Load ``tokens.json``; create it with fresh admin and operator tokens if absent."""
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            data = [
-                {"token": secrets.token_urlsafe(24), "role": "admin", "name": "admin"},
-                {"token": secrets.token_urlsafe(24), "role": "operator", "name": "operator"},
-                {"token": secrets.token_urlsafe(24), "role": "ingest", "name": "devices"},
+    def open(cls, data_dir: Path, spec: str | None = None) -> TokenStore:
+        """``TWINQL_TOKENS`` (``spec``) and the keys of ``data_dir/api-keys.json``.
+
+        Without ``spec``: a former ``tokens.json`` is migrated to hashed keys (its tokens
+        keep working) and deleted; a data directory with neither file gets an admin, an
+        operator and an ingest key, written once to ``first-keys.json`` (0600)."""
+        store = cls.parse(spec) if spec else cls({})
+        keys = KeyFile(data_dir / KEYS_FILE)
+        store._keys = keys
+        if spec:
+            return store
+        legacy = data_dir / LEGACY_FILE
+        if legacy.exists():
+            count = keys.migrate(legacy)
+            log.warning("migrated %d tokens of %s to hashed API keys in %s", count, legacy,
+                        keys.path)  # fmt: skip
+        elif not keys.exists:
+            first = [
+                keys.create("admin", "admin"),
+                keys.create("operator", "operator"),
+                keys.create("devices", "ingest"),
             ]
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                json.dump(data, fh, indent=2)
-        try:
-            entries = json.loads(path.read_text())
-            return cls(
-                {
-                    e["token"]: Principal(
-                        e.get("name", e["role"]), e["role"], tuple(e.get("scopes", ()))
-                    )
-                    for e in entries
-                }
+            path = data_dir / FIRST_KEYS_FILE
+            write_private(
+                path,
+                json.dumps(
+                    [{"id": k.id, "name": k.name, "role": k.role, "key": t} for k, t in first],
+                    indent=2,
+                )
+                + "\n",
             )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValidationError(f"{path}: not a valid token file: {exc}") from exc
+        if (data_dir / FIRST_KEYS_FILE).exists():
+            store.first_keys_file = data_dir / FIRST_KEYS_FILE
+        return store
 
     def authenticate(self, header: str | None) -> Principal | None:
         """The principal of an ``Authorization`` value; None when absent; error when wrong."""
         if not header:
             return None
         scheme, _, token = header.partition(" ")
+        token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("Authorization must be 'Bearer <token>'")
+        if self.jwt is not None and looks_like_jwt(token):
+            name, role, scopes = self.jwt.verify(token)
+            return Principal(name, role, scopes)
+        if self._keys is not None:
+            self._keys.refresh()
+            key = self._keys.find(token)
+            if key is not None:
+                if key.revoked is not None:
+                    raise Unauthenticated(f"API key {key.id} was revoked")
+                return _principal(key)
         for known, principal in self._tokens.items():
-            if hmac.compare_digest(known.encode(), token.strip().encode()):
+            if hmac.compare_digest(known.encode(), token.encode()):
                 return principal
         raise Unauthenticated("unknown API token")
 
+    def still_valid(self, principal: Principal) -> bool:
+        """False once the principal's API key is revoked (checked on every operation of a
+        WebSocket, which authenticated once)."""
+        if principal.key_id is None or self._keys is None:
+            return True
+        self._keys.refresh()
+        key = self._keys.get(principal.key_id)
+        return key is not None and key.revoked is None
+
     def first(self, role: str) -> str | None:
-        """A token of the given role (for the CLI's start-up hint)."""
+        """A ``TWINQL_TOKENS`` token of the given role."""
         return next((t for t, p in self._tokens.items() if p.role == role), None)
+
+    # -- administration (admins: GraphQL and ``twinql keys``) ---------------------------
+
+    def create_key(self, name: str, role: str, scopes: Sequence[str] = ()) -> tuple[ApiKey, str]:
+        """A new key and its token: the secret is in this answer and nowhere else."""
+        name = name.strip()
+        if not 0 < len(name) <= 100:
+            raise ValidationError("a key's name is 1 to 100 characters", path="name")
+        if role not in ROLES:
+            raise ValidationError(f"unknown role {role!r}: one of {', '.join(ROLES)}", path="role")
+        clean = tuple(dict.fromkeys(s.strip() for s in scopes))
+        if len(clean) > 100 or not all(0 < len(s) <= 200 for s in clean):
+            raise ValidationError(
+                "scopes are up to 100 asset ids of 1 to 200 characters", path="scopes"
+            )
+        return self._file().create(name, role, clean)
+
+    def keys(self) -> list[ApiKey]:
+        keys = self._file()
+        keys.refresh(force=True)
+        return keys.all()
+
+    def revoke_key(self, key_id: str) -> ApiKey:
+        return self._file().revoke(key_id)
+
+    def _file(self) -> KeyFile:
+        if self._keys is None:
+            raise Unavailable("this twinql keeps no API keys (no data directory)")
+        return self._keys
+
+
+def _principal(key: ApiKey) -> Principal:
+    return Principal(key.name, key.role, key.scopes, key_id=key.id)
 
 
 class Scopes:

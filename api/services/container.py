@@ -19,12 +19,15 @@ from pathlib import Path
 
 from analytics.assessment import HealthConfig
 from api.services.alerting import AlertService
-from api.services.auth import Scopes, TokenStore
+from api.services.audit import AUDIT_FILE, AuditLog
+from api.services.auth import ROLES, Scopes, TokenStore
 from api.services.control import ControlService
 from api.services.energy import EnergyService
 from api.services.health import HealthService
 from api.services.jobs import JobService
+from api.services.jwtauth import JwtSettings, JwtVerifier
 from api.services.oee import OeeService
+from api.services.ratelimit import RateLimits
 from api.services.registry import RegistryService
 from api.services.simulation.jobs import JobRunner, JobSettings
 from api.services.simulation.service import SimulationService
@@ -78,6 +81,8 @@ class Services:
 
     settings: Settings
     tokens: TokenStore
+    audit: AuditLog  # every mutation: api.services.audit
+    limits: RateLimits  # per token: api.services.ratelimit
     graph: GraphRepository
     graph_server: EmbeddedGraphServer | None
     readings: ReadingsStore
@@ -131,9 +136,26 @@ class Services:
 
 
 def load_tokens(settings: Settings) -> TokenStore:
-    if settings.tokens:
-        return TokenStore.parse(settings.tokens)
-    return TokenStore.from_file(settings.data_dir / "tokens.json")
+    tokens = TokenStore.open(settings.data_dir, settings.tokens)
+    if settings.jwt_issuer:
+        secret = settings.jwt_hs256_secret
+        if secret is None and settings.jwt_hs256_secret_file is not None:
+            secret = settings.jwt_hs256_secret_file.read_text().strip()
+        if not settings.jwt_audience:
+            raise ValidationError("TWINQL_JWT_ISSUER needs TWINQL_JWT_AUDIENCE")
+        tokens.jwt = JwtVerifier(
+            JwtSettings(
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                jwks=settings.jwt_jwks,
+                hs256_secret=secret,
+                role_claim=settings.jwt_role_claim,
+                scopes_claim=settings.jwt_scopes_claim,
+                name_claim=settings.jwt_name_claim,
+            ),
+            ROLES,
+        )
+    return tokens
 
 
 def store_settings(settings: Settings, sql_log: Path | None = None) -> StoreSettings:
@@ -164,6 +186,8 @@ async def open_services(
     ensure_data_dir(settings.data_dir)
     tokens = load_tokens(settings)
     async with contextlib.AsyncExitStack() as stack:
+        audit = AuditLog(settings.data_dir / AUDIT_FILE)
+        stack.push_async_callback(audit.aclose)
         graph, server = await open_graph(settings, stack, record_statements_to=record_statements_to)
         store = await open_store(store_settings(settings, sql_log))
         stack.push_async_callback(store.aclose)
@@ -237,6 +261,8 @@ async def open_services(
         yield Services(
             settings=settings,
             tokens=tokens,
+            audit=audit,
+            limits=RateLimits.of(settings.rate_mutations, settings.rate_ingest),
             graph=graph,
             graph_server=server,
             readings=store,

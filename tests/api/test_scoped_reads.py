@@ -7,7 +7,7 @@ order, a simulation run, a job, a setpoint command and a data source on each. Ev
 and subscription of the schema has cases here (a field added later without one fails
 ``test_every_query_and_subscription_has_scope_cases``), each run through the real app
 over HTTP or WebSocket by ``VIEWER_A`` (a viewer of site A; ``ENGINEER_A`` where the
-field needs an engineer):
+field needs an engineer, ``ADMIN_A`` where it needs an admin):
 
 - ``lookup``: the call names something of B; it answers exactly as the same call naming
   an unknown id (null, an empty list or ``NOT_FOUND``, with the same message): what is
@@ -33,7 +33,7 @@ from tests.api.test_permission_matrix import GQL, roles_of
 from tests.support.app import Api
 from tests.support.plant import pump_line, register
 from tests.support.polling import eventually
-from tests.support.tokens import ADMIN, ENGINEER_A, INGEST, SITE_A, VIEWER_A
+from tests.support.tokens import ADMIN, ADMIN_A, ENGINEER_A, INGEST, SITE_A, VIEWER_A
 from tests.support.wsclient import connect
 
 A = SITE_A.removesuffix("-site")  # pump_line(A) makes SITE_A
@@ -101,6 +101,8 @@ QUERY_CASES: dict[str, list[Case]] = {
     ],
     "alert": [("lookup", '{ alert(id: "{alert}") { id assetId } }')],
     "serviceStatus": [("plant", "{ serviceStatus { __typename } }")],
+    "apiKeys": [("plant", "{ apiKeys { id } }")],
+    "auditLog": [("plant", "{ auditLog(first: 5) { operation } }")],
     "workOrders": [
         ("lookup", '{ workOrders(assetId: "{B}-p0") { nodes { id } } }'),
         ("list", "{ workOrders(first: 200) { nodes { id asset { id } } } }"),
@@ -274,7 +276,7 @@ def _normalised(body: dict[str, Any], ids: dict[str, str]) -> str:
 
 def _scoped_token(field: str) -> str:
     role = roles_of("Query")[field]
-    return VIEWER_A if role == READ else ENGINEER_A
+    return {READ: VIEWER_A, "admin": ADMIN_A}.get(role or READ, ENGINEER_A)
 
 
 QUERY_PARAMS = [

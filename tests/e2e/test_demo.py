@@ -447,8 +447,8 @@ async def test_twinql_demo_end_to_end(tmp_path: Path) -> None:
     )
     try:
         await demo_ready(base, proc)
-        tokens = json.loads((tmp_path / "data" / "tokens.json").read_text())
-        admin = next(t["token"] for t in tokens if t["role"] == "admin")
+        tokens = json.loads((tmp_path / "data" / "first-keys.json").read_text())
+        admin = next(t["key"] for t in tokens if t["role"] == "admin")
         async with connect(base, admin) as ws:
             await ws.subscribe(LIVE, {"ids": ["pump-101.flow", "pump-101.speed"]})
             seen: dict[str, list[float]] = defaultdict(list)

@@ -104,8 +104,8 @@ def test_the_guides_queries_answer_on_the_demo_plant(tmp_path: Path) -> None:
         )  # fmt: skip
     try:
         wait_ready(proc, port, log)
-        tokens = json.loads((tmp_path / "data" / "tokens.json").read_text())
-        admin = next(t["token"] for t in tokens if t["role"] == "admin")
+        tokens = json.loads((tmp_path / "data" / "first-keys.json").read_text())
+        admin = next(t["key"] for t in tokens if t["role"] == "admin")
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             job = _start_job(client, admin)
             for where, query, operation in queries:

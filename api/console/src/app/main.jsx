@@ -44,7 +44,7 @@ function Login({ onLogin, anonymousRead }) {
         <button type="submit" disabled={!token.trim()}>Sign in</button>
         {anonymousRead ? <button type="button" class="link" onClick={anonymous}>Browse read-only without a token</button> : null}
         <ErrorBox error={error} />
-        <p class="muted small">Tokens come from TWINQL_TOKENS or tokens.json in the data directory.</p>
+        <p class="muted small">Keys come from TWINQL_TOKENS, first-keys.json in the data directory (at first start) or twinql keys create.</p>
       </form>
     </main>
   );
