@@ -210,3 +210,25 @@ def test_normal_levels_come_from_the_first_baseline_period_only() -> None:
     assert life.baseline.normal[0] == pytest.approx(2.0 + 0.01 * (46 - 1 / 12), abs=1e-6)
     assert (life.baseline.window_end_us - start) / 3.6e9 == pytest.approx(94.0)
     assert life.health[0] == pytest.approx(1.0) and life.health[-1] < 0.8
+
+
+def test_compiled_fleet_misfit_is_numpys() -> None:
+    """The compiled alignment misfit equals the numpy one (np.interp: 1 before a past
+    life's first point, its last value after its last), on uneven times, two indicators,
+    alignments reaching before and beyond the life."""
+    from analytics import rul_fleet
+
+    kernel = rul_fleet._compiled()
+    assert kernel is not None  # numba is a dependency
+    rng = np.random.default_rng(4)
+    t = np.cumsum(rng.uniform(2.0, 9.0, 60))
+    life = FleetHistory("x", t, np.column_stack([np.linspace(1, 0, 60), rng.random(60)]),
+                        float(t[-1]) + 3.0)  # fmt: skip
+    tau = np.linspace(-20.0, t[-1] + 40.0, 150)
+    rates = np.array([0.5, 1.0, 1.7])
+    dt = np.sort(rng.uniform(0.0, 120.0, 25))
+    hq = rng.random((25, 2))
+    want = rul_fleet._misfit(life, tau[None, :, None], rates[:, None, None], dt, hq)
+    got = np.zeros((3, 150))
+    kernel(life.times_h, np.ascontiguousarray(life.health), tau, rates, dt, hq, got)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
