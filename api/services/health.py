@@ -209,14 +209,22 @@ class HealthService:
             )
             cfg, at_us = self.config, _us(at)
 
-            def numbers() -> list[tuple[LifeHealth, RulEstimate]]:
+            def numbers(part: range) -> list[tuple[LifeHealth, RulEstimate]]:
                 out = []
-                for a, data in zip(ids, datas, strict=True):
-                    fleet = fleets[found[a].type]
-                    out.append(assess_life(data, cfg, at_us, fleet.library, fleet.calibration))
+                for k in part:
+                    fleet = fleets[found[ids[k]].type]
+                    out.append(assess_life(datas[k], cfg, at_us, fleet.library, fleet.calibration))
                 return out
 
-            computed = await asyncio.to_thread(numbers)
+            # the fleet match (compiled, without the GIL) and numpy's loops run in as
+            # many worker threads as there are cores, each on a share of the assets
+            n_threads = max(1, min(os.cpu_count() or 1, len(ids) // 50))
+            parts = [range(k, len(ids), n_threads) for k in range(n_threads)]
+            shares = await asyncio.gather(*(asyncio.to_thread(numbers, p) for p in parts))
+            computed: list[tuple[LifeHealth, RulEstimate]] = [None] * len(ids)  # type: ignore[list-item]
+            for part, share in zip(parts, shares, strict=True):
+                for k, result in zip(part, share, strict=True):
+                    computed[k] = result
             anomalies = await self._anomalies(ids, at)
         open_orders = await self._graph.work_orders.active_for_assets(ids)
         out = []
