@@ -9,9 +9,16 @@ asset's latest anomaly model trained on data before ``as_of``. Only data up to `
 is used, so a past instant gives what the twin would have said then (a backtest), and
 history pushed in bulk with past timestamps counts the same as streamed readings.
 
-``assess(asset_id)`` stores the result as a ``HealthAssessment`` and applies the work
-order rule (``analytics.planner``): an order opens unless one is active for the asset;
-both in one graph transaction; the stored assessment is published on ``changes``.
+``compute_many(asset_ids, as_of)`` does the same for many assets in a few reads: the
+graph's facts for all of them at once, every sensor's life in one bucketed store read
+(``ReadingsStore.bucket_stats``: per-span means and counts, each span from its own
+life's start), the anomaly models' last windows in one raw read, the numbers in one
+worker thread per core; ``compute`` is it for one asset.
+
+``assess(asset_id)`` / ``assess_many`` store the results as ``HealthAssessment``s and
+apply the work order rule (``analytics.planner``): an order opens unless one is active
+for the asset; all of it in one graph transaction; the stored assessments are published
+on ``changes``.
 ``assess_due()`` assesses every asset whose sensors declare failure limits or that has
 an anomaly model; with ``interval_s`` > 0 it runs on a timer (``start``).
 
