@@ -36,8 +36,18 @@ HTTP only:
 
 ``--quick`` runs 20 pumps (10 recorded), every third reading (30 min apart), and probes
 anomalies every 96 h (about 2 min).
-Figures from where it was written are in the commit message and the closing note of the
-issue; this script asserts nothing.
+This script asserts nothing.
+
+Measured where written (2 shared cores, load average 7.7; 408 s a run, 180 s of it the
+ingest of 1,796,470 readings at ~10,000/s), through the API vs fleet mean life minus age
+vs linear vibration trend: MAE at 50 % 209.6 / 350.4 / 734.6 h, at 70 % 103.5 / 340.7 /
+671.9 h, at 90 % 76.0 / 243.8 / 634.0 h; RMSE 295.7 / 138.5 / 104.7 h for ours, at least
+289.3 h for the baselines; alpha-lambda 38 / 54 / 12 % for ours, at most 12 % for the
+baselines (beats both at every cut); coverage of the stated 80 % interval 71 / 88 / 58 %,
+72 % pooled over the 72 answers (74 % for the same lives in process). Anomalies through
+the API: precision 74.4 %, recall 94.5 %, median lead 791 h (min 280 h), 23/24 pumps
+flagged. Features on readings read back from the store: 592,266 rows/s on 1 h windows,
+95,088 rows/s on 24 h windows (144 readings each: 2.2 M readings/s).
 """
 
 from __future__ import annotations
