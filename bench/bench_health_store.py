@@ -31,6 +31,12 @@ assessments and their work orders stored in one transaction), beside a reference
 same rounds: the raw store read of the same rows (every reading of those sensors over the
 window), and the per-asset way (``compute`` one pump at a time, 8 concurrently, on a
 tenth of the pumps, scaled to the fleet).
+
+Measured where written (2 shared cores, load average 6.6, ``--skip-graph --rounds 2``),
+1,000 pumps, 3,657,625 readings: raw read 2.38 s (min) / 2.39 s (median);
+``compute_many`` 10.31 / 12.65 s (x5.3 of the raw read); ``assess_many`` 8.91 / 15.17 s
+(x6.3); per asset 42.27 / 52.90 s (x22.1). The fleet match is most of it (about 8 ms a
+pump on one loaded core, compiled): under 10 s needs the cores this machine shares.
 """
 
 from __future__ import annotations
