@@ -91,9 +91,12 @@ def jit(
     fn: Callable[..., Any],
     on_reset: Callable[[], None] | None = None,
     model: type[Model] | None = None,
+    *,
+    nogil: bool = False,
 ) -> Any:
     """``numba.njit(cache=True)(fn)`` with the cache in ``cache_dir()``, never in the
-    package. ``on_reset`` (a ``functools.cache``'s ``cache_clear``) is called when
+    package (``nogil``: the compiled function releases the GIL, so threads run it at
+    once). ``on_reset`` (a ``functools.cache``'s ``cache_clear``) is called when
     ``use_cache_dir`` changes the directory.
 
     ``model``: ``fn`` is a loop that takes that model's kernel as an argument; it is
@@ -113,7 +116,7 @@ def jit(
         copy.__qualname__ = f"{fn.__qualname__}__{tag}"
         copy.__module__ = fn.__module__
         fn = copy
-    return numba.njit(cache=True)(fn)
+    return numba.njit(cache=True, nogil=nogil)(fn)
 
 
 def kernel_available(model: Model) -> bool:

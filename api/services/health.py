@@ -9,9 +9,16 @@ asset's latest anomaly model trained on data before ``as_of``. Only data up to `
 is used, so a past instant gives what the twin would have said then (a backtest), and
 history pushed in bulk with past timestamps counts the same as streamed readings.
 
-``assess(asset_id)`` stores the result as a ``HealthAssessment`` and applies the work
-order rule (``analytics.planner``): an order opens unless one is active for the asset;
-both in one graph transaction; the stored assessment is published on ``changes``.
+``compute_many(asset_ids, as_of)`` does the same for many assets in a few reads: the
+graph's facts for all of them at once, every sensor's life in one bucketed store read
+(``ReadingsStore.bucket_stats``: per-span means and counts, each span from its own
+life's start), the anomaly models' last windows in one raw read, the numbers in one
+worker thread per core; ``compute`` is it for one asset.
+
+``assess(asset_id)`` / ``assess_many`` store the results as ``HealthAssessment``s and
+apply the work order rule (``analytics.planner``): an order opens unless one is active
+for the asset; all of it in one graph transaction; the stored assessments are published
+on ``changes``.
 ``assess_due()`` assesses every asset whose sensors declare failure limits or that has
 an anomaly model; with ``interval_s`` > 0 it runs on a timer (``start``).
 
@@ -61,7 +68,7 @@ from graph.model import Asset, Sensor, WorkOrder, WorkOrderStatus
 from graph.timeutil import utcnow
 from ingest.fanout import Fanout
 from ingest.store import ReadingsStore
-from ingest.store.port import Aggregate
+from ingest.store.port import Span
 
 __all__ = ["AnomalyFigures", "AssetHealth", "HealthService"]
 
@@ -178,6 +185,14 @@ class HealthService:
 
     async def compute(self, asset_id: str, as_of: datetime | None = None) -> AssetHealth:
         """The assessment from data up to ``as_of`` (now when None); nothing is stored."""
+        return (await self.compute_many([asset_id], as_of))[0]
+
+    async def compute_many(
+        self, asset_ids: Sequence[str], as_of: datetime | None = None
+    ) -> list[AssetHealth]:
+        """``compute`` for many assets in a few reads: the graph's facts for all of them
+        at once, one bucketed store read of every sensor's life (and one raw read for
+        the anomaly windows), the numbers in one worker thread. In the order given."""
         now = utcnow()
         if as_of is not None:
             if as_of.tzinfo is None:
@@ -185,64 +200,107 @@ class HealthService:
             if as_of > now:
                 raise ValidationError("asOf is in the future: an assessment uses data up to it")
         at = as_of or now
-        asset = await self._graph.assets.get(asset_id)
-        sensors = (await self._graph.devices.sensors_of([asset_id])).get(asset_id, [])
-        sensors.sort(key=lambda s: s.id)
-        renewed = (await self._graph.maintenance.last_renewals([asset_id], until=at)).get(asset_id)
+        ids = list(dict.fromkeys(asset_ids))
+        if not ids:
+            return []
+        found = await self._graph.assets.get_many(ids)
+        if missing := [a for a in ids if a not in found]:
+            raise NotFound(f"asset(s) not found: {', '.join(missing[:20])}")
+        by_asset = await self._graph.devices.sensors_of(ids)
+        for sensors in by_asset.values():
+            sensors.sort(key=lambda s: s.id)
+        renewed = await self._graph.maintenance.last_renewals(ids, until=at)
+        fleets = {}
+        for a in ids:
+            t = found[a].type
+            if t not in fleets:
+                fleets[t] = await self._fleet(found[a], at)
         async with self._limit:
-            data = await self._life_data(sensors, renewed, at)
-            fleet = await self._fleet(asset, at)
-            life, rul = await asyncio.to_thread(
-                assess_life, data, self.config, _us(at), fleet.library, fleet.calibration
+            datas = await self._life_data_many(
+                [(by_asset.get(a, []), renewed.get(a), at) for a in ids]
             )
-            anomaly = await self._anomaly(asset_id, at)
-        open_order = await self._graph.work_orders.active_for_asset(asset_id)
-        decision = plan_work_order(rul, anomaly.anomalous, open_work_order=open_order is not None)
-        return AssetHealth(
-            assessment=self._record(asset_id, now, at, life, rul, anomaly),
-            life=life,
-            rul=rul,
-            anomaly=anomaly,
-            decision=decision,
-            work_order=None if open_order is None else OpenedWorkOrder(open_order, False),
-            fleet_lives=len(fleet.library),
-        )
+            cfg, at_us = self.config, _us(at)
+
+            def numbers(part: range) -> list[tuple[LifeHealth, RulEstimate]]:
+                out = []
+                for k in part:
+                    fleet = fleets[found[ids[k]].type]
+                    out.append(assess_life(datas[k], cfg, at_us, fleet.library, fleet.calibration))
+                return out
+
+            # the fleet match (compiled, without the GIL) and numpy's loops run in as
+            # many worker threads as there are cores, each on a share of the assets
+            n_threads = max(1, min(os.cpu_count() or 1, len(ids) // 50))
+            parts = [range(k, len(ids), n_threads) for k in range(n_threads)]
+            shares = await asyncio.gather(*(asyncio.to_thread(numbers, p) for p in parts))
+            computed: list[tuple[LifeHealth, RulEstimate]] = [None] * len(ids)  # type: ignore[list-item]
+            for part, share in zip(parts, shares, strict=True):
+                for k, result in zip(part, share, strict=True):
+                    computed[k] = result
+            anomalies = await self._anomalies(ids, at)
+        open_orders = await self._graph.work_orders.active_for_assets(ids)
+        out = []
+        for a, (life, rul), anomaly in zip(ids, computed, anomalies, strict=True):
+            open_order = open_orders.get(a)
+            decision = plan_work_order(rul, anomaly.anomalous,
+                                       open_work_order=open_order is not None)  # fmt: skip
+            out.append(
+                AssetHealth(
+                    assessment=self._record(a, now, at, life, rul, anomaly),
+                    life=life,
+                    rul=rul,
+                    anomaly=anomaly,
+                    decision=decision,
+                    work_order=None if open_order is None else OpenedWorkOrder(open_order, False),
+                    fleet_lives=len(fleets[found[a].type].library),
+                )
+            )
+        by_id = {h.assessment.asset_id: h for h in out}
+        return [by_id[a] for a in asset_ids]
 
     async def assess(self, asset_id: str) -> AssetHealth:
         """Compute now, store the assessment and open a work order where the rule says."""
-        h = await self.compute(asset_id)
-        order = None
-        if h.decision.open:
-            due = h.decision.due_in_hours
-            order = WorkOrder(
-                id=f"wo-{uuid.uuid4().hex[:16]}",
-                asset_id=asset_id,
-                status=WorkOrderStatus.OPEN,
-                priority=_PRIORITY[h.decision.priority],
-                created_at=h.assessment.at,
-                reason=f"{h.decision.priority.value}: {h.decision.reason}"[:1000],
-                due_at=None if due is None else h.assessment.at + timedelta(hours=due),
-                assessment_id=h.assessment.id,
-            )
-
-        async def work(tx: Tx) -> OpenedWorkOrder | None:
-            await self._graph.health.save_in(tx, [h.assessment])
-            if order is None:
-                return None
-            return await self._graph.work_orders.open_in(tx, order)
-
-        opened = await self._graph.client.write_tx(work)
-        self.changes.publish(h.assessment)
-        if opened is not None and opened.opened:
-            log.info("health: work order %s opened for %s (%s)", opened.order.id, asset_id,
-                     h.decision.reason)  # fmt: skip
-        return AssetHealth(
-            h.assessment, h.life, h.rul, h.anomaly, h.decision, True,
-            opened or h.work_order, h.fleet_lives,
-        )  # fmt: skip
+        return (await self.assess_many([asset_id]))[0]
 
     async def assess_many(self, asset_ids: Sequence[str]) -> list[AssetHealth]:
-        return list(await asyncio.gather(*(self.assess(a) for a in asset_ids)))
+        """``compute_many`` now, then every assessment and the orders the rule opens in
+        one graph transaction (an order opens unless one is active for the asset)."""
+        done = await self.compute_many(asset_ids)
+        if not done:
+            return []
+        orders = []
+        for h in done:
+            if not h.decision.open:
+                continue
+            due = h.decision.due_in_hours
+            orders.append(
+                WorkOrder(
+                    id=f"wo-{uuid.uuid4().hex[:16]}",
+                    asset_id=h.assessment.asset_id,
+                    status=WorkOrderStatus.OPEN,
+                    priority=_PRIORITY[h.decision.priority],
+                    created_at=h.assessment.at,
+                    reason=f"{h.decision.priority.value}: {h.decision.reason}"[:1000],
+                    due_at=None if due is None else h.assessment.at + timedelta(hours=due),
+                    assessment_id=h.assessment.id,
+                )
+            )
+
+        async def work(tx: Tx) -> list[OpenedWorkOrder]:
+            await self._graph.health.save_in(tx, [h.assessment for h in done])
+            return await self._graph.work_orders.open_many_in(tx, orders)
+
+        opened = {o.order.asset_id: o for o in await self._graph.client.write_tx(work)}
+        out = []
+        for h in done:
+            self.changes.publish(h.assessment)
+            o = opened.get(h.assessment.asset_id)
+            if o is not None and o.opened:
+                log.info("health: work order %s opened for %s (%s)", o.order.id,
+                         h.assessment.asset_id, h.decision.reason)  # fmt: skip
+            out.append(AssetHealth(h.assessment, h.life, h.rul, h.anomaly, h.decision, True,
+                                   o or h.work_order, h.fleet_lives))  # fmt: skip
+        return out
 
     async def due_assets(self) -> list[str]:
         """Assets with a sensor that declares a failure limit, or with an anomaly model."""
@@ -265,28 +323,35 @@ class HealthService:
 
     # -- data ------------------------------------------------------------------------
 
-    async def _life_data(
-        self, sensors: Sequence[Sensor], renewed: datetime | None, at: datetime
-    ) -> LifeData:
+    async def _life_data_many(
+        self, lives: Sequence[tuple[Sequence[Sensor], datetime | None, datetime]]
+    ) -> list[LifeData]:
+        """Each ``(sensors, renewed, at)`` life's bucketed data since its start (the
+        renewal, or ``at`` minus the lookback), all in one store read."""
         cfg = self.config
-        limits = [SensorLimits(s.id, s.fail_low, s.fail_high) for s in sensors]
-        start = at - timedelta(seconds=cfg.lookback)
-        if renewed is not None and renewed > start:
-            start = renewed
-        end_us = _us(at)
-        if not sensors or start >= at:
-            return LifeData.from_buckets(limits, _us(start), end_us, cfg.step_us, [],
-                                         read_from_us=_us(start))  # fmt: skip
-        ids = [s.id for s in sensors]
         bucket = timedelta(seconds=cfg.step_s)
-        means = await self._store.history(ids, start, at, bucket=bucket, aggregate=Aggregate.AVG)
-        counts = await self._store.history(ids, start, at, bucket=bucket, aggregate=Aggregate.COUNT)
-        series = [(means[i].times, means[i].values, _align(means[i].times, counts[i])) for i in ids]
-        life_start = _us(renewed) if renewed is not None else _first(series, _us(start))
-        # the grid starts where the read did: a life renewed years ago is read (and
-        # gridded) only over the lookback, while its age still counts from the renewal
-        return LifeData.from_buckets(limits, life_start, end_us, cfg.step_us, series,
-                                     read_from_us=_us(start))  # fmt: skip
+        spans: list[Span] = []
+        starts: list[datetime] = []
+        for sensors, renewed, at in lives:
+            start = at - timedelta(seconds=cfg.lookback)
+            if renewed is not None and renewed > start:
+                start = renewed
+            starts.append(start)
+            if start < at:
+                spans += [Span(s.id, start, at) for s in sensors]
+        stats = iter(await self._store.bucket_stats(spans, bucket) if spans else [])
+        out = []
+        for (sensors, renewed, at), start in zip(lives, starts, strict=True):
+            limits = [SensorLimits(s.id, s.fail_low, s.fail_high) for s in sensors]
+            series = []
+            if start < at:
+                series = [(b.times, b.means, b.counts) for b in (next(stats) for _ in sensors)]
+            life_start = _us(renewed) if renewed is not None else _first(series, _us(start))
+            # the grid starts where the read did: a life renewed years ago is read (and
+            # gridded) only over the lookback, while its age still counts from the renewal
+            out.append(LifeData.from_buckets(limits, life_start, _us(at), cfg.step_us, series,
+                                             read_from_us=_us(start)))  # fmt: skip
+        return out
 
     async def _fleet(self, asset: Asset, at: datetime) -> _Fleet:
         """The recorded lives of ``asset``'s type up to ``at``, with their calibration."""
@@ -297,16 +362,19 @@ class HealthService:
             cached = self._fleets.get(asset.type)
             if cached is not None and cached.key == key:
                 return cached
-            lives: list[FleetHistory] = []
             by_asset = await self._graph.devices.sensors_of({f.asset_id for f in failures})
-            for f in failures:
-                sensors = sorted(by_asset.get(f.asset_id, []), key=lambda s: s.id)
-                data = await self._life_data(sensors, f.renewed_at, f.failed_at)
-                life = await asyncio.to_thread(
-                    fleet_history, f"{f.asset_id}@{f.event_id}", data, self.config, _us(f.failed_at)
-                )
-                if life is not None:
-                    lives.append(life)
+            datas = await self._life_data_many([
+                (sorted(by_asset.get(f.asset_id, []), key=lambda s: s.id), f.renewed_at,
+                 f.failed_at) for f in failures
+            ])  # fmt: skip
+            cfg = self.config
+
+            def histories() -> list[FleetHistory]:
+                found = (fleet_history(f"{f.asset_id}@{f.event_id}", d, cfg, _us(f.failed_at))
+                         for f, d in zip(failures, datas, strict=True))  # fmt: skip
+                return [life for life in found if life is not None]
+
+            lives = await asyncio.to_thread(histories)
             cal = None
             if len(lives) >= 2:
                 t0 = time.perf_counter()
@@ -319,28 +387,60 @@ class HealthService:
             self._fleets[asset.type] = fleet
             return fleet
 
-    async def _anomaly(self, asset_id: str, at: datetime) -> AnomalyFigures:
+    async def _anomalies(self, asset_ids: Sequence[str], at: datetime) -> list[AnomalyFigures]:
+        """Each asset's anomaly figures from its usable model: the models' last windows
+        of raw readings in one store read, scored in one worker thread."""
         thr = self.config.anomaly_threshold
-        record = await self._usable_model(asset_id, at)
-        if record is None:
-            return AnomalyFigures(None, False, thr, reason="no_model")
-        detector = await self._detector(record)
-        span = timedelta(seconds=detector.window_s + (self.config.last - 1) * detector.step_s)
-        step_us = int(round(detector.step_s * 1e6))
+        latest = await self._graph.anomaly_models.latest(asset_ids)
+        records: dict[str, AnomalyModel] = {}
+        for a in asset_ids:
+            m = latest.get(a)
+            if m is not None and m.trained_to > at:
+                m = await self._usable_model(a, at)
+            if m is not None:
+                records[a] = m
+        detectors = {a: await self._detector(m) for a, m in records.items()}
         end_us = _us(at)
-        origin = end_us - int(round(span.total_seconds() * 1e6))
-        origin -= origin % step_us
-        raw = await self._store.history(list(detector.sensor_ids), _dt(origin), at)
-        series = [(raw[s].times, raw[s].values) for s in detector.sensor_ids]
-        found = await asyncio.to_thread(
-            _score, detector, series, origin, end_us, self.config.last, thr
-        )
-        if found is None:
-            return AnomalyFigures(None, False, thr, model=record, reason="no_complete_window")
-        return AnomalyFigures(
-            found.score, found.anomalous, thr, found.contributions, record,
-            _dt(found.window_start_us), _dt(found.window_end_us),
-        )  # fmt: skip
+        origins: dict[str, int] = {}
+        for a, d in detectors.items():
+            span_us = int(round((d.window_s + (self.config.last - 1) * d.step_s) * 1e6))
+            step_us = int(round(d.step_s * 1e6))
+            origin = end_us - span_us
+            origins[a] = origin - origin % step_us
+        raw = {}
+        if detectors:
+            ids = sorted({s for d in detectors.values() for s in d.sensor_ids})
+            raw = await self._store.history(ids, _dt(min(origins.values())), at)
+        last = self.config.last
+
+        def scores() -> dict[str, AnomalyResult | None]:
+            out = {}
+            for a, d in detectors.items():
+                series = []
+                for s in d.sensor_ids:
+                    t, v = raw[s].times, raw[s].values
+                    k = int(np.searchsorted(t, origins[a]))
+                    series.append((t[k:], v[k:]))
+                out[a] = _score(d, series, origins[a], end_us, last, thr)
+            return out
+
+        found = await asyncio.to_thread(scores) if detectors else {}
+        figures = []
+        for a in asset_ids:
+            record = records.get(a)
+            if record is None:
+                figures.append(AnomalyFigures(None, False, thr, reason="no_model"))
+                continue
+            r = found[a]
+            if r is None:
+                figures.append(AnomalyFigures(None, False, thr, model=record,
+                                              reason="no_complete_window"))  # fmt: skip
+                continue
+            figures.append(AnomalyFigures(
+                r.score, r.anomalous, thr, r.contributions, record,
+                _dt(r.window_start_us), _dt(r.window_end_us),
+            ))  # fmt: skip
+        return figures
 
     async def _usable_model(self, asset_id: str, at: datetime) -> AnomalyModel | None:
         latest = (await self._graph.anomaly_models.latest([asset_id])).get(asset_id)
@@ -489,18 +589,6 @@ class HealthService:
             unknown_reason=None if known else (reasons[0] if reasons else "unknown"),
             contributions=dict(anomaly.contributions),
         )
-
-
-def _align(times: np.ndarray, counts: object) -> np.ndarray:
-    """The COUNT series' values on the AVG series' buckets (same query window)."""
-    ct = counts.times  # type: ignore[attr-defined]
-    cv = counts.values  # type: ignore[attr-defined]
-    if len(ct) == len(times) and np.array_equal(ct, times):
-        return np.nan_to_num(cv).astype(np.int64)
-    idx = np.searchsorted(ct, times)
-    idx = np.minimum(idx, max(len(ct) - 1, 0))
-    hit = (len(ct) > 0) & (ct[idx] == times) if len(ct) else np.zeros(len(times), bool)
-    return np.where(hit, np.nan_to_num(cv[idx]) if len(ct) else 0, 0).astype(np.int64)
 
 
 def _first(series: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], default: int) -> int:

@@ -131,6 +131,14 @@ class WorkOrderRepository:
         rows = await self._client.read(q.ACTIVE_FOR_ASSET, assetId=asset_id, active=_ACTIVE)
         return _rows.work_order_from(rows[0]) if rows else None
 
+    async def active_for_assets(self, asset_ids: Sequence[str]) -> dict[str, WorkOrder]:
+        """Each asset's active order, for the assets that have one (one read per 5,000)."""
+        out: dict[str, WorkOrder] = {}
+        for part in _chunks(list(dict.fromkeys(asset_ids))):
+            for r in await self._client.read(q.ACTIVE_FOR_ASSETS, ids=part, active=_ACTIVE):
+                out.setdefault(r["assetId"], _rows.work_order_from(r))
+        return out
+
     async def get(self, order_id: str) -> WorkOrder:
         rows = await self._client.read(q.GET_WORK_ORDER, id=order_id)
         if not rows:

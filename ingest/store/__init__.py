@@ -5,15 +5,18 @@ from ingest.store.duckdb_store import DuckDBStore
 from ingest.store.factory import open_store
 from ingest.store.port import (
     Aggregate,
+    BucketStats,
     EventRow,
     Fill,
     LatestValue,
     ReadingsStore,
     RejectedRow,
     Series,
+    Span,
     StoreSettings,
     Summary,
     bucket_grid,
+    bucket_stats_by_window,
     check_window,
 )
 from ingest.store.questdb_store import QuestDBStore
@@ -21,6 +24,7 @@ from ingest.store.shape import align, fill_grid
 
 __all__ = [
     "Aggregate",
+    "BucketStats",
     "DuckDBStore",
     "EventRow",
     "Fill",
@@ -30,10 +34,12 @@ __all__ = [
     "ReadingsStore",
     "RejectedRow",
     "Series",
+    "Span",
     "StoreSettings",
     "Summary",
     "align",
     "bucket_grid",
+    "bucket_stats_by_window",
     "check_window",
     "fill_grid",
     "open_store",

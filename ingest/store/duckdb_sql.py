@@ -117,6 +117,23 @@ WITH agg AS (
 )"""
 )
 
+# Many (sensor, window) spans in one read: the spans as a table (zipped unnests), the
+# readings of the overall window joined to them, each kept inside its own span.
+BUCKET_STATS = """
+WITH w AS (
+    SELECT unnest($k::BIGINT[]) AS k, unnest($ids::VARCHAR[]) AS sensor_id,
+           unnest($starts::BIGINT[]) AS s, unnest($ends::BIGINT[]) AS e
+)
+SELECT w.k AS k, (epoch_us(r.ts) // $bucket::BIGINT) * $bucket::BIGINT AS t,
+       avg(r.value) AS v, count(r.value) AS c
+FROM {p}readings AS r JOIN w ON r.sensor_id = w.sensor_id
+WHERE r.ts >= make_timestamp($lo) AND r.ts < make_timestamp($hi)
+  AND epoch_us(r.ts) >= w.s AND epoch_us(r.ts) < w.e
+  AND r.quality <> 'bad'
+GROUP BY ALL
+ORDER BY k, t
+"""
+
 BUCKETED = _BUCKETED + "\nSELECT sensor_id, b AS t, v FROM agg ORDER BY sensor_id, t"
 
 _GRID = """,

@@ -39,11 +39,13 @@ from ingest.store import duckdb_sql as sql
 from ingest.store.batch import ReadingBatch
 from ingest.store.port import (
     Aggregate,
+    BucketStats,
     EventRow,
     Fill,
     LatestValue,
     RejectedRow,
     Series,
+    Span,
     StoreLifecycle,
     Summary,
     check_window,
@@ -315,6 +317,40 @@ class DuckDBStore(StoreLifecycle):
 
         cols = await self._run(go)
         return split_series(ids, cols, with_quality=bucket is None)
+
+    async def bucket_stats(self, spans: Sequence[Span], bucket: timedelta) -> list[BucketStats]:
+        """Every span in one query: the spans as a table joined to the readings on the
+        sensor, each reading kept inside its span's window, grouped by span and bucket."""
+        if not spans:
+            return []
+        for s in spans:
+            check_window(s.start, s.end, bucket)
+        starts = [to_us(s.start) for s in spans]
+        ends = [to_us(s.end) for s in spans]
+        params = {
+            "k": list(range(len(spans))),
+            "ids": [s.sensor_id for s in spans],
+            "starts": starts,
+            "ends": ends,
+            "lo": min(starts),
+            "hi": max(ends),
+            "bucket": bucket // timedelta(microseconds=1),
+        }
+        query = self._q(sql.BUCKET_STATS)
+
+        def go(conn: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
+            return conn.execute(query, params).fetchnumpy()
+
+        cols = await self._run(go)
+        k = np.asarray(cols["k"], dtype=np.int64)
+        t = np.asarray(cols["t"], dtype=np.int64)
+        v = np.asarray(np.ma.filled(np.ma.asarray(cols["v"], dtype=float), np.nan), dtype=float)
+        c = np.asarray(cols["c"], dtype=np.int64)
+        bounds = np.searchsorted(k, np.arange(len(spans) + 1))
+        return [
+            BucketStats(t[a:b], v[a:b], c[a:b])
+            for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+        ]
 
     async def summary(
         self,

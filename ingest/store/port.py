@@ -31,6 +31,7 @@ from ingest.store.batch import ReadingBatch
 
 __all__ = [
     "Aggregate",
+    "BucketStats",
     "EventRow",
     "Fill",
     "LatestValue",
@@ -39,7 +40,9 @@ __all__ = [
     "Series",
     "StoreSettings",
     "Summary",
+    "Span",
     "bucket_grid",
+    "bucket_stats_by_window",
     "check_window",
 ]
 
@@ -84,6 +87,27 @@ class Series:
 
     def __len__(self) -> int:
         return len(self.times)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One sensor over ``[start, end)``: a piece of a many-sensor read."""
+
+    sensor_id: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BucketStats:
+    """A span's good readings per bucket: ``times`` the bucket starts (int64 epoch-µs,
+    aligned to epoch multiples of the bucket; only buckets holding readings),
+    ``means`` their mean (NaN where a missing reading made it null), ``counts`` how
+    many. A bucket cut by the span's start or end aggregates only the readings inside."""
+
+    times: np.ndarray
+    means: np.ndarray
+    counts: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +238,11 @@ class ReadingsStore(Protocol):
         include_bad: bool = False,
     ) -> dict[str, Summary]: ...
 
+    async def bucket_stats(self, spans: Sequence[Span], bucket: timedelta) -> list[BucketStats]:
+        """Mean and count of the good readings per bucket of each span, in the order
+        given, for many sensors and windows at once (a fleet's health reads)."""
+        ...
+
     async def rejected(
         self, limit: int = 100, sensor_id: str | None = None, since: datetime | None = None
     ) -> list[RejectedRow]:
@@ -243,3 +272,30 @@ class ReadingsStore(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+async def bucket_stats_by_window(
+    store: ReadingsStore, spans: Sequence[Span], bucket: timedelta
+) -> list[BucketStats]:
+    """``bucket_stats`` from ``history``: one AVG and one COUNT read per distinct window
+    (an adapter without a many-window query uses it)."""
+    groups: dict[tuple[datetime, datetime], list[int]] = {}
+    for k, s in enumerate(spans):
+        check_window(s.start, s.end, bucket)
+        groups.setdefault((s.start, s.end), []).append(k)
+    empty = BucketStats(np.empty(0, np.int64), np.empty(0), np.empty(0, np.int64))
+    out: list[BucketStats] = [empty] * len(spans)
+    for (start, end), ks in groups.items():
+        ids = [spans[k].sensor_id for k in ks]
+        means = await store.history(ids, start, end, bucket=bucket, aggregate=Aggregate.AVG)
+        counts = await store.history(ids, start, end, bucket=bucket, aggregate=Aggregate.COUNT)
+        for k, sid in zip(ks, ids, strict=True):
+            m, c = means[sid], counts[sid]
+            n = np.zeros(len(m.times), dtype=np.int64)
+            if len(c.times):
+                idx = np.minimum(np.searchsorted(c.times, m.times), len(c.times) - 1)
+                hit = c.times[idx] == m.times
+                n = np.where(hit, np.nan_to_num(c.values[idx]), 0).astype(np.int64)
+            keep = n > 0
+            out[k] = BucketStats(m.times[keep], m.values[keep], n[keep])
+    return out

@@ -36,14 +36,17 @@ from ingest.store import questdb_sql as sql
 from ingest.store.batch import ReadingBatch
 from ingest.store.port import (
     Aggregate,
+    BucketStats,
     EventRow,
     Fill,
     LatestValue,
     RejectedRow,
     Series,
+    Span,
     StoreLifecycle,
     Summary,
     bucket_grid,
+    bucket_stats_by_window,
     check_window,
 )
 from ingest.store.questdb_ilp import IlpWriter, add_events, add_readings, add_rejected
@@ -211,6 +214,10 @@ class QuestDBStore(StoreLifecycle):
         out = split_series(ids, {"sensor_id": sid, "t": t, "v": v}, with_quality=False)
         grid = bucket_grid(to_us(start), to_us(end), bucket_us)
         return {k: fill_grid(s, grid, Fill(fill).value) for k, s in out.items()}
+
+    async def bucket_stats(self, spans: Sequence[Span], bucket: timedelta) -> list[BucketStats]:
+        """One AVG and one COUNT read per distinct window (``port.bucket_stats_by_window``)."""
+        return await bucket_stats_by_window(self, spans, bucket)
 
     async def summary(
         self,

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analytics.assessment import HealthConfig, LifeData, life_health
 from analytics.features import series_features
 from analytics.health import (
     SensorLimits,
@@ -183,3 +184,51 @@ def test_rul_estimate_checks_itself() -> None:
         RulEstimate(100.0, 120.0, 130.0, 0.8, "x")
     with pytest.raises(ValidationError):
         RulEstimate(None, None, None, 0.8, "x", reason="because")
+
+
+def test_normal_levels_come_from_the_first_baseline_period_only() -> None:
+    """A vibration ramping up from its first reading (2 mm/s + 0.01 mm/s per hour, one
+    reading every 10 min), the life starting 2 h after a bucket edge. Windows (24 h every
+    6 h) are epoch-aligned, so the whole ones within the first 4 days end 22, 28, ..., 94 h
+    after the start (the first holding only 22 h of data): centres 11, 16, 22, ..., 82 h,
+    median 46 h, normal level 2.46 mm/s. Windows that merely start within the 4 days
+    would reach a day further into the wear (median centre 58 h: 2.58 mm/s)."""
+    cfg = HealthConfig()
+    step = cfg.step_us
+    start = 1_000 * step + 2 * 3_600_000_000
+    t = start + np.arange(20 * 144) * 600_000_000  # 20 days
+    level = 2.0 + 0.01 * (t - start) / 3.6e9
+    keys, inverse = np.unique(t // step * step, return_inverse=True)
+    counts = np.bincount(inverse)
+    means = np.bincount(inverse, level) / counts
+    end = start + 19 * 86_400_000_000
+    data = LifeData.from_buckets([SensorLimits("vib", fail_high=10.0)], start, end, step,
+                                 [(keys, means, counts)])  # fmt: skip
+    life = life_health(data, cfg, end)
+    assert life.baseline is not None
+    # the samples sit on 10 min marks: a window's mean is 5 min before its centre
+    assert life.baseline.normal[0] == pytest.approx(2.0 + 0.01 * (46 - 1 / 12), abs=1e-6)
+    assert (life.baseline.window_end_us - start) / 3.6e9 == pytest.approx(94.0)
+    assert life.health[0] == pytest.approx(1.0) and life.health[-1] < 0.8
+
+
+def test_compiled_fleet_misfit_is_numpys() -> None:
+    """The compiled alignment misfit equals the numpy one (np.interp: 1 before a past
+    life's first point, its last value after its last), on uneven times, two indicators,
+    alignments reaching before and beyond the life."""
+    from analytics import rul_fleet
+
+    kernel = rul_fleet._compiled()
+    assert kernel is not None  # numba is a dependency
+    rng = np.random.default_rng(4)
+    t = np.cumsum(rng.uniform(2.0, 9.0, 60))
+    life = FleetHistory("x", t, np.column_stack([np.linspace(1, 0, 60), rng.random(60)]),
+                        float(t[-1]) + 3.0)  # fmt: skip
+    tau = np.linspace(-20.0, t[-1] + 40.0, 150)
+    rates = np.array([0.5, 1.0, 1.7])
+    dt = np.sort(rng.uniform(0.0, 120.0, 25))
+    hq = rng.random((25, 2))
+    want = rul_fleet._misfit(life, tau[None, :, None], rates[:, None, None], dt, hq)
+    got = np.zeros((3, 150))
+    kernel(life.times_h, np.ascontiguousarray(life.health), tau, rates, dt, hq, got)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -112,7 +112,7 @@ async def test_a_wearing_pump_gets_its_rul_and_one_work_order(api: Api, uid: str
     assert h["assessmentId"] is None and h["workOrder"] is None  # computed, not stored
     assert h["limitingSensor"] == f"{uid}-wearing-vib"
     # vibration's normal level is that of the first 4 days; now it is 3/4 of the way to 9
-    normal = 2.0 + 7.0 * 2.5 / LIFE  # the baseline windows' median, mid-way through them
+    normal = 2.0 + 7.0 * 2.0 / LIFE  # median of the whole windows in the first 4 days: day 2
     level = 2.0 + 7.0 * (SPAN - 0.5 - 2.5 / 24) / LIFE
     assert h["healthIndex"] == pytest.approx((9 - level) / (9 - normal), abs=0.05)
     rul = h["rul"]

@@ -17,8 +17,10 @@ from ingest.store import (
     ReadingBatch,
     ReadingsStore,
     RejectedRow,
+    Span,
     align,
     bucket_grid,
+    bucket_stats_by_window,
 )
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -230,6 +232,44 @@ async def test_bucketed_aggregates_match_numpy(store: ReadingsStore) -> None:
         )
     )["g1"]
     assert with_bad.values.sum() == len(seconds)
+
+
+async def test_bucket_stats_of_many_spans_in_one_read(store: ReadingsStore) -> None:
+    """Means and counts per bucket for many (sensor, window) spans: a bucket cut by a
+    span's start or end holds only the readings inside; bad readings are left out; a
+    sensor may come twice (two lives); the same as AVG and COUNT reads window by window."""
+    rng = np.random.default_rng(3)
+    seconds = np.arange(0, 1800, 7)
+    rows = []
+    for sid in ("b1", "b2", "b3"):
+        values = rng.normal(20, 4, len(seconds)).round(3)
+        quality = np.where(rng.random(len(seconds)) < 0.1, "bad", "good")
+        rows += [(float(s), sid, float(v), str(q))
+                 for s, v, q in zip(seconds, values, quality, strict=True)]  # fmt: skip
+    await store.write(batch(rows))
+    await store.sync()
+    at = [T0 + timedelta(seconds=s) for s in (0, 95, 601, 1333, 1800, 2400)]
+    spans = [Span("b1", at[1], at[3]), Span("b2", at[0], at[4]), Span("b1", at[3], at[5]),
+             Span("b3", at[2], at[3]), Span("nope", at[0], at[5]), Span("b2", at[4], at[5])]  # fmt: skip
+    bucket = timedelta(minutes=5)
+    got = await store.bucket_stats(spans, bucket)
+    ref = await bucket_stats_by_window(store, spans, bucket)
+    assert len(got) == len(ref) == len(spans)
+    for span, g, r in zip(spans, got, ref, strict=True):
+        lo, hi = to_us(span.start), to_us(span.end)
+        inside = [(to_us(T0) + int(s * US), v) for s, sid, v, q in rows
+                  if sid == span.sensor_id and q != "bad"
+                  and lo <= to_us(T0) + int(s * US) < hi]  # fmt: skip
+        b_us = 300 * US
+        keys = sorted({t - t % b_us for t, _ in inside})
+        assert g.times.tolist() == r.times.tolist() == keys, span
+        want_n = [sum(1 for t, _ in inside if t - t % b_us == k) for k in keys]
+        want_m = [np.mean([v for t, v in inside if t - t % b_us == k]) for k in keys]
+        assert g.counts.tolist() == r.counts.tolist() == want_n
+        np.testing.assert_allclose(g.means, want_m, rtol=1e-9)
+        np.testing.assert_allclose(r.means, want_m, rtol=1e-9)
+    assert len(got[4].times) == 0 and len(got[5].times) == 0
+    assert await store.bucket_stats([], bucket) == []
 
 
 @pytest.mark.parametrize(
