@@ -283,8 +283,9 @@ VARIABLES: tuple[Variable, ...] = (
         "TWINQL_ANONYMOUS_READ",
         "anonymous_read",
         _bool,
-        "let callers without a token run queries and read /metrics (true or false)",
-        "true when the host is a loopback address",
+        "let callers without a token run queries and read /metrics (true or false; off "
+        "unless set: every caller needs a key)",
+        "false",
     ),
     Variable(
         "TWINQL_RATE_MUTATIONS",
@@ -443,7 +444,7 @@ class Settings:
     jwt_role_claim: str = "role"
     jwt_scopes_claim: str = "asset_scopes"
     jwt_name_claim: str = "sub"
-    anonymous_read: bool | None = None
+    anonymous_read: bool = False
     rate_mutations: Rate = Rate(100.0, 1000.0)
     rate_ingest: Rate = Rate(500.0, 5000.0)
     introspection: str | None = None  # None: effective_introspection decides
@@ -498,9 +499,8 @@ class Settings:
 
     @property
     def allow_anonymous_read(self) -> bool:
-        if self.anonymous_read is not None:
-            return self.anonymous_read
-        return self.host in _LOOPBACK
+        """Anonymous reads only when enabled explicitly (TWINQL_ANONYMOUS_READ=true)."""
+        return bool(self.anonymous_read)
 
 
 if __name__ == "__main__":

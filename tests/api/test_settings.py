@@ -18,7 +18,8 @@ def test_defaults_are_the_embedded_service_on_loopback() -> None:
     # two processes on one host differ by their API port
     assert s.effective_instance_id.endswith("-8000")
     assert Settings.from_env({"TWINQL_PORT": "8001"}).effective_instance_id.endswith("-8001")
-    assert s.allow_anonymous_read  # loopback only
+    assert not s.allow_anonymous_read  # only when enabled explicitly
+    assert Settings.from_env({"TWINQL_ANONYMOUS_READ": "true"}).allow_anonymous_read
 
 
 def test_variables_are_read_and_overrides_win() -> None:

@@ -65,6 +65,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWINQL_")}
     env["TWINQL_GRAPH_HEAP"] = "512m"
+    env["TWINQL_ANONYMOUS_READ"] = "true"  # enabled explicitly: the read-only browse test
     env["TWINQL_TOKENS"] = ",".join(f"{t}:{role}:{NAMES[role]}" for role, t in TOKENS.items())
     log = tmp / "demo.log"
     with log.open("wb") as out:

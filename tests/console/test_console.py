@@ -501,7 +501,7 @@ def test_sign_out_forgets_the_token(console: Console, role: str) -> None:
 
 def test_anonymous_reader_browses_read_only(console: Console, demo: Demo) -> None:
     session = httpx.get(demo.base + "/console/session").json()
-    assert session["anonymousRead"]  # the demo listens on loopback only
+    assert session["anonymousRead"]  # TWINQL_ANONYMOUS_READ=true (conftest): off by default
     page = console.page
     console.open()
     page.click("text=Browse read-only without a token")
