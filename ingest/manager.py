@@ -92,7 +92,7 @@ class ManagerSettings:
     event_flush_s: float = 0.2
     events_fanout_maxsize: int = 1_000
     close_timeout_s: float = 5.0
-    linger_s: float = 0.005
+    linger_s: float = 0.0
     max_pending: int = 50_000
     resync_s: float = 30.0
 

@@ -35,7 +35,9 @@ import math
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
+from itertools import repeat
+from operator import attrgetter
 
 import numpy as np
 
@@ -107,42 +109,53 @@ def raw_text(r: RawReading) -> str:
     )
 
 
-def _check(
-    r: RawReading, sensor: Sensor | None, now_us: int, lo_us: int | None, hi_us: int
-) -> tuple[int, float, Quality] | str:
-    """(ts_us, value, quality) or a reason string."""
-    if sensor is None:
-        return "unknown sensor"
-    if r.asset_id is not None and r.asset_id != sensor.asset_id:
-        return f"asset mismatch: sensor {sensor.id} belongs to {sensor.asset_id}, not {r.asset_id}"
-    if r.unit is not None and normalise_unit(r.unit) != normalise_unit(sensor.unit):
-        return f"unit mismatch: sensor {sensor.id} reads {sensor.unit!r}, got {r.unit!r}"
-    value = r.value
-    quality = Quality(r.quality) if r.quality is not None else Quality.GOOD
+def _value(value: object, quality: Quality | None) -> tuple[float, Quality] | str:
+    """One value and quality, or a reason string (the path of anything but plain numbers
+    without a quality)."""
+    q = Quality(quality) if quality is not None else Quality.GOOD
     if value is None:
-        if r.quality not in (None, Quality.MISSING):
-            return f"null value needs quality missing, got {r.quality}"
-        value, quality = math.nan, Quality.MISSING
-    elif isinstance(value, bool):
-        value = float(value)
-    elif isinstance(value, int | float):
+        if quality not in (None, Quality.MISSING):
+            return f"null value needs quality missing, got {quality}"
+        return math.nan, Quality.MISSING
+    if isinstance(value, bool):
+        return float(value), q
+    if isinstance(value, int | float):
         try:
-            value = float(value)
+            v = float(value)
         except OverflowError:  # an int such as 10**400
             return "non-finite value: beyond the float64 range"
-        if not math.isfinite(value):
+        if not math.isfinite(v):
             return "non-finite value"
-    else:
-        return f"non-numeric value {str(value)[:40]!r}"
-    at = r.timestamp or r.received_at
-    ts = now_us if at is None else to_us(at if at.tzinfo else at.replace(tzinfo=UTC))
-    if ts < 0:
-        return "timestamp before 1970-01-01"
-    if ts > hi_us:
-        return "timestamp in the future"
-    if lo_us is not None and ts < lo_us:
-        return "timestamp too old"
-    return ts, value, quality
+        return v, q
+    return f"non-numeric value {str(value)[:40]!r}"
+
+
+_FIELDS = attrgetter(
+    "sensor_id", "value", "timestamp", "asset_id", "unit", "quality", "received_at"
+)
+_PLAIN = frozenset({float, int, bool})
+
+
+def _epoch_us(ats: Sequence[datetime | None], now_us: int) -> np.ndarray:
+    """Epoch microseconds of each time (naive means UTC, None means now), exact: whole
+    seconds from ``timestamp()`` rounded after taking the microseconds off, microseconds
+    as they are."""
+    n = len(ats)
+    try:
+        tzs = list(map(_TZINFO, ats))
+    except AttributeError:  # a None among them
+        tzs = None
+    if tzs is None or None in tzs:
+        return np.fromiter(
+            (now_us if at is None else to_us(at) for at in ats), dtype=np.int64, count=n
+        )
+    secs = np.fromiter(map(datetime.timestamp, ats), dtype=np.float64, count=n)  # type: ignore[arg-type]
+    micros = np.fromiter(map(_MICROSECOND, ats), dtype=np.int64, count=n)
+    return np.rint(secs - micros * 1e-6).astype(np.int64) * 1_000_000 + micros
+
+
+_TZINFO = attrgetter("tzinfo")
+_MICROSECOND = attrgetter("microsecond")
 
 
 def validate(
@@ -155,47 +168,117 @@ def validate(
     index_offset: Sequence[int] | None = None,
 ) -> Validated:
     """Split ``raws`` into a columnar batch of accepted readings and rejected rows.
-    ``index_offset`` maps positions in ``raws`` to positions reported in errors."""
+    ``index_offset`` maps positions in ``raws`` to positions reported in errors.
+
+    Column by column: one pass reads the readings' fields, every check is an array
+    operation, and only the readings that fail (or carry a unit, a null or a
+    non-number) are looked at one by one. The first failing check in the table's order
+    gives a reading's reason."""
+    out = Validated(ReadingBatch.empty())
+    n = len(raws)
+    if not n:
+        return out
     now_us = to_us(now)
     hi_us = now_us + max_future_us
-    lo_us = None if max_age_us is None else now_us - max_age_us
-    ts: list[int] = []
-    values: list[float] = []
-    quality: list[str] = []
-    sids: list[str] = []
-    aids: list[str] = []
-    lows: list[float] = []
-    highs: list[float] = []
-    out = Validated(ReadingBatch.empty())
-    for i, r in enumerate(raws):
-        sensor = sensors.get(r.sensor_id)
-        verdict = _check(r, sensor, now_us, lo_us, hi_us)
-        if isinstance(verdict, str):
-            index = i if index_offset is None else index_offset[i]
-            out.errors.append(ItemError(index, r.sensor_id, verdict))
-            out.rejected.append(
-                RejectedRow(
-                    id=secrets.randbits(63),
-                    received_at=r.received_at or now,
-                    sensor_id=r.sensor_id,
-                    asset_id=r.asset_id or (sensor.asset_id if sensor else ""),
-                    raw=raw_text(r),
-                    reason=verdict,
-                )
+    sids, values, stamps, given_assets, units, qualities, received = zip(
+        *map(_FIELDS, raws), strict=True
+    )
+    # the sensors of the batch as a small table, each reading a code into it (-1: unknown)
+    code: dict[str, int] = {}
+    table: list[Sensor] = []
+    for sid in dict.fromkeys(sids):
+        sensor = sensors.get(sid)
+        if sensor is not None:
+            code[sid] = len(table)
+            table.append(sensor)
+    codes = np.fromiter(map(code.get, sids, repeat(-1)), dtype=np.int64, count=n)
+    bad: dict[int, str] = {}
+    known = codes >= 0
+    for i in np.flatnonzero(~known).tolist():
+        bad[i] = "unknown sensor"
+    t_ids = np.array([s.id for s in table] + [""], dtype=object)  # [-1]: unknown
+    t_assets = np.array([s.asset_id for s in table] + [""], dtype=object)
+    if any(a is not None for a in given_assets):
+        given = np.array(given_assets, dtype=object)
+        wrong = known & (given != None) & (given != t_assets[codes])  # noqa: E711
+        for i in np.flatnonzero(wrong).tolist():
+            sensor = table[codes[i]]
+            bad[i] = (
+                f"asset mismatch: sensor {sensor.id} belongs to {sensor.asset_id}, "
+                f"not {given_assets[i]}"
             )
-            continue
-        assert sensor is not None
-        ts.append(verdict[0])
-        values.append(verdict[1])
-        quality.append(verdict[2].value)
-        sids.append(sensor.id)
-        aids.append(sensor.asset_id)
-        lows.append(-math.inf if sensor.min_value is None else sensor.min_value)
-        highs.append(math.inf if sensor.max_value is None else sensor.max_value)
-    if ts:
-        v = np.asarray(values, dtype=np.float64)
-        q = np.asarray(quality, dtype=object)
-        out_of_range = (v < np.asarray(lows)) | (v > np.asarray(highs))  # NaN compares False
-        q[out_of_range] = Quality.BAD.value
-        out.batch = ReadingBatch.from_columns(ts, sids, aids, v, q)
+    if any(u is not None for u in units):
+        for i, unit in enumerate(units):
+            if unit is None or i in bad:
+                continue
+            sensor = table[codes[i]]
+            if normalise_unit(unit) != normalise_unit(sensor.unit):
+                bad[i] = f"unit mismatch: sensor {sensor.id} reads {sensor.unit!r}, got {unit!r}"
+    # values: plain numbers in one conversion; nulls and non-numbers one by one
+    v: np.ndarray | None = None
+    if set(map(type, values)) <= _PLAIN:
+        try:
+            v = np.fromiter(values, dtype=np.float64, count=n)
+        except OverflowError:  # an int beyond float64: the careful path says which
+            v = None
+    if v is not None:
+        for i in np.flatnonzero(~np.isfinite(v)).tolist():
+            bad.setdefault(i, "non-finite value")
+        if all(x is None for x in qualities):
+            q = np.full(n, Quality.GOOD.value, dtype=object)
+        else:
+            q = np.array(
+                [Quality.GOOD.value if x is None else Quality(x).value for x in qualities],
+                dtype=object,
+            )
+    else:
+        v = np.full(n, math.nan)
+        q = np.full(n, Quality.GOOD.value, dtype=object)
+        for i, (value, quality) in enumerate(zip(values, qualities, strict=True)):
+            if i in bad:
+                continue
+            verdict = _value(value, quality)
+            if isinstance(verdict, str):
+                bad[i] = verdict
+            else:
+                v[i], q[i] = verdict[0], verdict[1].value
+    ts = _epoch_us(
+        [s if s is not None else r for s, r in zip(stamps, received, strict=True)], now_us
+    )
+    for i in np.flatnonzero(ts < 0).tolist():
+        bad.setdefault(i, "timestamp before 1970-01-01")
+    for i in np.flatnonzero(ts > hi_us).tolist():
+        bad.setdefault(i, "timestamp in the future")
+    if max_age_us is not None:
+        for i in np.flatnonzero(ts < now_us - max_age_us).tolist():
+            bad.setdefault(i, "timestamp too old")
+    ok = np.ones(n, dtype=bool)
+    for i in sorted(bad):
+        ok[i] = False
+        r = raws[i]
+        sensor = table[codes[i]] if codes[i] >= 0 else None
+        reason = bad[i]
+        index = i if index_offset is None else index_offset[i]
+        out.errors.append(ItemError(index, r.sensor_id, reason))
+        out.rejected.append(
+            RejectedRow(
+                id=secrets.randbits(63),
+                received_at=r.received_at or now,
+                sensor_id=r.sensor_id,
+                asset_id=r.asset_id or (sensor.asset_id if sensor else ""),
+                raw=raw_text(r),
+                reason=reason,
+            )
+        )
+    if not ok.any():
+        return out
+    if bad:
+        codes, ts, v, q = codes[ok], ts[ok], v[ok], q[ok]
+    lows = np.array([-math.inf if s.min_value is None else s.min_value for s in table] + [0.0])
+    highs = np.array([math.inf if s.max_value is None else s.max_value for s in table] + [0.0])
+    out_of_range = (v < lows[codes]) | (v > highs[codes])  # NaN compares False
+    q[out_of_range] = Quality.BAD.value
+    out.batch = ReadingBatch(
+        ts=ts, sensor_id=t_ids[codes], asset_id=t_assets[codes], value=v, quality=q
+    )
     return out

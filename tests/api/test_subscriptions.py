@@ -11,7 +11,7 @@ from api.live.schema import live_messages
 from graph.timeutil import utcnow
 from ingest.connectors import AssetEvent
 from ingest.pipeline import LiveBus
-from ingest.reading import RawReading
+from ingest.reading import Quality, RawReading
 from ingest.store import ReadingBatch
 from tests.support.app import Api
 from tests.support.plant import controlled_pump, register
@@ -70,6 +70,54 @@ async def test_live_readings_of_sensors_and_of_an_asset_subtree(
             "good",
         )
         assert data["liveReadings"]["missed"] == 0
+
+
+BATCHES = """subscription($ids: [ID!], $asset: ID, $band: Float) {
+  liveReadingBatches(sensorIds: $ids, assetId: $asset, deadband: $band) {
+    sensorIds assetIds timestamps values qualities missed missedReadings
+  }
+}"""
+
+
+async def test_live_reading_batches_carry_the_same_readings_as_columns(api: Api, uid: str) -> None:
+    """One pipeline batch of three readings (one missing) arrives as one message of
+    parallel lists, equal to what liveReadings sends for the same batch."""
+    await register(api, controlled_pump(uid))
+    temp, asset = f"{uid}-temp", f"{uid}-pump"
+    now = utcnow().replace(microsecond=123456)
+    raws = [
+        RawReading(temp, 20.5, now, asset_id=asset),
+        RawReading(
+            temp, None, now + timedelta(milliseconds=1), asset_id=asset, quality=Quality.MISSING
+        ),
+        RawReading(temp, 21.0, now + timedelta(milliseconds=2), asset_id=asset),
+    ]
+    async with connect(api.base, VIEWER) as ws:
+        before = api.services.ingest.bus.subscribers
+        await ws.subscribe(BATCHES, {"asset": f"{uid}-line"})
+        await ws.subscribe(LIVE, {"ids": [temp]})
+        await subscribed(api, before + 1)
+        result = await api.services.ingest.ingest(raws)
+        assert result.accepted == 3, result
+        got = [await ws.next(), await ws.next()]
+    (cols,) = [g["liveReadingBatches"] for g in got if "liveReadingBatches" in g]
+    (rows,) = [g["liveReadings"] for g in got if "liveReadings" in g]
+    assert cols["sensorIds"] == [temp] * 3 and cols["assetIds"] == [asset] * 3
+    assert cols["values"] == [20.5, None, 21.0]
+    assert cols["qualities"] == ["good", "missing", "good"]
+    assert (cols["missed"], cols["missedReadings"]) == (0, 0)
+    assert cols["timestamps"][0] == now.isoformat()
+    assert [
+        {"sensorId": s, "assetId": a, "value": v, "quality": q, "timestamp": t}
+        for s, a, v, q, t in zip(
+            cols["sensorIds"],
+            cols["assetIds"],
+            cols["values"],
+            cols["qualities"],
+            cols["timestamps"],
+            strict=True,
+        )
+    ] == rows["readings"]
 
 
 async def test_deadband_and_throttle_thin_the_stream(api: Api, uid: str) -> None:
