@@ -130,8 +130,10 @@ def _value(value: object, quality: Quality | None) -> tuple[float, Quality] | st
     return f"non-numeric value {str(value)[:40]!r}"
 
 
-_FIELDS = attrgetter(
-    "sensor_id", "value", "timestamp", "asset_id", "unit", "quality", "received_at"
+# one column per field: a map per field costs a tenth of transposing per-reading tuples
+_FIELDS = tuple(
+    attrgetter(name)
+    for name in ("sensor_id", "value", "timestamp", "asset_id", "unit", "quality", "received_at")
 )
 _PLAIN = frozenset({float, int, bool})
 
@@ -180,8 +182,8 @@ def validate(
         return out
     now_us = to_us(now)
     hi_us = now_us + max_future_us
-    sids, values, stamps, given_assets, units, qualities, received = zip(
-        *map(_FIELDS, raws), strict=True
+    sids, values, stamps, given_assets, units, qualities, received = (
+        list(map(field, raws)) for field in _FIELDS
     )
     # the sensors of the batch as a small table, each reading a code into it (-1: unknown)
     code: dict[str, int] = {}
@@ -198,7 +200,7 @@ def validate(
         bad[i] = "unknown sensor"
     t_ids = np.array([s.id for s in table] + [""], dtype=object)  # [-1]: unknown
     t_assets = np.array([s.asset_id for s in table] + [""], dtype=object)
-    if any(a is not None for a in given_assets):
+    if given_assets.count(None) != n:
         given = np.array(given_assets, dtype=object)
         wrong = known & (given != None) & (given != t_assets[codes])  # noqa: E711
         for i in np.flatnonzero(wrong).tolist():
@@ -207,7 +209,7 @@ def validate(
                 f"asset mismatch: sensor {sensor.id} belongs to {sensor.asset_id}, "
                 f"not {given_assets[i]}"
             )
-    if any(u is not None for u in units):
+    if units.count(None) != n:
         for i, unit in enumerate(units):
             if unit is None or i in bad:
                 continue
@@ -224,7 +226,7 @@ def validate(
     if v is not None:
         for i in np.flatnonzero(~np.isfinite(v)).tolist():
             bad.setdefault(i, "non-finite value")
-        if all(x is None for x in qualities):
+        if qualities.count(None) == n:
             q = np.full(n, Quality.GOOD.value, dtype=object)
         else:
             q = np.array(
@@ -242,9 +244,12 @@ def validate(
                 bad[i] = verdict
             else:
                 v[i], q[i] = verdict[0], verdict[1].value
-    ts = _epoch_us(
-        [s if s is not None else r for s, r in zip(stamps, received, strict=True)], now_us
+    ats = (
+        stamps
+        if stamps.count(None) == 0
+        else [s or r for s, r in zip(stamps, received, strict=True)]
     )
+    ts = _epoch_us(ats, now_us)
     for i in np.flatnonzero(ts < 0).tolist():
         bad.setdefault(i, "timestamp before 1970-01-01")
     for i in np.flatnonzero(ts > hi_us).tolist():
