@@ -5,6 +5,10 @@ connections without one). Each subscriber reads its own bounded queue (the inges
 pipeline's ``LiveBus`` for readings, the connector manager's fan-outs for events and
 outcomes): publishing never waits for a subscriber, and a subscriber that falls
 behind loses its oldest updates and is told how many on its next message (``missed``).
+A message carries every reading that arrived since the previous one: one accepted
+batch when the subscriber keeps up, everything queued when it has fallen behind (it
+catches up in one message instead of one per batch). ``liveReadings`` sends a list
+of reading objects; ``liveReadingBatches`` the same readings as parallel columns.
 
 Live readings take an optional ``throttleMs`` (at most one message per interval, with
 the newest value of each sensor seen in it) and ``deadband`` (a reading is sent only
@@ -151,7 +155,10 @@ async def live_messages(
     while True:
         try:
             absorb(await sub.get())
-            if throttle_s is not None:
+            if throttle_s is None:
+                for item in sub.ready():  # whatever else is queued: the same message
+                    absorb(item)
+            else:
                 remaining = last_emit + throttle_s - time.monotonic()
                 if remaining > 0:
                     try:

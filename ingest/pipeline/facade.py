@@ -103,6 +103,7 @@ class IngestPipeline:
             max_batch=settings.max_batch,
             flush_interval=settings.flush_interval,
             max_queue=settings.max_queue,
+            commit_delay=settings.commit_delay,
         )
         self._warming: asyncio.Task[None] | None = None
 

@@ -7,8 +7,10 @@ once those rows are durable: committed to the store, appended to the spill log a
 fsynced, or kept as dead letters; it fails with ``Unavailable`` when the writer
 cannot make them durable (a ``fault``, or closing with them unwritten). A durable
 submit does not wait for the flush tick: it asks for a flush at once, and concurrent
-callers share one flush (group commit: whatever is queued when the consumer wakes
-goes in one batch of at most ``max_batch`` readings).
+callers share one flush (group commit: whatever is queued when the consumer wakes,
+or within ``commit_delay`` seconds after, goes in one batch of at most ``max_batch``
+readings; the delay bounds the store's transactions per second under a stream of
+small durable batches, e.g. MQTT messages).
 
 One consumer task flushes when ``max_batch`` readings are queued, a flush or a durable
 submit asks for it, or ``flush_interval`` seconds have passed. When the store is
@@ -114,6 +116,7 @@ class BatchWriter:
         max_queue: int = 200_000,
         retry_initial: float = 0.05,
         retry_max: float = 2.0,
+        commit_delay: float = 0.0,
     ) -> None:
         self._store = store
         self._spill = SpillLog(spill_dir)
@@ -121,6 +124,7 @@ class BatchWriter:
         self._quarantine: SpillLog | None = None
         self._max_batch = max_batch
         self._interval = flush_interval
+        self._commit_delay = commit_delay
         self._max_queue = max_queue
         self._retry_initial = retry_initial
         self._retry_max = retry_max
@@ -327,6 +331,9 @@ class BatchWriter:
             or self._fault is not None  # the retry after a fault's pause is due now
         )
 
+    def _full(self) -> bool:
+        return self._depth >= self._max_batch or self._closing or self._fault is not None
+
     async def _cycle(self, final: bool) -> None:
         async with self._cond:
             if not self._ready():
@@ -338,6 +345,13 @@ class BatchWriter:
                         await self._cond.wait_for(self._ready)
                 except TimeoutError:
                     pass  # the flush interval elapsed: flush what there is
+            if self._commit_delay and self._flush_requested and not self._full():
+                # group commit: durable submits arriving within the delay share the flush
+                try:
+                    async with asyncio.timeout(self._commit_delay):
+                        await self._cond.wait_for(self._full)
+                except TimeoutError:
+                    pass
             taken: list[_Item] = []
             size = 0
             while self._queue and (not taken or size + self._queue[0].size <= self._max_batch):
