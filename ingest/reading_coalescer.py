@@ -16,8 +16,8 @@ unacknowledged for the broker to deliver again, so they are not dead-lettered.
 A sink may return a future of durability instead of waiting for it (the pipeline
 validates, publishes live and queues at once; the writer commits later): the next
 batch is then taken while the previous one is being made durable, and each batch's
-``put()`` future follows its own durability future. With ``linger_s`` 0 (the default)
-a batch is whatever gathered while the previous one was being taken.
+``put()`` future follows its own durability future. With ``linger_s`` 0 a batch is
+whatever gathered while the previous one was being taken.
 """
 
 from __future__ import annotations

@@ -156,6 +156,7 @@ async def live_messages(
         try:
             absorb(await sub.get())
             if throttle_s is None:
+                await asyncio.sleep(0)  # one turn of the loop: batches arriving together
                 for item in sub.ready():  # whatever else is queued: the same message
                     absorb(item)
             else:
