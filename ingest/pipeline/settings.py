@@ -20,8 +20,8 @@ class PipelineSettings:
     many readings or after this many seconds. ``max_queue``: readings waiting in
     memory before ``submit`` blocks (backpressure). ``catalog_ttl``: seconds a cached
     sensor definition stays valid. ``bus_maxsize``: per-subscriber queue length.
-    ``commit_delay``: seconds a durable flush waits for more durable submits to share
-    its store transaction (acknowledgements wait that much longer; live values not)."""
+    ``commit_delay``: least seconds between the starts of two durable flushes (group
+    commit: acknowledgements may wait up to that much longer; live values do not)."""
 
     spill_dir: Path
     max_future: timedelta = timedelta(minutes=5)
@@ -32,7 +32,7 @@ class PipelineSettings:
     catalog_ttl: float = 30.0
     bus_maxsize: int = 1_000
     max_body_items: int = 100_000
-    commit_delay: float = 0.005
+    commit_delay: float = 0.01
 
     def __post_init__(self) -> None:
         if self.max_batch < 1 or self.max_queue < self.max_batch:

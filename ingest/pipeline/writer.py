@@ -7,10 +7,10 @@ once those rows are durable: committed to the store, appended to the spill log a
 fsynced, or kept as dead letters; it fails with ``Unavailable`` when the writer
 cannot make them durable (a ``fault``, or closing with them unwritten). A durable
 submit does not wait for the flush tick: it asks for a flush at once, and concurrent
-callers share one flush (group commit: whatever is queued when the consumer wakes,
-or within ``commit_delay`` seconds after, goes in one batch of at most ``max_batch``
-readings; the delay bounds the store's transactions per second under a stream of
-small durable batches, e.g. MQTT messages).
+callers share one flush (group commit: whatever is queued when the consumer wakes
+goes in one batch of at most ``max_batch`` readings). Flushes start at most once per
+``commit_delay`` seconds: an idle writer flushes a durable submit at once, a stream of
+small durable batches (MQTT messages) shares one store transaction per interval.
 
 One consumer task flushes when ``max_batch`` readings are queued, a flush or a durable
 submit asks for it, or ``flush_interval`` seconds have passed. When the store is
@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -125,6 +126,7 @@ class BatchWriter:
         self._max_batch = max_batch
         self._interval = flush_interval
         self._commit_delay = commit_delay
+        self._last_flush = -math.inf
         self._max_queue = max_queue
         self._retry_initial = retry_initial
         self._retry_max = retry_max
@@ -345,10 +347,13 @@ class BatchWriter:
                         await self._cond.wait_for(self._ready)
                 except TimeoutError:
                     pass  # the flush interval elapsed: flush what there is
-            if self._commit_delay and self._flush_requested and not self._full():
-                # group commit: durable submits arriving within the delay share the flush
+            due = self._last_flush + self._commit_delay - time.monotonic()
+            if due > 0 and self._flush_requested and not self._full():
+                # group commit: flushes start at most once per commit_delay; durable
+                # submits arriving meanwhile share the next one (an idle writer flushes
+                # at once)
                 try:
-                    async with asyncio.timeout(self._commit_delay):
+                    async with asyncio.timeout(due):
                         await self._cond.wait_for(self._full)
                 except TimeoutError:
                     pass
@@ -364,6 +369,7 @@ class BatchWriter:
             self._cond.notify_all()
         pending: list[_Item] = []
         if taken:
+            self._last_flush = time.monotonic()
             self._counts["flushes"] += 1
             at = min(i.at for i in taken)
             batch = ReadingBatch.concat([i.batch for i in taken])
