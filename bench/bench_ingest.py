@@ -5,6 +5,11 @@
 1. Pipeline ingest throughput (validation + batching writer + store) in batches of
    1, 100 and 10,000 readings, into DuckDB (and QuestDB when --questdb-url is given),
    each call returning once queued (``durable=False``; bench_durable.py compares).
+   The reference, alternated with it over ``--rounds`` rounds in the same process:
+   bare DuckDB ``INSERT … SELECT`` from an Arrow table built from the same readings
+   as arrays (ts, sensor, asset, value, quality), in chunks of the same size, into the
+   same table shape. Each round prints both rates and the ratio; then min and median
+   of the ratios and the machine's load average.
 2. A DuckDB store of --rows readings (1,000 sensors at 1 Hz) generated in-database with
    range(), plus one sensor with 24 h at 1 Hz; then read latencies: that day downsampled
    to 1 min (no fill and linear fill), latest of 1,000 sensors in one query, a 1 h
@@ -18,19 +23,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 from graph.model import Sensor
 from graph.timeutil import to_us
-from ingest.pipeline import IngestPipeline, PipelineSettings, StaticCatalog
+from ingest.pipeline import IngestPipeline, PipelineSettings, StaticCatalog, WriterStats
 from ingest.reading import RawReading
 from ingest.store import Aggregate, DuckDBStore, Fill, ReadingBatch, StoreSettings, open_store
 
@@ -42,39 +50,91 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def ingest_throughput(label: str, settings: StoreSettings, spill: Path) -> None:
+def reference_insert(path: Path, batch: ReadingBatch, size: int) -> float:
+    """Seconds for bare DuckDB to insert ``batch`` in chunks of ``size`` (Arrow tables
+    built from the arrays, ``INSERT … SELECT``), into a fresh file."""
+    path.unlink(missing_ok=True)
+    with duckdb.connect(str(path)) as conn:
+        conn.execute(
+            """CREATE TABLE readings (ts TIMESTAMP NOT NULL, asset_id VARCHAR NOT NULL,
+               sensor_id VARCHAR NOT NULL, value DOUBLE, quality VARCHAR NOT NULL)"""
+        )
+        t = time.perf_counter()
+        for i in range(0, len(batch), size):
+            chunk = batch.take(slice(i, i + size))
+            chunk_arrow = pa.table(  # noqa: F841 - read by name in the statement
+                {
+                    "ts": pa.array(chunk.ts, type=pa.timestamp("us")),
+                    "asset_id": pa.array(chunk.asset_id, type=pa.string()),
+                    "sensor_id": pa.array(chunk.sensor_id, type=pa.string()),
+                    "value": pa.array(chunk.value, type=pa.float64()),
+                    "quality": pa.array(chunk.quality, type=pa.string()),
+                }
+            )
+            conn.execute("INSERT INTO readings SELECT * FROM chunk_arrow")
+        return time.perf_counter() - t
+
+
+async def pipeline_run(
+    settings: StoreSettings, catalog: StaticCatalog, spill: Path, raws: list[RawReading], size: int
+) -> tuple[float, WriterStats]:
+    store = await open_store(settings)
+    pipe = IngestPipeline(store, catalog, PipelineSettings(spill_dir=spill, flush_interval=0.05))
+    await pipe.start()
+    t = time.perf_counter()
+    for i in range(0, len(raws), size):
+        await pipe.ingest(raws[i : i + size], durable=False)
+    await pipe.aclose()
+    elapsed = time.perf_counter() - t
+    stats = pipe.stats()
+    await store.aclose()
+    return elapsed, stats
+
+
+async def ingest_throughput(
+    label: str, settings: StoreSettings, spill: Path, rounds: int, root: Path
+) -> None:
     sensors = [
         Sensor(f"s-{i}", f"a-{i // 10}", f"S{i}", "temperature", "°C", 0, 100) for i in range(100)
     ]
     catalog = StaticCatalog(sensors)
     now = datetime.now(UTC)
     for size, total in ((1, 5_000), (100, 100_000), (10_000, 500_000)):
-        store = await open_store(settings)
-        pipe = IngestPipeline(
-            store,
-            catalog,
-            PipelineSettings(spill_dir=spill / f"{label}-{size}", flush_interval=0.05),
-        )
-        await pipe.start()
-        base = now - timedelta(seconds=total)
-        raws = [
-            RawReading(
-                f"s-{i % 100}",
-                float(i % 90),
-                base + timedelta(seconds=i // 100, microseconds=i % 100),
+        ratios = []
+        for r in range(rounds):
+            base = now - timedelta(seconds=total * (r + 2))
+            raws = [
+                RawReading(
+                    f"s-{i % 100}",
+                    float(i % 90),
+                    base + timedelta(seconds=i // 100, microseconds=i % 100),
+                )
+                for i in range(total)
+            ]
+            ts = np.array([to_us(x.timestamp) for x in raws], dtype=np.int64)  # type: ignore[arg-type]
+            arrays = ReadingBatch.from_columns(
+                ts,
+                [x.sensor_id for x in raws],
+                [f"a-{int(x.sensor_id[2:]) // 10}" for x in raws],
+                [x.value for x in raws],  # type: ignore[misc]
+                ["good"] * total,
             )
-            for i in range(total)
-        ]
-        t = time.perf_counter()
-        for i in range(0, total, size):
-            await pipe.ingest(raws[i : i + size], durable=False)
-        await pipe.aclose()
-        elapsed = time.perf_counter() - t
-        stats = pipe.stats()
-        await store.aclose()
+            run_settings = settings  # a fresh DuckDB file per run, as the reference's
+            if settings.path is not None:
+                run_settings = replace(settings, path=root / f"{label}-{size}-{r}.duckdb")
+            elapsed, stats = await pipeline_run(
+                run_settings, catalog, spill / f"{label}-{size}-{r}", raws, size
+            )
+            ref = await asyncio.to_thread(reference_insert, root / "reference.duckdb", arrays, size)
+            ratios.append(ref / elapsed)
+            print(
+                f"  {label:8s} batch {size:>6,}: {total / elapsed:>12,.0f} readings/s "
+                f"(stored {stats.stored:,}, spilled {stats.spilled:,}); bare DuckDB "
+                f"{total / ref:>12,.0f}/s; ratio {ref / elapsed:.2f} (load {os.getloadavg()[0]:.2f})"
+            )
         print(
-            f"  {label:8s} batch {size:>6,}: {total / elapsed:>12,.0f} readings/s "
-            f"({total:,} in {elapsed:.2f} s, stored {stats.stored:,}, spilled {stats.spilled:,})"
+            f"  {label:8s} batch {size:>6,}: ratio to bare DuckDB min {min(ratios):.2f} "
+            f"median {statistics.median(ratios):.2f} over {rounds} rounds"
         )
 
 
@@ -182,19 +242,22 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000_000)
     parser.add_argument("--questdb-url", default=None)
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()}")
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         root = Path(tmp)
         print("pipeline ingest throughput (validate + batch + store):")
         await ingest_throughput(
-            "duckdb", StoreSettings(path=root / "ingest.duckdb"), root / "spill"
+            "duckdb", StoreSettings(path=root / "ingest.duckdb"), root / "spill", args.rounds, root
         )
         if args.questdb_url:
             qs = StoreSettings(
                 backend="questdb", questdb_url=args.questdb_url, table_prefix="bench_"
             )
-            await ingest_throughput("questdb", qs, root / "spill")
-        await big_store(root / "big.duckdb", args.rows)
+            await ingest_throughput("questdb", qs, root / "spill", args.rounds, root)
+        if args.rows:
+            await big_store(root / "big.duckdb", args.rows)
     print(f"peak memory (max RSS): {peak_mb():,.0f} MB")
 
 

@@ -18,7 +18,15 @@ wait are printed as such: a rate is only called sustained when everything arrive
 Publisher, broker client, app and subscriber share one process (and the broker one
 more), so the figures are a floor for a split deployment.
 
-    python bench/bench_mqtt.py --seconds 5 --rate 2000
+The reference, run in the same process alternately with twinql over ``--rounds``
+rounds: a bare aiomqtt subscriber (QoS 1) that decodes each message's JSON, fed by the
+same publisher on a ``ref/`` topic prefix the app does not subscribe to. Each round
+prints twinql's figures, the reference's and their ratio; the closing lines give the
+min and median ratio per figure and the machine's load average.
+``--subscription`` picks the GraphQL field: ``liveReadings`` (one object per reading)
+or ``liveReadingBatches`` (columnar: ids, timestamps, values, qualities as arrays).
+
+    python bench/bench_mqtt.py --seconds 3 --rate 1000 --rounds 3
 """
 
 from __future__ import annotations
@@ -27,12 +35,15 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,12 +65,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_mosquitto(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_mosquitto(workdir: Path, inflight: int) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     conf = workdir / "mosquitto.conf"
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        "max_queued_messages 1000000\n"
+        f"max_queued_messages 1000000\nmax_inflight_messages {inflight}\n"
     )
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     proc = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
@@ -84,7 +95,6 @@ async def gql(client: object, query: str, variables: dict[str, object]) -> dict[
 
 
 async def register(client: object, assets: int, sensors: int) -> list[tuple[str, list[str]]]:
-    plant = [("bench-site", [])]
     a_in = [{"id": "bench-site", "name": "site", "type": "site", "level": "SITE"}]
     s_in = []
     layout = []
@@ -116,12 +126,24 @@ async def register(client: object, assets: int, sensors: int) -> list[tuple[str,
             }
         },
     )
-    del plant
     return layout
 
 
+QUERIES = {
+    "liveReadings": (
+        'subscription { liveReadings(assetId: "bench-site", buffer: 10000) '
+        "{ readings { timestamp } missed } }"
+    ),
+    "liveReadingBatches": (
+        'subscription { liveReadingBatches(assetId: "bench-site", buffer: 10000) '
+        "{ timestamps missed } }"
+    ),
+}
+
+
 class Subscriber:
-    def __init__(self) -> None:
+    def __init__(self, field: str) -> None:
+        self.field = field
         self.received = 0
         self.missed = 0  # readings the server skipped for this subscriber (missed markers)
         self.latencies: list[float] = []
@@ -129,10 +151,7 @@ class Subscriber:
 
     async def run(self, base: str, ready: asyncio.Event) -> None:
         url = base.replace("http://", "ws://") + "/graphql"
-        sub = (
-            'subscription { liveReadings(assetId: "bench-site", buffer: 10000) '
-            "{ readings { timestamp } missed } }"
-        )
+        sub = QUERIES[self.field]
         async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
             init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {TOKEN}"}}
             await ws.send(json.dumps(init))
@@ -144,14 +163,40 @@ class Subscriber:
                 if msg.get("type") != "next":
                     continue
                 now = time.time()
-                live = msg["payload"]["data"]["liveReadings"]
-                readings = live["readings"]
-                self.received += len(readings)
+                live = msg["payload"]["data"][self.field]
+                if self.field == "liveReadings":
+                    stamps = [r["timestamp"] for r in live["readings"]]
+                else:
+                    stamps = live["timestamps"]
+                self.received += len(stamps)
                 self.missed += int(live.get("missed") or 0)
                 if self.record:
-                    for r in readings:
-                        ts = datetime.fromisoformat(r["timestamp"]).timestamp()
-                        self.latencies.append(now - ts)
+                    for ts in stamps:
+                        self.latencies.append(now - datetime.fromisoformat(ts).timestamp())
+
+
+class RefSubscriber:
+    """The reference: aiomqtt at QoS 1 on ``ref/#``, decoding each message's JSON."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.missed = 0
+        self.latencies: list[float] = []
+        self.record = False
+
+    async def run(self, port: int, ready: asyncio.Event) -> None:
+        async with aiomqtt.Client("127.0.0.1", port, max_queued_incoming_messages=0) as c:
+            await c.subscribe("ref/#", qos=1)
+            ready.set()
+            async for message in c.messages:
+                now = time.time()
+                doc = json.loads(message.payload)
+                values = doc.get("values")
+                n = len(values) if values is not None else 1
+                self.received += n
+                if self.record:
+                    lat = now - datetime.fromisoformat(doc["timestamp"]).timestamp()
+                    self.latencies.extend([lat] * n)
 
 
 def _stamp(t: float) -> str:
@@ -165,6 +210,7 @@ async def publish(
     readings: int,
     rate: float | None,
     inflight: int,
+    prefix: str = "",
 ) -> int:
     """Publish ``readings`` readings at QoS 1, paced at ``rate`` readings/s (None: flat
     out), with at most ``inflight`` publishes awaiting their PUBACK."""
@@ -188,11 +234,11 @@ async def publish(
             now = time.time()
             if shape == "single":
                 name = names[(k // len(layout)) % len(names)]
-                topic = f"assets/{aid}/sensors/{name}/data"
+                topic = f"{prefix}assets/{aid}/sensors/{name}/data"
                 payload = json.dumps({"value": float(k % 1000), "timestamp": _stamp(now)})
             else:
                 values = {n: float((k + j) % 1000) for j, n in enumerate(names)}
-                topic = f"assets/{aid}/telemetry"
+                topic = f"{prefix}assets/{aid}/telemetry"
                 payload = json.dumps({"timestamp": _stamp(now), "values": values})
             await window.acquire()
             task = asyncio.create_task(one(c, topic, payload))
@@ -210,24 +256,22 @@ async def publish(
 
 
 async def wait_for(
-    sub: Subscriber,
-    services: Services,
+    sub: Subscriber | RefSubscriber,
+    stored_now: Callable[[], int],
     target_rx: int,
-    stored0: int,
     target_stored: int,
     within: float,
 ) -> tuple[float, int, int, bool]:
     """Wait until the subscriber got (or was told it missed) ``target_rx`` readings and
-    the store holds ``target_stored`` more; the last value is False on a timeout."""
+    ``stored_now()`` reached ``target_stored``; the last value is False on a timeout."""
     t0 = time.perf_counter()
     done = False
     while time.perf_counter() - t0 < within:
-        stored = services.ingest.stats().stored - stored0
-        if sub.received + sub.missed >= target_rx and stored >= target_stored:
+        if sub.received + sub.missed >= target_rx and stored_now() >= target_stored:
             done = True
             break
-        await asyncio.sleep(0.01)
-    return time.perf_counter(), sub.received, services.ingest.stats().stored - stored0, done
+        await asyncio.sleep(0.005)
+    return time.perf_counter(), sub.received, stored_now(), done
 
 
 def shortfall(
@@ -248,9 +292,56 @@ def shortfall(
     return f"[{shape:6}] {phase}: INCOMPLETE: " + "; ".join(problems)
 
 
+async def phases(
+    who: str,
+    sub: Subscriber | RefSubscriber,
+    stored_now: Callable[[], int],
+    mport: int,
+    layout: list[tuple[str, list[str]]],
+    shape: str,
+    args: argparse.Namespace,
+) -> tuple[float, float, float]:
+    """The fixed-rate phase (latency p50) then the flood (readings/s, and CPU time of
+    this process per reading: publisher included, the same for both; a figure the
+    machine's load moves less than rates); nan when a phase lost readings."""
+    prefix = "ref/" if who == "reference" else ""
+    sub.latencies.clear()
+    sub.record = True
+    rx0, st0, m0 = sub.received, stored_now(), sub.missed
+    n = int(args.rate * args.seconds)
+    sent = await publish(mport, layout, shape, n, args.rate, args.inflight, prefix)
+    _, rx, stored, done = await wait_for(sub, stored_now, rx0 + sent, st0 + sent, 30)
+    sub.record = False
+    lat = np.array(sub.latencies) * 1000
+    got, missed = rx - rx0, sub.missed - m0
+    p50, p99 = np.percentile(lat, [50, 99]) if len(lat) else (float("nan"),) * 2
+    problem = shortfall(shape, f"{who} fixed", sent, got, missed, stored - st0, done, 30)
+    if problem:
+        print(problem)
+        p50 = float("nan")
+    rx0, st0, m0 = sub.received, stored_now(), sub.missed
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    sent = await publish(mport, layout, shape, args.flood, None, args.inflight, prefix)
+    t_pub = time.perf_counter() - t0
+    t_end, rx, stored, done = await wait_for(sub, stored_now, rx0 + sent, st0 + sent, 60)
+    took = t_end - t0
+    cpu_us = (time.process_time() - cpu0) / max(sent, 1) * 1e6  # this process, all threads
+    got, missed = rx - rx0, sub.missed - m0
+    problem = shortfall(shape, f"{who} flood", sent, got, missed, stored - st0, done, 60)
+    rate = float("nan") if problem else min(got, stored - st0) / took
+    if problem:
+        print(problem)
+    print(
+        f"  [{shape:6}] {who:9s} latency at {args.rate:.0f}/s p50 {p50:6.1f} ms p99 "
+        f"{p99:6.1f} ms; flood {sent} published in {t_pub:.2f}s, all in {took:.2f}s "
+        f"-> {rate:>9,.0f} readings/s; CPU {cpu_us:.0f} us/reading"
+    )
+    return float(p50), rate, cpu_us
+
+
 async def run(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="twinql-bench-mqtt-"))
-    broker, mport = start_mosquitto(workdir)
+    broker, mport = start_mosquitto(workdir, args.broker_inflight)
     port = free_port()
     settings = Settings(
         data_dir=workdir / "data",
@@ -289,54 +380,45 @@ async def run(args: argparse.Namespace) -> None:
                 if st is not None and st.state.value == "connected":
                     break
                 await asyncio.sleep(0.05)
-            sub = Subscriber()
-            ready = asyncio.Event()
+            sub = Subscriber(args.subscription)
+            ref = RefSubscriber()
+            ready, ref_ready = asyncio.Event(), asyncio.Event()
             sub_task = asyncio.create_task(sub.run(base, ready))
+            ref_task = asyncio.create_task(ref.run(mport, ref_ready))
             await ready.wait()
+            await ref_ready.wait()
             await asyncio.sleep(0.3)
             print(
                 f"sensors: {args.assets} assets x {args.sensors}; rate {args.rate}/s "
-                f"for {args.seconds}s; flood {args.flood} readings"
+                f"for {args.seconds}s; flood {args.flood} readings; subscription "
+                f"{args.subscription}; {args.rounds} rounds; load {os.getloadavg()}"
             )
-            for shape in ("single", "batch"):
-                # fixed rate: latency
-                sub.latencies.clear()
-                sub.record = True
-                rx0, st0, m0 = sub.received, services.ingest.stats().stored, sub.missed
-                n = int(args.rate * args.seconds)
-                sent = await publish(mport, layout, shape, n, args.rate, args.inflight)
-                _, rx, stored, done = await wait_for(sub, services, rx0 + sent, st0, sent, 30)
-                sub.record = False
-                lat = np.array(sub.latencies) * 1000
-                got, missed = rx - rx0, sub.missed - m0
-                p50, p99 = np.percentile(lat, [50, 99]) if len(lat) else (float("nan"),) * 2
-                print(
-                    f"[{shape:6}] fixed {args.rate:>7.0f}/s: sent {sent}, subscriber got {got}, "
-                    f"latency p50 {p50:.1f} ms p99 {p99:.1f} ms"
-                )
-                problem = shortfall(shape, "fixed", sent, got, missed, stored, done, 30)
-                if problem:
-                    print(problem)
-                # flood: sustained throughput
-                rx0, st0, m0 = sub.received, services.ingest.stats().stored, sub.missed
-                t0 = time.perf_counter()
-                sent = await publish(mport, layout, shape, args.flood, None, args.inflight)
-                t_pub = time.perf_counter() - t0
-                t_end, rx, stored, done = await wait_for(sub, services, rx0 + sent, st0, sent, 60)
-                took = t_end - t0
-                got, missed = rx - rx0, sub.missed - m0
-                problem = shortfall(shape, "flood", sent, got, missed, stored, done, 60)
-                rate = "not sustained (see above)" if problem else "readings/s sustained"
-                if problem:
-                    print(problem)
-                print(
-                    f"[{shape:6}] flood: published {sent} in {t_pub:.2f}s "
-                    f"({sent / t_pub:,.0f}/s); subscriber {got} and store {stored} in "
-                    f"{took:.2f}s -> {min(got, stored) / took:,.0f} {rate}"
-                )
-            sub_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sub_task
+
+            def stored() -> int:
+                return services.ingest.stats().stored
+
+            def received() -> int:
+                return ref.received
+
+            ratios: dict[str, list[float]] = {}
+            for r in range(args.rounds):
+                print(f"round {r + 1} (load {os.getloadavg()[0]:.2f})")
+                for shape in args.shapes.split(","):
+                    p50, rate, cpu = await phases("twinql", sub, stored, mport, layout, shape, args)
+                    rp50, rrate, rcpu = await phases(
+                        "reference", ref, received, mport, layout, shape, args
+                    )
+                    ratios.setdefault(f"{shape} throughput twinql/ref", []).append(rate / rrate)
+                    ratios.setdefault(f"{shape} CPU/reading ref/twinql", []).append(rcpu / cpu)
+                    ratios.setdefault(f"{shape} p50 latency ms (twinql)", []).append(p50)
+                    ratios.setdefault(f"{shape} p50 latency ms (ref)", []).append(rp50)
+            print(f"summary over {args.rounds} rounds (load {os.getloadavg()}):")
+            for name, xs in ratios.items():
+                print(f"  {name:34s} min {min(xs):7.2f}  median {statistics.median(xs):7.2f}")
+            for t in (sub_task, ref_task):
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
             status = manager.status("bench-broker")
             print(
                 f"connector: messages {status.messages} readings {status.readings} "  # type: ignore[union-attr]
@@ -364,6 +446,17 @@ def main() -> None:
     p.add_argument(
         "--inflight", type=int, default=100, help="QoS 1 publishes awaiting their PUBACK at once"
     )
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--shapes", default="single,batch", help="single, batch or both")
+    p.add_argument(
+        "--broker-inflight",
+        type=int,
+        default=20,
+        help="mosquitto max_inflight_messages (its default 20): QoS 1 messages sent to a "
+        "client awaiting its PUBACK; twinql acknowledges once durable, so this window "
+        "over the durable latency bounds a single connector's rate",
+    )
+    p.add_argument("--subscription", choices=sorted(QUERIES), default="liveReadings")
     asyncio.run(run(p.parse_args()))
 
 

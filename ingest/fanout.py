@@ -81,6 +81,18 @@ class FanoutSubscription(Generic[T]):
             self._event.clear()
             await self._event.wait()
 
+    def ready(self) -> list[T | Missed]:
+        """What ``get`` would return now without waiting, all of it (a ``Missed``
+        marker first when items were dropped): a subscriber that fell behind catches
+        up in one step."""
+        out: list[T | Missed] = []
+        if self._missed_updates:
+            out.append(Missed(self._missed_updates, self._missed_readings))
+            self._missed_updates = self._missed_readings = 0
+        out.extend(self._queue)
+        self._queue.clear()
+        return out
+
     def __aiter__(self) -> AsyncIterator[T | Missed]:
         return self
 

@@ -12,6 +12,12 @@ taken by the sink (with a durable sink, once the readings are durable) or kept a
 rejected rows; it fails with ``Unavailable`` when the pipeline could not make them
 durable (a writer fault, a closing writer): an MQTT connector then leaves the messages
 unacknowledged for the broker to deliver again, so they are not dead-lettered.
+
+A sink may return a future of durability instead of waiting for it (the pipeline
+validates, publishes live and queues at once; the writer commits later): the next
+batch is then taken while the previous one is being made durable, and each batch's
+``put()`` future follows its own durability future. With ``linger_s`` 0 a batch is
+whatever gathered while the previous one was being taken.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from graph.errors import Unavailable
 from graph.timeutil import utcnow
@@ -31,7 +38,9 @@ __all__ = ["PipelineSink", "ReadingCoalescer"]
 
 log = logging.getLogger("twinql.ingest.manager")
 
-PipelineSink = Callable[[list[RawReading]], Awaitable[None]]
+# Takes a batch; returns None once it is taken (durable, for a durable sink), or a future
+# that resolves once the taken batch is durable.
+PipelineSink = Callable[[list[RawReading]], Awaitable["asyncio.Future[None] | None"]]
 RejectSink = Callable[[list[RejectedRow]], Awaitable[None]]
 
 
@@ -39,6 +48,16 @@ def _retrieved(fut: asyncio.Future[None]) -> None:
     """Connectors that acknowledge nothing never await the future: no "never retrieved"."""
     if not fut.cancelled():
         fut.exception()
+
+
+def _settle(done: asyncio.Future[None], exc: BaseException | None = None) -> None:
+    """Resolve a batch's future, unless a waiter gave it up (cancelled) already."""
+    if done.done():
+        return
+    if exc is None:
+        done.set_result(None)
+    else:
+        done.set_exception(exc)
 
 
 class ReadingCoalescer:
@@ -61,6 +80,7 @@ class ReadingCoalescer:
         self._cond = asyncio.Condition()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._settling: set[asyncio.Future[None]] = set()  # durability of taken batches
 
     def start(self) -> None:
         if self._task is None:
@@ -88,7 +108,10 @@ class ReadingCoalescer:
             self._stopping = True
             self._cond.notify_all()
         try:
-            await asyncio.wait_for(task, self._close_timeout_s)
+            async with asyncio.timeout(self._close_timeout_s):
+                await task
+                if self._settling:
+                    await asyncio.wait(set(self._settling))
         except TimeoutError:
             log.error("the readings queue did not drain within %gs", self._close_timeout_s)
 
@@ -112,18 +135,41 @@ class ReadingCoalescer:
             return
         assert done is not None
         try:
-            await self._sink(batch)
+            durable = await self._sink(batch)
         except asyncio.CancelledError:
             done.cancel()
             raise
         except Unavailable as exc:  # not durable: an acknowledging source sends them again
             log.error("pipeline unavailable, %d readings not taken: %s", len(batch), exc)
-            done.set_exception(exc)
+            _settle(done, exc)
             return
         except Exception as exc:  # keep the readings: they become rejected rows
             log.warning("pipeline refused %d readings: %r", len(batch), exc)
             await self._keep_refused(batch, exc)
-        done.set_result(None)
+            _settle(done)
+            return
+        if durable is None:
+            _settle(done)
+            return
+        self._settling.add(durable)
+        durable.add_done_callback(partial(self._settled, done, len(batch)))
+
+    def _settled(self, done: asyncio.Future[None], n: int, durable: asyncio.Future[None]) -> None:
+        """A taken batch is durable (or cannot be made so): its ``put()`` futures say it."""
+        self._settling.discard(durable)
+        if done.done():
+            return
+        if durable.cancelled():
+            done.cancel()
+            return
+        exc = durable.exception()
+        if exc is None:
+            done.set_result(None)
+            return
+        log.error("pipeline unavailable, %d readings not made durable: %s", n, exc)
+        if not isinstance(exc, Unavailable):
+            exc = Unavailable(f"readings not made durable: {exc!r}")
+        done.set_exception(exc)
 
     async def _keep_refused(self, batch: list[RawReading], exc: Exception) -> None:
         now = utcnow()

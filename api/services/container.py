@@ -11,6 +11,7 @@ component its settings.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
@@ -297,8 +298,10 @@ def _connector_manager(
 ) -> ConnectorManager:
     """The connector manager: device data sources of the graph feed the pipeline."""
 
-    async def sink(raws: list[RawReading]) -> None:
-        await pipeline.ingest(raws, durable=True)  # MQTT acknowledges once this returns
+    async def sink(raws: list[RawReading]) -> asyncio.Future[None]:
+        # validated, published and queued now; MQTT acknowledges once ``durable`` resolves
+        _, durable = await pipeline.ingest_deferred(raws)
+        return durable
 
     async def reject(rows: list[RejectedRow]) -> None:
         await pipeline.writer.submit(ReadingBatch.empty(), rows)

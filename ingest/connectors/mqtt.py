@@ -253,7 +253,9 @@ class MqttConnector(ConnectorBase):
             message, waits = await acks.get()
             try:
                 for wait in waits:
-                    await wait
+                    # shielded: a cancelled acker (a lost connection) must not cancel a
+                    # future that the other messages of its batch share
+                    await asyncio.shield(wait)
             except Exception as exc:
                 self._record_error(
                     f"mqtt: readings not durable, reconnecting unacknowledged: {exc}",

@@ -7,8 +7,10 @@ import contextlib
 import json
 import logging
 import random
+import time
 from abc import ABC, abstractmethod
 from dataclasses import replace
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
@@ -103,6 +105,11 @@ class ConnectorBase(ABC):
             state=ConnectorState.DISCONNECTED,
         )
         self._logged: tuple[ConnectorState, str | None] | None = None
+        # Per-message counters, kept as plain numbers (a frozen status copied per
+        # message cost more than handling it) and folded into ``status()``.
+        self._n_messages = 0
+        self._n_readings = 0
+        self._last_value_s: float | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -151,7 +158,18 @@ class ConnectorBase(ABC):
             await self.start()
 
     def status(self) -> ConnectorStatus:
-        return self._status
+        st = self._status
+        if not (self._n_messages or self._n_readings):
+            return st
+        last = st.last_value_at
+        if self._last_value_s is not None:
+            last = datetime.fromtimestamp(self._last_value_s, UTC)
+        return replace(
+            st,
+            messages=st.messages + self._n_messages,
+            readings=st.readings + self._n_readings,
+            last_value_at=last,
+        )
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -293,7 +311,7 @@ class ConnectorBase(ABC):
 
     async def _emit(self, readings: list[RawReading]) -> None:
         """Hand one batch to the sink; a failing sink is recorded, never fatal."""
-        self._count(messages=1)
+        self._n_messages += 1
         if not readings:
             return
         try:
@@ -308,11 +326,8 @@ class ConnectorBase(ABC):
             return
         if durable is not None and self._awaiting is not None:
             self._awaiting.append(durable)
-        self._status = replace(
-            self._status,
-            readings=self._status.readings + len(readings),
-            last_value_at=utcnow(),
-        )
+        self._n_readings += len(readings)
+        self._last_value_s = time.time()
 
     async def _dead_letter(self, letter: DeadLetter) -> None:
         self._record_error(letter.reason)

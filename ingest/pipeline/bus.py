@@ -40,10 +40,15 @@ class LiveBus(Fanout[ReadingBatch]):
 
 
 def _sensor_filter(sensor_ids: Iterable[str]) -> Callable[[ReadingBatch], ReadingBatch | None]:
-    wanted = np.array(sorted(frozenset(sensor_ids)), dtype=object)
+    """A hash lookup per reading (``np.isin`` on object arrays sorts both sides per
+    batch and subscriber); the batch itself when every reading is wanted."""
+    wanted = frozenset(sensor_ids)
 
     def select(batch: ReadingBatch) -> ReadingBatch | None:
-        picked = batch.take(np.isin(batch.sensor_id, wanted))
-        return picked if len(picked) else None
+        ids = batch.sensor_id.tolist()
+        mask = np.fromiter(map(wanted.__contains__, ids), dtype=bool, count=len(ids))
+        if mask.all():
+            return batch
+        return batch.take(mask) if mask.any() else None
 
     return select

@@ -57,6 +57,30 @@ class IngestResult:
         }
 
 
+def _all(waits: list[asyncio.Future[None]]) -> asyncio.Future[None]:
+    """One future for several: resolved once all are, failed with the first failure."""
+    if len(waits) == 1:
+        return waits[0]
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    left = len(waits)
+
+    def one(fut: asyncio.Future[None]) -> None:
+        nonlocal left
+        left -= 1
+        if done.done():
+            return
+        if fut.cancelled():
+            done.cancel()
+        elif (exc := fut.exception()) is not None:
+            done.set_exception(exc)
+        elif not left:
+            done.set_result(None)
+
+    for w in waits:
+        w.add_done_callback(one)
+    return done
+
+
 class IngestPipeline:
     def __init__(
         self,
@@ -79,6 +103,7 @@ class IngestPipeline:
             max_batch=settings.max_batch,
             flush_interval=settings.flush_interval,
             max_queue=settings.max_queue,
+            commit_delay=settings.commit_delay,
         )
         self._warming: asyncio.Task[None] | None = None
 
@@ -141,6 +166,27 @@ class IngestPipeline:
         are durable (see the module docstring). With ``outside`` (a scoped caller),
         readings of sensors on assets it names are refused one by one (code
         FORBIDDEN) and kept as dead letters."""
+        result, done = await self._take(raws, now, indices, outside, durable)
+        await done
+        return result
+
+    async def ingest_deferred(
+        self, raws: Sequence[RawReading], *, now: datetime | None = None
+    ) -> tuple[IngestResult, asyncio.Future[None]]:
+        """``ingest`` (durable) without its last wait: the readings are validated,
+        queued, cached and published when it returns; the future resolves once every
+        accepted and rejected row is durable, or fails with ``Unavailable``. A caller
+        acknowledges nothing before that future resolved (the MQTT connector's acks)."""
+        return await self._take(raws, now, None, None, True)
+
+    async def _take(
+        self,
+        raws: Sequence[RawReading],
+        now: datetime | None,
+        indices: Sequence[int] | None,
+        outside: ScopeFilter | None,
+        durable: bool,
+    ) -> tuple[IngestResult, asyncio.Future[None]]:
         now = now or utcnow()
         sensors = await self.catalog.get_many({r.sensor_id for r in raws})
         refused: list[ItemError] = []
@@ -163,10 +209,11 @@ class IngestPipeline:
         waits.append(await self._queue(checked.batch, checked.rejected, durable))
         self.latest.update(checked.batch)
         self.bus.publish(checked.batch)
-        for wait in waits:
-            await wait
-        errors = sorted([*checked.errors, *refused], key=lambda e: e.index)
-        return IngestResult(len(checked.batch), len(errors), errors)
+        if refused:
+            errors = sorted([*checked.errors, *refused], key=lambda e: e.index)
+        else:
+            errors = checked.errors
+        return IngestResult(len(checked.batch), len(errors), errors), _all(waits)
 
     async def _in_scope(
         self,

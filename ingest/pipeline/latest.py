@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-import numpy as np
-
 from graph.timeutil import from_us, to_us
 from ingest.reading import Quality
 from ingest.store import LatestValue, ReadingBatch, ReadingsStore
@@ -14,51 +12,65 @@ from ingest.store import LatestValue, ReadingBatch, ReadingsStore
 __all__ = ["LatestCache"]
 
 
+# (ts in epoch µs, asset id, value or None, quality) of a sensor's newest reading: kept
+# as plain values, a LatestValue (with its datetime) is built when someone reads it.
+_Row = tuple[int, str, float | None, str]
+
+
 class LatestCache:
     def __init__(self) -> None:
-        self._values: dict[str, LatestValue] = {}
-        self._ts: dict[str, int] = {}
+        self._rows: dict[str, _Row] = {}
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self._rows)
 
     async def warm(self, store: ReadingsStore, sensor_ids: Sequence[str]) -> int:
-        """Load the newest stored reading of each sensor (one query); returns how many."""
+        """Load the newest stored reading of each sensor (one query); returns how many.
+        Only ever moves a sensor forward: values that arrived meanwhile are kept."""
         await store.sync()
         found = await store.latest(sensor_ids)
-        for value in found.values():
-            self._put(value, to_us(value.ts))
+        rows = self._rows
+        for v in found.values():
+            ts = to_us(v.ts)
+            old = rows.get(v.sensor_id)
+            if old is None or ts >= old[0]:
+                rows[v.sensor_id] = (ts, v.asset_id, v.value, Quality(v.quality).value)
         return len(found)
 
-    def _put(self, value: LatestValue, ts: int) -> None:
-        if ts >= self._ts.get(value.sensor_id, -(2**63)):
-            self._values[value.sensor_id] = value
-            self._ts[value.sensor_id] = ts
-
     def update(self, batch: ReadingBatch) -> None:
-        """Take the newest reading per sensor of ``batch`` (vectorised selection)."""
-        n = len(batch)
-        if not n:
+        """Take the newest reading per sensor of ``batch``: one pass over plain lists
+        (no ``np.unique`` of an object array, no object per reading)."""
+        if not len(batch):
             return
-        codes = np.unique(batch.sensor_id, return_inverse=True)[1]
-        order = np.lexsort((np.arange(n), batch.ts, codes))
-        last = np.ones(n, dtype=bool)
-        last[:-1] = codes[order][1:] != codes[order][:-1]
-        for i in order[last].tolist():
-            value = float(batch.value[i])
-            self._put(
-                LatestValue(
-                    sensor_id=str(batch.sensor_id[i]),
-                    asset_id=str(batch.asset_id[i]),
-                    ts=from_us(int(batch.ts[i])),
-                    value=None if np.isnan(value) else value,
-                    quality=Quality(batch.quality[i]),
-                ),
-                int(batch.ts[i]),
-            )
+        newest: dict[str, int] = {}
+        ts = batch.ts.tolist()
+        for i, sid in enumerate(batch.sensor_id.tolist()):
+            j = newest.get(sid)
+            if j is None or ts[i] >= ts[j]:
+                newest[sid] = i
+        rows = self._rows
+        assets, values, qualities = batch.asset_id, batch.value, batch.quality
+        for sid, i in newest.items():
+            t = ts[i]
+            old = rows.get(sid)
+            if old is None or t >= old[0]:
+                value = float(values[i])
+                rows[sid] = (t, assets[i], None if value != value else value, qualities[i])
+
+    def _value(self, sensor_id: str, row: _Row) -> LatestValue:
+        ts, asset_id, value, quality = row
+        return LatestValue(
+            sensor_id=sensor_id,
+            asset_id=str(asset_id),
+            ts=from_us(ts),
+            value=value,
+            quality=Quality(quality),
+        )
 
     def get(self, sensor_id: str) -> LatestValue | None:
-        return self._values.get(sensor_id)
+        row = self._rows.get(sensor_id)
+        return None if row is None else self._value(sensor_id, row)
 
     def get_many(self, sensor_ids: Iterable[str]) -> dict[str, LatestValue]:
-        return {i: self._values[i] for i in sensor_ids if i in self._values}
+        rows = self._rows
+        return {i: self._value(i, rows[i]) for i in sensor_ids if i in rows}

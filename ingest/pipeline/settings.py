@@ -19,7 +19,9 @@ class PipelineSettings:
     backfills welcome). ``max_batch``/``flush_interval``: the writer flushes at this
     many readings or after this many seconds. ``max_queue``: readings waiting in
     memory before ``submit`` blocks (backpressure). ``catalog_ttl``: seconds a cached
-    sensor definition stays valid. ``bus_maxsize``: per-subscriber queue length."""
+    sensor definition stays valid. ``bus_maxsize``: per-subscriber queue length.
+    ``commit_delay``: least seconds between the starts of two durable flushes (group
+    commit: acknowledgements may wait up to that much longer; live values do not)."""
 
     spill_dir: Path
     max_future: timedelta = timedelta(minutes=5)
@@ -30,10 +32,13 @@ class PipelineSettings:
     catalog_ttl: float = 30.0
     bus_maxsize: int = 1_000
     max_body_items: int = 100_000
+    commit_delay: float = 0.01
 
     def __post_init__(self) -> None:
         if self.max_batch < 1 or self.max_queue < self.max_batch:
             raise ValidationError("need 1 <= max_batch <= max_queue")
+        if not self.commit_delay >= 0:
+            raise ValidationError("commit_delay cannot be negative")
         if self.flush_interval <= 0:
             raise ValidationError("flush_interval must be positive")
         if self.max_future < timedelta(0):

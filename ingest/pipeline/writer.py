@@ -8,7 +8,9 @@ fsynced, or kept as dead letters; it fails with ``Unavailable`` when the writer
 cannot make them durable (a ``fault``, or closing with them unwritten). A durable
 submit does not wait for the flush tick: it asks for a flush at once, and concurrent
 callers share one flush (group commit: whatever is queued when the consumer wakes
-goes in one batch of at most ``max_batch`` readings).
+goes in one batch of at most ``max_batch`` readings). Flushes start at most once per
+``commit_delay`` seconds: an idle writer flushes a durable submit at once, a stream of
+small durable batches (MQTT messages) shares one store transaction per interval.
 
 One consumer task flushes when ``max_batch`` readings are queued, a flush or a durable
 submit asks for it, or ``flush_interval`` seconds have passed. When the store is
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -114,6 +117,7 @@ class BatchWriter:
         max_queue: int = 200_000,
         retry_initial: float = 0.05,
         retry_max: float = 2.0,
+        commit_delay: float = 0.0,
     ) -> None:
         self._store = store
         self._spill = SpillLog(spill_dir)
@@ -121,6 +125,8 @@ class BatchWriter:
         self._quarantine: SpillLog | None = None
         self._max_batch = max_batch
         self._interval = flush_interval
+        self._commit_delay = commit_delay
+        self._last_flush = -math.inf
         self._max_queue = max_queue
         self._retry_initial = retry_initial
         self._retry_max = retry_max
@@ -327,6 +333,9 @@ class BatchWriter:
             or self._fault is not None  # the retry after a fault's pause is due now
         )
 
+    def _full(self) -> bool:
+        return self._depth >= self._max_batch or self._closing or self._fault is not None
+
     async def _cycle(self, final: bool) -> None:
         async with self._cond:
             if not self._ready():
@@ -338,6 +347,16 @@ class BatchWriter:
                         await self._cond.wait_for(self._ready)
                 except TimeoutError:
                     pass  # the flush interval elapsed: flush what there is
+            due = self._last_flush + self._commit_delay - time.monotonic()
+            if due > 0 and self._flush_requested and not self._full():
+                # group commit: flushes start at most once per commit_delay; durable
+                # submits arriving meanwhile share the next one (an idle writer flushes
+                # at once)
+                try:
+                    async with asyncio.timeout(due):
+                        await self._cond.wait_for(self._full)
+                except TimeoutError:
+                    pass
             taken: list[_Item] = []
             size = 0
             while self._queue and (not taken or size + self._queue[0].size <= self._max_batch):
@@ -350,6 +369,7 @@ class BatchWriter:
             self._cond.notify_all()
         pending: list[_Item] = []
         if taken:
+            self._last_flush = time.monotonic()
             self._counts["flushes"] += 1
             at = min(i.at for i in taken)
             batch = ReadingBatch.concat([i.batch for i in taken])

@@ -63,6 +63,8 @@ DELETE FROM {p}readings AS r USING _batch AS b
 WHERE r.ts BETWEEN make_timestamp($lo) AND make_timestamp($hi)
   AND r.sensor_id = b.sensor_id AND r.ts = b.ts
 """
+# The newest ts of ``readings`` (each sensor's newest is in ``latest_readings``).
+NEWEST_TS = "SELECT epoch_us(max(ts)) FROM {p}latest_readings"
 INSERT_BATCH = """
 INSERT INTO {p}readings (ts, asset_id, sensor_id, value, quality)
 SELECT ts, asset_id, sensor_id, value, quality FROM _batch

@@ -118,6 +118,10 @@ class DuckDBStore(StoreLifecycle):
         self._lock = threading.Lock()
         self._conn: duckdb.DuckDBPyConnection | None = None
         self._closed = False
+        # The newest ts (epoch µs) in ``readings``, read from ``latest_readings`` at each
+        # connect and moved by every committed write: a batch wholly newer than it
+        # overlaps nothing, so its write skips the dedup DELETE (the live case).
+        self._newest_us: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -149,6 +153,7 @@ class DuckDBStore(StoreLifecycle):
                     for statement in sql.SCHEMA:
                         conn.execute(statement.format(p=self._p))
                     self._ensure_latest(conn)
+                    ((self._newest_us,),) = conn.execute(self._q(sql.NEWEST_TS)).fetchall()
                 except BaseException:
                     conn.close()  # release the file lock: the next operation retries
                     raise
@@ -214,10 +219,12 @@ class DuckDBStore(StoreLifecycle):
 
         def go(conn: duckdb.DuckDBPyConnection) -> int:
             conn.register("_batch", table)
+            newest = self._newest_us
             try:
                 conn.execute("BEGIN TRANSACTION")
                 try:
-                    conn.execute(delete, bounds)
+                    if newest is not None and bounds["lo"] <= newest:
+                        conn.execute(delete, bounds)
                     conn.execute(insert)
                     conn.execute(upsert)
                     conn.execute("COMMIT")
@@ -226,6 +233,8 @@ class DuckDBStore(StoreLifecycle):
                     raise
             finally:
                 conn.unregister("_batch")
+            if newest is None or bounds["hi"] > newest:
+                self._newest_us = bounds["hi"]
             return len(batch)
 
         return await self._run(go)

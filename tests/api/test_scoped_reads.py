@@ -129,6 +129,10 @@ SUBSCRIPTION_CASES: dict[str, list[str]] = {
         'subscription { liveReadings(sensorIds: ["{A}-p0-pt", "{B}-p0-pt"]) { missed } }',
         'subscription { liveReadings(assetId: "{B}-site") { missed } }',
     ],
+    "liveReadingBatches": [
+        'subscription { liveReadingBatches(sensorIds: ["{A}-p0-pt", "{B}-p0-pt"]) { missed } }',
+        'subscription { liveReadingBatches(assetId: "{B}-site") { missed } }',
+    ],
     "assetEvents": ['subscription { assetEvents(assetId: "{B}-site") { kind } }'],
     "setpointOutcomes": [
         'subscription { setpointOutcomes(actuatorIds: ["{B}-p0-sp"]) { missed } }',
@@ -397,3 +401,20 @@ async def test_a_viewer_of_site_a_follows_site_a_live(api: Api, sites: dict[str,
         await post(api, f"{A}-p0-ft", now, 5.0)
         got = await ws.next()
         assert got["liveReadings"]["readings"] == [{"sensorId": f"{A}-p0-ft", "value": 5.0}]
+
+
+async def test_a_viewer_of_site_a_gets_site_a_columns_only(api: Api, sites: dict[str, str]) -> None:
+    """liveReadingBatches applies the same scope: a batch holding readings of both
+    sites reaches a viewer of site A with A's columns only."""
+    async with connect(api.base, VIEWER_A) as ws:
+        bus = api.services.ingest.bus
+        before = bus.subscribers
+        await ws.subscribe(
+            'subscription { liveReadingBatches(assetId: "%s") { sensorIds values } }' % SITE_A
+        )
+        await eventually(lambda: bus.subscribers > before, within=5, what="subscribed")
+        now = datetime.now(UTC).replace(microsecond=0)
+        await post(api, f"{B}-p0-ft", now, 7.0)
+        await post(api, f"{A}-p0-ft", now, 5.0)
+        got = await ws.next()
+        assert got["liveReadingBatches"] == {"sensorIds": [f"{A}-p0-ft"], "values": [5.0]}
