@@ -9,6 +9,7 @@ import strawberry
 
 from api.alerts import schema as _alerts
 from api.assets.pages import connection, encode_event_cursor, event_request, pages_loader
+from api.common.lookahead import asks_for
 from api.common.scoping import keep, seen, visible_part, walked
 from api.common.types import (
     JSON,
@@ -323,10 +324,17 @@ class AssetNode:
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[AssetNode]:
         key = (self.domain.id, decode_cursor(after), check_first(first))
-        loader = pages_loader(
-            info.context, "children_pages", info.context.repo.assets.children_pages
-        )
-        page: AssetPage = await loader.load(key)
+        assets = info.context.repo.assets
+        if asks_for(info, ("nodes",), "sensors") or asks_for(info, ("edges", "node"), "sensors"):
+            # The children's sensors come with the page (one round trip for both).
+            loader = pages_loader(
+                info.context, "children_pages_sensors", assets.children_pages_with_sensors
+            )
+            page: AssetPage = await loader.load(key)
+            info.context.loaders.sensors_of.prime_many(page.sensors or {})
+        else:
+            loader = pages_loader(info.context, "children_pages", assets.children_pages)
+            page = await loader.load(key)
         return connection(
             page.items, page.has_next, lambda a: encode_cursor(a.id), AssetNode.from_domain
         )
