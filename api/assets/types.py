@@ -277,6 +277,13 @@ class GraphView:
         )
 
 
+def primed(info: Info, found: list[Reached]) -> list[Reached]:
+    """``found`` (a walk), after giving the assets it brought to the request's asset
+    loader: ``Reachable.asset`` then needs no statement."""
+    info.context.loaders.asset.prime_many({r.id: r.asset for r in found if r.asset is not None})
+    return found
+
+
 def maintenance_connection(page: EventPage) -> Connection[MaintenanceEventNode]:
     return connection(
         page.items, page.has_next, encode_event_cursor, MaintenanceEventNode.from_domain
@@ -389,7 +396,7 @@ class AssetNode:
         self, info: Info, max_depth: int = 10, limit: int = DEFAULT_WALK_LIMIT
     ) -> list[Reachable]:
         found = await info.context.loaders.impact.load((self.domain.id, max_depth, limit))
-        return [Reachable.from_domain(r) for r in await keep(info, found, walked)]
+        return [Reachable.from_domain(r) for r in await keep(info, primed(info, found), walked)]
 
     @strawberry.field(
         description="Upstream assets: what feeds this one or what it depends on, nearest "
@@ -399,7 +406,7 @@ class AssetNode:
         self, info: Info, max_depth: int = 10, limit: int = DEFAULT_WALK_LIMIT
     ) -> list[Reachable]:
         found = await info.context.loaders.root_causes.load((self.domain.id, max_depth, limit))
-        return [Reachable.from_domain(r) for r in await keep(info, found, walked)]
+        return [Reachable.from_domain(r) for r in await keep(info, primed(info, found), walked)]
 
     @strawberry.field(description="Nodes and edges within some hops (1-4), for a graph view.")
     async def neighbourhood(self, info: Info, hops: int = 1) -> GraphView:

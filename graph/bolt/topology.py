@@ -20,8 +20,9 @@ from graph.bolt.assets import check_limit
 from graph.bolt.client import GraphClient, Tx
 from graph.bolt.cypher import assets as qa
 from graph.bolt.cypher import relations as q
+from graph.bolt.rows import asset_from
 from graph.errors import NotFound, ValidationError
-from graph.model import Relation, RelationType
+from graph.model import Asset, Relation, RelationType
 
 __all__ = ["Edge", "Neighbourhood", "PathResult", "Reached", "TopologyRepository"]
 
@@ -65,6 +66,9 @@ class Reached:
     distance: int
     via: str
     path: tuple[str, ...]
+    # The whole asset when the walk's statement brought it (not compared: a walk hop by
+    # hop brings only id, name and type).
+    asset: Asset | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +285,15 @@ class _Reach:
                 break
             self.paths[r["id"]] = (*self.paths[r["fromId"]], r["id"])
             self.reached.append(
-                Reached(r["id"], r["name"], r["type"], distance, r["via"], self.paths[r["id"]])
+                Reached(
+                    r["id"],
+                    r["name"],
+                    r["type"],
+                    distance,
+                    r["via"],
+                    self.paths[r["id"]],
+                    asset_from(r) if "level" in r else None,
+                )
             )
             nxt.append(r["id"])
         self.frontier = nxt

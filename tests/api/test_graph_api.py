@@ -99,6 +99,24 @@ async def test_children_bring_their_sensors_in_the_same_statement(api: Api, uid:
     }
 
 
+async def test_impact_brings_its_assets_in_the_walk_statement(api: Api, uid: str) -> None:
+    """The reached assets' fields come with the walk (one statement) and are those each
+    asset answers on its own."""
+    await register(api, pump_line(uid))
+    fields = "id name type level description lat lon metadata createdAt updatedAt"
+    for root in ("impact", "rootCauses"):
+        start = f"{uid}-tank" if root == "impact" else f"{uid}-p1"
+        before = _count_sent(api)
+        data = await api.ok(
+            'query { %s(assetId: "%s") { distance asset { %s } } }' % (root, start, fields)
+        )
+        assert _count_sent(api) - before == 1, root
+        assert data[root], root
+        for r in data[root]:
+            alone = await api.ok('query { asset(id: "%s") { %s } }' % (r["asset"]["id"], fields))
+            assert r["asset"] == alone["asset"]
+
+
 def _count_sent(api: Api) -> int:
     return api.services.repo.client.sent_count
 

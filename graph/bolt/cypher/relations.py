@@ -81,7 +81,11 @@ def _walk(direction: str, depth: int) -> LiteralString:
         f"MATCH (s) ((a:Asset)-[r:FEEDS|DEPENDS_ON]-(b:Asset) WHERE {direction}){{1,{depth}}} "
         "(:Asset) "
         "WITH DISTINCT a[-1] AS x, b[-1] AS y, type(r[-1]) AS via "
-        "RETURN x.id AS fromId, y.id AS id, y.name AS name, y.type AS type, via "
+        "OPTIONAL MATCH (y)-[:PART_OF]->(yp:Asset) "
+        "RETURN x.id AS fromId, y.id AS id, y.name AS name, y.type AS type, via, "
+        "y.level AS level, y.description AS description, y.lat AS lat, y.lon AS lon, "
+        "y.metadata AS metadata, y.createdAt AS createdAt, y.updatedAt AS updatedAt, "
+        "yp.id AS parentId "
         "LIMIT $cap",
     )
 
