@@ -204,7 +204,11 @@ class Asset:
     type: str
     sensors: list[Sensor]
     children: Children | None
-    subtree: list[TreeEntry] | None
+    below: strawberry.Private[list[TreeEntry] | None]
+
+    @strawberry.field
+    def subtree(self, depth: int = 3) -> list[TreeEntry] | None:
+        return self.below
 
 
 @strawberry.type
@@ -277,7 +281,7 @@ def serve_reference(port: int, answers: Path, loop: str) -> None:
             type=d.get("type", "x"),
             sensors=[sensor_of(s) for s in d.get("sensors", [])],
             children=Children(nodes=[asset_of(n) for n in kids["nodes"]]) if kids else None,
-            subtree=[TreeEntry(depth=e["depth"], asset=asset_of(e["asset"])) for e in below]
+            below=[TreeEntry(depth=e["depth"], asset=asset_of(e["asset"])) for e in below]
             if below is not None
             else None,
         )
@@ -291,7 +295,7 @@ def serve_reference(port: int, answers: Path, loop: str) -> None:
 
     ANSWERS.update(point=point, line=line, impact=impact)
     if "tree" in known:
-        line.subtree = asset_of(known["tree"]["asset"]).subtree
+        line.below = asset_of(known["tree"]["asset"]).below
     app = Starlette(routes=[Route("/graphql", GraphQL(strawberry.Schema(query=Query)))])
     _serve(app, port, loop)
 
