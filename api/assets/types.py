@@ -371,7 +371,16 @@ class AssetNode:
     async def subtree(
         self, info: Info, depth: int = 3, limit: int = DEFAULT_WALK_LIMIT
     ) -> list[TreeEntry]:
-        nodes = await info.context.loaders.subtrees.load((self.domain.id, depth, limit))
+        loaders = info.context.loaders
+        key = (self.domain.id, depth, limit)
+        if asks_for(info, ("asset",), "sensors"):
+            # The assets' sensors come with the tree (one round trip for both).
+            nodes = await loaders.subtrees_with_sensors.load(key)
+            loaders.sensors_of.prime_many(
+                {n.asset.id: n.sensors for n in nodes if n.sensors is not None}
+            )
+        else:
+            nodes = await loaders.subtrees.load(key)
         return [TreeEntry(depth=n.depth, asset=AssetNode.from_domain(n.asset)) for n in nodes]
 
     @strawberry.field(description="Process relations (FEEDS, DEPENDS_ON, CONNECTED_TO) in and out.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graph.bolt import rows as _rows
 from graph.bolt.blockers import DeleteBlockers
@@ -23,6 +23,9 @@ MAX_LIMIT = 10_000  # rows of a subtree or a walk one request may ask for
 class TreeNode:
     asset: Asset
     depth: int
+    # The asset's sensors when asked with the tree (not compared: a tree without them
+    # is the same tree).
+    sensors: list[Sensor] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +234,29 @@ class AssetRepository:
             check_limit(limit)
             rows = await self._client.read(q.SUBTREES_LIMITED, ids=ids, depth=depth, limit=limit)
         return _tree_nodes(ids, rows)
+
+    async def subtrees_with_sensors_of(
+        self, asset_ids: Iterable[str], depth: int = 3, limit: int = MAX_LIMIT
+    ) -> dict[str, list[TreeNode]]:
+        """``subtrees_of`` with each asset's sensors (``TreeNode.sensors``, by id), in the
+        same statement."""
+        _check_depth(depth)
+        check_limit(limit)
+        ids = list(dict.fromkeys(asset_ids))
+        out: dict[str, list[TreeNode]] = {i: [] for i in ids}
+        if ids:
+            rows = await self._client.read(
+                q.SUBTREES_LIMITED_WITH_SENSORS, ids=ids, depth=depth, limit=limit
+            )
+            for r in rows:
+                out[r["key"]].append(
+                    TreeNode(
+                        _rows.asset_from(r),
+                        int(r["depth"]),
+                        [_rows.sensor_from(s) for s in r["sensors"]],
+                    )
+                )
+        return out
 
     async def ids_under(self, roots: Iterable[str]) -> set[str]:
         """The ids of the ``roots`` that exist and of every asset below them."""

@@ -99,6 +99,28 @@ async def test_children_bring_their_sensors_in_the_same_statement(api: Api, uid:
     }
 
 
+async def test_subtree_brings_its_sensors_in_the_same_statement(api: Api, uid: str) -> None:
+    """A subtree asked with its assets' sensors is one statement, and the sensors are
+    those each asset answers on its own (assets without sensors: empty lists)."""
+    await register(api, pump_line(uid, pumps=3))
+    before = _count_sent(api)
+    data = await api.ok(
+        'query { asset(id: "%s-site") { subtree(depth: 3, limit: 4) { depth asset { id '
+        "sensors { %s } } } } }" % (uid, SENSOR_FIELDS)
+    )
+    assert _count_sent(api) - before == 2  # the asset, its subtree with sensors
+    tree = data["asset"]["subtree"]
+    assert [e["asset"]["id"] for e in tree] == [
+        f"{uid}-line", f"{uid}-p0", f"{uid}-p1", f"{uid}-p2",
+    ]  # fmt: skip
+    for e in tree:
+        alone = await api.ok(
+            'query { asset(id: "%s") { sensors { %s } } }' % (e["asset"]["id"], SENSOR_FIELDS)
+        )
+        assert e["asset"]["sensors"] == alone["asset"]["sensors"]
+    assert tree[1]["asset"]["sensors"] and not tree[0]["asset"]["sensors"]
+
+
 async def test_impact_brings_its_assets_in_the_walk_statement(api: Api, uid: str) -> None:
     """The reached assets' fields come with the walk (one statement) and are those each
     asset answers on its own."""
