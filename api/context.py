@@ -95,6 +95,9 @@ class Loaders:
         self.subtrees = DataLoader[tuple[str, int, int], list[TreeNode]](
             _per_arguments(repo.assets.subtrees_of)
         )
+        self.subtrees_with_sensors = DataLoader[tuple[str, int, int], list[TreeNode]](
+            _per_arguments(repo.assets.subtrees_with_sensors_of)
+        )
         self.impact = DataLoader[tuple[str, int, int], list[Reached]](
             _per_arguments(repo.topology.impact_of)
         )

@@ -15,10 +15,15 @@ Starts two servers, each its own process under the same uvicorn (one worker, loo
 Rows: the point read ``{ sensor(id) { latest { value timestamp } } }`` and the README's
 line query (children, their sensors with latest values, impact), each driven by wrk
 (``--connections`` 32, closed loop) and then at a fixed ``--rate`` (open loop, latency
-counted from the scheduled send, so a stall is not hidden). Apps alternate within every
-round; each row prints min/median req/s over rounds, p50/p99, the ratio
-twinql ÷ reference per round (min/median), the load average, and twinql's GC pauses
-during the round (``gc.callbacks`` in the server process: p99 and max).
+counted from the scheduled send, so a stall is not hidden); with ``--tree`` also a
+subtree query (the line's subtree to depth 3, each asset's sensors with latest values).
+Both servers run on uvloop as ``twinql serve`` does (``--loop asyncio`` for the standard
+loop). Apps alternate within every round; each row prints min/median req/s over rounds,
+p50/p99, the server's CPU per request (ms: the figure the machine's load disturbs
+least), the ratio twinql ÷ reference per round (min/median) of req/s and of CPU per
+request (reference ÷ twinql, so above 1 is cheaper), the load average, and twinql's
+GC during the round (``gc.callbacks`` in the server process: pause p99 and max, and the
+CPU share of all pauses).
 """
 
 from __future__ import annotations
@@ -46,6 +51,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TOKEN = "bench-admin-token-0123456789"
 POINT = "query Point($id: ID!) { sensor(id: $id) { latest { value timestamp } } }"
+TREE = """query Tree($line: ID!) {
+  asset(id: $line) {
+    subtree(depth: 3) { depth asset { id name type sensors { id kind latest { value timestamp } } } }
+  }
+}"""
 LINE = """query Line($line: ID!, $unit: ID!) {
   asset(id: $line) {
     name
@@ -96,7 +106,9 @@ class GcPauses:
         return wrapped
 
 
-def _serve(app: Any, port: int, ready: Callable[[], dict[str, Any]] | None = None) -> None:
+def _serve(
+    app: Any, port: int, loop: str, ready: Callable[[], dict[str, Any]] | None = None
+) -> None:
     import uvicorn
 
     pauses = GcPauses()
@@ -114,13 +126,20 @@ def _serve(app: Any, port: int, ready: Callable[[], dict[str, Any]] | None = Non
         print(json.dumps({"ready": True, **(ready() if ready else {})}), flush=True)
         await task
 
-    asyncio.run(run())
+    if loop == "uvloop":
+        import uvloop
+
+        uvloop.run(run())
+    else:
+        asyncio.run(run())
 
 
 # -- the twinql server ------------------------------------------------------------------------
 
 
-def serve_twinql(port: int, data_dir: Path, n_assets: int, heap: str, gc_tuning: bool) -> None:
+def serve_twinql(
+    port: int, data_dir: Path, n_assets: int, heap: str, gc_tuning: bool, loop: str
+) -> None:
     from api.app import create_app
     from api.common.gc_tuning import settle_heap
     from api.services.container import Services
@@ -154,6 +173,7 @@ def serve_twinql(port: int, data_dir: Path, n_assets: int, heap: str, gc_tuning:
     _serve(
         app,
         port,
+        loop,
         lambda: {"sensor": sensor, "line": line, "unit": unit, "counts": counts},
     )
 
@@ -184,6 +204,17 @@ class Asset:
     type: str
     sensors: list[Sensor]
     children: Children | None
+    below: strawberry.Private[list[TreeEntry] | None]
+
+    @strawberry.field
+    def subtree(self, depth: int = 3) -> list[TreeEntry] | None:
+        return self.below
+
+
+@strawberry.type
+class TreeEntry:
+    depth: int
+    asset: Asset
 
 
 @strawberry.type
@@ -219,7 +250,7 @@ class Query:
         return ANSWERS["impact"]  # type: ignore[no-any-return]
 
 
-def serve_reference(port: int, answers: Path) -> None:
+def serve_reference(port: int, answers: Path, loop: str) -> None:
     """A minimal Strawberry app: the same query shapes, constant answers of twinql's size."""
     from starlette.applications import Starlette
     from starlette.routing import Route
@@ -243,12 +274,16 @@ def serve_reference(port: int, answers: Path) -> None:
 
     def asset_of(d: dict) -> Asset:
         kids = d.get("children")
+        below = d.get("subtree")
         return Asset(
             id=d.get("id", "x"),
             name=d.get("name", "x"),
             type=d.get("type", "x"),
             sensors=[sensor_of(s) for s in d.get("sensors", [])],
             children=Children(nodes=[asset_of(n) for n in kids["nodes"]]) if kids else None,
+            below=[TreeEntry(depth=e["depth"], asset=asset_of(e["asset"])) for e in below]
+            if below is not None
+            else None,
         )
 
     point = sensor_of(known["point"]["sensor"])
@@ -259,8 +294,10 @@ def serve_reference(port: int, answers: Path) -> None:
     ]
 
     ANSWERS.update(point=point, line=line, impact=impact)
+    if "tree" in known:
+        line.below = asset_of(known["tree"]["asset"]).below
     app = Starlette(routes=[Route("/graphql", GraphQL(strawberry.Schema(query=Query)))])
-    _serve(app, port)
+    _serve(app, port, loop)
 
 
 # -- the driver -------------------------------------------------------------------------------
@@ -383,6 +420,7 @@ def gc_pauses(port: int) -> dict[str, float]:
     gen2 = [p * 1e3 for g, p in got["pauses"] if g == 2]
     return {
         "n": len(ms),
+        "total": sum(ms),
         "p99": ms[min(len(ms) - 1, int(len(ms) * 0.99))] if ms else 0.0,
         "max": ms[-1] if ms else 0.0,
         "gen2": len(gen2),
@@ -418,7 +456,7 @@ def main(args: argparse.Namespace) -> None:
         twinql = Server(
             "twinql",
             ["--serve", "twinql", "--port", str(tport), "--data-dir", str(tmp / "data"),
-             "--assets", str(args.assets), "--heap", args.heap,
+             "--assets", str(args.assets), "--heap", args.heap, "--loop", args.loop,
              *(["--no-gc-tuning"] if args.no_gc_tuning else [])],
         )  # fmt: skip
         servers = [twinql]
@@ -432,11 +470,14 @@ def main(args: argparse.Namespace) -> None:
                 "point": {"query": POINT, "variables": {"id": info["sensor"]}},
                 "line": {"query": LINE, "variables": {"line": info["line"], "unit": info["unit"]}},
             }
+            if args.tree:
+                bodies["tree"] = {"query": TREE, "variables": {"line": info["line"]}}
             answers = {name: _post(tport, body) for name, body in bodies.items()}
             (tmp / "answers.json").write_text(json.dumps(answers))
             reference = Server(
                 "reference",
-                ["--serve", "reference", "--port", str(rport), "--answers", str(tmp / "answers.json")],
+                ["--serve", "reference", "--port", str(rport), "--answers", str(tmp / "answers.json"),
+                 "--loop", args.loop],
             )  # fmt: skip
             servers.append(reference)
             reference.wait_ready()
@@ -458,6 +499,13 @@ def main(args: argparse.Namespace) -> None:
                 (f"line query, wrk c={args.connections}", "line", "wrk"),
                 (f"line query at {args.rate:g} req/s", "line", "rate"),
             ]
+            if args.tree:
+                rows.insert(2, (f"tree query, wrk c={args.connections}", "tree", "wrk"))
+                print(
+                    f"tree query answer: {len(json.dumps(answers['tree'])):,} bytes, "
+                    f"{len(answers['tree']['asset']['subtree'])} assets",
+                    flush=True,
+                )
             # warm both (JIT-free Python, but caches, pools and the graph server's plans)
             for name in ports:
                 for body in bodies.values():
@@ -481,11 +529,16 @@ def main(args: argparse.Namespace) -> None:
                             r = asyncio.run(
                                 fixed_rate(ports[app], bodies[key], args.rate, args.seconds)
                             )
-                        r["cpu"] = (procs[app].cpu_seconds() - cpu0) / (time.perf_counter() - w0)
+                        wall = time.perf_counter() - w0
+                        cpu = procs[app].cpu_seconds() - cpu0
+                        r["cpu"] = cpu / wall
+                        r["cpu_ms"] = cpu * 1e3 / max(1.0, r["rps"] * args.seconds)
                         r["load"] = load
                         results.setdefault((label, app), []).append(r)
                         if app == "twinql":
-                            gcs.setdefault(label, []).append(gc_pauses(tport))
+                            g = gc_pauses(tport)
+                            g["share"] = g["total"] / 1e3 / max(cpu, 1e-9)
+                            gcs.setdefault(label, []).append(g)
                 print(f"round {rnd + 1}/{args.rounds} done", flush=True)
             _report(rows, results, gcs)
         finally:
@@ -501,7 +554,7 @@ def _report(
     print()
     print(
         f"{'row':<28} {'app':<10} {'req/s min/med':>15} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'cpu':>5} {'load':>5}"
+        f"{'cpu':>5} {'cpu ms/req':>10} {'load':>5}"
     )
     for label, _key, mode in rows:
         for app in ("twinql", "reference"):
@@ -512,6 +565,7 @@ def _report(
                 f"{statistics.median(r['p50'] for r in rs):>8.1f} "
                 f"{statistics.median(r['p99'] for r in rs):>8.1f} "
                 f"{statistics.median(r['cpu'] for r in rs):>5.2f} "
+                f"{statistics.median(r['cpu_ms'] for r in rs):>10.2f} "
                 f"{statistics.median(r['load'] for r in rs):>5.2f}"
             )
         tw, ref = results[(label, "twinql")], results[(label, "reference")]
@@ -521,10 +575,16 @@ def _report(
         else:
             ratios = [a["p99"] / b["p99"] for a, b in zip(tw, ref, strict=True)]
             what = "twinql p99 / reference p99"
+        cpu_ratios = [b["cpu_ms"] / a["cpu_ms"] for a, b in zip(tw, ref, strict=True)]
         g = gcs[label]
         print(
             f"  {what}: min {min(ratios):.2f}, median {statistics.median(ratios):.2f}; "
-            f"twinql GC during the row: pause p99 {statistics.median(x['p99'] for x in g):.1f} ms, "
+            f"reference / twinql CPU per request: min {min(cpu_ratios):.2f}, "
+            f"median {statistics.median(cpu_ratios):.2f}"
+        )
+        print(
+            f"  twinql GC during the row: CPU share {statistics.median(x['share'] for x in g):.1%}, "
+            f"pause p99 {statistics.median(x['p99'] for x in g):.1f} ms, "
             f"max {max(x['max'] for x in g):.1f} ms, gen-2 collections "
             f"{sum(x['gen2'] for x in g)} (max {max(x['gen2_max'] for x in g):.1f} ms), "
             f"tracked objects {g[-1]['tracked']:,}"
@@ -540,6 +600,12 @@ if __name__ == "__main__":
     parser.add_argument("--assets", type=int, default=2_000)
     parser.add_argument("--heap", default="1g", help="graph server heap (default 1g)")
     parser.add_argument(
+        "--tree", action="store_true", help="add a row: the line's subtree with latest values"
+    )
+    parser.add_argument(
+        "--loop", choices=["uvloop", "asyncio"], default="uvloop", help="servers' event loop"
+    )
+    parser.add_argument(
         "--no-gc-tuning",
         action="store_true",
         help="serve twinql without api.common.gc_tuning.settle_heap (to compare)",
@@ -550,8 +616,8 @@ if __name__ == "__main__":
     parser.add_argument("--answers", type=Path, help=argparse.SUPPRESS)
     a = parser.parse_args()
     if a.serve == "twinql":
-        serve_twinql(a.port, a.data_dir, a.assets, a.heap, not a.no_gc_tuning)
+        serve_twinql(a.port, a.data_dir, a.assets, a.heap, not a.no_gc_tuning, a.loop)
     elif a.serve == "reference":
-        serve_reference(a.port, a.answers)
+        serve_reference(a.port, a.answers, a.loop)
     else:
         main(a)

@@ -19,6 +19,7 @@ from api.assets.types import (
     Reachable,
     SensorNode,
     maintenance_connection,
+    primed,
 )
 from api.common.scoping import (
     keep,
@@ -232,7 +233,7 @@ class GraphQuery:
     ) -> list[Reachable]:
         await see_or_not_found(info, str(asset_id), f"asset {asset_id} not found")
         found = await info.context.repo.topology.impact(str(asset_id), max_depth, limit)
-        return [Reachable.from_domain(r) for r in await keep(info, found, walked)]
+        return [Reachable.from_domain(r) for r in await keep(info, primed(info, found), walked)]
 
     @strawberry.field(
         extensions=reads(),
@@ -248,7 +249,7 @@ class GraphQuery:
     ) -> list[Reachable]:
         await see_or_not_found(info, str(asset_id), f"asset {asset_id} not found")
         found = await info.context.repo.topology.root_causes(str(asset_id), max_depth, limit)
-        return [Reachable.from_domain(r) for r in await keep(info, found, walked)]
+        return [Reachable.from_domain(r) for r in await keep(info, primed(info, found), walked)]
 
     @strawberry.field(
         description="Shortest path between two assets; null when unconnected.", extensions=reads()

@@ -9,6 +9,7 @@ import strawberry
 
 from api.alerts import schema as _alerts
 from api.assets.pages import connection, encode_event_cursor, event_request, pages_loader
+from api.common.lookahead import asks_for
 from api.common.scoping import keep, seen, visible_part, walked
 from api.common.types import (
     JSON,
@@ -276,6 +277,13 @@ class GraphView:
         )
 
 
+def primed(info: Info, found: list[Reached]) -> list[Reached]:
+    """``found`` (a walk), after giving the assets it brought to the request's asset
+    loader: ``Reachable.asset`` then needs no statement."""
+    info.context.loaders.asset.prime_many({r.id: r.asset for r in found if r.asset is not None})
+    return found
+
+
 def maintenance_connection(page: EventPage) -> Connection[MaintenanceEventNode]:
     return connection(
         page.items, page.has_next, encode_event_cursor, MaintenanceEventNode.from_domain
@@ -323,10 +331,17 @@ class AssetNode:
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[AssetNode]:
         key = (self.domain.id, decode_cursor(after), check_first(first))
-        loader = pages_loader(
-            info.context, "children_pages", info.context.repo.assets.children_pages
-        )
-        page: AssetPage = await loader.load(key)
+        assets = info.context.repo.assets
+        if asks_for(info, ("nodes",), "sensors") or asks_for(info, ("edges", "node"), "sensors"):
+            # The children's sensors come with the page (one round trip for both).
+            loader = pages_loader(
+                info.context, "children_pages_sensors", assets.children_pages_with_sensors
+            )
+            page: AssetPage = await loader.load(key)
+            info.context.loaders.sensors_of.prime_many(page.sensors or {})
+        else:
+            loader = pages_loader(info.context, "children_pages", assets.children_pages)
+            page = await loader.load(key)
         return connection(
             page.items, page.has_next, lambda a: encode_cursor(a.id), AssetNode.from_domain
         )
@@ -356,7 +371,16 @@ class AssetNode:
     async def subtree(
         self, info: Info, depth: int = 3, limit: int = DEFAULT_WALK_LIMIT
     ) -> list[TreeEntry]:
-        nodes = await info.context.loaders.subtrees.load((self.domain.id, depth, limit))
+        loaders = info.context.loaders
+        key = (self.domain.id, depth, limit)
+        if asks_for(info, ("asset",), "sensors"):
+            # The assets' sensors come with the tree (one round trip for both).
+            nodes = await loaders.subtrees_with_sensors.load(key)
+            loaders.sensors_of.prime_many(
+                {n.asset.id: n.sensors for n in nodes if n.sensors is not None}
+            )
+        else:
+            nodes = await loaders.subtrees.load(key)
         return [TreeEntry(depth=n.depth, asset=AssetNode.from_domain(n.asset)) for n in nodes]
 
     @strawberry.field(description="Process relations (FEEDS, DEPENDS_ON, CONNECTED_TO) in and out.")
@@ -381,7 +405,7 @@ class AssetNode:
         self, info: Info, max_depth: int = 10, limit: int = DEFAULT_WALK_LIMIT
     ) -> list[Reachable]:
         found = await info.context.loaders.impact.load((self.domain.id, max_depth, limit))
-        return [Reachable.from_domain(r) for r in await keep(info, found, walked)]
+        return [Reachable.from_domain(r) for r in await keep(info, primed(info, found), walked)]
 
     @strawberry.field(
         description="Upstream assets: what feeds this one or what it depends on, nearest "
@@ -391,7 +415,7 @@ class AssetNode:
         self, info: Info, max_depth: int = 10, limit: int = DEFAULT_WALK_LIMIT
     ) -> list[Reachable]:
         found = await info.context.loaders.root_causes.load((self.domain.id, max_depth, limit))
-        return [Reachable.from_domain(r) for r in await keep(info, found, walked)]
+        return [Reachable.from_domain(r) for r in await keep(info, primed(info, found), walked)]
 
     @strawberry.field(description="Nodes and edges within some hops (1-4), for a graph view.")
     async def neighbourhood(self, info: Info, hops: int = 1) -> GraphView:

@@ -102,9 +102,20 @@ def _series(sensor: Sensor, window: Window, series: Series) -> SeriesNode:
     )
 
 
-async def sensor_latest(root: SensorNode, info: Info) -> LatestValueNode | None:
-    """Sensor.latest: null until the sensor's first reading."""
-    found = await latest_loader(info.context).load(root.domain.id)
+def sensor_latest(root: SensorNode, info: Info) -> LatestValueNode | None:
+    """Sensor.latest: null until the sensor's first reading.
+
+    Answered at once from the latest cache when it holds the sensor (no loader, no
+    await: the common case, a field per sensor of a tree); otherwise an awaitable that
+    asks the store, batched per request, which graphql-core awaits."""
+    cached = info.context.services.ingest.latest.get(root.domain.id)
+    if cached is not None:
+        return LatestValueNode.from_store(cached)
+    return _stored_latest(root.domain.id, info)  # type: ignore[return-value]
+
+
+async def _stored_latest(sensor_id: str, info: Info) -> LatestValueNode | None:
+    found = await latest_loader(info.context).load(sensor_id)
     return LatestValueNode.from_store(found) if found is not None else None
 
 

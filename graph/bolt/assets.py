@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graph.bolt import rows as _rows
 from graph.bolt.blockers import DeleteBlockers
 from graph.bolt.client import GraphClient, Tx
 from graph.bolt.cypher import assets as q
 from graph.errors import Conflict, NotFound, ValidationError
-from graph.model import Asset, AssetLevel
+from graph.model import Asset, AssetLevel, Sensor
 from graph.timeutil import iso, utcnow
 
 __all__ = ["AssetPage", "AssetRepository", "DeleteBlockers", "TreeNode"]
@@ -23,12 +23,16 @@ MAX_LIMIT = 10_000  # rows of a subtree or a walk one request may ask for
 class TreeNode:
     asset: Asset
     depth: int
+    # The asset's sensors when asked with the tree (not compared: a tree without them
+    # is the same tree).
+    sensors: list[Sensor] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class AssetPage:
     items: list[Asset]
     has_next: bool
+    sensors: dict[str, list[Sensor]] | None = None  # by asset id, when asked with the page
 
 
 class AssetRepository:
@@ -149,6 +153,31 @@ class AssetRepository:
             for req, kids in zip(reqs, found, strict=True)
         }
 
+    async def children_pages_with_sensors(
+        self, requests: Sequence[tuple[str, str, int]]
+    ) -> dict[tuple[str, str, int], AssetPage]:
+        """``children_pages`` with each child's sensors (``AssetPage.sensors``, ordered
+        by id), in the same statement."""
+        reqs = list(dict.fromkeys(requests))
+        found: list[list[Asset]] = [[] for _ in reqs]
+        sensors: list[dict[str, list[Sensor]]] = [{} for _ in reqs]
+        if reqs:
+            rows = [
+                {"i": i, "id": pid, "after": after, "limit": limit + 1}
+                for i, (pid, after, limit) in enumerate(reqs)
+            ]
+            for r in await self._client.read(q.CHILDREN_PAGES_WITH_SENSORS, rows=rows):
+                found[r["key"]].append(_rows.asset_from(r))
+                sensors[r["key"]][r["id"]] = [_rows.sensor_from(s) for s in r["sensors"]]
+        return {
+            req: AssetPage(
+                items=kids[: req[2]],
+                has_next=len(kids) > req[2],
+                sensors={a.id: by_asset[a.id] for a in kids[: req[2]]},
+            )
+            for req, kids, by_asset in zip(reqs, found, sensors, strict=True)
+        }
+
     async def page(
         self,
         *,
@@ -205,6 +234,29 @@ class AssetRepository:
             check_limit(limit)
             rows = await self._client.read(q.SUBTREES_LIMITED, ids=ids, depth=depth, limit=limit)
         return _tree_nodes(ids, rows)
+
+    async def subtrees_with_sensors_of(
+        self, asset_ids: Iterable[str], depth: int = 3, limit: int = MAX_LIMIT
+    ) -> dict[str, list[TreeNode]]:
+        """``subtrees_of`` with each asset's sensors (``TreeNode.sensors``, by id), in the
+        same statement."""
+        _check_depth(depth)
+        check_limit(limit)
+        ids = list(dict.fromkeys(asset_ids))
+        out: dict[str, list[TreeNode]] = {i: [] for i in ids}
+        if ids:
+            rows = await self._client.read(
+                q.SUBTREES_LIMITED_WITH_SENSORS, ids=ids, depth=depth, limit=limit
+            )
+            for r in rows:
+                out[r["key"]].append(
+                    TreeNode(
+                        _rows.asset_from(r),
+                        int(r["depth"]),
+                        [_rows.sensor_from(s) for s in r["sensors"]],
+                    )
+                )
+        return out
 
     async def ids_under(self, roots: Iterable[str]) -> set[str]:
         """The ids of the ``roots`` that exist and of every asset below them."""

@@ -6,17 +6,23 @@ many reads do not each build and close a session. A session is never shared by t
 units at once (the driver's sessions are not concurrency-safe); one that saw an error
 is closed, not reused; at most ``IDLE_SESSIONS`` idle ones are kept.
 
-Every statement runs inside a managed transaction (``execute_read``/``execute_write``,
-which retry transient failures, so the work functions are idempotent and consume their
-results inside). Driver errors are translated here, at the edge, into the twinql error
-tree. In tests, every statement sent can be appended to a JSON-lines file so the
+A single read statement (``read``) runs as an auto-commit transaction: RUN and PULL go
+out together, one round trip, where a managed transaction adds BEGIN and COMMIT; its
+retryable failures are retried here for the same ``max_retry_time``. Units of several
+statements and every write run inside a managed transaction (``execute_read``/
+``execute_write``, which retry transient failures, so the work functions are idempotent
+and consume their results inside). Rows are built from the records' values directly
+(``record.data()``'s recursive export only where a value is not plain data). Driver
+errors are translated here, at the edge, into the twinql error tree. In tests, every statement sent can be appended to a JSON-lines file so the
 suite lints it with Neo4j's own parser.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, LiteralString, TypeVar
@@ -51,7 +57,7 @@ class Tx:
     async def rows(self, query: LiteralString, **params: Any) -> list[Row]:
         self._client._record(query)
         result = await self._tx.run(query, params)
-        return [record.data() for record in await result.fetch(2**31 - 1)]
+        return _rows_of(result.keys(), await result.fetch(_ALL))
 
     async def run(self, query: LiteralString, **params: Any) -> None:
         self._client._record(query)
@@ -125,10 +131,33 @@ class GraphClient:
         await self.read(_PING)
 
     async def read(self, query: LiteralString, **params: Any) -> list[Row]:
-        async def work(tx: Tx) -> list[Row]:
-            return await tx.rows(query, **params)
-
-        return await self.read_tx(work)
+        """One read-only statement's rows, in an auto-commit transaction (one round trip;
+        retryable failures retried as a managed transaction would)."""
+        self._record(query)
+        deadline = time.monotonic() + self.settings.max_retry_time_s
+        delay = 0.05
+        while True:
+            session = self._idle.pop() if self._idle else None
+            try:
+                if session is None:
+                    session = self._driver.session(database=self.database)
+                result = await session.run(query, params)
+                rows = _rows_of(result.keys(), await result.fetch(_ALL))
+            except BaseException as exc:
+                if session is not None:
+                    await _discard(session)
+                if isinstance(exc, TwinqlError) or not isinstance(
+                    exc, neo4j_errors.Neo4jError | neo4j_errors.DriverError | OSError
+                ):
+                    raise
+                if _retryable(exc) and time.monotonic() + delay < deadline:
+                    log.debug("retrying a read after %r", exc)
+                    await asyncio.sleep(delay)
+                    delay *= 2
+                    continue
+                raise translate(exc) from exc
+            await self._release(session)
+            return rows
 
     async def write(self, query: LiteralString, **params: Any) -> list[Row]:
         async def work(tx: Tx) -> list[Row]:
@@ -163,11 +192,15 @@ class GraphClient:
             ):
                 raise
             raise translate(exc) from exc
+        await self._release(session)
+        return out
+
+    async def _release(self, session: neo4j.AsyncSession) -> None:
+        """Keep a session that ended cleanly for the next unit, up to ``IDLE_SESSIONS``."""
         if self._closed or len(self._idle) >= IDLE_SESSIONS:
             await session.close()
         else:
             self._idle.append(session)
-        return out
 
     def _record(self, query: str) -> None:
         self.sent_count += 1
@@ -176,6 +209,42 @@ class GraphClient:
         self._recorded.add(query)
         with self._record_path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(query) + "\n")
+
+
+_ALL = 2**31 - 1
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _rows_of(keys: Sequence[str], records: Sequence[neo4j.Record]) -> list[Row]:
+    """Records as dicts: values as they are when plain data (scalars, lists and maps of
+    them: all twinql's statements return), ``record.data()`` otherwise (nodes,
+    relationships, paths, temporal values, a value that failed to hydrate)."""
+    out: list[Row] = []
+    for record in records:
+        values = tuple.__iter__(record)
+        row = dict(zip(keys, values, strict=True))
+        for v in row.values():
+            if type(v) not in _PLAIN and not _plain(v):
+                row = record.data()
+                break
+        out.append(row)
+    return out
+
+
+def _plain(value: Any) -> bool:
+    t = type(value)
+    if t in _PLAIN:
+        return True
+    if t is list:
+        return all(_plain(v) for v in value)
+    if t is dict:
+        return all(type(k) is str and _plain(v) for k, v in value.items())
+    return False
+
+
+def _retryable(exc: BaseException) -> bool:
+    is_retryable = getattr(exc, "is_retryable", None)
+    return bool(is_retryable()) if callable(is_retryable) else False
 
 
 async def _discard(session: neo4j.AsyncSession) -> None:

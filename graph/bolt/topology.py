@@ -1,10 +1,13 @@
 """Process relations and the graph questions analysts ask of them.
 
-Impact (downstream) and root cause (upstream) walk breadth first, one statement per
-hop over the whole frontier: distances are exact, cycles (recirculation loops) are
-harmless, and a walk of depth d costs d round trips whatever the plant's size. Walks
-from many start assets (``impact_of``, ``root_causes_of``, ``neighbourhoods_of``) share
-those statements: still d round trips, whatever the number of starts.
+Impact (downstream) and root cause (upstream) walk breadth first: distances are exact
+and cycles (recirculation loops) are harmless. One statement (a quantified path pattern
+bounded by the depth) brings every edge the walk can take; the breadth-first walk then
+runs on them in Python, exactly as it would hop by hop. Should that statement reach
+``walk_edge_cap`` edges (a densely connected plant), the walk goes one statement per hop
+over the whole frontier instead: a walk of depth d then costs d round trips whatever
+the plant's size. Walks from many start assets (``impact_of``, ``root_causes_of``,
+``neighbourhoods_of``) share those statements, whatever the number of starts.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from graph.bolt.assets import check_limit
 from graph.bolt.client import GraphClient, Tx
 from graph.bolt.cypher import assets as qa
 from graph.bolt.cypher import relations as q
+from graph.bolt.rows import asset_from
 from graph.errors import NotFound, ValidationError
-from graph.model import Relation, RelationType
+from graph.model import Asset, Relation, RelationType
 
 __all__ = ["Edge", "Neighbourhood", "PathResult", "Reached", "TopologyRepository"]
 
-MAX_WALK_DEPTH = 25
+MAX_WALK_DEPTH = q.MAX_WALK_DEPTH
+WALK_EDGE_CAP = 20_000  # edges one walk statement may bring; beyond, hop by hop
 MAX_NEIGHBOURHOOD_HOPS = 4
 MAX_NEIGHBOURHOOD_NODES = 2_000
 
@@ -32,6 +37,10 @@ _MERGE: dict[RelationType, LiteralString] = {
     RelationType.FEEDS: q.MERGE_FEEDS,
     RelationType.DEPENDS_ON: q.MERGE_DEPENDS_ON,
     RelationType.CONNECTED_TO: q.MERGE_CONNECTED_TO,
+}
+_WALK: dict[LiteralString, dict[int, LiteralString]] = {
+    q.DOWNSTREAM_HOP: q.DOWNSTREAM_WALK,
+    q.UPSTREAM_HOP: q.UPSTREAM_WALK,
 }
 _DELETE: dict[RelationType, LiteralString] = {
     RelationType.FEEDS: q.DELETE_FEEDS,
@@ -57,6 +66,9 @@ class Reached:
     distance: int
     via: str
     path: tuple[str, ...]
+    # The whole asset when the walk's statement brought it (not compared: a walk hop by
+    # hop brings only id, name and type).
+    asset: Asset | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +85,9 @@ class Neighbourhood:
 
 
 class TopologyRepository:
-    def __init__(self, client: GraphClient) -> None:
+    def __init__(self, client: GraphClient, walk_edge_cap: int = WALK_EDGE_CAP) -> None:
         self._client = client
+        self._walk_edge_cap = walk_edge_cap
 
     async def connect(self, relations: Sequence[Relation]) -> None:
         async def work(tx: Tx) -> None:
@@ -139,13 +152,12 @@ class TopologyRepository:
         self, start: str, hop: LiteralString, max_depth: int, limit: int | None
     ) -> list[Reached]:
         _check_walk(max_depth, limit)
-
-        async def work(tx: Tx) -> list[Reached]:
-            if not await tx.rows(qa.GET_ASSETS, ids=[start]):
-                raise NotFound(f"asset {start} not found")
-            return (await _reach_all(tx, hop, [start], max_depth, limit))[start]
-
-        return await self._client.read_tx(work)
+        leaving = await self._edges(hop, [start], max_depth)
+        if leaving is None:
+            return (await self._walks_by_hop([start], hop, max_depth, limit, check=True))[start]
+        if not leaving and not await self._client.read(qa.GET_ASSETS, ids=[start]):
+            raise NotFound(f"asset {start} not found")
+        return _reach_all(leaving, [start], max_depth, limit)[start]
 
     async def _walks(
         self, starts: Iterable[str], hop: LiteralString, max_depth: int, limit: int | None
@@ -154,7 +166,38 @@ class TopologyRepository:
         ids = list(dict.fromkeys(starts))
         if not ids:
             return {}
-        return await self._client.read_tx(lambda tx: _reach_all(tx, hop, ids, max_depth, limit))
+        leaving = await self._edges(hop, ids, max_depth)
+        if leaving is None:
+            return await self._walks_by_hop(ids, hop, max_depth, limit)
+        return _reach_all(leaving, ids, max_depth, limit)
+
+    async def _edges(
+        self, hop: LiteralString, starts: list[str], max_depth: int
+    ) -> dict[str, list[Row]] | None:
+        """Every edge the walks from ``starts`` can take, grouped as a hop's rows; None
+        when there are ``walk_edge_cap`` of them or more (walk hop by hop then)."""
+        cap = self._walk_edge_cap
+        rows = await self._client.read(_WALK[hop][max_depth], starts=starts, cap=cap)
+        return None if len(rows) >= cap else _grouped(rows)
+
+    async def _walks_by_hop(
+        self,
+        starts: list[str],
+        hop: LiteralString,
+        max_depth: int,
+        limit: int | None,
+        *,
+        check: bool = False,
+    ) -> dict[str, list[Reached]]:
+        """The walks one statement per hop over the union of their frontiers (``check``:
+        NOT_FOUND for an unknown start)."""
+
+        async def work(tx: Tx) -> dict[str, list[Reached]]:
+            if check and len(await tx.rows(qa.GET_ASSETS, ids=starts)) < len(starts):
+                raise NotFound(f"asset {starts[0]} not found")
+            return await _reach_by_hop(tx, hop, starts, max_depth, limit)
+
+        return await self._client.read_tx(work)
 
     async def shortest_path(
         self, source: str, target: str, *, process_only: bool = False
@@ -242,7 +285,15 @@ class _Reach:
                 break
             self.paths[r["id"]] = (*self.paths[r["fromId"]], r["id"])
             self.reached.append(
-                Reached(r["id"], r["name"], r["type"], distance, r["via"], self.paths[r["id"]])
+                Reached(
+                    r["id"],
+                    r["name"],
+                    r["type"],
+                    distance,
+                    r["via"],
+                    self.paths[r["id"]],
+                    asset_from(r) if "level" in r else None,
+                )
             )
             nxt.append(r["id"])
         self.frontier = nxt
@@ -291,15 +342,30 @@ def _graph_node(asset_id: str, row: Row, asset_type: str, distance: int) -> dict
     }
 
 
-async def _reach_all(
-    tx: Tx, hop: LiteralString, starts: list[str], max_depth: int, limit: int | None
+def _reach_all(
+    leaving: dict[str, list[Row]], starts: list[str], max_depth: int, limit: int | None
 ) -> dict[str, list[Reached]]:
+    """The walks from ``starts`` over edges already fetched (``_grouped`` rows)."""
     walks = {s: _Reach.start(s, limit) for s in starts}
     for distance in range(1, max_depth + 1):
         live = [w for w in walks.values() if w.live()]
         if not live:
             break
-        leaving = await _hop(tx, hop, live, key=lambda r: (r["id"], r["via"]))
+        for w in live:
+            w.step(distance, leaving)
+    return {s: w.reached for s, w in walks.items()}
+
+
+async def _reach_by_hop(
+    tx: Tx, hop: LiteralString, starts: list[str], max_depth: int, limit: int | None
+) -> dict[str, list[Reached]]:
+    """The walks from ``starts``, one hop statement per distance."""
+    walks = {s: _Reach.start(s, limit) for s in starts}
+    for distance in range(1, max_depth + 1):
+        live = [w for w in walks.values() if w.live()]
+        if not live:
+            break
+        leaving = await _hop(tx, hop, live, key=_by_id_via)
         for w in live:
             w.step(distance, leaving)
     return {s: w.reached for s, w in walks.items()}
@@ -328,7 +394,18 @@ async def _hop(
     """One hop over the union of the walks' frontiers: rows by the asset they leave, each
     group in ``key`` order."""
     frontier = sorted({fid for w in walks for fid in w.frontier})
+    return _grouped(await tx.rows(hop, frontier=frontier), key)
+
+
+def _by_id_via(r: Row) -> tuple[str, ...]:
+    return (r["id"], r["via"])
+
+
+def _grouped(
+    rows: list[Row], key: Callable[[Row], tuple[str, ...]] = _by_id_via
+) -> dict[str, list[Row]]:
+    """Rows by the asset they leave (``fromId``), each group in ``key`` order."""
     leaving: dict[str, list[Row]] = {}
-    for r in sorted(await tx.rows(hop, frontier=frontier), key=key):
+    for r in sorted(rows, key=key):
         leaving.setdefault(r["fromId"], []).append(r)
     return leaving

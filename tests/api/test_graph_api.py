@@ -12,6 +12,7 @@ from graphql import DocumentNode, parse, print_ast, specified_rules, validate
 from strawberry.extensions import AddValidationRules
 
 from api.assets.types import DEFAULT_WALK_LIMIT
+from api.common.types import encode_cursor
 from api.errors import CodedErrors
 from api.limits import LIST_FIELDS
 from api.schema import build_schema
@@ -54,8 +55,88 @@ async def test_tree_query_costs_bounded_round_trips(api: Api, uid: str, cypher_l
         "} } } } } }" % uid
     )
     sent = _count_sent(api) - before
-    # asset, children (level 1), children (level 2), sensors, actuators, maintenance: 6.
-    assert sent <= 6, sent
+    # asset, children (level 1), children (level 2) with their sensors, actuators,
+    # maintenance: 5.
+    assert sent == 5, sent
+
+
+SENSOR_FIELDS = "id name kind unit minValue maxValue samplingRateSeconds warnLow warnHigh"
+
+
+async def test_children_bring_their_sensors_in_the_same_statement(api: Api, uid: str) -> None:
+    """A page of children asked with their sensors is one statement, however the query
+    reaches the sensors (nodes, edges, fragments), and the sensors are those each child
+    answers on its own; children without sensors, or a page cut by first, keep theirs."""
+    await register(api, pump_line(uid, pumps=4))
+    single: dict[str, list[dict[str, object]]] = {}
+    for child in ("tank", "p0", "p1", "p2", "p3"):
+        got = await api.ok(
+            'query { asset(id: "%s-%s") { sensors { %s } } }' % (uid, child, SENSOR_FIELDS)
+        )
+        single[f"{uid}-{child}"] = got["asset"]["sensors"]
+    assert single[f"{uid}-p0"] and not single[f"{uid}-tank"]
+    shapes = {
+        "nodes": "children { nodes { id sensors { %s } } }",
+        "edges": "children { edges { node { id sensors { %s } } } }",
+        "inline fragment": "children { nodes { id ... on Asset { sensors { %s } } } }",
+        "named fragment": "children { nodes { id ...S } } } } fragment S on Asset { sensors { %s",
+    }
+    for shape, selection in shapes.items():
+        before = _count_sent(api)
+        data = await api.ok(
+            'query { asset(id: "%s-line") { %s } }' % (uid, selection % SENSOR_FIELDS)
+        )
+        assert _count_sent(api) - before == 2, shape  # the asset, its children with sensors
+        page = data["asset"]["children"]
+        kids = page["nodes"] if "nodes" in page else [e["node"] for e in page["edges"]]
+        assert {k["id"]: k["sensors"] for k in kids} == single, shape
+    data = await api.ok(
+        'query { asset(id: "%s-line") { children(first: 2, after: "%s") { nodes { id '
+        "sensors { %s } } } } }" % (uid, encode_cursor(f"{uid}-p0"), SENSOR_FIELDS)
+    )
+    assert {k["id"]: k["sensors"] for k in data["asset"]["children"]["nodes"]} == {
+        f"{uid}-{c}": single[f"{uid}-{c}"] for c in ("p1", "p2")
+    }
+
+
+async def test_subtree_brings_its_sensors_in_the_same_statement(api: Api, uid: str) -> None:
+    """A subtree asked with its assets' sensors is one statement, and the sensors are
+    those each asset answers on its own (assets without sensors: empty lists)."""
+    await register(api, pump_line(uid, pumps=3))
+    before = _count_sent(api)
+    data = await api.ok(
+        'query { asset(id: "%s-site") { subtree(depth: 3, limit: 4) { depth asset { id '
+        "sensors { %s } } } } }" % (uid, SENSOR_FIELDS)
+    )
+    assert _count_sent(api) - before == 2  # the asset, its subtree with sensors
+    tree = data["asset"]["subtree"]
+    assert [e["asset"]["id"] for e in tree] == [
+        f"{uid}-line", f"{uid}-p0", f"{uid}-p1", f"{uid}-p2",
+    ]  # fmt: skip
+    for e in tree:
+        alone = await api.ok(
+            'query { asset(id: "%s") { sensors { %s } } }' % (e["asset"]["id"], SENSOR_FIELDS)
+        )
+        assert e["asset"]["sensors"] == alone["asset"]["sensors"]
+    assert tree[1]["asset"]["sensors"] and not tree[0]["asset"]["sensors"]
+
+
+async def test_impact_brings_its_assets_in_the_walk_statement(api: Api, uid: str) -> None:
+    """The reached assets' fields come with the walk (one statement) and are those each
+    asset answers on its own."""
+    await register(api, pump_line(uid))
+    fields = "id name type level description lat lon metadata createdAt updatedAt"
+    for root in ("impact", "rootCauses"):
+        start = f"{uid}-tank" if root == "impact" else f"{uid}-p1"
+        before = _count_sent(api)
+        data = await api.ok(
+            'query { %s(assetId: "%s") { distance asset { %s } } }' % (root, start, fields)
+        )
+        assert _count_sent(api) - before == 1, root
+        assert data[root], root
+        for r in data[root]:
+            alone = await api.ok('query { asset(id: "%s") { %s } }' % (r["asset"]["id"], fields))
+            assert r["asset"] == alone["asset"]
 
 
 def _count_sent(api: Api) -> int:
@@ -270,8 +351,18 @@ async def test_history_blocks_delete_until_cascade(api: Api, uid: str) -> None:
     await register(api, pump_line(uid))
     await api.ok(
         "mutation($w: [WorkOrderInput!]) { recordMaintenance(workOrders: $w) { workOrders { id } } }",
-        {"w": [{"id": f"{uid}-wo", "assetId": f"{uid}-tank", "status": "OPEN", "priority": 2,
-                "createdAt": "2025-01-01T08:00:00Z", "reason": "leak"}]},  # fmt: skip
+        {
+            "w": [
+                {
+                    "id": f"{uid}-wo",
+                    "assetId": f"{uid}-tank",
+                    "status": "OPEN",
+                    "priority": 2,
+                    "createdAt": "2025-01-01T08:00:00Z",
+                    "reason": "leak",
+                }
+            ]
+        },  # fmt: skip
         token=OPERATOR,
     )
     body = await api.gql('mutation { deleteAsset(id: "%s-tank") { deletedIds } }' % uid)
@@ -290,8 +381,14 @@ async def test_history_blocks_delete_until_cascade(api: Api, uid: str) -> None:
     # A sensor bound to a data source needs cascade too.
     await api.ok(
         "mutation($s: DataSourceInput!) { upsertDataSource(source: $s) { id } }",
-        {"s": {"id": f"{uid}-mb", "protocol": "HTTP", "endpoint": "http://127.0.0.1:1",
-               "sensorBindings": [{"sensorId": f"{uid}-p0-pt", "address": "p0"}]}},  # fmt: skip
+        {
+            "s": {
+                "id": f"{uid}-mb",
+                "protocol": "HTTP",
+                "endpoint": "http://127.0.0.1:1",
+                "sensorBindings": [{"sensorId": f"{uid}-p0-pt", "address": "p0"}],
+            }
+        },  # fmt: skip
     )
     body = await api.gql('mutation { deleteSensor(id: "%s-p0-pt") { deletedIds } }' % uid)
     assert body["errors"][0]["extensions"] == {"code": "CONFLICT", "bindings": 1}
@@ -303,9 +400,12 @@ async def test_history_blocks_delete_until_cascade(api: Api, uid: str) -> None:
 
 async def test_children_and_maintenance_pages_over_http(api: Api, uid: str) -> None:
     await register(api, pump_line(uid, pumps=7))  # the line has the tank and 7 pumps
-    q = """query($after: String) { asset(id: "%s-line") {
+    q = (
+        """query($after: String) { asset(id: "%s-line") {
              children(first: 3, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } }
-           } }""" % uid
+           } }"""
+        % uid
+    )
     ids, after = [], None
     while True:
         page = (await api.ok(q, {"after": after}))["asset"]["children"]
@@ -325,9 +425,12 @@ async def test_children_and_maintenance_pages_over_http(api: Api, uid: str) -> N
         {"e": events},
         token=OPERATOR,
     )
-    q = """query($after: String, $kind: String) {
+    q = (
+        """query($after: String, $kind: String) {
              maintenanceHistory(assetId: "%s-line", first: 2, after: $after, kind: $kind) {
-               nodes { id } pageInfo { hasNextPage endCursor } } }""" % uid
+               nodes { id } pageInfo { hasNextPage endCursor } } }"""
+        % uid
+    )
     ids, after = [], None
     while True:
         page = (await api.ok(q, {"after": after}))["maintenanceHistory"]
@@ -412,8 +515,7 @@ async def test_walks_and_subtrees_stop_at_their_limit(api: Api, uid: str) -> Non
     await register(api, pump_line(uid, pumps=6))
     data = await api.ok(
         'query { impact(assetId: "%s-tank", limit: 4) { asset { id } } '
-        'asset(id: "%s-site") { subtree(depth: 2, limit: 3) { depth asset { id } } } }'
-        % (uid, uid)
+        'asset(id: "%s-site") { subtree(depth: 2, limit: 3) { depth asset { id } } } }' % (uid, uid)
     )
     assert len(data["impact"]) == 4
     assert [(e["depth"], e["asset"]["id"]) for e in data["asset"]["subtree"]] == [

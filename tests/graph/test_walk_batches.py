@@ -4,7 +4,10 @@ per start asset, and a number of statements that does not grow with the starts."
 
 from __future__ import annotations
 
+import random
+
 from graph.bolt.repository import GraphRepository
+from graph.bolt.topology import TopologyRepository
 from graph.model import Asset, Relation
 
 HUB_FANOUT = 12
@@ -110,9 +113,7 @@ async def test_impact_and_root_causes_of_many_assets(repo: GraphRepository, uid:
     assert impact[f"{uid}-missing"] == causes[f"{uid}-missing"] == []
 
 
-async def test_walk_statements_do_not_grow_with_the_starts(
-    repo: GraphRepository, uid: str
-) -> None:
+async def test_walk_statements_do_not_grow_with_the_starts(repo: GraphRepository, uid: str) -> None:
     units = await load_ring(repo, uid, 10)
     counts = []
     for starts in (units[1:3], units):
@@ -121,8 +122,74 @@ async def test_walk_statements_do_not_grow_with_the_starts(
         await repo.topology.root_causes_of(starts, max_depth=5, limit=100)
         await repo.topology.neighbourhoods_of(starts, hops=2)
         counts.append(repo.client.sent_count - before)
-    # A hop per depth for each walk, plus the neighbourhoods' start rows.
-    assert counts == [5 + 5 + 1 + 2] * 2
+    # One statement per walk (impact, root causes); the neighbourhoods: their start
+    # rows, then a hop per distance.
+    assert counts == [1 + 1 + 1 + 2] * 2
+
+
+def tangle_plant(u: str, n: int, seed: int) -> tuple[list[Asset], list[Relation]]:
+    """``n`` equipment assets under one line with random FEEDS and DEPENDS_ON edges:
+    cycles, parallel relations of both types between the same pair, diamonds (several
+    shortest paths to one asset), self-contained islands."""
+    rnd = random.Random(seed)
+    ids = [f"{u}-e{i:02d}" for i in range(n)]
+    assets = [
+        Asset(f"{u}-site", "Site", "site", "site"),
+        Asset(f"{u}-line", "Line", "line", "line", parent_id=f"{u}-site"),
+        *(
+            Asset(i, f"Eq {i}", rnd.choice(["pump", "valve"]), "unit", parent_id=f"{u}-line")
+            for i in ids
+        ),
+    ]
+    pairs = {
+        (rnd.choice(ids), rnd.choice(ids), rnd.choice(["FEEDS", "DEPENDS_ON"]))
+        for _ in range(2 * n)
+    }
+    relations = [Relation(a, b, t) for a, b, t in sorted(pairs) if a != b]
+    return assets, relations
+
+
+async def test_one_statement_walks_equal_the_hop_by_hop_walks(
+    repo: GraphRepository, uid: str
+) -> None:
+    """The walk from one statement of edges against the walk one statement per hop (a
+    cap of one edge forces it), on the same graphs: the ring and random tangles, both
+    directions, several depths and limits, one start and many."""
+    hops = TopologyRepository(repo.client, walk_edge_cap=1)
+    units = await load_ring(repo, uid, 6)
+    starts = [*units, f"{uid}-u02-c", f"{uid}-missing"]
+    for seed in range(3):
+        assets, relations = tangle_plant(f"{uid}-{seed}", 24, seed)
+        await repo.assets.upsert(assets)
+        await repo.topology.connect(relations)
+        starts += [a.id for a in assets[2::5]]
+    known = [s for s in starts if s != f"{uid}-missing"]
+    compared = 0
+    for depth, limit in ((1, None), (2, 3), (4, None), (7, 5), (25, None)):
+        for mine, theirs in (
+            (repo.topology.impact_of, hops.impact_of),
+            (repo.topology.root_causes_of, hops.root_causes_of),
+        ):
+            got = await mine(starts, max_depth=depth, limit=limit)
+            assert got == await theirs(starts, max_depth=depth, limit=limit)
+            compared += sum(len(v) for v in got.values())
+        one = known[(3 * depth) % len(known)]
+        assert await repo.topology.impact(one, depth, limit) == await hops.impact(one, depth, limit)
+        assert await repo.topology.root_causes(one, depth, limit) == await hops.root_causes(
+            one, depth, limit
+        )
+    assert compared > 500  # the graphs reach far: the comparison is not of empty walks
+
+
+async def test_walks_beyond_the_edge_cap_go_hop_by_hop(repo: GraphRepository, uid: str) -> None:
+    units = await load_ring(repo, uid, 4)
+    capped = TopologyRepository(repo.client, walk_edge_cap=3)
+    before = repo.client.sent_count
+    walked = await capped.impact(units[0], max_depth=6)
+    # The capped statement, then the existence check and six hops in one transaction.
+    assert repo.client.sent_count - before == 1 + 1 + 6
+    assert walked == await repo.topology.impact(units[0], max_depth=6)
+    assert len(walked) > 3
 
 
 async def test_neighbourhoods_of_many_assets(repo: GraphRepository, uid: str) -> None:

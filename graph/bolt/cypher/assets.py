@@ -58,6 +58,31 @@ CHILDREN_PAGES: LiteralString = (
     "ORDER BY key, a.id"
 )
 
+# A sensor of asset a as a map (null without one: collect() drops it).
+_SENSOR_MAP: LiteralString = (
+    "CASE WHEN s IS NULL THEN null ELSE {"
+    "id: s.id, assetId: a.id, name: s.name, kind: s.kind, unit: s.unit, "
+    "minValue: s.minValue, maxValue: s.maxValue, samplingRateSeconds: s.samplingRateSeconds, "
+    "warnLow: s.warnLow, warnHigh: s.warnHigh, failLow: s.failLow, failHigh: s.failHigh"
+    "} END"
+)
+
+# CHILDREN_PAGES with each child's sensors (as SENSORS_BY_ASSET's rows, ordered by id):
+# a tree level and the sensors it shows, one round trip.
+CHILDREN_PAGES_WITH_SENSORS: LiteralString = (
+    "UNWIND $rows AS r "
+    "MATCH (p:Asset {id: r.id})<-[:PART_OF]-(a:Asset) "
+    "WHERE a.id > r.after "
+    "WITH r.i AS i, r.limit AS lim, p, a ORDER BY a.id "
+    "WITH i, lim, p, collect(a)[0..lim] AS kids "
+    "UNWIND kids AS a "
+    "OPTIONAL MATCH (a)-[:HAS_SENSOR]->(s:Sensor) "
+    "WITH i, p, a, s ORDER BY s.id "
+    "WITH i, p, a, collect(" + _SENSOR_MAP + ") AS sensors "
+    "RETURN i AS key, " + _ASSET_FIELDS + ", p.id AS parentId, sensors "
+    "ORDER BY key, a.id"
+)
+
 COUNT_CHILDREN: LiteralString = (
     "UNWIND $ids AS pid "
     "MATCH (p:Asset {id: pid}) "
@@ -104,6 +129,21 @@ SUBTREES_LIMITED: LiteralString = (
     "WITH id, collect({a: a, depth: depth})[0..$limit] AS found "
     "UNWIND found AS f "
     "WITH id, f.a AS a, f.depth AS depth " + _WITH_PARENT
+)
+
+# SUBTREES_LIMITED with each asset's sensors (as SENSORS_BY_ASSET's rows, by id): a
+# tree and the sensors it shows, one round trip.
+SUBTREES_LIMITED_WITH_SENSORS: LiteralString = (
+    _SUBTREES + "WITH id, a, depth ORDER BY depth, a.id "
+    "WITH id, collect({a: a, depth: depth})[0..$limit] AS found "
+    "UNWIND found AS f "
+    "WITH id, f.a AS a, f.depth AS depth "
+    "OPTIONAL MATCH (a)-[:PART_OF]->(p:Asset) "
+    "OPTIONAL MATCH (a)-[:HAS_SENSOR]->(s:Sensor) "
+    "WITH id, a, depth, p, s ORDER BY s.id "
+    "WITH id, a, depth, p, collect(" + _SENSOR_MAP + ") AS sensors "
+    "RETURN id AS key, " + _ASSET_FIELDS + ", p.id AS parentId, depth, sensors "
+    "ORDER BY key, depth, a.id"
 )
 
 ANCESTORS: LiteralString = (
