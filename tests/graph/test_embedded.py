@@ -84,5 +84,7 @@ async def test_readyz_and_healthz_report_a_dead_graph_server(tmp_path: Path) -> 
             "status": "failed",
             "reason": "the embedded graph server exited (code -9)",
         }
-        body = (await http.post("/graphql", json={"query": '{ asset(id: "x") { id } }'})).json()
+        query = {"query": '{ asset(id: "x") { id } }'}
+        auth = {"Authorization": "Bearer " + "x" * 20}
+        body = (await http.post("/graphql", json=query, headers=auth)).json()
         assert body["errors"][0]["extensions"]["code"] == "UNAVAILABLE"

@@ -31,6 +31,7 @@ CREATE_BY_LABEL: dict[str, LiteralString] = {
     "HealthAssessment": "CREATE (n:HealthAssessment {id: $id})",
     "Alert": "CREATE (n:Alert {id: $id})",
     "AnomalyModel": "CREATE (n:AnomalyModel {id: $id})",
+    "Job": "CREATE (n:Job {id: $id})",
 }
 DELETE_BY_ID: LiteralString = "MATCH (n {id: $id}) DETACH DELETE n"
 
