@@ -118,12 +118,14 @@ class ReadingCoalescer:
             raise
         except Unavailable as exc:  # not durable: an acknowledging source sends them again
             log.error("pipeline unavailable, %d readings not taken: %s", len(batch), exc)
-            done.set_exception(exc)
+            if not done.done():
+                done.set_exception(exc)
             return
         except Exception as exc:  # keep the readings: they become rejected rows
             log.warning("pipeline refused %d readings: %r", len(batch), exc)
             await self._keep_refused(batch, exc)
-        done.set_result(None)
+        if not done.done():  # a waiter may have cancelled it: the queue goes on regardless
+            done.set_result(None)
 
     async def _keep_refused(self, batch: list[RawReading], exc: Exception) -> None:
         now = utcnow()

@@ -259,7 +259,10 @@ class MqttConnector(ConnectorBase):
             message, waits = await acks.get()
             try:
                 for wait in waits:
-                    await wait
+                    # shielded: the future may be shared (the manager's coalescer hands one
+                    # future to every reading of a batch, of any connection); cancelling
+                    # this task when the connection goes must not cancel it for the others
+                    await asyncio.shield(wait)
             except Exception as exc:
                 self._record_error(
                     f"mqtt: readings not durable, reconnecting unacknowledged: {exc}",
