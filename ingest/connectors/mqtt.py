@@ -67,6 +67,7 @@ from ingest.connectors.mqtt_session import (
     default_instance_id,
     drop,
     make_client,
+    watch,
 )
 from ingest.connectors.runtime import Backoff, ConnectorBase, raise_if_cancelled
 from ingest.connectors.scaling import to_raw
@@ -162,6 +163,10 @@ class MqttConnector(ConnectorBase):
                     acker = asyncio.create_task(
                         self._acker(client, acks), name=f"twinql-mqtt-acks-{self._source.id}"
                     )
+                    flow.install()  # the guarded reader (see mqtt_session: dead sockets)
+                    watchdog = asyncio.create_task(
+                        watch(client, flow), name=f"twinql-mqtt-watch-{self._source.id}"
+                    )
                     try:
                         async for message in client.messages:
                             waits = await self._take_durable(message)
@@ -171,9 +176,10 @@ class MqttConnector(ConnectorBase):
                             if self._overflow:
                                 await self._drain_overflow(client)
                     finally:
-                        acker.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await acker
+                        for helper in (acker, watchdog):
+                            helper.cancel()
+                            with contextlib.suppress(asyncio.CancelledError):
+                                await helper
             except aiomqtt.MqttError as exc:
                 self._record_error(f"mqtt: {exc}", state=ConnectorState.ERROR)
             except OSError as exc:  # ssl.SSLError included: TLS files unreadable or malformed
@@ -253,8 +259,9 @@ class MqttConnector(ConnectorBase):
             message, waits = await acks.get()
             try:
                 for wait in waits:
-                    # shielded: a cancelled acker (a lost connection) must not cancel a
-                    # future that the other messages of its batch share
+                    # shielded: the future may be shared (the manager's coalescer hands one
+                    # future to every reading of a batch, of any connection); cancelling
+                    # this task when the connection goes must not cancel it for the others
                     await asyncio.shield(wait)
             except Exception as exc:
                 self._record_error(

@@ -31,6 +31,21 @@
   paho had already read when reading paused), a message goes to an overflow callback
   (the connector counts and dead-letters it) instead of aiomqtt's discard-with-a-warning;
   with reading paused at the limit that does not happen in practice.
+- A dead socket is a lost connection, whatever the event loop makes of it. A broker
+  killed with data in flight resets the TCP connection; uvloop then reports an error
+  on the socket's poll handle, runs its reader once and closes the handle but keeps it
+  registered for the descriptor. A reader that found buffered packets to read returned
+  without meeting the reset, so nothing read the socket again and paho never learnt the
+  connection was gone; every later ``add_writer`` (PUBACKs, pings) raised ``RuntimeError:
+  unable to perform operation on <UVPoll closed=True>`` inside a loop callback, which
+  the loop only logs: the connector stayed "connected", acknowledging nothing, until
+  paho's keepalive gave up (twice ``keepalive_s``), if ever. So (``SocketGuard``): the
+  reader and writer the loop calls are the connector's own; a reader that sees a pending
+  socket error after reading, a register call that the loop refuses, or a watchdog tick
+  (``watch``: every second) that finds the socket reset, at end of file or its reader
+  handle dead, ends the connection as paho does on a socket error (``lose``): the
+  socket closes, aiomqtt's message iteration raises ``MqttError`` and the connector
+  reconnects.
 """
 
 from __future__ import annotations
@@ -39,12 +54,14 @@ import asyncio
 import functools
 import hashlib
 import logging
+import os
 import re
 import socket
 from collections.abc import Callable
 from typing import Any, cast
 
 import aiomqtt
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -53,12 +70,15 @@ from ingest.connectors.settings import MqttSettings
 __all__ = [
     "OverflowQueue",
     "ReadFlow",
+    "SocketGuard",
     "acknowledge",
     "clean_start",
     "drop",
     "client_identifier",
     "default_instance_id",
+    "lose",
     "make_client",
+    "watch",
 ]
 
 log = logging.getLogger(__name__)
@@ -121,11 +141,24 @@ class ReadFlow:
         fd, self._fd = self._fd, None
         if fd is None or self.client is None:
             return
-        paho = _paho(self.client)
-        sock = paho.socket()
+        sock = _paho(self.client).socket()
         if sock is None or sock.fileno() != fd:
             return  # the connection went while paused: its reader went with it
-        asyncio.get_running_loop().add_reader(fd, self._read, paho)
+        self.install()
+
+    def install(self) -> None:
+        """Read the socket with the guarded reader (replacing aiomqtt's, or a reader
+        handle the loop closed: ``add_reader`` then raises and the connection is lost)."""
+        if self._fd is not None or self.client is None:
+            return
+        paho = _paho(self.client)
+        sock = paho.socket()
+        if sock is None or sock.fileno() < 0:
+            return
+        try:
+            asyncio.get_running_loop().add_reader(sock.fileno(), self._read, paho)
+        except (RuntimeError, OSError, ValueError) as exc:
+            lose(paho, f"the event loop cannot watch the socket for reading: {exc}")
 
     @staticmethod
     def _read(paho: Any) -> None:  # noqa: ANN401 - paho's client
@@ -137,9 +170,97 @@ class ReadFlow:
                 if sock is not None and hasattr(sock, "pending") and sock.pending() > 0:
                     continue
                 break
-        except Exception:
-            log.exception("MQTT socket read failed: disconnecting")
-            paho.disconnect()
+        except Exception as exc:
+            log.exception("MQTT socket read failed: connection lost")
+            lose(paho, f"socket read failed: {exc!r}")
+            return
+        error = _socket_error(paho.socket())
+        if error:  # read what was buffered, but the connection was reset meanwhile
+            lose(paho, f"socket error after reading: {error}")
+
+
+def _socket_error(sock: Any) -> str | None:  # noqa: ANN401 - paho's socket
+    """The pending error of ``sock`` (clearing it), None when there is none."""
+    if sock is None or not hasattr(sock, "getsockopt"):
+        return None
+    try:
+        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    except OSError as exc:
+        return repr(exc)
+    return os.strerror(code) if code else None
+
+
+def lose(paho: Any, reason: str) -> None:  # noqa: ANN401 - paho's client
+    """End the connection as paho does on a socket error: close the socket (its reader
+    and writer leave the loop), state "connection lost", ``on_disconnect`` (aiomqtt's
+    message iteration raises ``MqttError``; aiomqtt ignores a second report)."""
+    log.warning("MQTT connection lost: %s", reason)
+    paho._loop_rc_handle(MQTTErrorCode.MQTT_ERR_CONN_LOST)  # noqa: SLF001
+
+
+class SocketGuard:
+    """paho's ``on_socket_register_write``, instead of aiomqtt's: the writer is added on
+    the loop only if the socket is still the client's (paho may close it between the
+    call, made from any thread, and the loop turn), and a loop that refuses it (a dead
+    poll handle on the descriptor) loses the connection instead of logging only."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def register_write(self, paho: Any, _userdata: object, sock: Any) -> None:  # noqa: ANN401
+        self._loop.call_soon_threadsafe(self._add_writer, paho, sock)
+
+    def _add_writer(self, paho: Any, sock: Any) -> None:  # noqa: ANN401 - paho's client
+        if paho.socket() is not sock or sock.fileno() < 0:
+            return  # closed (or replaced) meanwhile: nothing to write to
+        try:
+            self._loop.add_writer(sock.fileno(), self._write, paho)
+        except (RuntimeError, OSError, ValueError) as exc:
+            lose(paho, f"the event loop cannot watch the socket for writing: {exc}")
+
+    @staticmethod
+    def _write(paho: Any) -> None:  # noqa: ANN401 - paho's client
+        try:
+            paho.loop_write()
+        except Exception as exc:
+            lose(paho, f"socket write failed: {exc!r}")
+
+
+async def watch(client: aiomqtt.Client, flow: ReadFlow, every: float = 1.0) -> None:
+    """Until the connection ends: notice a socket that died without the loop saying so.
+
+    Each tick: a pending socket error or end of file (peeked, nothing consumed) loses
+    the connection; otherwise, unless reading is paused, the guarded reader is put in
+    place again (a no-op for a live handle; a handle the loop closed makes ``add_reader``
+    raise, which loses the connection).
+    """
+    paho = _paho(client)
+    while True:
+        await asyncio.sleep(every)
+        sock = paho.socket()
+        if sock is None:
+            lose(paho, "socket closed")
+            return
+        error = _socket_error(sock)
+        if error:
+            lose(paho, f"socket error: {error}")
+            return
+        if _at_eof(sock):
+            lose(paho, "the broker closed the connection")
+            return
+        if not flow.paused:
+            flow.install()
+
+
+def _at_eof(sock: Any) -> bool:  # noqa: ANN401 - paho's socket
+    if not isinstance(sock, socket.socket) or hasattr(sock, "pending"):
+        return False  # TLS: a peek would read records; the reader handles its end
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
 
 
 class OverflowQueue(asyncio.Queue[aiomqtt.Message]):
@@ -173,9 +294,12 @@ class OverflowQueue(asyncio.Queue[aiomqtt.Message]):
 def _paho(client: aiomqtt.Client) -> Any:  # noqa: ANN401 - paho's client
     # aiomqtt 2.x keeps the paho client in ``_client`` and has no manual-ack option of
     # its own; paho's ``manual_ack_set``/``ack`` are public. A test pins this down.
+    # ``lose`` uses paho's ``_loop_rc_handle``, what paho runs on a socket error.
     paho = getattr(client, "_client", None)
-    if paho is None or not hasattr(paho, "manual_ack_set") or not hasattr(paho, "ack"):
-        raise RuntimeError("this aiomqtt version does not expose paho's client for manual acks")
+    if paho is None or not all(
+        hasattr(paho, name) for name in ("manual_ack_set", "ack", "_loop_rc_handle")
+    ):
+        raise RuntimeError("this aiomqtt version does not expose paho's client as expected")
     return paho
 
 
@@ -229,7 +353,9 @@ def _client(
         queue_type=cast("type[asyncio.Queue[aiomqtt.Message]]", queue),
         **session,
     )
-    _paho(client).manual_ack_set(True)
+    paho = _paho(client)
+    paho.manual_ack_set(True)
+    paho.on_socket_register_write = SocketGuard(asyncio.get_running_loop()).register_write
     return client
 
 

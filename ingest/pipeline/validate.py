@@ -112,7 +112,14 @@ def raw_text(r: RawReading) -> str:
 def _check(
     r: RawReading, sensor: Sensor | None, now_us: int, lo_us: int | None, hi_us: int
 ) -> tuple[int, float, Quality] | str:
-    """(ts_us, value, quality) or a reason string."""
+    """(ts_us, value, quality) or a reason string.
+
+    A reading whose payload the connector could not parse carries the parser's message
+    (``metadata["error"]``): that is the reason, not what its placeholder value fails.
+    """
+    unreadable = r.metadata.get("error")
+    if isinstance(unreadable, str) and unreadable:
+        return unreadable
     if sensor is None:
         return "unknown sensor"
     if r.asset_id is not None and r.asset_id != sensor.asset_id:

@@ -224,3 +224,24 @@ def test_parser_accounts_for_every_item(body: list[object], ndjson: bool) -> Non
     assert len(out.batch) + len(out.errors) == len(parsed.readings)
     assert np.isfinite(out.batch.value[out.batch.quality != "missing"]).all()
     assert (out.batch.ts >= 0).all()
+
+
+def test_an_unparsed_mqtt_payload_keeps_the_parser_reason() -> None:
+    """MQTT dead letters say why the payload could not be read (JSON or codec), not what
+    the validator makes of the placeholder value."""
+    from graph.model import SensorBinding
+    from ingest.connectors.mqtt_messages import data_readings
+
+    binding = SensorBinding("broker", "t1", "temp")
+    cases = {
+        "{not json": "payload is not JSON",
+        '{"value": 1, "timestamp": "yesterday"}': "timestamp",
+        '{"value": 1, "unit": 5}': "unit must be a string",
+        '{"temperature": 1}': "object has no 'value'",
+        "[]": "empty array",
+    }
+    for payload, expected in cases.items():
+        raws = data_readings(binding, "pump-1", "assets/pump-1/sensors/temp/data", payload, "b")
+        got = reason(raws[0])
+        assert got is not None and expected in got, (payload, got)
+        assert "non-numeric" not in got, (payload, got)

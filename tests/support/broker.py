@@ -34,14 +34,26 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
 class Mosquitto:
-    """A mosquitto child process on a loopback port, restartable on the same port."""
+    """A mosquitto child process on a loopback port, restartable on the same port.
 
-    def __init__(self, port: int | None = None) -> None:
+    ``persistent``: sessions and queued messages are saved on every change
+    (``autosave_on_changes``), so they survive ``kill()`` (SIGKILL) too.
+    """
+
+    def __init__(self, port: int | None = None, *, persistent: bool = False) -> None:
         self.port = port or free_port()
         self._dir = Path(tempfile.mkdtemp(prefix="twinql-mosquitto-"))
         self._conf = self._dir / "mosquitto.conf"
+        if persistent:  # mosquitto run as root saves as user mosquitto
+            self._dir.chmod(0o777)
+        persistence = (
+            f"persistence true\npersistence_location {self._dir}/\n"
+            "autosave_interval 1\nautosave_on_changes true\n"
+            if persistent
+            else "persistence false\n"
+        )
         self._conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{persistence}"
             "max_queued_messages 100000\n"  # room while twinql holds back (see mqtt)
         )
         self._proc: subprocess.Popen[bytes] | None = None
@@ -68,6 +80,13 @@ class Mosquitto:
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye to clients, nothing saved beyond what already was."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
             proc.kill()
             proc.wait(timeout=5)
 
