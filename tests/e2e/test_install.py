@@ -15,6 +15,7 @@ shadowed the editable ``sim`` and broke every subcommand.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -137,6 +138,15 @@ def _demo_compiles_a_simulation(venv_bin: Path, work: Path, env: dict[str, str])
 
     try:
         eventually_sync(ready, within=180, what="twinql demo ready")
+        # the console, from the files of the installed package: the page and every file
+        # it names are served locally (nothing from another host)
+        page = httpx.get(f"{base}/", timeout=10)
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assets = re.findall(r'(?:src|href)="(/[^"]+)"', page.text)
+        assert any(a.endswith(".js") for a in assets), page.text
+        assert not re.search(r'(?:src|href)="(?:https?:)?//', page.text), page.text
+        for asset in assets:
+            assert httpx.get(f"{base}{asset}", timeout=10).status_code == 200, asset
         run = gql(RUN)["runSimulation"]
         assert isinstance(run, dict)
         status = eventually_sync(
