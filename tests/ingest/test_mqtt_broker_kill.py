@@ -8,10 +8,10 @@ The uvloop case runs its own loop in a worker thread (the suite's loop is asynci
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import socket
+import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -47,18 +47,34 @@ def _connector(
 
 class Publisher:
     """Publishes 0, 1, 2... at QoS 1 through broker deaths; ``acked``: what the broker
-    acknowledged (a publish cut by a kill is sent again, at least once)."""
+    acknowledged (a publish cut by a kill is sent again, at least once).
+
+    It runs on an asyncio loop of its own thread (``start``/``halt``): on the loop under
+    test (uvloop), aiomqtt's own writer callback can spin on a socket the killed broker
+    reset, which would starve the connector and the test's timeout alike."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.acked: set[int] = set()
         self.next = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    async def run(self) -> None:
-        while True:
+    def start(self) -> None:
+        self._thread = threading.Thread(target=asyncio.run, args=(self._run(),), daemon=True)
+        self._thread.start()
+
+    def halt(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+            assert not self._thread.is_alive(), "the publisher did not stop"
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
             try:
                 async with aiomqtt.Client("127.0.0.1", self.port, timeout=2) as client:
-                    while True:
+                    while not self._stop.is_set():
                         i = self.next
                         await client.publish(TOPIC, json.dumps({"value": float(i)}), qos=1)
                         self.acked.add(i)
@@ -84,7 +100,7 @@ async def _kills(broker: Mosquitto) -> None:
     kill_at: list[int] = []
     async with connector:
         assert await connector.wait_connected(10)
-        pub = asyncio.create_task(publisher.run())
+        publisher.start()
         try:
             for k in range(KILLS):
                 await eventually(
@@ -112,9 +128,7 @@ async def _kills(broker: Mosquitto) -> None:
                 what="every reading the broker acknowledged and kept delivered",
             )
         finally:
-            pub.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pub
+            publisher.halt()
     assert connector.status().reconnects >= KILLS
 
 
