@@ -395,7 +395,8 @@ def _banner(settings: Settings, services: Services, extra: Sequence[str] = ()) -
     first = services.tokens.first_keys_file
     if first is not None and first.exists():
         lines.append(
-            f'mutations and subscriptions need an API key as header {{"Authorization": '
+            f"{'mutations and subscriptions need' if settings.allow_anonymous_read else 'every call needs'}"
+            f' an API key as header {{"Authorization": '
             f'"Bearer <key>"}}: the first admin, operator and ingest keys are in {first} '
             "(readable by you only; keep them elsewhere, then delete the file); "
             "more with `twinql keys create`"
