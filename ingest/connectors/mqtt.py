@@ -32,6 +32,7 @@ import aiomqtt
 from graph.errors import ValidationError
 from graph.model import ActuatorBinding, DataSource, DeviceProtocol, SensorBinding
 from graph.timeutil import utcnow
+from ingest import jsonbounded
 from ingest.connectors.base import (
     AssetEvent,
     Bindings,
@@ -384,7 +385,7 @@ class MqttConnector(ConnectorBase):
             return
         ts = None
         try:
-            doc = json.loads(text)
+            doc = jsonbounded.loads(text)
         except RecursionError:
             await self._dead_letter(
                 DeadLetter(self._source.id, text, "event JSON nests too deep", topic, ref.asset_id)
@@ -403,7 +404,7 @@ class MqttConnector(ConnectorBase):
 
     async def _on_ack(self, ref: TopicRef, topic: str, text: str) -> None:
         try:
-            doc = json.loads(text)
+            doc = jsonbounded.loads(text)
         except (ValueError, RecursionError):
             doc = None
         if not isinstance(doc, dict) or not isinstance(doc.get("correlation_id"), str):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from ingest import jsonbounded
 from ingest.reading import Quality
 
 __all__ = [
@@ -167,7 +168,7 @@ class DataItem:
 
 def _loads(text: str) -> object:
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return jsonbounded.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise PayloadError(f"payload is not JSON: {exc}") from None
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from graph.errors import ValidationError
 from graph.model import check_id
+from ingest import jsonbounded
 from ingest.pipeline.validate import ItemError
 from ingest.reading import Quality, RawReading
 
@@ -47,7 +48,7 @@ class ParsedBody:
 def decode_json(text: str) -> tuple[object, str | None]:
     """(value, None), or (None, why ``text`` is not JSON this service reads)."""
     try:
-        return json.loads(text), None
+        return jsonbounded.loads(text), None
     except json.JSONDecodeError as exc:
         return None, f"{exc.msg} at line {exc.lineno} column {exc.colno}"
     except RecursionError:
