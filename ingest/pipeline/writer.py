@@ -45,7 +45,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -342,21 +342,14 @@ class BatchWriter:
                 wait = self._interval
                 if self._spill_since is not None:
                     wait = min(wait, max(self._next_retry - time.monotonic(), 0.001))
-                try:
-                    async with asyncio.timeout(wait):
-                        await self._cond.wait_for(self._ready)
-                except TimeoutError:
-                    pass  # the flush interval elapsed: flush what there is
+                # at most the flush interval: then flush what there is
+                await _wait_at_most(self._cond, self._ready, wait)
             due = self._last_flush + self._commit_delay - time.monotonic()
             if due > 0 and self._flush_requested and not self._full():
                 # group commit: flushes start at most once per commit_delay; durable
                 # submits arriving meanwhile share the next one (an idle writer flushes
                 # at once)
-                try:
-                    async with asyncio.timeout(due):
-                        await self._cond.wait_for(self._full)
-                except TimeoutError:
-                    pass
+                await _wait_at_most(self._cond, self._full, due)
             taken: list[_Item] = []
             size = 0
             while self._queue and (not taken or size + self._queue[0].size <= self._max_batch):
@@ -481,3 +474,16 @@ class BatchWriter:
             return
         self._spill_since = None
         self._backoff = self._retry_initial
+
+
+async def _wait_at_most(
+    cond: asyncio.Condition, predicate: Callable[[], bool], seconds: float
+) -> bool:
+    """``cond.wait_for(predicate)`` for ``seconds`` at most (``cond`` held); whether the
+    predicate came true. Running out of time is an outcome here, not an error."""
+    try:
+        async with asyncio.timeout(seconds):
+            await cond.wait_for(predicate)
+    except TimeoutError:
+        return False
+    return True
