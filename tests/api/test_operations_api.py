@@ -500,8 +500,13 @@ async def test_an_applied_schedule_is_resumed_by_the_next_process(
         assert (step2["status"], step2["confirmedValue"]) == ("APPLIED", 22.0), step2
         assert step2["requestedBy"] == "olga" and step2["reason"].endswith(": peak")
         assert await modbus_device.get("hr", 30) == [220]
-        states = json.loads(schedules.read_text())["applications"][0]["zones"][0]["states"]
-        assert states == ["written", "written", "pending"]
+        # the step's state is saved just after its command is recorded: wait for the file
+        await eventually(
+            lambda: json.loads(schedules.read_text())["applications"][0]["zones"][0]["states"],
+            done=lambda states: states == ["written", "written", "pending"],
+            within=10,
+            what="step 2 saved as written",
+        )
         # cancel persists: the schedule leaves the file, a later start resumes nothing
         cancel = "mutation($z: [ID!]!) { cancelEnergySchedule(zoneIds: $z) }"
         assert (await second.ok(cancel, {"z": [zone]}, token=OPERATOR))["cancelEnergySchedule"]
