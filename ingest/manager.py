@@ -27,6 +27,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 from graph.bolt.sources import SourceConfig
@@ -78,7 +79,10 @@ class SourceProvider(Protocol):
 class ManagerSettings:
     """``default_mqtt_url``: broker of MQTT sources with an empty endpoint
     (``TWINQL_MQTT_URL``). ``instance_id``: this process among several twinql instances,
-    part of MQTT client ids (default: the host name). ``event_queue``: asset events
+    part of MQTT client ids (default: the host name). ``mqtt_session_dir``: where MQTT
+    connectors remember what their broker session holds, so the next process resumes it
+    (``ingest.connectors.mqtt_memo``; None: every process starts its sessions clean).
+    ``event_queue``: asset events
     waiting for the store; when it is full the connector that delivered the next one
     waits (counted). ``close_timeout_s``: bound on stopping one connector.
     ``resync_s``: how often to reconcile with the graph even without a change this
@@ -90,6 +94,7 @@ class ManagerSettings:
 
     default_mqtt_url: str | None = None
     instance_id: str | None = None
+    mqtt_session_dir: Path | None = None
     event_queue: int = 10_000
     event_batch: int = 500
     event_flush_s: float = 0.2
@@ -264,7 +269,9 @@ class ConnectorManager:
         report: dict[str, list[str]] = {k: [] for k in ReconcileReport.__slots__}
         wanted = {c.source.id: c for c in configs if c.source.protocol in DEVICE_PROTOCOLS}
         for sid in [s for s in self._running if s not in wanted]:
-            await self._stop(self._running.pop(sid).connector)
+            gone = self._running.pop(sid).connector
+            await self._stop(gone)
+            await gone.forget_session()
             report["stopped"].append(sid)
         for sid in [s for s in self._failed if s not in wanted]:
             del self._failed[sid]
@@ -310,6 +317,7 @@ class ConnectorManager:
                 on_error=self._dead_letter,
                 on_event=self._on_event,
                 instance_id=self.settings.instance_id,
+                session_dir=self.settings.mqtt_session_dir,
             )
         except ValidationError as exc:
             return await self._fail(source, exc.message)

@@ -314,6 +314,7 @@ def _connector_manager(
         settings=ManagerSettings(
             default_mqtt_url=settings.mqtt_url,
             instance_id=settings.effective_instance_id,
+            mqtt_session_dir=settings.data_dir / "mqtt-sessions",
             resync_s=settings.resync_s,
         ),
     )

@@ -82,5 +82,3 @@ def snapshot(services: Services) -> StatusSnapshot:
         connectors=_connectors(services),
         simulation=_simulation(services),
     )
-
-

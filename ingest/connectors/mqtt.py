@@ -26,6 +26,7 @@ import json
 import logging
 import uuid
 from collections import deque
+from pathlib import Path
 
 import aiomqtt
 
@@ -54,6 +55,7 @@ from ingest.connectors.mqtt_codec import (
     parse_topic,
     subscription_filters,
 )
+from ingest.connectors.mqtt_memo import SessionMemo
 from ingest.connectors.mqtt_messages import (
     ack_outcome,
     data_readings,
@@ -94,12 +96,17 @@ class MqttConnector(ConnectorBase):
         on_error: ErrorSink | None = None,
         on_event: EventSink | None = None,
         instance_id: str | None = None,
+        session_dir: Path | None = None,
     ) -> None:
         super().__init__(source, bindings, sink, on_error=on_error)
         self.settings = MqttSettings.from_source(source)
         self.client_id = client_identifier(
             source.id, instance_id or default_instance_id(), self.settings.client_id
         )
+        # what the broker's session holds, kept across processes (see mqtt_memo)
+        self._memo = SessionMemo(session_dir, self.client_id) if session_dir else None
+        self._broker = f"{self.settings.host}:{self.settings.port}"
+        self._memo_saved = False
         self._on_event = on_event
         self._client: aiomqtt.Client | None = None
         self._pending: dict[str, asyncio.Future[dict[str, object]]] = {}
@@ -145,7 +152,7 @@ class MqttConnector(ConnectorBase):
             first = False
             self._set_state(ConnectorState.CONNECTING)
             try:
-                fresh = self._fresh_session
+                fresh = self._fresh_session and not await self._resumable()
                 if fresh:
                     await clean_start(st, self.client_id)
                 flow = ReadFlow(on_pause=lambda: self._count(pauses=1))
@@ -191,14 +198,43 @@ class MqttConnector(ConnectorBase):
             await self._drain_overflow(None)
             await self._back_off(backoff.next_delay())
 
+    async def _resumable(self) -> bool:
+        """Whether the first connection of this connector can resume the session an
+        earlier process left on the broker: its memo names this broker (the filters it
+        holds are then known, and the stale ones are unsubscribed)."""
+        if self._memo is None:
+            return False
+        held = await asyncio.to_thread(self._memo.load, self._broker)
+        if held is None:
+            return False
+        self._subscribed = held
+        _log.info(
+            "MQTT %s: resuming the broker's session of %s (%d filters)",
+            self._source.id,
+            self.client_id,
+            len(held),
+        )
+        return True
+
     async def _subscribe(self, client: aiomqtt.Client, filters: list[str]) -> None:
-        """Subscribe ``filters``; drop what a resumed session holds from older bindings."""
-        stale = sorted(self._subscribed - set(filters))
+        """Subscribe ``filters``; drop what a resumed session holds from older bindings.
+        The memo is saved before any message of a new filter is taken."""
+        wanted = set(filters)
+        stale = sorted(self._subscribed - wanted)
         if stale:
             await client.unsubscribe(stale)
         if filters:
             await client.subscribe([(f, self.settings.qos) for f in filters])
-        self._subscribed = set(filters)
+        changed = wanted != self._subscribed or stale
+        self._subscribed = wanted
+        if self._memo is not None and (changed or not self._memo_saved):
+            await asyncio.to_thread(self._memo.save, self._broker, wanted)
+            self._memo_saved = True
+
+    async def forget_session(self) -> None:
+        """The data source is gone: the next connector of this client id starts clean."""
+        if self._memo is not None:
+            await asyncio.to_thread(self._memo.forget)
 
     def _overflowed(self, message: aiomqtt.Message) -> None:
         """aiomqtt's queue is full: count the message and keep it for a dead letter.

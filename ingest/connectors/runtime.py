@@ -244,6 +244,10 @@ class ConnectorBase(ABC):
     async def _on_stopped(self) -> None:  # noqa: B027 - optional hook
         """Release what ``_run`` left behind after cancellation."""
 
+    async def forget_session(self) -> None:  # noqa: B027 - optional hook
+        """The data source was deleted (the connector is stopped): drop what is kept
+        for the next process (the MQTT session memo)."""
+
     @abstractmethod
     async def write(self, binding: ActuatorBinding, value: float) -> WriteOutcome: ...
 

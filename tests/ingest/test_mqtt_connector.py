@@ -438,6 +438,87 @@ async def test_the_first_connection_is_clean_and_reconfigure_resumes(
     assert [r.value for r in got.readings] == [2, 4] and not got.letters
 
 
+@pytest.mark.parametrize("version", ["3.1.1", "5"])
+async def test_a_new_connector_resumes_the_session_its_memo_describes(
+    mosquitto_url: str, version: str, tmp_path: Path
+) -> None:
+    """What a crashed or stopped process left on the broker is taken up by the next one:
+    messages published while no connector ran arrive; the filters of bindings that are
+    gone are unsubscribed (nothing arrives for them); without a memo it starts clean."""
+    source = _source(mosquitto_url, mqtt_version=version)
+    asset, other = _uid("pump"), _uid("pump")
+    got = Collector()
+    memo = tmp_path / "sessions"
+
+    def connector(asset_id: str, session_dir: Path | None = memo) -> MqttConnector:
+        return MqttConnector(
+            source,
+            _bindings(source, asset_id),
+            got.sink,
+            on_error=got.on_error,
+            session_dir=session_dir,
+        )
+
+    first = connector(asset)
+    async with first:
+        assert await first.wait_connected(5)
+    (saved,) = memo.iterdir()
+    assert json.loads(saved.read_text())["filters"], saved.read_text()
+    for v in (1, 2, 3):  # nobody connected: the broker queues them for the session
+        await _publish(mosquitto_url, f"assets/{asset}/sensors/{asset}-flow/data", str(v))
+    second = connector(asset)
+    async with second:
+        await eventually(lambda: len(got.readings), done=lambda n: n == 3, what="queued")
+    assert [r.value for r in got.readings] == [1, 2, 3] and not got.letters
+
+    await _publish(mosquitto_url, f"assets/{asset}/sensors/{asset}-flow/data", "4")
+    third = connector(other)  # the bindings moved: the old filters are dropped on resume
+    async with third:
+        # "4", queued for a binding that is gone, is kept as a dead letter, not lost
+        await eventually(lambda: len(got.letters), done=lambda n: n == 1, what="4 kept")
+        await _publish(mosquitto_url, f"assets/{asset}/sensors/{asset}-flow/data", "5")
+        await _publish(mosquitto_url, f"assets/{other}/sensors/{other}-flow/data", "6")
+        await eventually(lambda: len(got.readings), done=lambda n: n == 4, what="6")
+        await asyncio.sleep(0.2)
+    assert [r.value for r in got.readings] == [1, 2, 3, 6]
+    (letter,) = got.letters
+    assert letter.raw == "4" and asset in (letter.topic or ""), letter
+
+    await _publish(mosquitto_url, f"assets/{other}/sensors/{other}-flow/data", "7")
+    await third.forget_session()  # the data source was deleted
+    assert list(memo.iterdir()) == []
+    fourth = connector(other)
+    async with fourth:  # no memo: clean start, "7" is dropped with the old session
+        assert await fourth.wait_connected(5)
+        await _publish(mosquitto_url, f"assets/{other}/sensors/{other}-flow/data", "8")
+        await eventually(lambda: len(got.readings), done=lambda n: n == 5, what="8")
+        await asyncio.sleep(0.2)
+    assert [r.value for r in got.readings][-1] == 8 and len(got.readings) == 5
+
+
+async def test_a_memo_of_another_broker_or_unreadable_starts_clean(
+    mosquitto_url: str, tmp_path: Path
+) -> None:
+    source = _source(mosquitto_url)
+    asset = _uid("pump")
+    got = Collector()
+    memo = tmp_path / "sessions"
+    c = MqttConnector(source, _bindings(source, asset), got.sink, session_dir=memo)
+    async with c:
+        assert await c.wait_connected(5)
+    (saved,) = memo.iterdir()
+    doc = json.loads(saved.read_text())
+    for body in (json.dumps({**doc, "broker": "elsewhere:1883"}), "{not json"):
+        await _publish(mosquitto_url, f"assets/{asset}/sensors/{asset}-flow/data", "1")
+        saved.write_text(body)
+        c = MqttConnector(source, _bindings(source, asset), got.sink, session_dir=memo)
+        async with c:
+            assert await c.wait_connected(5)
+            await asyncio.sleep(0.3)
+        assert got.readings == []  # dropped with the session it could not vouch for
+        assert json.loads(saved.read_text()) == doc  # rewritten for this broker
+
+
 def test_client_ids_are_stable_per_source_and_instance() -> None:
     assert client_identifier("broker-1", "host-a") == "twinql-host-a-broker-1"
     assert client_identifier("broker-1", "host-a") == client_identifier("broker-1", "host-a")
