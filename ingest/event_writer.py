@@ -16,12 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from graph.errors import TwinqlError
-from ingest.store import EventRow, RejectedRow
+from ingest.store import EventRow, RejectedRow, rejected_id
 
 __all__ = ["EventCounters", "EventWriter"]
 
@@ -162,7 +161,8 @@ class EventWriter:
             rows, self.inflight = self.inflight, []
             letters = [
                 RejectedRow(
-                    id=secrets.randbits(63),
+                    # an event is (asset, kind, ts): the store's own key
+                    id=rejected_id("event", row.asset_id, row.kind, row.ts.isoformat()),
                     received_at=row.ts,
                     sensor_id="",
                     asset_id=row.asset_id,

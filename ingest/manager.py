@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -49,7 +48,7 @@ from ingest.connectors.runtime import ConnectorBase
 from ingest.event_writer import EventWriter
 from ingest.fanout import Fanout, FanoutSubscription
 from ingest.reading_coalescer import PipelineSink, ReadingCoalescer
-from ingest.store import EventRow, RejectedRow
+from ingest.store import EventRow, RejectedRow, rejected_id
 
 __all__ = [
     "ConnectorManager",
@@ -412,13 +411,15 @@ class ConnectorManager:
     async def _dead_letter(self, letter: DeadLetter) -> None:
         self.counters.dead_letters += 1
         where = f" on {letter.topic}" if letter.topic else ""
+        reason = f"{letter.source_id}{where}: {letter.reason}"
         row = RejectedRow(
-            id=secrets.randbits(63),
+            # a message delivered again carries its first arrival time: one letter
+            id=rejected_id("connector", letter.raw, reason, letter.received_at.isoformat()),
             received_at=letter.received_at,
             sensor_id=letter.sensor_id or "",
             asset_id=letter.asset_id or "",
             raw=letter.raw,
-            reason=f"{letter.source_id}{where}: {letter.reason}",
+            reason=reason,
         )
         await self._reject([row])
 

@@ -25,14 +25,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from functools import partial
 
 from graph.errors import Unavailable
 from graph.timeutil import utcnow
 from ingest.reading import RawReading
-from ingest.store import RejectedRow
+from ingest.store import RejectedRow, rejected_id
 
 __all__ = ["PipelineSink", "ReadingCoalescer"]
 
@@ -173,17 +172,21 @@ class ReadingCoalescer:
 
     async def _keep_refused(self, batch: list[RawReading], exc: Exception) -> None:
         now = utcnow()
-        rows = [
-            RejectedRow(
-                id=secrets.randbits(63),
-                received_at=r.received_at or now,
-                sensor_id=r.sensor_id,
-                asset_id=r.asset_id or "",
-                raw=r.raw if r.raw is not None else json.dumps(r.value, default=str),
-                reason=f"{r.source or 'connector'}: pipeline refused the batch: {exc!r}",
+        rows = []
+        for k, r in enumerate(batch):
+            raw = r.raw if r.raw is not None else json.dumps(r.value, default=str)
+            reason = f"{r.source or 'connector'}: pipeline refused the batch: {exc!r}"
+            received = r.received_at or now
+            rows.append(
+                RejectedRow(
+                    id=rejected_id("refused", r.sensor_id, raw, reason, received.isoformat(), k),
+                    received_at=received,
+                    sensor_id=r.sensor_id,
+                    asset_id=r.asset_id or "",
+                    raw=raw,
+                    reason=reason,
+                )
             )
-            for r in batch
-        ]
         try:
             await self._reject(rows)
         except Exception:

@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import hashlib
 import json
 import logging
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
+from datetime import datetime
 from pathlib import Path
 
 import aiomqtt
@@ -78,6 +81,8 @@ from ingest.connectors.settings import MqttSettings
 
 __all__ = ["MqttConnector"]
 
+_ARRIVALS = 20_000  # first-arrival times kept for redelivered messages (see _arrival)
+
 _log = logging.getLogger("twinql.ingest.connectors.mqtt")
 
 # A QoS 1 message waiting for its PUBACK, with the durability futures of its readings.
@@ -107,6 +112,12 @@ class MqttConnector(ConnectorBase):
         self._memo = SessionMemo(session_dir, self.client_id) if session_dir else None
         self._broker = f"{self.settings.host}:{self.settings.port}"
         self._memo_saved = False
+        # when each QoS 1 message first arrived, by (packet id, topic, payload digest):
+        # one the broker sends again (DUP) keeps that time, so its timestamp-less
+        # readings and its dead letters are the same rows as the first time (stored once)
+        self._redelivered: set[int] = set()
+        self._arrivals: OrderedDict[tuple[int, str, bytes], datetime] = OrderedDict()
+        self._arrived: datetime | None = None
         self._on_event = on_event
         self._client: aiomqtt.Client | None = None
         self._pending: dict[str, asyncio.Future[dict[str, object]]] = {}
@@ -156,8 +167,16 @@ class MqttConnector(ConnectorBase):
                 if fresh:
                     await clean_start(st, self.client_id)
                 flow = ReadFlow(on_pause=lambda: self._count(pauses=1))
+                if fresh:
+                    self._arrivals.clear()
+                self._redelivered.clear()
                 client = make_client(
-                    st, self.client_id, first=fresh, on_overflow=self._overflowed, flow=flow
+                    st,
+                    self.client_id,
+                    first=fresh,
+                    on_overflow=self._overflowed,
+                    flow=flow,
+                    redelivered=self._redelivered,
                 )
                 async with client:
                     self._fresh_session = False
@@ -266,6 +285,7 @@ class MqttConnector(ConnectorBase):
             message = self._overflow.popleft()
             if client is None and message.qos > 0:
                 continue
+            self._arrived = self._arrival(message, str(message.topic))
             await self._dead_letter(
                 DeadLetter(
                     self._source.id,
@@ -275,6 +295,7 @@ class MqttConnector(ConnectorBase):
                     str(message.topic),
                 )
             )
+            self._arrived = None
             if client is not None:
                 acknowledge(client, message)
 
@@ -326,9 +347,31 @@ class MqttConnector(ConnectorBase):
         finally:
             self._awaiting = None
 
+    def _arrival(self, message: aiomqtt.Message, topic: str) -> datetime:
+        """When ``message`` first arrived: now, or for a QoS 1/2 message the broker sent
+        again (DUP), the time its first delivery was taken (kept for the last
+        ``_ARRIVALS`` messages, fewer than the 65,535 packet ids a session cycles
+        through, so an id reused for a new message has left the table)."""
+        now = utcnow()
+        if message.qos == 0:
+            return now
+        payload = message.payload
+        data = bytes(payload) if isinstance(payload, bytes | bytearray) else str(payload).encode()
+        key = (message.mid, topic, hashlib.blake2b(data, digest_size=16).digest())
+        first = None
+        if message.mid in self._redelivered:
+            self._redelivered.discard(message.mid)
+            first = self._arrivals.get(key)
+        self._arrivals[key] = first or now
+        self._arrivals.move_to_end(key)
+        if len(self._arrivals) > _ARRIVALS:
+            self._arrivals.popitem(last=False)
+        return first or now
+
     async def _take(self, message: aiomqtt.Message) -> None:
         """Handle one message; whatever goes wrong with it becomes its dead letter."""
         topic = str(message.topic)
+        self._arrived = self._arrival(message, topic)
         try:
             await self._handle(topic, message.payload)
         except asyncio.CancelledError:
@@ -343,6 +386,14 @@ class MqttConnector(ConnectorBase):
                     topic,
                 )
             )
+        finally:
+            self._arrived = None
+
+    async def _dead_letter(self, letter: DeadLetter) -> None:
+        """A letter of the message being handled carries its first arrival time."""
+        if self._arrived is not None:
+            letter = dataclasses.replace(letter, received_at=self._arrived)
+        await super()._dead_letter(letter)
 
     async def _handle(self, topic: str, payload: object) -> None:
         if isinstance(payload, bytes | bytearray):
@@ -388,7 +439,9 @@ class MqttConnector(ConnectorBase):
                 )
             )
             return
-        await self._emit(data_readings(binding, ref.asset_id, topic, text, self._source.id))
+        await self._emit(
+            data_readings(binding, ref.asset_id, topic, text, self._source.id, self._arrived)
+        )
 
     async def _on_telemetry(self, ref: TopicRef, topic: str, text: str) -> None:
         try:
@@ -399,7 +452,7 @@ class MqttConnector(ConnectorBase):
             )
             return
         readings, unbound = telemetry_readings(
-            self._by_field, ref.asset_id, topic, text, telemetry, self._source.id
+            self._by_field, ref.asset_id, topic, text, telemetry, self._source.id, self._arrived
         )
         await self._emit(readings)
         if unbound:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import datetime
 
 from graph.model import ActuatorBinding, SensorBinding
 from graph.timeutil import utcnow
@@ -34,10 +35,16 @@ def _scaled(value: object, scale: float, offset: float) -> object:
 
 
 def data_readings(
-    binding: SensorBinding, asset_id: str, topic: str, text: str, source_id: str
+    binding: SensorBinding,
+    asset_id: str,
+    topic: str,
+    text: str,
+    source_id: str,
+    received_at: datetime | None = None,
 ) -> list[RawReading]:
-    """The readings of one ``.../data`` message (unreadable items keep their error)."""
-    now = utcnow()
+    """The readings of one ``.../data`` message (unreadable items keep their error);
+    ``received_at``: when the message first arrived (default: now)."""
+    now = received_at or utcnow()
     readings = []
     for item in parse_data_payload(text):
         meta: dict[str, object] = {"topic": topic}
@@ -69,9 +76,10 @@ def telemetry_readings(
     text: str,
     telemetry: Telemetry,
     source_id: str,
+    received_at: datetime | None = None,
 ) -> tuple[list[RawReading], list[str]]:
     """The readings of the bound fields of one telemetry message, and the unbound names."""
-    now = utcnow()
+    now = received_at or utcnow()
     readings = []
     unbound = []
     for name, value in telemetry.values.items():

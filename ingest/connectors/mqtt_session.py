@@ -310,11 +310,14 @@ def make_client(
     first: bool,
     on_overflow: Overflow,
     flow: ReadFlow | None = None,
+    redelivered: set[int] | None = None,
 ) -> aiomqtt.Client:
     """A client of the persistent session, acknowledging manually.
 
     ``first``: the connector's first connection; MQTT 5 then starts clean (3.1.1 needs
-    ``clean_start()`` before).
+    ``clean_start()`` before). ``redelivered``: the packet ids of QoS 1/2 messages the
+    broker sent again (DUP flag: it sent them before and got no acknowledgement) are
+    added there as they arrive; aiomqtt's message does not carry the flag.
     """
     if st.mqtt_version == "5":
         props = Properties(PacketTypes.CONNECT)
@@ -329,6 +332,16 @@ def make_client(
     client = _client(st, identifier, session, on_overflow, flow)
     if flow is not None:
         flow.client = client
+    if redelivered is not None:
+        paho = _paho(client)
+        deliver = paho.on_message  # aiomqtt's: queues an aiomqtt.Message
+
+        def on_message(c: Any, userdata: Any, msg: Any) -> None:  # noqa: ANN401 - paho's
+            if msg.dup and msg.qos > 0:
+                redelivered.add(msg.mid)
+            deliver(c, userdata, msg)
+
+        paho.on_message = on_message
     return client
 
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import json
 import math
-import secrets
 from datetime import datetime
 
 from graph.timeutil import from_us
-from ingest.store import ReadingBatch, RejectedRow
+from ingest.store import ReadingBatch, RejectedRow, rejected_id
 
 __all__ = ["MAX_REASON", "refused_reason", "refused_rows"]
 
@@ -53,7 +52,8 @@ def refused_rows(batch: ReadingBatch, reason: str, received_at: datetime) -> lis
         }
         rows.append(
             RejectedRow(
-                id=secrets.randbits(63),
+                # a reading is (sensor, ts): a batch refused again keeps one letter each
+                id=rejected_id("store", sid, ts, reason),
                 received_at=received_at,
                 sensor_id=_text(sid),
                 asset_id=_text(aid),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,7 +28,7 @@ from ingest.pipeline.settings import PipelineSettings
 from ingest.pipeline.validate import ItemError, validate
 from ingest.pipeline.writer import BatchWriter, WriterStats
 from ingest.reading import RawReading
-from ingest.store import ReadingBatch, ReadingsStore, RejectedRow
+from ingest.store import ReadingBatch, ReadingsStore, RejectedRow, rejected_id
 
 __all__ = ["IngestPipeline", "IngestResult", "ScopeFilter"]
 
@@ -241,7 +240,12 @@ class IngestPipeline:
             refused.append(ItemError(at, r.sensor_id, reason, "FORBIDDEN"))
             rows.append(
                 RejectedRow(
-                    secrets.randbits(63), now, r.sensor_id, sensor.asset_id, r.raw or "", reason
+                    rejected_id("scope", r.sensor_id, r.raw or "", reason, now.isoformat(), at),
+                    now,
+                    r.sensor_id,
+                    sensor.asset_id,
+                    r.raw or "",
+                    reason,
                 )
             )
         return kept, kept_at, refused, rows
@@ -281,7 +285,14 @@ class IngestPipeline:
         unparsed: asyncio.Future[None] | None = None
         if parsed.errors:
             rows = [
-                RejectedRow(secrets.randbits(63), now, e.sensor_id or "", "", raw, e.reason)
+                RejectedRow(
+                    rejected_id("body", raw, e.reason, now.isoformat(), e.index),
+                    now,
+                    e.sensor_id or "",
+                    "",
+                    raw,
+                    e.reason,
+                )
                 for e, raw in zip(parsed.errors, parsed.error_raw, strict=True)
             ]
             unparsed = await self._queue(ReadingBatch.empty(), rows, durable)

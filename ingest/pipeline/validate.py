@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import math
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,7 +43,7 @@ import numpy as np
 from graph.model import Sensor
 from graph.timeutil import to_us
 from ingest.reading import Quality, RawReading
-from ingest.store import ReadingBatch, RejectedRow
+from ingest.store import ReadingBatch, RejectedRow, rejected_id
 
 __all__ = ["ItemError", "Validated", "normalise_unit", "raw_text", "validate"]
 
@@ -107,6 +106,29 @@ def raw_text(r: RawReading) -> str:
         },
         allow_nan=True,
     )
+
+
+class _LetterIds:
+    """Dead-letter rows of one validation with ids from their content (``rejected_id``):
+    the sensor, the raw text, the reason, the arrival time and the place among identical
+    ones in this batch. A message delivered again carries its first arrival time, so its
+    letters are stored once; two identical bad items of one body stay two letters."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str, str, datetime], int] = {}
+
+    def row(self, r: RawReading, sensor: Sensor | None, reason: str, now: datetime) -> RejectedRow:
+        received, raw = r.received_at or now, raw_text(r)
+        key = (r.sensor_id, raw, reason, received)
+        k = self._seen[key] = self._seen.get(key, -1) + 1
+        return RejectedRow(
+            id=rejected_id("reading", r.source, *key[:3], received.isoformat(), k),
+            received_at=received,
+            sensor_id=r.sensor_id,
+            asset_id=r.asset_id or (sensor.asset_id if sensor else ""),
+            raw=raw,
+            reason=reason,
+        )
 
 
 def _check(
@@ -303,6 +325,7 @@ def validate(
         for i in np.flatnonzero(ts < now_us - max_age_us).tolist():
             bad.setdefault(i, "timestamp too old")
     ok = np.ones(n, dtype=bool)
+    ids = _LetterIds()
     for i in sorted(bad):
         ok[i] = False
         r = raws[i]
@@ -310,16 +333,7 @@ def validate(
         reason = bad[i]
         index = i if index_offset is None else index_offset[i]
         out.errors.append(ItemError(index, r.sensor_id, reason))
-        out.rejected.append(
-            RejectedRow(
-                id=secrets.randbits(63),
-                received_at=r.received_at or now,
-                sensor_id=r.sensor_id,
-                asset_id=r.asset_id or (sensor.asset_id if sensor else ""),
-                raw=raw_text(r),
-                reason=reason,
-            )
-        )
+        out.rejected.append(ids.row(r, sensor, reason, now))
     if not ok.any():
         return out
     if bad:
@@ -359,22 +373,14 @@ def _validate_small(
     lows: list[float] = []
     highs: list[float] = []
     out = Validated(ReadingBatch.empty())
+    ids = _LetterIds()
     for i, r in enumerate(raws):
         sensor = sensors.get(r.sensor_id)
         verdict = _check(r, sensor, now_us, lo_us, hi_us)
         if isinstance(verdict, str):
             index = i if index_offset is None else index_offset[i]
             out.errors.append(ItemError(index, r.sensor_id, verdict))
-            out.rejected.append(
-                RejectedRow(
-                    id=secrets.randbits(63),
-                    received_at=r.received_at or now,
-                    sensor_id=r.sensor_id,
-                    asset_id=r.asset_id or (sensor.asset_id if sensor else ""),
-                    raw=raw_text(r),
-                    reason=verdict,
-                )
-            )
+            out.rejected.append(ids.row(r, sensor, verdict, now))
             continue
         assert sensor is not None
         ts.append(verdict[0])

@@ -18,6 +18,7 @@ from ingest.store.port import (
     bucket_grid,
     bucket_stats_by_window,
     check_window,
+    rejected_id,
 )
 from ingest.store.questdb_store import QuestDBStore
 from ingest.store.shape import align, fill_grid
@@ -41,6 +42,7 @@ __all__ = [
     "bucket_grid",
     "bucket_stats_by_window",
     "check_window",
+    "rejected_id",
     "fill_grid",
     "open_store",
 ]

@@ -15,6 +15,7 @@ timezone-aware datetimes in arguments and single values.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -44,6 +45,7 @@ __all__ = [
     "bucket_grid",
     "bucket_stats_by_window",
     "check_window",
+    "rejected_id",
 ]
 
 MAX_BUCKETS = 1_000_000  # per sensor and query: a guard against 1 µs buckets over a year
@@ -124,7 +126,8 @@ class Summary:
 @dataclass(frozen=True, slots=True)
 class RejectedRow:
     """A reading that failed validation, kept for inspection. ``id`` makes replays
-    idempotent (the store deduplicates on it)."""
+    idempotent (the store deduplicates on it): ``rejected_id`` of what identifies the
+    letter, so one kept twice (a redelivered message, a replayed batch) is stored once."""
 
     id: int
     received_at: datetime
@@ -132,6 +135,20 @@ class RejectedRow:
     asset_id: str
     raw: str
     reason: str
+
+
+def rejected_id(*parts: object) -> int:
+    """A dead letter's id (63 bits) from the parts that identify it: where it came from,
+    its raw text, the reason, when it was received, its place among identical letters.
+    The same letter kept again (an MQTT message delivered again after a lost connection
+    carries its first arrival time; a batch replayed from the spill log) gets the same
+    id; two letters that differ in any part do not (a 64-bit BLAKE2b digest)."""
+    h = hashlib.blake2b(digest_size=8)
+    for part in parts:
+        data = str(part).encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(4, "little"))
+        h.update(data)
+    return int.from_bytes(h.digest(), "little") >> 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -13,7 +14,7 @@ import aiomqtt
 import pytest
 
 from graph.errors import Unavailable, ValidationError
-from graph.model import ActuatorBinding, DataSource, SensorBinding
+from graph.model import ActuatorBinding, DataSource, Sensor, SensorBinding
 from ingest.connectors import (
     AssetEvent,
     Bindings,
@@ -25,6 +26,7 @@ from ingest.connectors.mqtt import MqttConnector
 from ingest.connectors.mqtt_messages import ack_outcome
 from ingest.connectors.mqtt_session import client_identifier
 from ingest.connectors.settings import MqttSettings
+from ingest.pipeline.validate import validate
 from ingest.reading import Quality, RawReading
 from tests.support.broker import Mosquitto, TlsMosquitto
 from tests.support.net import TcpProxy
@@ -200,6 +202,8 @@ async def test_setpoint_is_published_and_acknowledged(rig) -> None:  # noqa: ANN
             await connector.write(binding, float("nan"))
     finally:
         task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task  # the device is gone before the next write
     # nobody answers now: the write is not confirmed, and says why
     outcome = await connector.write(connector.bindings.actuators[0], 1.0)
     assert not outcome.ok and "no ack" in outcome.message
@@ -678,3 +682,45 @@ async def test_a_message_is_acknowledged_only_once_its_readings_are_durable(
         await eventually(lambda: len(durable) == 3, within=10, what="the next message")
         assert seen == ["250", "250", "260"]  # the first, acknowledged, did not come back
         durable[2].set_result(None)
+
+
+async def test_a_message_sent_again_keeps_its_first_arrival_time(mosquitto_url: str) -> None:
+    """A message the broker sends again (no PUBACK reached it: here the readings could
+    not be made durable) carries the time it first arrived, so its timestamp-less
+    readings are the same (sensor, ts) rows and its dead letters the same ids: stored
+    once. A new message with the same payload is a new reading."""
+    source = _source(mosquitto_url)
+    asset = _uid("pump")
+    seen: list[RawReading] = []
+    durable: list[asyncio.Future[None]] = []
+
+    async def sink(batch: list[RawReading]) -> asyncio.Future[None]:
+        seen.extend(batch)
+        durable.append(asyncio.get_running_loop().create_future())
+        return durable[-1]
+
+    connector = MqttConnector(source, _bindings(source, asset), sink)
+    topic = f"assets/{asset}/sensors/{asset}-temp/data"
+    async with connector:
+        assert await connector.wait_connected(5)
+        await _publish(mosquitto_url, topic, '[250, "abc"]')
+        await eventually(lambda: len(durable) == 1, within=10, what="the first delivery")
+        durable[0].set_exception(Unavailable("the disk is full"))
+        await eventually(lambda: len(durable) == 2, within=20, what="the broker sends it again")
+        durable[1].set_result(None)
+        await asyncio.sleep(0.01)  # a new message, a new arrival time
+        await _publish(mosquitto_url, topic, '[250, "abc"]')
+        await eventually(lambda: len(durable) == 3, within=10, what="the same payload again")
+        durable[2].set_result(None)
+    first, again, new = seen[0:2], seen[2:4], seen[4:6]
+    assert [r.timestamp for r in seen] == [None] * 6
+    assert [r.received_at for r in again] == [r.received_at for r in first]
+    assert new[0].received_at is not None and first[0].received_at is not None
+    assert new[0].received_at > first[0].received_at
+    sensors = {f"{asset}-temp": Sensor(f"{asset}-temp", asset, "temp", "temperature", "°C")}
+    now = datetime.now(UTC)
+    letters = [
+        validate(b, sensors, now, max_future_us=10**9).rejected for b in (first, again, new)
+    ]
+    assert [len(x) for x in letters] == [1, 1, 1]  # "abc": non-numeric
+    assert letters[0][0].id == letters[1][0].id != letters[2][0].id
