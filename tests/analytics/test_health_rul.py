@@ -155,16 +155,31 @@ def test_combined_and_calibrated_on_a_fleet() -> None:
     assert r.hours == pytest.approx(210, rel=0.2)
 
 
-def test_conformal_interval_half_width_is_the_right_order_statistic() -> None:
-    true = np.full(9, 100.0)
-    est = 110.0 * np.exp(np.arange(1, 10) / 10) - 10.0
-    # |log((true + 10) / (est + 10))| = 0.1 .. 0.9; ceil(10 * 0.8) = 8th smallest = 0.8
-    cal = calibrate(np.full(9, np.nan), est, true, confidence=0.8, offset_h=10.0)
-    assert cal.q_fleet == pytest.approx(0.8) and cal.q_trend is None and cal.q_both is None
+def test_conformal_interval_bounds_are_the_right_order_statistics() -> None:
+    true = np.full(19, 100.0)
+    est = 110.0 * np.exp(-np.arange(-9, 10) / 10) - 10.0
+    # signed log((true + 10) / (est + 10)) = -0.9 .. 0.9; 80 %: tails of 10 %, n + 1 = 20:
+    # the floor(2)nd smallest (-0.8) and the ceil(18)th smallest (0.8)
+    cal = calibrate(np.full(19, np.nan), est, true, confidence=0.8, offset_h=10.0)
+    assert cal.q_fleet == pytest.approx((-0.8, 0.8)) and cal.q_trend is None
+    assert cal.q_both is None
     fleet = RulEstimate(100.0, 90.0, 110.0, 0.8, "fleet")
     r = combine_rul(unknown("no_trend", "trend"), fleet, cal)
     assert r.low == pytest.approx(110 * np.exp(-0.8) - 10)
     assert r.high == pytest.approx(110 * np.exp(0.8) - 10)
+
+
+def test_a_one_sided_error_gets_its_room_on_that_side() -> None:
+    """Estimates that are too long (true below estimate: negative errors) widen the
+    interval downwards only; the upper bound stays at the estimate."""
+    true = np.full(19, 100.0)
+    est = 110.0 * np.exp(np.arange(0, 19) / 20) - 10.0  # errors 0 .. -0.9
+    cal = calibrate(np.full(19, np.nan), est, true, confidence=0.8, offset_h=10.0)
+    assert cal.q_fleet is not None
+    lo, hi = cal.q_fleet
+    assert lo == pytest.approx(-0.85) and hi == pytest.approx(0.0)
+    r = combine_rul(unknown("no_trend", "trend"), RulEstimate(100.0, 90, 110, 0.8, "fleet"), cal)
+    assert r.high == pytest.approx(100.0) and r.low == pytest.approx(110 * np.exp(-0.85) - 10)
 
 
 def test_combination_without_calibration_says_so_and_unknowns_keep_a_reason() -> None:
@@ -175,7 +190,7 @@ def test_combination_without_calibration_says_so_and_unknowns_keep_a_reason() ->
     assert 100 < (r.hours or 0) < 200
     both = combine_rul(unknown("no_failure_limit", "trend"), unknown("no_fleet_history", "fleet"))
     assert not both.known and both.reason == "no_failure_limit"
-    cal = RulCalibration(0.8, 1.0, 0.1, 0.2, 0.3, 10, 10.0)
+    cal = RulCalibration(0.8, 1.0, (-0.1, 0.1), (-0.2, 0.2), (-0.3, 0.3), 10, 10.0)
     assert combine_rul(a, b, cal).hours == pytest.approx(100.0)
 
 
