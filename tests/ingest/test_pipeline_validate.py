@@ -245,3 +245,18 @@ def test_an_unparsed_mqtt_payload_keeps_the_parser_reason() -> None:
         got = reason(raws[0])
         assert got is not None and expected in got, (payload, got)
         assert "non-numeric" not in got, (payload, got)
+
+
+def test_dead_letter_ids_come_from_their_content() -> None:
+    """The same bad reading validated again (a redelivered message keeps its arrival
+    time) gets the same id, so the store keeps it once; two identical bad items of one
+    body, or the same item arriving at another time, are distinct letters."""
+    bad = RawReading("nope", 1.0, received_at=NOW)
+    twice = validate([bad, bad], SENSORS, NOW, max_future_us=10**9).rejected
+    again = validate([bad, bad], SENSORS, NOW, max_future_us=10**9).rejected
+    later = RawReading("nope", 1.0, received_at=NOW + timedelta(seconds=1))
+    other = validate([later], SENSORS, NOW, max_future_us=10**9).rejected
+    assert len({r.id for r in twice}) == 2
+    assert [r.id for r in twice] == [r.id for r in again]
+    assert other[0].id not in {r.id for r in twice}
+    assert all(0 <= r.id < 2**63 for r in twice + other)
