@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+
 from graph.timeutil import from_us, to_us
 from ingest.reading import Quality
 from ingest.store import LatestValue, ReadingBatch, ReadingsStore
@@ -38,20 +40,18 @@ class LatestCache:
         return len(found)
 
     def update(self, batch: ReadingBatch) -> None:
-        """Take the newest reading per sensor of ``batch``: one pass over plain lists
-        (no ``np.unique`` of an object array, no object per reading)."""
-        if not len(batch):
+        """Take the newest reading per sensor of ``batch``: the positions in time order
+        (an integer sort), then a dict keyed by sensor keeps each one's last, which is
+        its newest (of equal times, the later in the batch); no object per reading."""
+        n = len(batch)
+        if not n:
             return
-        newest: dict[str, int] = {}
-        ts = batch.ts.tolist()
-        for i, sid in enumerate(batch.sensor_id.tolist()):
-            j = newest.get(sid)
-            if j is None or ts[i] >= ts[j]:
-                newest[sid] = i
+        order = np.argsort(batch.ts, kind="stable")
+        newest = dict(zip(batch.sensor_id[order].tolist(), order.tolist(), strict=True))
         rows = self._rows
-        assets, values, qualities = batch.asset_id, batch.value, batch.quality
+        ts, assets, values, qualities = batch.ts, batch.asset_id, batch.value, batch.quality
         for sid, i in newest.items():
-            t = ts[i]
+            t = int(ts[i])
             old = rows.get(sid)
             if old is None or t >= old[0]:
                 value = float(values[i])
