@@ -47,7 +47,9 @@ class LatestCache:
         if not n:
             return
         order = np.argsort(batch.ts, kind="stable")
-        newest = dict(zip(batch.sensor_id[order].tolist(), order.tolist(), strict=True))
+        newest: dict[str, int] = dict(
+            zip(batch.sensor_id[order].tolist(), order.tolist(), strict=True)
+        )
         rows = self._rows
         ts, assets, values, qualities = batch.ts, batch.asset_id, batch.value, batch.quality
         for sid, i in newest.items():
