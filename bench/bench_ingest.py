@@ -39,6 +39,7 @@ import pyarrow as pa
 from graph.model import Sensor
 from graph.timeutil import to_us
 from ingest.pipeline import IngestPipeline, PipelineSettings, StaticCatalog, WriterStats
+from ingest.pipeline.columns import Columns
 from ingest.reading import RawReading
 from ingest.store import Aggregate, DuckDBStore, Fill, ReadingBatch, StoreSettings, open_store
 
@@ -91,6 +92,35 @@ async def pipeline_run(
     return elapsed, stats
 
 
+async def columns_run(
+    settings: StoreSettings, catalog: StaticCatalog, spill: Path, batch: ReadingBatch, size: int
+) -> tuple[float, WriterStats]:
+    """``pipeline_run`` through the columnar entry (``IngestPipeline.ingest_columns``):
+    the same readings as arrays, as the reference gets them."""
+    store = await open_store(settings)
+    pipe = IngestPipeline(store, catalog, PipelineSettings(spill_dir=spill, flush_interval=0.05))
+    await pipe.start()
+    received = to_us(datetime.now(UTC))
+    t = time.perf_counter()
+    for i in range(0, len(batch), size):
+        n = min(size, len(batch) - i)
+        cols = Columns(
+            sensor_id=batch.sensor_id[i : i + n].tolist(),
+            value=batch.value[i : i + n],
+            null=np.zeros(n, dtype=bool),
+            ts_us=batch.ts[i : i + n],
+            quality=[None] * n,
+            index=np.arange(n),
+            received_us=received,
+        )
+        await pipe.ingest_columns(cols, durable=False)
+    await pipe.aclose()
+    elapsed = time.perf_counter() - t
+    stats = pipe.stats()
+    await store.aclose()
+    return elapsed, stats
+
+
 async def ingest_throughput(
     label: str, settings: StoreSettings, spill: Path, rounds: int, root: Path
 ) -> None:
@@ -100,7 +130,7 @@ async def ingest_throughput(
     catalog = StaticCatalog(sensors)
     now = datetime.now(UTC)
     for size, total in ((1, 5_000), (100, 100_000), (10_000, 500_000)):
-        ratios = []
+        ratios, col_ratios = [], []
         for r in range(rounds):
             base = now - timedelta(seconds=total * (r + 2))
             raws = [
@@ -126,15 +156,26 @@ async def ingest_throughput(
                 run_settings, catalog, spill / f"{label}-{size}-{r}", raws, size
             )
             ref = await asyncio.to_thread(reference_insert, root / "reference.duckdb", arrays, size)
+            if settings.path is not None:
+                run_settings = replace(settings, path=root / f"{label}-{size}-{r}-c.duckdb")
+            else:  # the same QuestDB table: later timestamps, as another round would
+                arrays = replace(arrays, ts=arrays.ts + total * 1_000_000)
+            col_s, col_stats = await columns_run(
+                run_settings, catalog, spill / f"{label}-{size}-{r}-c", arrays, size
+            )
             ratios.append(ref / elapsed)
+            col_ratios.append(ref / col_s)
             print(
-                f"  {label:8s} batch {size:>6,}: {total / elapsed:>12,.0f} readings/s "
-                f"(stored {stats.stored:,}, spilled {stats.spilled:,}); bare DuckDB "
-                f"{total / ref:>12,.0f}/s; ratio {ref / elapsed:.2f} (load {os.getloadavg()[0]:.2f})"
+                f"  {label:8s} batch {size:>6,}: objects {total / elapsed:>10,.0f} readings/s "
+                f"(stored {stats.stored:,}, spilled {stats.spilled:,}), columns "
+                f"{total / col_s:>10,.0f}/s (stored {col_stats.stored:,}); bare DuckDB "
+                f"{total / ref:>10,.0f}/s; ratios {ref / elapsed:.2f} / {ref / col_s:.2f} "
+                f"(load {os.getloadavg()[0]:.2f})"
             )
         print(
-            f"  {label:8s} batch {size:>6,}: ratio to bare DuckDB min {min(ratios):.2f} "
-            f"median {statistics.median(ratios):.2f} over {rounds} rounds"
+            f"  {label:8s} batch {size:>6,}: ratio to bare DuckDB, objects min {min(ratios):.2f} "
+            f"median {statistics.median(ratios):.2f}; columns min {min(col_ratios):.2f} median "
+            f"{statistics.median(col_ratios):.2f} over {rounds} rounds"
         )
 
 

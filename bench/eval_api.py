@@ -92,7 +92,8 @@ HEALTH = """query($id: ID!, $asOf: DateTime) { asset(id: $id) { health(asOf: $as
 MAINTENANCE = """mutation($e: [MaintenanceEventInput!]) {
   recordMaintenance(events: $e) { events { id } } }"""
 TRAIN = """mutation($id: ID!, $from: DateTime!, $to: DateTime!) {
-  trainAnomalyModel(assetId: $id, from: $from, to: $to) { id version } }"""
+  trainAnomalyModel(assetId: $id, from: $from, to: $to) { id status } }"""
+JOB = """query($id: ID!) { job(id: $id) { status message } }"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,9 +379,15 @@ async def evaluate_rul(client: Client, train: list[Placed], test: list[Placed]) 
 
 async def anomalies(client: Client, test: list[Placed], probe_h: float) -> None:
     t0 = time.perf_counter()
-    for p in test:
-        await client.gql(TRAIN, {"id": p.asset.asset_id, "from": p.start.isoformat(),
-                                 "to": p.at(HEALTHY_H).isoformat()})  # fmt: skip
+    for p in test:  # a long job each: started, then followed until it is done
+        started = await client.gql(TRAIN, {"id": p.asset.asset_id, "from": p.start.isoformat(),
+                                           "to": p.at(HEALTHY_H).isoformat()})  # fmt: skip
+        job = started["trainAnomalyModel"]
+        while job["status"] in ("queued", "running"):
+            await asyncio.sleep(0.05)
+            job = (await client.gql(JOB, {"id": started["trainAnomalyModel"]["id"]}))["job"]
+        if job["status"] != "succeeded":
+            raise RuntimeError(f"training {p.asset.asset_id}: {job}")
     took_train = time.perf_counter() - t0
     jobs = []
     for p in test:

@@ -1,8 +1,11 @@
 """``POST /ingest``: batch ingest over HTTP for systems that push.
 
-The body is a JSON array of reading objects (``application/json``) or one object per
-line (``application/x-ndjson``); the fields are described in
-``ingest/pipeline/httpparse.py``. The answer is ``{"accepted": n, "rejected": m,
+The body is a JSON array of reading objects (``application/json``), one object per
+line (``application/x-ndjson``), or one object of equal-length arrays (the columnar
+body, ``application/json``: ``{"sensor_id": [...], "value": [...], "timestamp": [...]}``,
+no object per reading, for gateways and backfills; ``ingest/pipeline/columns.py``); the
+fields are described in ``ingest/pipeline/httpparse.py``; errors of the columnar body
+give each reading's position as its index. The answer is ``{"accepted": n, "rejected": m,
 "errors": [{"index", "sensor_id", "reason"}, ...]}``; rejected items are kept in
 ``rejected_readings`` by the pipeline.
 
@@ -29,7 +32,9 @@ from starlette.routing import BaseRoute, Route
 
 from api.services.container import Services
 from graph.errors import Forbidden, RateLimited, TwinqlError, Unauthenticated, ValidationError
+from graph.timeutil import utcnow
 from ingest.pipeline import IngestResult
+from ingest.pipeline.columns import is_columnar, parse_columns
 from ingest.pipeline.httpparse import decode_json
 
 __all__ = ["MAX_BODY", "ingest_endpoint", "routes"]
@@ -102,6 +107,14 @@ def _body_fault(body: bytes, media: str, result: IngestResult, max_items: int) -
         return 400
     if isinstance(decoded, list) and len(decoded) > max_items:
         return 413
+    if is_columnar(decoded):
+        assert isinstance(decoded, dict)
+        if len(decoded["sensor_id"]) > max_items:
+            return 413
+        try:
+            parse_columns(decoded, received_at=utcnow(), max_items=max_items)
+        except ValidationError:  # not columns as described: unknown key, lengths differ
+            return 400
     return None
 
 
@@ -128,7 +141,7 @@ def ingest_endpoint(services: Services, max_body: int = MAX_BODY) -> Callable[[R
             return _error(
                 "VALIDATION",
                 f"content type {media!r} is not accepted: send application/json "
-                "(an array of readings) or application/x-ndjson",
+                "(an array of readings, or an object of arrays) or application/x-ndjson",
                 415,
             )
         try:

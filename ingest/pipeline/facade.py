@@ -17,11 +17,14 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from graph.errors import Unavailable
 from graph.model import Sensor
 from graph.timeutil import utcnow
 from ingest.pipeline.bus import LiveBus
 from ingest.pipeline.catalog import SensorCatalog
+from ingest.pipeline.columns import Columns, validate_columns
 from ingest.pipeline.httpparse import parse_body
 from ingest.pipeline.latest import LatestCache
 from ingest.pipeline.settings import PipelineSettings
@@ -214,6 +217,64 @@ class IngestPipeline:
             errors = checked.errors
         return IngestResult(len(checked.batch), len(errors), errors), _all(waits)
 
+    async def ingest_columns(
+        self,
+        cols: Columns,
+        *,
+        now: datetime | None = None,
+        outside: ScopeFilter | None = None,
+        durable: bool = True,
+    ) -> IngestResult:
+        """``ingest`` for readings as columns (``ingest.pipeline.columns``): the same
+        outcomes, scope refusals included, without an object per reading."""
+        now = now or utcnow()
+        sensors = await self.catalog.get_many(set(cols.sensor_id))
+        refused: list[ItemError] = []
+        waits: list[asyncio.Future[None]] = []
+        if outside is not None:
+            cols, refused, rows = await self._columns_in_scope(cols, sensors, outside, now)
+            if rows:
+                waits.append(await self._queue(ReadingBatch.empty(), rows, durable))
+        s = self.settings
+        checked = validate_columns(
+            cols,
+            sensors,
+            now,
+            max_future_us=s.max_future // _US,
+            max_age_us=None if s.max_age is None else s.max_age // _US,
+        )
+        waits.append(await self._queue(checked.batch, checked.rejected, durable))
+        self.latest.update(checked.batch)
+        self.bus.publish(checked.batch)
+        errors = sorted([*checked.errors, *refused], key=lambda e: e.index)
+        await _all(waits)
+        return IngestResult(len(checked.batch), len(errors), errors)
+
+    async def _columns_in_scope(
+        self, cols: Columns, sensors: dict[str, Sensor], outside: ScopeFilter, now: datetime
+    ) -> tuple[Columns, list[ItemError], list[RejectedRow]]:
+        denied = await outside({s.asset_id for s in sensors.values()})
+        if not denied:
+            return cols, [], []
+        asset = [sensors[sid].asset_id if sid in sensors else None for sid in cols.sensor_id]
+        out = np.fromiter((a in denied for a in asset), dtype=bool, count=len(cols))
+        refused, rows = [], []
+        for i in np.flatnonzero(out).tolist():
+            sid, at, raw = cols.sensor_id[i], int(cols.index[i]), cols.raw(i)
+            reason = f"sensor {sid} is on asset {asset[i]}, outside this token's scope"
+            refused.append(ItemError(at, sid, reason, "FORBIDDEN"))
+            rows.append(
+                RejectedRow(
+                    rejected_id("scope", sid, raw, reason, now.isoformat(), at),
+                    now,
+                    sid,
+                    asset[i] or "",
+                    raw,
+                    reason,
+                )
+            )
+        return cols.take(np.flatnonzero(~out)), refused, rows
+
     async def _in_scope(
         self,
         raws: Sequence[RawReading],
@@ -296,9 +357,14 @@ class IngestPipeline:
                 for e, raw in zip(parsed.errors, parsed.error_raw, strict=True)
             ]
             unparsed = await self._queue(ReadingBatch.empty(), rows, durable)
-        result = await self.ingest(
-            parsed.readings, now=now, indices=parsed.indices, outside=outside, durable=durable
-        )
+        if parsed.columns is not None:
+            result = await self.ingest_columns(
+                parsed.columns, now=now, outside=outside, durable=durable
+            )
+        else:
+            result = await self.ingest(
+                parsed.readings, now=now, indices=parsed.indices, outside=outside, durable=durable
+            )
         if unparsed is not None:
             await unparsed
         errors = sorted([*parsed.errors, *result.errors], key=lambda e: e.index)

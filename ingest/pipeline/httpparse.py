@@ -1,4 +1,5 @@
-"""Parse an HTTP batch body (a JSON array or NDJSON) into raw readings.
+"""Parse an HTTP batch body (a JSON array or NDJSON) into raw readings, or a columnar
+body (one object of arrays: ``ingest.pipeline.columns``) into columns.
 
 Pure: bytes in, ``RawReading``s and per-item errors out. A reading object has
 ``sensor_id`` (required), ``value`` (required, may be null), ``timestamp`` (RFC 3339
@@ -22,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from graph.errors import ValidationError
 from graph.model import check_id
 from ingest import jsonbounded
+from ingest.pipeline.columns import Columns, is_columnar, parse_columns
 from ingest.pipeline.validate import ItemError
 from ingest.reading import Quality, RawReading
 
@@ -38,6 +40,7 @@ class ParsedBody:
     indices: list[int] = field(default_factory=list)  # body position of each reading
     errors: list[ItemError] = field(default_factory=list)
     error_raw: list[str] = field(default_factory=list)  # raw text of each error
+    columns: Columns | None = None  # a columnar body (``ingest.pipeline.columns``)
 
     def fail(self, index: int, sensor_id: object, reason: str, raw: str) -> None:
         sid = _storable(sensor_id) if isinstance(sensor_id, str) else None
@@ -179,6 +182,15 @@ def parse_body(
         decoded, problem = decode_json(text)
         if problem is not None:
             out.fail(0, None, f"malformed JSON body: {problem}", text)
+            return out
+        if is_columnar(decoded):
+            assert isinstance(decoded, dict)
+            try:
+                out.columns, out.errors, out.error_raw = parse_columns(
+                    decoded, received_at=received_at, max_items=max_items
+                )
+            except ValidationError as exc:
+                out.fail(0, None, exc.message, text)
             return out
         if not isinstance(decoded, list):
             decoded = [decoded]

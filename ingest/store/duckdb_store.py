@@ -209,15 +209,16 @@ class DuckDBStore(StoreLifecycle):
     # -- writes ----------------------------------------------------------------------
 
     async def write(self, batch: ReadingBatch) -> int:
-        batch = batch.dedup()
         if not len(batch):
             return 0
-        table = batch.to_arrow()
-        bounds = {"lo": int(batch.ts.min()), "hi": int(batch.ts.max())}
         delete, insert = self._q(sql.DELETE_OVERLAP), self._q(sql.INSERT_BATCH)
         upsert = self._q(sql.UPSERT_LATEST)
 
         def go(conn: duckdb.DuckDBPyConnection) -> int:
+            # deduplicated and made Arrow here, in the store's thread: off the event loop
+            rows = batch.dedup()
+            table = rows.to_arrow()
+            bounds = {"lo": int(rows.ts.min()), "hi": int(rows.ts.max())}
             conn.register("_batch", table)
             newest = self._newest_us
             try:
@@ -235,7 +236,7 @@ class DuckDBStore(StoreLifecycle):
                 conn.unregister("_batch")
             if newest is None or bounds["hi"] > newest:
                 self._newest_us = bounds["hi"]
-            return len(batch)
+            return len(rows)
 
         return await self._run(go)
 

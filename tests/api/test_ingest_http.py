@@ -182,6 +182,97 @@ async def test_lone_surrogate_in_a_rejected_item_is_kept_escaped(api: Api, uid: 
     assert api.services.ingest.writer.stats().quarantined == 0
 
 
+def transpose(items: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Reading objects as the columnar body (None where an object has no such field)."""
+    return {
+        k: [item.get(k) for item in items] for k in ("sensor_id", "value", "timestamp", "quality")
+    }
+
+
+async def test_a_columnar_body_is_judged_like_the_same_readings_as_objects(
+    api: Api, uid: str
+) -> None:
+    """The same readings, as objects for one plant and as columns for a twin of it:
+    the same answer position by position, the same values stored, the same letters."""
+    one, two = f"{uid}-o", f"{uid}-c"
+    await register(api, pump_and_tank(one))
+    await register(api, pump_and_tank(two))
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+
+    def items(u: str) -> list[dict[str, Any]]:
+        return [
+            {"sensor_id": f"{u}-pt", "value": 4.2, "timestamp": ms(at)},
+            {
+                "sensor_id": f"{u}-tt",
+                "value": 61,
+                "timestamp": at.isoformat(),
+                "quality": "suspect",
+            },
+            {"sensor_id": f"{u}-ghost", "value": 1.0},  # 2: unknown sensor
+            {"sensor_id": f"{u}-pt", "value": 40.0, "timestamp": ms(at) + 500},  # 3: stored bad
+            {"sensor_id": f"{u}-pt", "value": float("nan")},  # 4: non-finite
+            {"sensor_id": f"{u}-pt", "value": 1.0, "timestamp": ms(at + timedelta(hours=2))},
+            {"sensor_id": f"{u}-tt", "value": None, "timestamp": ms(at) + 1, "quality": "missing"},
+            {"sensor_id": f"{u}-tt", "value": None, "quality": "good"},  # 7: null needs missing
+            {"sensor_id": f"{u}-pt", "value": "high"},  # 8: not a number
+            {"sensor_id": f"{u}-pt", "value": 1.0, "timestamp": "yesterday"},  # 9
+            {"sensor_id": f"{u}-pt", "value": 1.0, "quality": "great"},  # 10
+            {"sensor_id": f"{u}-pt", "value": True, "timestamp": ms(at) - 1000},  # 1.0
+            {"sensor_id": f"{u}-pt", "value": 2.5, "timestamp": "1969-12-31T23:59:59Z"},  # 12
+        ]
+
+    answers = []
+    for body in (items(one), transpose(items(two))):
+        r = await api.client.post("/ingest", content=json.dumps(body), headers=headers())
+        assert r.status_code == 200, r.text
+        answers.append(r.json())
+    objects, columns = answers
+    assert (columns["accepted"], columns["rejected"]) == (5, 8)
+
+    def judged(out: dict[str, Any], u: str) -> list[tuple[int, str | None, str]]:
+        return [(e["index"], (e["sensor_id"] or "").replace(u, "U"), e["reason"])
+                for e in out["errors"]]  # fmt: skip
+
+    assert judged(columns, two) == judged(objects, one)
+    assert (columns["accepted"], columns["rejected"]) == (objects["accepted"], objects["rejected"])
+    assert [e["index"] for e in columns["errors"]] == [2, 4, 5, 7, 8, 9, 10, 12]
+    got = await latest(api, f"{one}-pt", f"{one}-tt", f"{two}-pt", f"{two}-tt")
+    assert got[f"{two}-pt"] == got[f"{one}-pt"] and got[f"{two}-pt"]["quality"] == "bad"
+    assert got[f"{two}-tt"]["value"] is None and got[f"{two}-tt"]["quality"] == "missing"
+    await api.settled()
+    store = api.services.readings
+    for u in (one, two):
+        kept = await store.rejected(limit=50, sensor_id=f"{u}-pt")
+        assert len(kept) == 6, [k.reason for k in kept]
+    kept = await store.rejected(limit=50, sensor_id=f"{two}-pt")
+    assert {json.loads(k.raw)["sensor_id"] for k in kept} == {f"{two}-pt"}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"sensor_id": ["a", "b"], "value": [1.0]}, 400, "value has 1 elements, sensor_id has 2"),
+        ({"sensor_id": ["a"], "value": [1.0], "unit": ["bar"]}, 400, "unknown field(s) unit"),
+        ({"sensor_id": ["a"]}, 400, "value is required"),
+        ({"sensor_id": ["a"], "value": 1.0}, 400, "value must be an array"),
+    ],
+)
+async def test_columnar_bodies_that_are_not_columns(
+    api: Api, body: dict[str, Any], status: int, words: str
+) -> None:
+    r = await api.client.post("/ingest", json=body, headers=headers())
+    assert r.status_code == status, r.text
+    assert words in r.json()["error"]["message"]
+
+
+async def test_a_columnar_body_over_the_item_limit_is_413(api: Api) -> None:
+    limit = api.services.ingest.settings.max_body_items
+    body = {"sensor_id": ["x"] * (limit + 1), "value": [1.0] * (limit + 1)}
+    r = await api.client.post("/ingest", json=body, headers=headers())
+    assert r.status_code == 413, r.text
+    assert str(limit) in r.json()["error"]["message"]
+
+
 async def test_ndjson_lines_are_items(api: Api, uid: str) -> None:
     await register(api, pump_and_tank(uid))
     at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)

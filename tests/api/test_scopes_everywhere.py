@@ -170,6 +170,13 @@ async def test_pushed_readings_outside_the_scope_are_refused_one_by_one(scoped: 
     (error,) = out["errors"]
     assert (error["index"], error["sensor_id"], error["code"]) == (1, f"{OUT}-p0-pt", "FORBIDDEN")
     assert "outside this token's scope" in error["reason"]
+    columns = {"sensor_id": [f"{OUT}-p0-pt", f"{IN}-p0-pt"], "value": [5.0, 6.0]}
+    r = await api.client.post(
+        "/ingest", json=columns, headers={"Authorization": f"Bearer {INGEST}"}
+    )
+    out = r.json()
+    assert (r.status_code, out["accepted"], out["rejected"]) == (200, 1, 1), r.text
+    assert [(e["index"], e["code"]) for e in out["errors"]] == [(0, "FORBIDDEN")]
     body = await api.ok(
         "mutation($r: [ReadingInput!]!) { ingestReadings(readings: $r) "
         "{ accepted rejected errors { index code reason } } }",
@@ -188,7 +195,7 @@ async def test_pushed_readings_outside_the_scope_are_refused_one_by_one(scoped: 
     letters = await api.ok(
         "query($s: ID) { rejectedReadings(sensorId: $s) { reason } }", {"s": f"{OUT}-p0-pt"}
     )
-    assert len(letters["rejectedReadings"]) == 2
+    assert len(letters["rejectedReadings"]) == 3  # the object, the column, the mutation
 
 
 async def test_setpoints_outside_the_scope(scoped: Api) -> None:
