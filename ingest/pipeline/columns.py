@@ -25,13 +25,14 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 
 from graph.errors import ValidationError
 from graph.model import Sensor, check_id
 from graph.timeutil import from_us, to_us
+from ingest.pipeline.stamps import parse_stamp
 from ingest.pipeline.validate import ItemError, Validated
 from ingest.reading import Quality
 from ingest.store import ReadingBatch, RejectedRow, rejected_id
@@ -42,7 +43,6 @@ COLUMN_FIELDS = frozenset({"sensor_id", "value", "timestamp", "quality"})
 _QUALITIES = {q.value: q.value for q in Quality}
 _PLAIN = frozenset({float, int})
 _MAX_MS = 9_200_000_000_000_000  # epoch milliseconds whose microseconds fit in int64
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,26 +119,10 @@ def _array(doc: dict[str, object], key: str, n: int) -> list[object] | None:
 
 def _ts_one(value: object) -> int:
     """Epoch µs of one timestamp element, -1 for null; ValidationError otherwise."""
-    if value is None:
-        return -1
-    if isinstance(value, bool):
-        raise ValidationError("timestamp must be RFC 3339 text or epoch milliseconds")
-    if isinstance(value, int | float):
-        if isinstance(value, int) and abs(value) <= _MAX_MS:
-            return value * 1000
-        try:  # as the object path reads it (timedelta's rounding of fractions)
-            return to_us(_EPOCH + timedelta(milliseconds=value))
-        except (OverflowError, ValueError) as exc:
-            raise ValidationError(f"timestamp {value} is out of range") from exc
-    if isinstance(value, str):
-        try:
-            at = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValidationError(f"timestamp {value[:40]!r} is not RFC 3339") from None
-        if at.tzinfo is None:
-            raise ValidationError("timestamp needs a UTC offset (e.g. 'Z')")
-        return to_us(at)
-    raise ValidationError("timestamp must be RFC 3339 text or epoch milliseconds")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= _MAX_MS:
+        return value * 1000
+    at = parse_stamp(value)
+    return -1 if at is None else to_us(at)
 
 
 def parse_columns(

@@ -18,19 +18,19 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from graph.errors import ValidationError
 from graph.model import check_id
 from ingest import jsonbounded
 from ingest.pipeline.columns import Columns, is_columnar, parse_columns
+from ingest.pipeline.stamps import parse_stamp
 from ingest.pipeline.validate import ItemError
 from ingest.reading import Quality, RawReading
 
 __all__ = ["ParsedBody", "decode_json", "parse_body", "parse_item"]
 
 _FIELDS = frozenset({"sensor_id", "value", "asset_id", "timestamp", "unit", "quality", "metadata"})
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_RAW = 16_384
 
 
@@ -74,27 +74,6 @@ def _storable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _timestamp(value: object) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise ValidationError("timestamp must be RFC 3339 text or epoch milliseconds")
-    if isinstance(value, int | float):
-        try:
-            return _EPOCH + timedelta(milliseconds=value)
-        except (OverflowError, ValueError) as exc:
-            raise ValidationError(f"timestamp {value} is out of range") from exc
-    if isinstance(value, str):
-        try:
-            at = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValidationError(f"timestamp {value[:40]!r} is not RFC 3339") from None
-        if at.tzinfo is None:
-            raise ValidationError("timestamp needs a UTC offset (e.g. 'Z')")
-        return at.astimezone(UTC)
-    raise ValidationError("timestamp must be RFC 3339 text or epoch milliseconds")
-
-
 def _optional_str(item: dict[str, object], key: str) -> str | None:
     value = item.get(key)
     if value is not None and not isinstance(value, str):
@@ -130,7 +109,7 @@ def parse_item(item: object, *, received_at: datetime, source: str, raw: str) ->
     return RawReading(
         sensor_id=item["sensor_id"],
         value=value,
-        timestamp=_timestamp(item.get("timestamp")),
+        timestamp=parse_stamp(item.get("timestamp")),
         asset_id=asset_id,
         unit=_optional_str(item, "unit"),
         quality=quality,

@@ -23,14 +23,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
-import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
 from graph.bolt.embedded import free_port
 from tests.support.broker import Mosquitto
 from tests.support.polling import eventually_sync
-from tests.support.serving import SERVE_ENV, serve, wait_ready
+from tests.support.serving import SERVE_ENV, connector_state, serve, stored_counts, wait_ready
 
 TOKEN = SERVE_ENV["TWINQL_TOKENS"].split(":")[0]
 N, KILLS = 1500, 3
@@ -103,26 +102,8 @@ def acknowledged(info: mqtt.MQTTMessageInfo) -> bool:
 
 
 def count(port: int, t0: datetime) -> int:
-    q = (
-        "query($id: ID!, $from: DateTime!, $to: DateTime!) "
-        "{ asset(id: $id) { summary(from: $from, to: $to, includeBad: true) { sensorId count } } }"
-    )
-    r = httpx.post(
-        f"http://127.0.0.1:{port}/graphql",
-        json={
-            "query": q,
-            "variables": {
-                "id": ASSET,
-                "from": (t0 - timedelta(minutes=1)).isoformat(),
-                "to": (t0 + timedelta(hours=1)).isoformat(),
-            },
-        },
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=30,
-    )
-    body = r.json()
-    assert "errors" not in body, body
-    return sum(s["count"] for s in body["data"]["asset"]["summary"] if s["sensorId"] == SENSOR)
+    got = stored_counts(port, TOKEN, ASSET, t0 - timedelta(minutes=1), t0 + timedelta(hours=1))
+    return got.get(SENSOR, 0)
 
 
 def stored(path: Path) -> tuple[int, int, set[int]]:
@@ -152,13 +133,10 @@ def run(
     try:
         wait_ready(proc, port, log)
         eventually_sync(
-            lambda: "connected" in httpx.get(
-                f"http://127.0.0.1:{port}/graphql",
-                params={"query": '{ dataSourceStatus(id: "bk-broker") { state } }'},
-                headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10,
-            ).text.lower(),
-            within=60, what="the MQTT connector connected",
-        )  # fmt: skip
+            lambda: connector_state(port, TOKEN, "bk-broker") == "connected",
+            within=60,
+            what="the MQTT connector connected",
+        )
         Publisher(broker.port, t0).send(range(N), kills)
         seen = eventually_sync(
             lambda: count(port, t0),

@@ -31,13 +31,14 @@ import paho.mqtt.client as mqtt
 from graph.bolt.embedded import free_port
 from tests.support.broker import Mosquitto
 from tests.support.polling import eventually_sync
-from tests.support.serving import SERVE_ENV, serve, wait_ready
+from tests.support.serving import SERVE_ENV, connector_state, serve, stored_counts, wait_ready
 
 TOKEN = SERVE_ENV["TWINQL_TOKENS"].split(":")[0]
 N_MQTT = 2_000
 BATCHES, PER_BATCH = 30, 200
 KILL_AFTER = 12  # HTTP batches answered before the kill
 ASSET, MQTT_SENSOR, HTTP_SENSOR = "kx-pump", "kx-temp", "kx-pt"
+SPAN = timedelta(hours=3)  # the readings' time span from t0
 
 
 def plant(url: str) -> str:
@@ -127,39 +128,6 @@ def post_until_answered(port: int, body: list[dict[str, object]], within: float 
         return int(r.json()["accepted"])
 
 
-def counts(port: int, t0: datetime) -> dict[str, int]:
-    q = (
-        "query($id: ID!, $from: DateTime!, $to: DateTime!) "
-        "{ asset(id: $id) { summary(from: $from, to: $to, includeBad: true) { sensorId count } } }"
-    )
-    r = httpx.post(
-        f"http://127.0.0.1:{port}/graphql",
-        json={
-            "query": q,
-            "variables": {
-                "id": ASSET,
-                "from": (t0 - timedelta(minutes=1)).isoformat(),
-                "to": (t0 + timedelta(hours=3)).isoformat(),
-            },
-        },
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=30,
-    )
-    body = r.json()
-    assert "errors" not in body, body
-    return {s["sensorId"]: s["count"] for s in body["data"]["asset"]["summary"]}
-
-
-def connected(port: int) -> bool:
-    r = httpx.get(
-        f"http://127.0.0.1:{port}/graphql",
-        params={"query": '{ dataSourceStatus(id: "kx-broker") { state } }'},
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=10,
-    )
-    return "connected" in r.text.lower()
-
-
 def stored(path: Path) -> dict[str, tuple[int, int, set[int]]]:
     out = {}
     with duckdb.connect(str(path), read_only=True) as conn:
@@ -183,13 +151,17 @@ def test_kill_9_under_mqtt_and_http_ingest_loses_and_repeats_nothing(tmp_path: P
     )  # fmt: skip
     assert loaded.returncode == 0, loaded.stderr
     port = free_port()
-    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    t0 = datetime.now(UTC).replace(microsecond=0) - SPAN
     publisher = Publisher(broker.port, t0, pace=0.004)
     proc = serve(data, port, log)
     accepted = 0
     try:
         wait_ready(proc, port, log)
-        eventually_sync(lambda: connected(port), within=60, what="the MQTT connector connected")
+        eventually_sync(
+            lambda: connector_state(port, TOKEN, "kx-broker") == "connected",
+            within=60,
+            what="the MQTT connector connected",
+        )
         publisher.start()
         for k in range(KILL_AFTER):
             accepted += post_until_answered(port, http_batch(k, t0))
@@ -208,7 +180,7 @@ def test_kill_9_under_mqtt_and_http_ingest_loses_and_repeats_nothing(tmp_path: P
         assert publisher.error is None, publisher.error
         assert publisher.sent == N_MQTT
         seen = eventually_sync(
-            lambda: counts(port, t0),
+            lambda: stored_counts(port, TOKEN, ASSET, t0 - timedelta(minutes=1), t0 + SPAN),
             done=lambda c: c.get(MQTT_SENSOR) == N_MQTT and c.get(HTTP_SENSOR) == accepted,
             within=60,
             every=0.5,

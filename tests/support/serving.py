@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -14,7 +15,7 @@ import pytest
 
 from tests.support.polling import eventually_sync
 
-__all__ = ["SERVE_ENV", "serve", "wait_ready"]
+__all__ = ["SERVE_ENV", "connector_state", "serve", "stored_counts", "wait_ready"]
 
 SERVE_ENV = {
     **os.environ,
@@ -51,3 +52,38 @@ def wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: flo
         eventually_sync(ready, within=timeout, every=0.2)
     except AssertionError:
         pytest.fail(f"twinql serve did not become ready:\n{log.read_text()}")
+
+
+def stored_counts(
+    port: int, token: str, asset_id: str, start: datetime, end: datetime
+) -> dict[str, int]:
+    """Readings stored per sensor of ``asset_id`` in [start, end), bad ones included,
+    asked of the served API (the summary query)."""
+    query = (
+        "query($id: ID!, $from: DateTime!, $to: DateTime!) "
+        "{ asset(id: $id) { summary(from: $from, to: $to, includeBad: true) { sensorId count } } }"
+    )
+    r = httpx.post(
+        f"http://127.0.0.1:{port}/graphql",
+        json={
+            "query": query,
+            "variables": {"id": asset_id, "from": start.isoformat(), "to": end.isoformat()},
+        },
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    body = r.json()
+    assert "errors" not in body, body
+    return {s["sensorId"]: s["count"] for s in body["data"]["asset"]["summary"]}
+
+
+def connector_state(port: int, token: str, source_id: str) -> str:
+    """The data source's connector state as the served API reports it (lower case)."""
+    r = httpx.get(
+        f"http://127.0.0.1:{port}/graphql",
+        params={"query": '{ dataSourceStatus(id: "%s") { state } }' % source_id},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    status = r.json()["data"]["dataSourceStatus"]
+    return "" if status is None else str(status["state"]).lower()
