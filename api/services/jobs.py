@@ -39,6 +39,7 @@ from typing import Any
 
 from api.services.energy import EnergyRequest, EnergyService, plan_dict
 from api.services.health import HealthService
+from api.services.progress import ProgressBoard
 from api.services.simulation.jobs import JobRunner
 from graph.bolt.jobs import TERMINAL, JobRecord, JobRepository
 from graph.errors import TwinqlError
@@ -132,7 +133,7 @@ class JobService:
         self.runner = runner
         self._health = health
         self._energy = energy
-        self._watchers: dict[str, set[asyncio.Queue[JobUpdate]]] = {}
+        self._board: ProgressBoard[JobUpdate] = ProgressBoard()
         self._live: dict[str, asyncio.Task[None]] = {}
         self._cancel_asked: set[str] = set()  # by cancelJob
         self._stopping: set[str] = set()  # by the service's shutdown
@@ -277,30 +278,21 @@ class JobService:
         return await self.repo.get(job_id)
 
     def _publish(self, update: JobUpdate) -> None:
-        for queue in list(self._watchers.get(update.job_id, ())):
-            if queue.full():
-                queue.get_nowait()  # drop the oldest progress tick, keep the newest
-            queue.put_nowait(update)
+        self._board.publish(update.job_id, update)
 
     async def watch(self, job_id: str) -> AsyncIterator[JobUpdate]:
         """The job's current state, then each change until it ends."""
-        queue: asyncio.Queue[JobUpdate] = asyncio.Queue(maxsize=32)
-        self._watchers.setdefault(job_id, set()).add(queue)
-        try:
-            record = await self.repo.get(job_id)
-            yield JobUpdate.of(record)
-            if record.status in TERMINAL or job_id not in self._live:
-                return
-            while True:
-                update = await queue.get()
-                yield update
-                if update.status in TERMINAL:
-                    return
-        finally:
-            watchers = self._watchers.get(job_id, set())
-            watchers.discard(queue)
-            if not watchers:
-                self._watchers.pop(job_id, None)
+
+        async def current() -> JobUpdate:
+            return JobUpdate.of(await self.repo.get(job_id))
+
+        async for update in self._board.watch(
+            job_id,
+            current,
+            live=lambda: job_id in self._live,
+            done=lambda u: u.status in TERMINAL,
+        ):
+            yield update
 
     async def wait(self, job_id: str) -> None:
         """Until the job running here has ended (tests, the CLI)."""

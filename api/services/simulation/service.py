@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from api.services.progress import ProgressBoard
 from api.services.simulation.inputs import output_targets, replay_inputs, targets_of
 from api.services.simulation.jobs import JobRunner
 from api.services.simulation.records import (
@@ -71,7 +72,7 @@ class SimulationService:
         self.latest = latest
         self.registry = registry
         self.runner = runner
-        self._watchers: dict[str, set[asyncio.Queue[ProgressUpdate]]] = {}
+        self._board: ProgressBoard[ProgressUpdate] = ProgressBoard()
         self._live: set[str] = set()
         self._cancel_asked: set[str] = set()
 
@@ -294,32 +295,22 @@ class SimulationService:
 
     # -- progress subscriptions -------------------------------------------------------
     def _publish(self, update: ProgressUpdate) -> None:
-        for queue in list(self._watchers.get(update.run_id, ())):
-            if queue.full():
-                queue.get_nowait()  # drop the oldest progress tick, keep the newest
-            queue.put_nowait(update)
+        self._board.publish(update.run_id, update)
 
     async def watch(self, run_id: str) -> AsyncIterator[ProgressUpdate]:
         """The run's current state, then each change until it ends."""
-        queue: asyncio.Queue[ProgressUpdate] = asyncio.Queue(maxsize=32)
-        self._watchers.setdefault(run_id, set()).add(queue)
-        try:
+
+        async def current() -> ProgressUpdate:
             record = await self.runs.get(run_id)
-            yield ProgressUpdate(run_id, record.status, record.progress, record.message)
-            if record.status in TERMINAL:
-                return
-            if run_id not in self._live:
-                return
-            while True:
-                update = await queue.get()
-                yield update
-                if update.status in TERMINAL:
-                    return
-        finally:
-            watchers = self._watchers.get(run_id, set())
-            watchers.discard(queue)
-            if not watchers:
-                self._watchers.pop(run_id, None)
+            return ProgressUpdate(run_id, record.status, record.progress, record.message)
+
+        async for update in self._board.watch(
+            run_id,
+            current,
+            live=lambda: run_id in self._live,
+            done=lambda u: u.status in TERMINAL,
+        ):
+            yield update
 
     async def get(self, run_id: str) -> SimulationRunRecord:
         return await self.runs.get(run_id)
