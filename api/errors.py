@@ -2,8 +2,9 @@
 
 A ``TwinqlError`` with a client-facing code keeps its message and gains
 ``extensions.code`` (plus its details); GraphQL's own validation errors get
-``VALIDATION``, as does an operation its transport does not carry (a query over the
-legacy ``graphql-ws`` protocol: ``api.live.transport``); anything else is unexpected, a plain ``TwinqlError`` (code ``INTERNAL``,
+``VALIDATION`` (variable values that do not coerce included), as does an operation
+its transport does not carry (a query over the legacy ``graphql-ws`` protocol:
+``api.live.transport``); anything else is unexpected, a plain ``TwinqlError`` (code ``INTERNAL``,
 e.g. a statement the graph server refused) included: it is logged in full with its
 traceback, under a short reference, and the client gets ``INTERNAL``, a masked message
 and that reference (``extensions.ref``) to quote.
@@ -31,6 +32,10 @@ def code_of(error: GraphQLError) -> str:
     if isinstance(orig, TwinqlError):
         return orig.code
     if orig is None or isinstance(orig, InvalidOperationTypeError):
+        return "VALIDATION"
+    if isinstance(orig, GraphQLError) and not error.path:
+        # variable values that do not coerce (graphql-core 3.3 keeps its own error, or
+        # the scalar's, as the original): the request's fault, raised before execution
         return "VALIDATION"
     return "INTERNAL"
 
