@@ -9,9 +9,10 @@ minute on a 2-core CI machine and a failure reproduces on the next run.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,13 @@ from tests.support.broker import Mosquitto
 from tests.support.plant import Plant, register
 from tests.support.tokens import ADMIN, TOKENS
 
-__all__ = ["FUZZ", "U", "fuzz_api", "fuzz_broker", "rejected_since"]
+__all__ = ["FUZZ", "STAMPS", "U", "fuzz_api", "fuzz_broker", "rejected_since"]
 
 U = "fz" + uuid.uuid4().hex[:8]  # the prefix of every id this folder registers
+# Epoch milliseconds for the readings of every module here, each used once: readings
+# dedup on (ts, sensor_id), and a test counts what is stored at its own timestamps.
+# Half an hour back: none is from the future, none older than a store keeps.
+STAMPS = itertools.count(int((datetime.now(UTC) - timedelta(minutes=30)).timestamp() * 1000))
 
 # Each property states its max_examples; the rest is shared. Function-scoped fixtures
 # (none are used with @given here) would be checked by hypothesis; the served app is

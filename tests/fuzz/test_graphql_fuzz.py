@@ -232,7 +232,7 @@ async def _answer(api: Api, payload: bytes) -> dict[str, Any]:
     return body
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=150)
+@settings(parent=settings.get_profile("fuzz"), max_examples=80)
 @given(case=documents())
 # Found here: a variable value that does not coerce was INTERNAL "Unexpected error."
 # (graphql-core 3.3 keeps its own error as the original; fixed in api/errors.py).

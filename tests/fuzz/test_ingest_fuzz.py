@@ -10,7 +10,6 @@ truncated, nested deep, wrong content type, empty).
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -19,16 +18,12 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.conftest import U, rejected_since
+from tests.fuzz.conftest import STAMPS, U, rejected_since
 from tests.support.app import Api
 from tests.support.tokens import ADMIN, INGEST
 
 SENSORS = {f"{U}-pt": ("bar", 0.0, 16.0), f"{U}-tt": ("degC", -1e6, 1e6)}
 CODES = {"VALIDATION", "UNAUTHENTICATED", "FORBIDDEN", "UNAVAILABLE"}
-# Timestamps of valid items: unique over the run (readings dedup on (ts, sensor_id)),
-# a few minutes in the past so none is from the future.
-_BASE_MS = int((datetime.now(UTC) - timedelta(minutes=30)).timestamp() * 1000)
-_next_ms = itertools.count(_BASE_MS)
 
 ALIGNED = """query($ids: [ID!]!, $from: DateTime!, $to: DateTime!) {
   readings(sensorIds: $ids, from: $from, to: $to, includeBad: true) {
@@ -45,7 +40,7 @@ def _iso_ms(ms: int) -> str:
 def valid_item(draw: st.DrawFn) -> dict[str, Any]:
     sensor = draw(st.sampled_from(sorted(SENSORS)))
     unit, lo, hi = SENSORS[sensor]
-    ms = next(_next_ms)
+    ms = next(STAMPS)
     item: dict[str, Any] = {
         "sensor_id": sensor,
         "value": draw(st.floats(lo, hi, allow_nan=False) | st.integers(int(lo), int(hi))),
@@ -77,7 +72,7 @@ BREAKS: dict[str, Any] = {
     "value 10**400": lambda it: {**it, "value": 10**400},
     "no value": lambda it: {k: v for k, v in it.items() if k != "value"},
     "null value, quality good": lambda it: {**it, "value": None, "quality": "good"},
-    "unknown sensor": lambda it: {**it, "sensor_id": f"{U}-ghost-{next(_next_ms)}"},
+    "unknown sensor": lambda it: {**it, "sensor_id": f"{U}-ghost-{next(STAMPS)}"},
     "sensor id number": lambda it: {**it, "sensor_id": 101},
     "sensor id empty": lambda it: {**it, "sensor_id": ""},
     "sensor id spaces": lambda it: {**it, "sensor_id": "pump 101"},
@@ -145,14 +140,14 @@ def _ms_of(item: dict[str, Any]) -> int:
     return ts if isinstance(ts, int) else int(datetime.fromisoformat(ts).timestamp() * 1000)
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=40)
+@settings(parent=settings.get_profile("fuzz"), max_examples=30)
 @given(
     items=st.lists(valid_item(), min_size=1, max_size=12),
     breaks=st.lists(st.tuples(st.integers(0, 11), st.sampled_from(sorted(BREAKS))), max_size=6),
     ndjson=st.booleans(),
 )
 @example(
-    items=[{"sensor_id": f"{U}-pt", "value": 1.5, "timestamp": next(_next_ms)}],
+    items=[{"sensor_id": f"{U}-pt", "value": 1.5, "timestamp": next(STAMPS)}],
     breaks=[(0, "value 10**400")],
     ndjson=False,
 )
@@ -205,7 +200,7 @@ READING_LIKE = st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=6)
 MEDIA = [None, "application/json", "application/x-ndjson", "text/plain", "application/jsonl"]
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=40)
+@settings(parent=settings.get_profile("fuzz"), max_examples=30)
 @given(
     items=st.lists(READING_LIKE | JSON, max_size=8),
     media=st.sampled_from(MEDIA),
@@ -245,7 +240,7 @@ WHOLE_BODY = st.one_of(
 )
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=40)
+@settings(parent=settings.get_profile("fuzz"), max_examples=30)
 @given(
     body=WHOLE_BODY,
     media=st.sampled_from(

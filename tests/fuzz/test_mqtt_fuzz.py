@@ -13,7 +13,6 @@ bytes and JSON have bounds.
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -25,7 +24,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.conftest import U, rejected_since
+from tests.fuzz.conftest import STAMPS, U, rejected_since
 from tests.support.app import Api
 from tests.support.broker import Mosquitto
 from tests.support.polling import eventually
@@ -40,7 +39,6 @@ STATUS = "query($id: ID!) { dataSourceStatus(id: $id) { state restarts } }"
 ALIGNED = """query($ids: [ID!]!, $from: DateTime!, $to: DateTime!) {
   readings(sensorIds: $ids, from: $from, to: $to, includeBad: true) { series { sensorId values } }
 }"""
-_next = itertools.count(int((datetime.now(UTC) - timedelta(minutes=30)).timestamp() * 1000))
 
 
 async def _status(api: Api) -> dict[str, Any] | None:
@@ -77,9 +75,9 @@ async def device(fuzz_api: Api, fuzz_broker: Mosquitto) -> AsyncIterator[aiomqtt
 async def _exchange(api: Api, device: aiomqtt.Client, topic: str, payload: bytes) -> list[Any]:
     """Publish ``payload`` and a sentinel on ``topic``; the dead letters of the payload
     once the sentinel's is readable. The connector is then still connected."""
-    tag = f"SENTINEL-{next(_next)}"
+    tag = f"SENTINEL-{next(STAMPS)}"
     # refused by the pipeline, after the coalescer: the path of the example's readings
-    sentinel = {"value": tag} if "/data" in topic else {"timestamp": next(_next), "pt": tag}
+    sentinel = {"value": tag} if "/data" in topic else {"timestamp": next(STAMPS), "pt": tag}
     since = datetime.now(UTC)
     await device.publish(topic, payload, qos=1)
     await device.publish(topic, json.dumps(sentinel), qos=1)
@@ -139,11 +137,11 @@ def reading(draw: st.DrawFn, address: str) -> dict[str, Any]:
     _, lo, hi = SENSORS[address]
     return {
         "value": draw(st.floats(lo, hi, allow_nan=False) | st.integers(int(lo), int(hi))),
-        "timestamp": next(_next),
+        "timestamp": next(STAMPS),
     }
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=25)
+@settings(parent=settings.get_profile("fuzz"), max_examples=20)
 @given(data=st.data(), address=st.sampled_from(sorted(SENSORS)), single=st.booleans())
 async def test_data_messages_with_broken_readings(
     fuzz_api: Api, device: aiomqtt.Client, data: st.DataObject, address: str, single: bool
@@ -220,7 +218,7 @@ def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=30)
+@settings(parent=settings.get_profile("fuzz"), max_examples=25)
 @given(
     payload=JSON.map(lambda v: json.dumps(v).encode()) | st.binary(max_size=48),
     topic=st.sampled_from([DATA.format("pt"), DATA.format("tt"), TELEMETRY]),
@@ -258,7 +256,7 @@ async def test_telemetry_fields_are_stored_or_refused_one_by_one(
     unbound: list[str],
     nested: bool,
 ) -> None:
-    ms = next(_next)
+    ms = next(STAMPS)
     fields = {**values, **dict.fromkeys(unbound, 1.0)}
     doc = {"timestamp": ms, "values": fields} if nested else {"timestamp": ms, **fields}
     letters = await _exchange(fuzz_api, device, TELEMETRY, json.dumps(doc).encode())

@@ -1,6 +1,6 @@
-"""Plant documents fuzzed through the ``importPlant`` mutation of the served app (and a
-few through ``twinql load --check``): a document is imported or refused with a coded
-error and a message, never INTERNAL; a refused import writes nothing (the graph's
+"""Plant documents fuzzed through the ``importPlant`` mutation of the served app, and as
+files through the loader ``twinql load`` uses: a document is imported or refused with a
+coded error and a message, never INTERNAL; a refused import writes nothing (the graph's
 counts, its data sources and the document's own ids are as before).
 
 Documents are a small valid plant (fresh ids per example) mutated at random (a node
@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +21,9 @@ import yaml
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from graph.errors import ValidationError
+from graph.plantfile import PlantDescription, load_plant_file
+from sim import MODELS
 from tests.fuzz.conftest import U
 from tests.support.app import Api
 from tests.support.tokens import ADMIN
@@ -161,7 +161,7 @@ async def _snapshot(api: Api, prefix: str) -> dict[str, Any]:
     return data
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=60)
+@settings(parent=settings.get_profile("fuzz"), max_examples=30)
 @given(case=mutated())
 async def test_import_is_applied_or_refused_whole_never_internal(
     fuzz_api: Api, case: tuple[str, str, str | None]
@@ -182,23 +182,33 @@ async def test_import_is_applied_or_refused_whole_never_internal(
     assert before["assets"]["edges"] == []  # ... the document's fresh ids are still unknown
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=3)
-@given(case=mutated())
-def test_twinql_load_check_answers_valid_or_validation(
-    tmp_path_factory: pytest.TempPathFactory, case: tuple[str, str, str | None]
+@settings(parent=settings.get_profile("fuzz"), max_examples=40)
+@given(
+    case=mutated(),
+    suffix=st.sampled_from([".yaml", ".yml", ".json", ".txt", ""]),
+    bom=st.booleans(),
+    junk=st.none() | st.tuples(st.integers(0, 4000), st.binary(min_size=1, max_size=3)),
+)
+def test_plant_file_loads_or_is_refused_with_validation(
+    tmp_path_factory: pytest.TempPathFactory,
+    case: tuple[str, str, str | None],
+    suffix: str,
+    bom: bool,
+    junk: tuple[int, bytes] | None,
 ) -> None:
-    text, _, fmt = case
-    path = Path(tmp_path_factory.mktemp("plant")) / f"plant.{(fmt or 'yaml').lower()}"
-    path.write_text(text, encoding="utf-8")
-    out = subprocess.run(
-        [sys.executable, "-m", "api.cli", "load", "--check", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode in (0, 2), out.stderr
-    if out.returncode == 0:
-        assert json.loads(out.stdout)["valid"] is True
+    """The loader ``twinql load`` uses, on the file's bytes (a BOM, stray bytes that may
+    break UTF-8, any suffix): a plant, or ``ValidationError``."""
+    data = case[0].encode()
+    if junk is not None:
+        at = min(junk[0], len(data))
+        data = data[:at] + junk[1] + data[at:]
+    path = tmp_path_factory.mktemp("plant") / f"plant{suffix}"
+    path.write_bytes(b"\xef\xbb\xbf" + data if bom else data)
+    try:
+        plant = load_plant_file(path, sim_models=set(MODELS), external_parents=True)
+    except ValidationError as exc:
+        assert exc.code == "VALIDATION" and exc.message
+        event("refused")
     else:
-        assert out.stderr.startswith("twinql: VALIDATION: "), out.stderr
-    assert "Traceback" not in out.stderr and "INTERNAL" not in out.stderr
+        assert isinstance(plant, PlantDescription)
+        event("loaded")
