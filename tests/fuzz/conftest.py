@@ -10,6 +10,7 @@ minute on a 2-core CI machine and a failure reproduces on the next run.
 from __future__ import annotations
 
 import itertools
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,7 @@ from tests.support.broker import Mosquitto
 from tests.support.plant import Plant, register
 from tests.support.tokens import ADMIN, TOKENS
 
-__all__ = ["FUZZ", "STAMPS", "U", "fuzz_api", "fuzz_broker", "rejected_since"]
+__all__ = ["FUZZ", "STAMPS", "U", "examples", "fuzz_api", "fuzz_broker", "rejected_since"]
 
 U = "fz" + uuid.uuid4().hex[:8]  # the prefix of every id this folder registers
 # Epoch milliseconds for the readings of every module here, each used once: readings
@@ -43,6 +44,13 @@ FUZZ: dict[str, Any] = {
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 }
 settings.register_profile("fuzz", **FUZZ)
+# A longer hunt than CI's, e.g. overnight: TWINQL_FUZZ_SCALE=20 multiplies every count.
+_SCALE = max(1, int(os.environ.get("TWINQL_FUZZ_SCALE", "1")))
+
+
+def examples(n: int) -> int:
+    """``n`` examples, times ``TWINQL_FUZZ_SCALE``."""
+    return n * _SCALE
 
 
 def plant() -> Plant:

@@ -34,7 +34,7 @@ from graphql import (
 from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.conftest import U
+from tests.fuzz.conftest import U, examples
 from tests.support.app import Api
 from tests.support.tokens import ADMIN
 
@@ -232,7 +232,7 @@ async def _answer(api: Api, payload: bytes) -> dict[str, Any]:
     return body
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=80)
+@settings(parent=settings.get_profile("fuzz"), max_examples=examples(80))
 @given(case=documents())
 # Found here: a variable value that does not coerce was INTERNAL "Unexpected error."
 # (graphql-core 3.3 keeps its own error as the original; fixed in api/errors.py).
@@ -251,7 +251,7 @@ GRAPHQL_TEXT = st.text(
 )
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=60)
+@settings(parent=settings.get_profile("fuzz"), max_examples=examples(60))
 @given(
     query=GRAPHQL_TEXT | st.text(max_size=40),
     variables=st.none() | st.dictionaries(st.text(max_size=3), st.integers() | st.text(max_size=3)),

@@ -18,7 +18,7 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.conftest import STAMPS, U, rejected_since
+from tests.fuzz.conftest import STAMPS, U, examples, rejected_since
 from tests.support.app import Api
 from tests.support.tokens import ADMIN, INGEST
 
@@ -140,7 +140,7 @@ def _ms_of(item: dict[str, Any]) -> int:
     return ts if isinstance(ts, int) else int(datetime.fromisoformat(ts).timestamp() * 1000)
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=30)
+@settings(parent=settings.get_profile("fuzz"), max_examples=examples(30))
 @given(
     items=st.lists(valid_item(), min_size=1, max_size=12),
     breaks=st.lists(st.tuples(st.integers(0, 11), st.sampled_from(sorted(BREAKS))), max_size=6),
@@ -200,12 +200,13 @@ READING_LIKE = st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=6)
 MEDIA = [None, "application/json", "application/x-ndjson", "text/plain", "application/jsonl"]
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=30)
+@settings(parent=settings.get_profile("fuzz"), max_examples=examples(30))
 @given(
     items=st.lists(READING_LIKE | JSON, max_size=8),
     media=st.sampled_from(MEDIA),
     lines=st.booleans(),
 )
+@example(items=[[]], media=None, lines=True)  # the one line "[]": an empty array, 0 items
 async def test_arbitrary_json_items_are_each_stored_or_refused_and_kept(
     fuzz_api: Api, items: list[object], media: str | None, lines: bool
 ) -> None:
@@ -222,7 +223,11 @@ async def test_arbitrary_json_items_are_each_stored_or_refused_and_kept(
     ndjson = media in ("application/x-ndjson", "application/jsonl") or (
         media in (None, "text/plain") and not body.lstrip().startswith("[")
     )
-    count = sum(bool(t.strip()) for t in body.splitlines()) if ndjson else len(items)
+    if ndjson:
+        count = sum(bool(t.strip()) for t in body.splitlines())
+    else:  # an array of items (the lines of one array, or one array line), or one item
+        decoded = json.loads(body)
+        count = len(decoded) if isinstance(decoded, list) else 1
     assert out["accepted"] + out["rejected"] == count, (out, body)
     indices = [e["index"] for e in out["errors"]]
     assert len(indices) == out["rejected"] and indices == sorted(set(indices))
@@ -240,7 +245,7 @@ WHOLE_BODY = st.one_of(
 )
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=30)
+@settings(parent=settings.get_profile("fuzz"), max_examples=examples(30))
 @given(
     body=WHOLE_BODY,
     media=st.sampled_from(

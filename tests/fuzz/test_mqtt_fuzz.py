@@ -24,7 +24,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.conftest import STAMPS, U, rejected_since
+from tests.fuzz.conftest import STAMPS, U, examples, rejected_since
 from tests.support.app import Api
 from tests.support.broker import Mosquitto
 from tests.support.polling import eventually
@@ -141,7 +141,7 @@ def reading(draw: st.DrawFn, address: str) -> dict[str, Any]:
     }
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=20)
+@settings(parent=settings.get_profile("fuzz"), max_examples=examples(20))
 @given(data=st.data(), address=st.sampled_from(sorted(SENSORS)), single=st.booleans())
 async def test_data_messages_with_broken_readings(
     fuzz_api: Api, device: aiomqtt.Client, data: st.DataObject, address: str, single: bool
@@ -180,7 +180,7 @@ UNREADABLE = st.one_of(
 )
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=20)
+@settings(parent=settings.get_profile("fuzz"), max_examples=examples(20))
 @given(payload=UNREADABLE, address=st.sampled_from(sorted(SENSORS)))
 @example(payload=b"\xff\xfe", address="pt")
 async def test_unreadable_data_messages_are_one_dead_letter_each(
@@ -218,7 +218,7 @@ def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=25)
+@settings(parent=settings.get_profile("fuzz"), max_examples=examples(25))
 @given(
     payload=JSON.map(lambda v: json.dumps(v).encode()) | st.binary(max_size=48),
     topic=st.sampled_from([DATA.format("pt"), DATA.format("tt"), TELEMETRY]),
@@ -239,7 +239,7 @@ async def test_arbitrary_payloads_never_stop_the_connector(
     assert len(letters) <= most and all(x["reason"] for x in letters), letters
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=20)
+@settings(parent=settings.get_profile("fuzz"), max_examples=examples(20))
 @given(
     values=st.dictionaries(
         st.sampled_from(["pt", "tt"]),

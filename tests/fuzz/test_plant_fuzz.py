@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from graph.errors import ValidationError
 from graph.plantfile import PlantDescription, load_plant_file
 from sim import MODELS
-from tests.fuzz.conftest import U
+from tests.fuzz.conftest import U, examples
 from tests.support.app import Api
 from tests.support.tokens import ADMIN
 
@@ -161,7 +161,7 @@ async def _snapshot(api: Api, prefix: str) -> dict[str, Any]:
     return data
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=30)
+@settings(parent=settings.get_profile("fuzz"), max_examples=examples(30))
 @given(case=mutated())
 async def test_import_is_applied_or_refused_whole_never_internal(
     fuzz_api: Api, case: tuple[str, str, str | None]
@@ -182,7 +182,7 @@ async def test_import_is_applied_or_refused_whole_never_internal(
     assert before["assets"]["edges"] == []  # ... the document's fresh ids are still unknown
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=40)
+@settings(parent=settings.get_profile("fuzz"), max_examples=examples(40))
 @given(
     case=mutated(),
     suffix=st.sampled_from([".yaml", ".yml", ".json", ".txt", ""]),
