@@ -34,14 +34,15 @@ U = "fz" + uuid.uuid4().hex[:8]  # the prefix of every id this folder registers
 # Half an hour back: none is from the future, none older than a store keeps.
 STAMPS = itertools.count(int((datetime.now(UTC) - timedelta(minutes=30)).timestamp() * 1000))
 
-# Each property states its max_examples; the rest is shared. Function-scoped fixtures
-# (none are used with @given here) would be checked by hypothesis; the served app is
-# package-scoped, so every example talks to the same app.
+# Each property states its max_examples; the rest is shared. The fixtures the properties
+# take are package- or module-scoped (one app, one broker, one device for all examples):
+# hypothesis's health check refuses function-scoped ones, and rightly (they would not be
+# reset between examples). Derandomized, no example database: CI runs the same examples.
 FUZZ: dict[str, Any] = {
     "deadline": None,
     "derandomize": True,
     "database": None,
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    "suppress_health_check": [HealthCheck.too_slow],
 }
 settings.register_profile("fuzz", **FUZZ)
 # A longer hunt than CI's, e.g. overnight: TWINQL_FUZZ_SCALE=20 multiplies every count.

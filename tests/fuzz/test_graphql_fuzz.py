@@ -225,14 +225,15 @@ async def _answer(api: Api, payload: bytes) -> dict[str, Any]:
     for error in body.get("errors") or []:
         code = (error.get("extensions") or {}).get("code")
         event(f"error code {code}")
-        assert code != "INTERNAL" and "Unexpected error" not in error["message"], error
+        assert code not in (None, "INTERNAL"), error
+        assert "Unexpected error" not in error["message"], error
         assert error["message"], error
     if not body.get("errors"):
         event("no errors")
     return body
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=examples(80))
+@settings(parent=settings.get_profile("fuzz"), max_examples=examples(60))
 @given(case=documents())
 # Found here: a variable value that does not coerce was INTERNAL "Unexpected error."
 # (graphql-core 3.3 keeps its own error as the original; fixed in api/errors.py).
@@ -251,13 +252,18 @@ GRAPHQL_TEXT = st.text(
 )
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=examples(60))
+@settings(parent=settings.get_profile("fuzz"), max_examples=examples(40))
 @given(
     query=GRAPHQL_TEXT | st.text(max_size=40),
     variables=st.none() | st.dictionaries(st.text(max_size=3), st.integers() | st.text(max_size=3)),
     shape=st.sampled_from(["object", "list", "no query", "query not text"]),
 )
 @example(query="{ graphStats { assets } }", variables=None, shape="object")
+# Found here: a request refused before execution was a plain-text 400 (strawberry's
+# HTTPException); fixed in api/app.py (JSON errors with a code, same status).
+@example(query="", variables=None, shape="object")
+@example(query="{ graphStats { assets } }", variables=None, shape="list")
+@example(query="{ graphStats { assets } }", variables=None, shape="query not text")
 async def test_arbitrary_text_answers_data_or_coded_errors(
     fuzz_api: Api, query: str, variables: dict[str, Any] | None, shape: str
 ) -> None:
@@ -277,5 +283,5 @@ async def test_arbitrary_text_answers_data_or_coded_errors(
     body = r.json()
     assert isinstance(body, dict) and ("data" in body or "errors" in body), body
     for error in body.get("errors") or []:
-        assert (error.get("extensions") or {}).get("code") != "INTERNAL", error
-        assert "Unexpected error" not in error["message"], error
+        assert error["extensions"]["code"] not in (None, "INTERNAL"), error
+        assert error["message"] and "Unexpected error" not in error["message"], error

@@ -161,7 +161,7 @@ async def _snapshot(api: Api, prefix: str) -> dict[str, Any]:
     return data
 
 
-@settings(parent=settings.get_profile("fuzz"), max_examples=examples(30))
+@settings(parent=settings.get_profile("fuzz"), max_examples=examples(25))
 @given(case=mutated())
 async def test_import_is_applied_or_refused_whole_never_internal(
     fuzz_api: Api, case: tuple[str, str, str | None]
