@@ -178,6 +178,45 @@ async def test_broken_items_are_refused_one_by_one_and_the_rest_is_stored(
         assert await _stored(fuzz_api, kept) == Counter(it["sensor_id"] for it in kept)
 
 
+COLUMNS = ("sensor_id", "value", "timestamp", "quality")
+# The breaks that a columnar body can carry: of its four columns, none taken away.
+COLUMN_BREAKS = sorted(
+    name
+    for name, brk in BREAKS.items()
+    if isinstance(b := brk({"sensor_id": "s", "value": 1, "timestamp": 0}), dict)
+    and set(b) <= set(COLUMNS)
+    and "value" in b
+)
+
+
+@settings(parent=settings.get_profile("fuzz"), max_examples=examples(30))
+@given(
+    items=st.lists(valid_item(), min_size=1, max_size=12),
+    breaks=st.lists(st.tuples(st.integers(0, 11), st.sampled_from(COLUMN_BREAKS)), max_size=6),
+)
+async def test_columnar_body_refuses_broken_positions_and_stores_the_rest(
+    fuzz_api: Api, items: list[dict[str, Any]], breaks: list[tuple[int, str]]
+) -> None:
+    """The columnar body (one object of equal-length arrays): judged position by
+    position like the same readings as objects."""
+    items = [{k: v for k, v in it.items() if k in COLUMNS} for it in items]
+    broken = {i % len(items): name for i, name in breaks}
+    sent = [BREAKS[broken[i]](it) if i in broken else it for i, it in enumerate(items)]
+    keys = [k for k in COLUMNS if any(k in it for it in sent)]
+    body = "{" + ", ".join(f'"{k}": ' + _as_text([it.get(k) for it in sent]) for k in keys) + "}"
+    since = datetime.now(UTC)
+    r = await _post(fuzz_api, body.encode(), "application/json")
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert sorted(e["index"] for e in out["errors"]) == sorted(broken), (out, broken)
+    assert (out["accepted"], out["rejected"]) == (len(items) - len(broken), len(broken))
+    letters = await rejected_since(fuzz_api, since)
+    assert Counter(x["reason"] for x in letters) == Counter(e["reason"] for e in out["errors"])
+    kept = [{**it, "_ms": _ms_of(it)} for i, it in enumerate(items) if i not in broken]
+    if kept:
+        assert await _stored(fuzz_api, kept) == Counter(it["sensor_id"] for it in kept)
+
+
 # Reading-like objects: the ingest fields (and some others) with arbitrary JSON values,
 # our sensor ids among the strings so that some items are valid.
 JSON_LEAF = (
@@ -227,7 +266,12 @@ async def test_arbitrary_json_items_are_each_stored_or_refused_and_kept(
         count = sum(bool(t.strip()) for t in body.splitlines())
     else:  # an array of items (the lines of one array, or one array line), or one item
         decoded = json.loads(body)
-        count = len(decoded) if isinstance(decoded, list) else 1
+        if isinstance(decoded, list):
+            count = len(decoded)
+        elif isinstance(decoded, dict) and isinstance(decoded.get("sensor_id"), list):
+            count = len(decoded["sensor_id"])  # columns: one reading per position
+        else:
+            count = 1
     assert out["accepted"] + out["rejected"] == count, (out, body)
     indices = [e["index"] for e in out["errors"]]
     assert len(indices) == out["rejected"] and indices == sorted(set(indices))
@@ -238,6 +282,17 @@ async def test_arbitrary_json_items_are_each_stored_or_refused_and_kept(
 WHOLE_BODY = st.one_of(
     st.tuples(st.binary(max_size=32), st.binary(max_size=32)).map(lambda p: p[0] + b"\xff" + p[1]),
     st.sampled_from([b"", b"   \n\t", b"[", b'[{"sensor_id": ', b"[1,]", b"{]", b"\xef\xbb\xbf[]"]),
+    st.sampled_from(  # columns that are not columns as described
+        [
+            b'{"sensor_id": ["a"], "value": []}',
+            b'{"sensor_id": ["a", "b"], "value": [1, 2], "timestamp": [1]}',
+            b'{"sensor_id": ["a"], "value": [1], "unit": ["bar"]}',
+            b'{"sensor_id": ["a"]}',
+            b'{"sensor_id": ["a"], "value": 1}',
+            b'{"sensor_id": [], "value": []}',
+            b'{"sensor_id": ["a"], "value": [1], "quality": "good"}',
+        ]
+    ),
     st.integers(10, 3000).map(lambda n: b"[" * n + b"]" * n),
     st.integers(10, 3000).map(lambda n: b'{"a":' * n + b"1" + b"}" * n),
     st.integers(4301, 6000).map(lambda n: b"[" + b"7" * n + b"]"),
