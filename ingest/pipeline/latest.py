@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-import numpy as np
-
 from graph.timeutil import from_us, to_us
 from ingest.reading import Quality
 from ingest.store import LatestValue, ReadingBatch, ReadingsStore
@@ -43,16 +41,12 @@ class LatestCache:
         """Take the newest reading per sensor of ``batch``: the positions in time order
         (an integer sort), then a dict keyed by sensor keeps each one's last, which is
         its newest (of equal times, the later in the batch); no object per reading."""
-        n = len(batch)
-        if not n:
+        if not len(batch):
             return
-        order = np.argsort(batch.ts, kind="stable")
-        newest: dict[str, int] = dict(
-            zip(batch.sensor_id[order].tolist(), order.tolist(), strict=True)
-        )
+        top = batch.newest()
         rows = self._rows
-        ts, assets, values, qualities = batch.ts, batch.asset_id, batch.value, batch.quality
-        for sid, i in newest.items():
+        ts, assets, values, qualities = top.ts, top.asset_id, top.value, top.quality
+        for i, sid in enumerate(top.sensor_id.tolist()):
             t = int(ts[i])
             old = rows.get(sid)
             if old is None or t >= old[0]:

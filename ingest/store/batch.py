@@ -110,13 +110,24 @@ class ReadingBatch:
         # (np.unique of an object array) cost several times more per batch
         keys = pa.array(self.sensor_id, type=pa.string()).dictionary_encode().indices
         keys = np.asarray(keys.to_numpy(zero_copy_only=False), dtype=np.int64)
-        order = np.lexsort((np.arange(n), self.ts, keys))
+        order = np.lexsort((self.ts, keys))  # stable: equal keys keep their order
         k, t = keys[order], self.ts[order]
         last = np.ones(n, dtype=bool)
         last[:-1] = (k[1:] != k[:-1]) | (t[1:] != t[:-1])
         if last.all():
             return self
         return self.take(np.sort(order[last]))
+
+    def newest(self) -> ReadingBatch:
+        """The newest reading of each sensor (of equal times, the later in the batch):
+        positions in time order (an integer sort), a dict keeps each sensor's last."""
+        if len(self) < 2:
+            return self
+        order = np.argsort(self.ts, kind="stable")
+        last: dict[str, int] = dict(
+            zip(self.sensor_id[order].tolist(), order.tolist(), strict=True)
+        )
+        return self.take(np.fromiter(last.values(), dtype=np.int64, count=len(last)))
 
     def to_arrow(self) -> pa.Table:
         value = pa.array(self.value, type=pa.float64(), from_pandas=True)  # NaN -> null

@@ -41,11 +41,12 @@ BACKFILL_LATEST = (
 # Only a reading at least as new as the stored one replaces it: a late (out-of-order)
 # older reading never moves the latest back; a replay at the same ts wins, as in
 # ``readings`` (dedup on (ts, sensor_id), last write wins).
+# ``_newest``: the batch's newest row of each sensor, picked before (numpy: a GROUP BY
+# with arg_max over the whole batch cost a third of a 10,000-row write).
 UPSERT_LATEST = (
     "INSERT INTO {p}latest_readings (sensor_id, ts, asset_id, value, quality)\n"
-    "SELECT sensor_id, ts, r.a, r.v, r.q FROM ("
-    + _NEWEST.replace("{src}", "_batch")
-    + """)
+    "SELECT sensor_id, ts, asset_id, value, quality FROM _newest"
+    + """
 ON CONFLICT (sensor_id) DO UPDATE SET
     ts = excluded.ts, asset_id = excluded.asset_id, value = excluded.value,
     quality = excluded.quality

@@ -220,6 +220,7 @@ class DuckDBStore(StoreLifecycle):
             table = rows.to_arrow()
             bounds = {"lo": int(rows.ts.min()), "hi": int(rows.ts.max())}
             conn.register("_batch", table)
+            conn.register("_newest", rows.newest().to_arrow())
             newest = self._newest_us
             try:
                 conn.execute("BEGIN TRANSACTION")
@@ -234,6 +235,7 @@ class DuckDBStore(StoreLifecycle):
                     raise
             finally:
                 conn.unregister("_batch")
+                conn.unregister("_newest")
             if newest is None or bounds["hi"] > newest:
                 self._newest_us = bounds["hi"]
             return len(rows)
