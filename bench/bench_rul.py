@@ -145,11 +145,13 @@ def main() -> None:
                for j in train]  # fmt: skip
     t0 = time.perf_counter()
     cal = calibrate_on_fleet(library)
-    print(f"\ncalibration on {TRAIN} recorded lives ({cal.n} cuts, leave one out) in "
-          f"{time.perf_counter() - t0:.1f} s: trend weight {cal.trend_weight}, log half-widths "
-          f"both {cal.q_both:.2f}, trend {cal.q_trend:.2f}, fleet {cal.q_fleet:.2f} at "
-          f"{cal.confidence:.0%}; by estimate band (edges {', '.join(f'{e:.0f}' for e in cal.bin_edges)} h)"
-          f" {', '.join(f'{q:.2f}' for q in cal.q_bins)}")
+    print(
+        f"\ncalibration on {TRAIN} recorded lives ({cal.n} cuts, leave one out) in "
+        f"{time.perf_counter() - t0:.1f} s: trend weight {cal.trend_weight}, log half-widths "
+        f"both {cal.q_both:.2f}, trend {cal.q_trend:.2f}, fleet {cal.q_fleet:.2f} at "
+        f"{cal.confidence:.0%}; by estimate band (edges {', '.join(f'{e:.0f}' for e in cal.bin_edges)} h)"
+        f" {', '.join(f'{q:.2f}' for q in cal.q_bins)}"
+    )
     mean_life = float(np.mean([assets[j].life_h for j in train]))
     cap = float(max(assets[j].life_h for j in train))
     print(f"held out: {len(test)} lives; at each cut, RUL of ours vs the baselines")
@@ -176,10 +178,14 @@ def main() -> None:
         wins &= beat
         print(f"    beats both baselines on MAE, RMSE and alpha-lambda: {beat}")
     pooled = np.concatenate(covered)
-    print(f"  interval coverage over every cut: {pooled.mean():.0%} of {len(pooled)} "
-          f"(stated confidence {cal.confidence:.0%})")
+    print(
+        f"  interval coverage over every cut: {pooled.mean():.0%} of {len(pooled)} "
+        f"(stated confidence {cal.confidence:.0%})"
+    )
     anomalies([assets[j] for j in test], [feats[j] for j in test])
-    print(f"\nbeats both baselines at every cut: {wins}; total {time.perf_counter() - t_start:.0f} s")
+    print(
+        f"\nbeats both baselines at every cut: {wins}; total {time.perf_counter() - t_start:.0f} s"
+    )
 
 
 def _rates(flag: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
@@ -188,7 +194,9 @@ def _rates(flag: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
 
 
 def anomalies(assets: list[Asset], feats: list[WindowFeatures]) -> None:
-    print("\nanomaly detection on the held-out lives (truth: wear past a fifth of the way to failure)")
+    print(
+        "\nanomaly detection on the held-out lives (truth: wear past a fifth of the way to failure)"
+    )
     for name in ("isolation forest", "physics residual"):
         flags, truths, leads = [], [], []
         for a, f in zip(assets, feats, strict=True):
@@ -199,7 +207,7 @@ def anomalies(assets: list[Asset], feats: list[WindowFeatures]) -> None:
                 model = train_anomaly_model(f.select(healthy), asset_id=a.asset_id,
                                             sensor_ids=SENSORS)  # fmt: skip
                 s = score_windows(model, f)
-                med = np.array([np.median(s[max(0, k - 4): k + 1]) for k in range(len(s))])
+                med = np.array([np.median(s[max(0, k - 4) : k + 1]) for k in range(len(s))])
                 flag = med >= 0.99
             else:
                 t_h = a.ts_us / 3.6e9
