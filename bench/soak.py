@@ -1,6 +1,6 @@
 """Soak: ``twinql serve`` as a real process under a fixed mixed load for a bounded time.
 
-Starts Mosquitto (``tests/support/broker.py``) and ``twinql serve`` on a fresh data dir
+Starts Mosquitto (QoS 1 queues of ``--broker-queue`` messages, as docker/mosquitto.conf) and ``twinql serve`` on a fresh data dir
 (embedded graph server and DuckDB, nothing configured: the README's first command),
 takes the admin and ingest keys from ``<data>/first-keys.json``, registers ``--sensors``
 sensors for HTTP and as many bound to an MQTT data source, then for ``--seconds``
@@ -47,6 +47,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -64,8 +65,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.soak_procs import graph_pid, rss_mb, serve, stop  # noqa: E402
-from tests.support.broker import Mosquitto  # noqa: E402
+from bench.soak_procs import broker, graph_pid, rss_mb, serve, stop  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -203,6 +203,14 @@ async def drive_mqtt(port: int, ch: Channel, args: argparse.Namespace) -> None:
         await pace(args.mqtt_rate, args.seconds, 1, inflight, send, ch)
 
 
+async def broker_dropped(port: int, seen: list[int]) -> None:
+    """Keep the broker's count of publishes it dropped (queue limits) in ``seen[0]``."""
+    async with aiomqtt.Client("127.0.0.1", port) as client:
+        await client.subscribe("$SYS/broker/publish/messages/dropped")
+        async for message in client.messages:
+            seen[0] = int(bytes(message.payload))
+
+
 # ---- the service's side ------------------------------------------------------------
 
 
@@ -227,6 +235,13 @@ class Api:
         )
         return dict(data["serviceStatus"]["ingest"])
 
+    async def connector(self) -> dict[str, Any]:
+        data = await self.gql(
+            '{ dataSourceStatus(id: "soak-mqtt") { state messages readings errors reconnects '
+            "restarts overflows pauses lastError } }"
+        )
+        return dict(data["dataSourceStatus"] or {})
+
     async def stored(self, assets: list[str], start: datetime, end: datetime) -> int:
         total = 0
         for asset in assets:
@@ -244,7 +259,7 @@ def layout(prefix: str, n: int) -> list[tuple[str, str, str]]:
              f"s{i % PER_ASSET}") for i in range(n)]  # fmt: skip
 
 
-async def register(api: Api, http_ch: Channel, mqtt_ch: Channel, broker: Mosquitto) -> None:
+async def register(api: Api, http_ch: Channel, mqtt_ch: Channel, mqtt_port: int) -> None:
     assets = [{"id": "soak-site", "name": "soak", "type": "site", "level": "SITE"}]
     sensors = []
     for asset, sensor, address in http_ch.sensors + mqtt_ch.sensors:
@@ -258,7 +273,7 @@ async def register(api: Api, http_ch: Channel, mqtt_ch: Channel, broker: Mosquit
         "{ upsertAssets(assets: $a) { id } upsertSensors(sensors: $s) { id } }",
         {"a": assets, "s": sensors},
     )
-    source = {"id": "soak-mqtt", "protocol": "MQTT", "endpoint": broker.url,
+    source = {"id": "soak-mqtt", "protocol": "MQTT", "endpoint": f"mqtt://127.0.0.1:{mqtt_port}",
               "sensorBindings": [{"sensorId": s, "address": a} for _, s, a in mqtt_ch.sensors]}  # fmt: skip
     await api.gql("mutation($s: DataSourceInput!) { upsertDataSource(source: $s) { id } }",
                   {"s": source})  # fmt: skip
@@ -370,9 +385,8 @@ def store_counts(path: Path) -> tuple[int, int, int]:
 
 
 async def run(args: argparse.Namespace, work: Path) -> int:
-    broker = Mosquitto()
-    broker.start()
-    port, data, log = free_port(), work / "data", work / "twinql.log"
+    mqtt_port, port, data, log = free_port(), free_port(), work / "data", work / "twinql.log"
+    mosquitto = broker(work, mqtt_port, args.broker_queue)
     proc = serve(data, port, log, args.graph_heap)
     failures: list[str] = []
     http_ch = Channel("HTTP", layout("h", args.sensors))
@@ -398,7 +412,7 @@ async def run(args: argparse.Namespace, work: Path) -> int:
             admin = next(k["key"] for k in keys if k["role"] == "admin")
             ingest_key = next(k["key"] for k in keys if k["role"] == "ingest")
             api = Api(http, admin)
-            await register(api, http_ch, mqtt_ch, broker)
+            await register(api, http_ch, mqtt_ch, mqtt_port)
             gpid = graph_pid(proc.pid)
             print(
                 f"twinql pid {proc.pid} (graph server pid {gpid}) ready in "
@@ -415,8 +429,10 @@ async def run(args: argparse.Namespace, work: Path) -> int:
             watch = asyncio.create_task(
                 sampler(api, args.sample_every, pids, [http_ch, mqtt_ch], samples)
             )
+            dropped = [0]
+            sys_watch = asyncio.create_task(broker_dropped(mqtt_port, dropped))
             await asyncio.gather(
-                drive_http(http, ingest_key, http_ch, args), drive_mqtt(broker.port, mqtt_ch, args)
+                drive_http(http, ingest_key, http_ch, args), drive_mqtt(mqtt_port, mqtt_ch, args)
             )
             load_s = time.perf_counter() - t0
             watch.cancel()
@@ -432,13 +448,20 @@ async def run(args: argparse.Namespace, work: Path) -> int:
                 sorted({a for a, _, _ in mqtt_ch.sensors}), window_start, end
             )
             status = await api.ingest_status()
+            connector = await api.connector()
             samples.append(await sample(api, t0, pids, [http_ch, mqtt_ch]))
+            await asyncio.sleep(1.5)  # one more $SYS interval
+            sys_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sys_watch
     finally:
         left = stop(proc)
-        broker.close()
+        mosquitto.terminate()
+        mosquitto.wait(10)
     if left:
         failures.append(f"processes outlived the stop: {left}")
     rows, distinct, rejected_rows = store_counts(data / "readings.duckdb")
+    print(f"MQTT connector: {connector}; publishes the broker dropped: {dropped[0]}")
     report(args, http_ch, mqtt_ch, samples, load_s, drained, failures,
            (stored_http, stored_mqtt, int(status["rejected"]), rows, distinct, rejected_rows))  # fmt: skip
     return 1 if failures else 0
@@ -507,11 +530,22 @@ def main() -> None:
     p.add_argument("--mqtt-inflight", type=int, default=100, help="publishes awaiting PUBACK")
     p.add_argument("--bad-every", type=int, default=200, help="1 in N readings is bad")
     p.add_argument("--drain-timeout", type=float, default=300.0)
+    p.add_argument(
+        "--broker-queue", type=int, default=100_000, help="mosquitto max_queued_messages"
+    )
+    p.add_argument("--keep", action="store_true", help="keep the work dir (kept on failure)")
     p.add_argument("--graph-heap", default=None, help="TWINQL_GRAPH_HEAP (default: twinql's)")
     args = p.parse_args()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stop like Ctrl-C: cleaned up
-    with tempfile.TemporaryDirectory(prefix="twinql-soak-") as work:
-        code = asyncio.run(run(args, Path(work)))
+    work = Path(tempfile.mkdtemp(prefix="twinql-soak-"))
+    code = 1
+    try:
+        code = asyncio.run(run(args, work))
+    finally:
+        if code == 0 and not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work} (twinql.log, mosquitto.log, data/)")
     sys.exit(code)
 
 

@@ -1,6 +1,6 @@
-"""The processes of a soak run, seen through /proc: ``twinql serve`` started as a child,
-its descendants (the embedded graph server among them), their resident memory, and a
-stop that reports whatever outlived it.
+"""The processes of a soak run: Mosquitto and ``twinql serve`` started as children;
+twinql's descendants (the embedded graph server among them) and their resident memory,
+seen through /proc; a stop that reports whatever outlived it.
 
 ``rss_mb`` reads VmRSS from /proc/PID/status (nan once the process is gone or a zombie);
 ``stop`` sends SIGTERM, waits, and SIGKILLs (and returns) every process of the tree that
@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-__all__ = ["descendants", "graph_pid", "rss_mb", "serve", "stop"]
+__all__ = ["broker", "descendants", "graph_pid", "rss_mb", "serve", "stop"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,3 +109,28 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 120) -> list[int]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     return left
+
+
+def broker(work: Path, port: int, max_queued: int) -> subprocess.Popen[bytes]:
+    """Mosquitto on ``port`` (loopback), its config and log in ``work``: QoS 1 queues of
+    ``max_queued`` messages per client (docker/mosquitto.conf keeps 100,000), $SYS
+    counters every second (``$SYS/broker/publish/messages/dropped``)."""
+    conf = work / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        f"max_queued_messages {max_queued}\nsys_interval 1\n"
+    )
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    with (work / "mosquitto.log").open("ab") as out:
+        proc = subprocess.Popen([binary, "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait(5)
+    raise RuntimeError(
+        f"mosquitto did not listen on {port}: {(work / 'mosquitto.log').read_text()}"
+    )
