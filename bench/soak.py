@@ -22,7 +22,7 @@ beyond the sensor's range (accepted, stored with quality bad). Counted:
 - stored: per sensor through the GraphQL API while twinql runs
   (``asset.summary(includeBad: true)`` over the run's window), once the pipeline
   drained (twinql's writer counted as many stored and rejected as were accepted and
-  rejected, its queue empty; or nothing moved for 15 s, a shortfall the counts show);
+  rejected, its queue empty; or nothing moved for 60 s, a shortfall the counts show);
 - lost = accepted - stored (must be 0); duplicates = rows - distinct (sensor, ts) in
   the DuckDB file, read after twinql stopped (must be 0; its row count must also equal
   the API's stored).
@@ -335,10 +335,10 @@ async def sampler(
         await asyncio.sleep(every - (time.perf_counter() - t0) % every)
 
 
-async def drain(api: Api, chs: list[Channel], within: float) -> float:
+async def drain(api: Api, chs: list[Channel], within: float, still_s: int = 60) -> float:
     """Until twinql's writer stored and rejected as many readings as were accepted and
-    rejected, with its queue empty (twice in a row), or nothing moved for 15 s (a
-    shortfall, reported by the counts); the seconds it took."""
+    rejected, with its queue empty (twice in a row), or nothing moved for ``still_s``
+    seconds (a shortfall, said and then shown by the counts); the seconds it took."""
     t0 = time.perf_counter()
     accepted = sum(c.accepted for c in chs)
     rejected = sum(c.rejected for c in chs)
@@ -350,7 +350,11 @@ async def drain(api: Api, chs: list[Channel], within: float) -> float:
         idle = status["queueDepth"] == 0
         done = done + 1 if idle and now[0] >= accepted and now[1] >= rejected else 0
         still = still + 1 if idle and now == last else 0
-        if done >= 2 or still >= 15:
+        if done >= 2:
+            break
+        if still >= still_s:
+            print(f"drain: nothing moved for {still_s} s; stored {now[0]:.0f} of {accepted}, "
+                  f"rejected {now[1]:.0f} of {rejected}", flush=True)  # fmt: skip
             break
         last = now
         await asyncio.sleep(1)
