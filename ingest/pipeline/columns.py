@@ -33,9 +33,9 @@ from graph.errors import ValidationError
 from graph.model import Sensor, check_id
 from graph.timeutil import from_us, to_us
 from ingest.pipeline.stamps import parse_stamp
-from ingest.pipeline.validate import ItemError, Validated
-from ingest.reading import Quality
-from ingest.store import ReadingBatch, RejectedRow, rejected_id
+from ingest.pipeline.validate import ItemError, LetterIds, Validated
+from ingest.reading import Quality, RawReading
+from ingest.store import ReadingBatch
 
 __all__ = ["COLUMN_FIELDS", "Columns", "is_columnar", "parse_columns", "validate_columns"]
 
@@ -264,7 +264,7 @@ def validate_columns(
         failed |= ts < lo_us
     if cols.problem:
         failed[list(cols.problem)] = True
-    seen: dict[tuple[str, str, str], int] = {}
+    letters = LetterIds()
     received = from_us(cols.received_us)
     for i in np.flatnonzero(failed).tolist():  # the first failing check gives the reason
         at_us = int(ts[i])
@@ -279,21 +279,11 @@ def validate_columns(
             if at_us > hi_us
             else "timestamp too old"
         )
-        sid, raw = cols.sensor_id[i], cols.raw(i)
-        k = seen[(sid, raw, why)] = seen.get((sid, raw, why), -1) + 1
-        at = int(cols.index[i])
+        sid = cols.sensor_id[i]
         sensor = table[codes[i]] if codes[i] >= 0 else None
-        out.errors.append(ItemError(at, sid, why))
-        out.rejected.append(
-            RejectedRow(
-                id=rejected_id("columns", source, sid, raw, why, received.isoformat(), k),
-                received_at=received,
-                sensor_id=sid,
-                asset_id=sensor.asset_id if sensor else "",
-                raw=raw,
-                reason=why,
-            )
-        )
+        out.errors.append(ItemError(int(cols.index[i]), sid, why))
+        reading = RawReading(sid, None, source=source, received_at=received, raw=cols.raw(i))
+        out.rejected.append(letters.row(reading, sensor, why, now))
     ok = ~failed
     if not ok.any():
         return out

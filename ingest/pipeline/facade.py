@@ -28,7 +28,7 @@ from ingest.pipeline.columns import Columns, validate_columns
 from ingest.pipeline.httpparse import parse_body
 from ingest.pipeline.latest import LatestCache
 from ingest.pipeline.settings import PipelineSettings
-from ingest.pipeline.validate import ItemError, validate
+from ingest.pipeline.validate import ItemError, Validated, validate
 from ingest.pipeline.writer import BatchWriter, WriterStats
 from ingest.reading import RawReading
 from ingest.store import ReadingBatch, ReadingsStore, RejectedRow, rejected_id
@@ -57,6 +57,23 @@ class IngestResult:
             "rejected": self.rejected,
             "errors": [e.as_dict() for e in self.errors],
         }
+
+
+def _out_of_scope(
+    at: int, sensor_id: str, asset_id: str, raw: str, now: datetime
+) -> tuple[ItemError, RejectedRow]:
+    """The answer's error (FORBIDDEN) and the dead letter of a reading at body position
+    ``at`` whose sensor is outside the caller's scope."""
+    reason = f"sensor {sensor_id} is on asset {asset_id}, outside this token's scope"
+    row = RejectedRow(
+        rejected_id("scope", sensor_id, raw, reason, now.isoformat(), at),
+        now,
+        sensor_id,
+        asset_id,
+        raw,
+        reason,
+    )
+    return ItemError(at, sensor_id, reason, "FORBIDDEN"), row
 
 
 def _all(waits: list[asyncio.Future[None]]) -> asyncio.Future[None]:
@@ -199,15 +216,26 @@ class IngestPipeline:
             )
             if rows:
                 waits.append(await self._queue(ReadingBatch.empty(), rows, durable))
-        s = self.settings
+        future_us, age_us = self._limits()
         checked = validate(
-            raws,
-            sensors,
-            now,
-            max_future_us=s.max_future // _US,
-            max_age_us=None if s.max_age is None else s.max_age // _US,
-            index_offset=indices,
+            raws, sensors, now, max_future_us=future_us, max_age_us=age_us, index_offset=indices
         )
+        return await self._accept(checked, refused, waits, durable)
+
+    def _limits(self) -> tuple[int, int | None]:
+        """Validation's time limits in µs: how far ahead, how far back (None: any)."""
+        s = self.settings
+        return s.max_future // _US, None if s.max_age is None else s.max_age // _US
+
+    async def _accept(
+        self,
+        checked: Validated,
+        refused: list[ItemError],
+        waits: list[asyncio.Future[None]],
+        durable: bool,
+    ) -> tuple[IngestResult, asyncio.Future[None]]:
+        """Queue what validation kept and refused, cache and publish the kept; the answer
+        and the future of durability (every wait in ``waits`` too)."""
         waits.append(await self._queue(checked.batch, checked.rejected, durable))
         self.latest.update(checked.batch)
         self.bus.publish(checked.batch)
@@ -235,20 +263,11 @@ class IngestPipeline:
             cols, refused, rows = await self._columns_in_scope(cols, sensors, outside, now)
             if rows:
                 waits.append(await self._queue(ReadingBatch.empty(), rows, durable))
-        s = self.settings
-        checked = validate_columns(
-            cols,
-            sensors,
-            now,
-            max_future_us=s.max_future // _US,
-            max_age_us=None if s.max_age is None else s.max_age // _US,
-        )
-        waits.append(await self._queue(checked.batch, checked.rejected, durable))
-        self.latest.update(checked.batch)
-        self.bus.publish(checked.batch)
-        errors = sorted([*checked.errors, *refused], key=lambda e: e.index)
-        await _all(waits)
-        return IngestResult(len(checked.batch), len(errors), errors)
+        future_us, age_us = self._limits()
+        checked = validate_columns(cols, sensors, now, max_future_us=future_us, max_age_us=age_us)
+        result, done = await self._accept(checked, refused, waits, durable)
+        await done
+        return result
 
     async def _columns_in_scope(
         self, cols: Columns, sensors: dict[str, Sensor], outside: ScopeFilter, now: datetime
@@ -260,19 +279,11 @@ class IngestPipeline:
         out = np.fromiter((a in denied for a in asset), dtype=bool, count=len(cols))
         refused, rows = [], []
         for i in np.flatnonzero(out).tolist():
-            sid, at, raw = cols.sensor_id[i], int(cols.index[i]), cols.raw(i)
-            reason = f"sensor {sid} is on asset {asset[i]}, outside this token's scope"
-            refused.append(ItemError(at, sid, reason, "FORBIDDEN"))
-            rows.append(
-                RejectedRow(
-                    rejected_id("scope", sid, raw, reason, now.isoformat(), at),
-                    now,
-                    sid,
-                    asset[i] or "",
-                    raw,
-                    reason,
-                )
+            error, row = _out_of_scope(
+                int(cols.index[i]), cols.sensor_id[i], asset[i] or "", cols.raw(i), now
             )
+            refused.append(error)
+            rows.append(row)
         return cols.take(np.flatnonzero(~out)), refused, rows
 
     async def _in_scope(
@@ -295,20 +306,9 @@ class IngestPipeline:
                 kept.append(r)
                 kept_at.append(at)
                 continue
-            reason = (
-                f"sensor {r.sensor_id} is on asset {sensor.asset_id}, outside this token's scope"
-            )
-            refused.append(ItemError(at, r.sensor_id, reason, "FORBIDDEN"))
-            rows.append(
-                RejectedRow(
-                    rejected_id("scope", r.sensor_id, r.raw or "", reason, now.isoformat(), at),
-                    now,
-                    r.sensor_id,
-                    sensor.asset_id,
-                    r.raw or "",
-                    reason,
-                )
-            )
+            error, row = _out_of_scope(at, r.sensor_id, sensor.asset_id, r.raw or "", now)
+            refused.append(error)
+            rows.append(row)
         return kept, kept_at, refused, rows
 
     async def _queue(

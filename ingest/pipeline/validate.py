@@ -45,7 +45,7 @@ from graph.timeutil import to_us
 from ingest.reading import Quality, RawReading
 from ingest.store import ReadingBatch, RejectedRow, rejected_id
 
-__all__ = ["ItemError", "Validated", "normalise_unit", "raw_text", "validate"]
+__all__ = ["ItemError", "LetterIds", "Validated", "normalise_unit", "raw_text", "validate"]
 
 _UNIT_ALIASES = {
     "degC": "°C",
@@ -108,8 +108,8 @@ def raw_text(r: RawReading) -> str:
     )
 
 
-class _LetterIds:
-    """Dead-letter rows of one validation with ids from their content (``rejected_id``):
+class LetterIds:
+    """Dead-letter rows of one validation (object or columnar body) with ids from their content (``rejected_id``):
     the sensor, the raw text, the reason, the arrival time and the place among identical
     ones in this batch. A message delivered again carries its first arrival time, so its
     letters are stored once; two identical bad items of one body stay two letters."""
@@ -325,7 +325,7 @@ def validate(
         for i in np.flatnonzero(ts < now_us - max_age_us).tolist():
             bad.setdefault(i, "timestamp too old")
     ok = np.ones(n, dtype=bool)
-    ids = _LetterIds()
+    ids = LetterIds()
     for i in sorted(bad):
         ok[i] = False
         r = raws[i]
@@ -373,7 +373,7 @@ def _validate_small(
     lows: list[float] = []
     highs: list[float] = []
     out = Validated(ReadingBatch.empty())
-    ids = _LetterIds()
+    ids = LetterIds()
     for i, r in enumerate(raws):
         sensor = sensors.get(r.sensor_id)
         verdict = _check(r, sensor, now_us, lo_us, hi_us)

@@ -55,6 +55,22 @@ class Collector:
         return [r for b in self.batches for r in b]
 
 
+class DurableSink:
+    """A sink answering each batch with a future of durability the test resolves."""
+
+    def __init__(self) -> None:
+        self.readings: list[RawReading] = []
+        self.durable: list[asyncio.Future[None]] = []
+
+    async def sink(self, batch: list[RawReading]) -> asyncio.Future[None]:
+        self.readings.extend(batch)
+        self.durable.append(asyncio.get_running_loop().create_future())
+        return self.durable[-1]
+
+    def raw(self) -> list[str | None]:
+        return [r.raw for r in self.readings]
+
+
 def _uid(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
@@ -660,15 +676,9 @@ async def test_a_message_is_acknowledged_only_once_its_readings_are_durable(
     again on the resumed session; once durable, it is acknowledged and never comes back."""
     source = _source(mosquitto_url)
     asset = _uid("pump")
-    seen: list[str | None] = []
-    durable: list[asyncio.Future[None]] = []
-
-    async def sink(batch: list[RawReading]) -> asyncio.Future[None]:
-        seen.extend(r.raw for r in batch)
-        durable.append(asyncio.get_running_loop().create_future())
-        return durable[-1]
-
-    connector = MqttConnector(source, _bindings(source, asset), sink)
+    got = DurableSink()
+    durable = got.durable
+    connector = MqttConnector(source, _bindings(source, asset), got.sink)
     topic = f"assets/{asset}/sensors/{asset}-temp/data"
     async with connector:
         assert await connector.wait_connected(5)
@@ -676,11 +686,11 @@ async def test_a_message_is_acknowledged_only_once_its_readings_are_durable(
         await eventually(lambda: len(durable) == 1, within=10, what="the first delivery")
         durable[0].set_exception(Unavailable("the disk is full"))
         await eventually(lambda: len(durable) == 2, within=20, what="the broker sends it again")
-        assert seen == ["250", "250"] and connector.status().reconnects >= 1
+        assert got.raw() == ["250", "250"] and connector.status().reconnects >= 1
         durable[1].set_result(None)
         await _publish(mosquitto_url, topic, "260")
         await eventually(lambda: len(durable) == 3, within=10, what="the next message")
-        assert seen == ["250", "250", "260"]  # the first, acknowledged, did not come back
+        assert got.raw() == ["250", "250", "260"]  # the first, acknowledged, did not come back
         durable[2].set_result(None)
 
 
@@ -691,15 +701,9 @@ async def test_a_message_sent_again_keeps_its_first_arrival_time(mosquitto_url: 
     once. A new message with the same payload is a new reading."""
     source = _source(mosquitto_url)
     asset = _uid("pump")
-    seen: list[RawReading] = []
-    durable: list[asyncio.Future[None]] = []
-
-    async def sink(batch: list[RawReading]) -> asyncio.Future[None]:
-        seen.extend(batch)
-        durable.append(asyncio.get_running_loop().create_future())
-        return durable[-1]
-
-    connector = MqttConnector(source, _bindings(source, asset), sink)
+    got = DurableSink()
+    seen, durable = got.readings, got.durable
+    connector = MqttConnector(source, _bindings(source, asset), got.sink)
     topic = f"assets/{asset}/sensors/{asset}-temp/data"
     async with connector:
         assert await connector.wait_connected(5)
@@ -719,8 +723,6 @@ async def test_a_message_sent_again_keeps_its_first_arrival_time(mosquitto_url: 
     assert new[0].received_at > first[0].received_at
     sensors = {f"{asset}-temp": Sensor(f"{asset}-temp", asset, "temp", "temperature", "°C")}
     now = datetime.now(UTC)
-    letters = [
-        validate(b, sensors, now, max_future_us=10**9).rejected for b in (first, again, new)
-    ]
+    letters = [validate(b, sensors, now, max_future_us=10**9).rejected for b in (first, again, new)]
     assert [len(x) for x in letters] == [1, 1, 1]  # "abc": non-numeric
     assert letters[0][0].id == letters[1][0].id != letters[2][0].id
