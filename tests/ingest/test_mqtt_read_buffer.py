@@ -1,0 +1,86 @@
+"""The MQTT reader's buffer (``mqtt_session._BufferedRecv``): paho asks for a packet in
+small ``recv`` calls (command byte, length bytes, body); the buffer answers them from one
+large ``recv`` of a real socket, byte for byte in order, and says when it is empty.
+End to end (a real broker, reading paused with packets in the buffer and resumed) is in
+``test_mqtt_connector.py``: a full queue pauses reading and nothing is dropped."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from ingest.connectors import mqtt_session
+
+
+class _Client:
+    """The one thing the buffer asks of paho's client: its current socket."""
+
+    def __init__(self, sock: socket.socket | None) -> None:
+        self.sock = sock
+
+    def socket(self) -> socket.socket | None:
+        return self.sock
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    try:
+        yield a, b
+    finally:
+        a.close()
+        b.close()
+
+
+def test_small_reads_come_from_one_recv_in_order(pair: tuple[socket.socket, socket.socket]) -> None:
+    ours, peer = pair
+    packets = [bytes([0x30, 3]) + b"abc", bytes([0x30, 5]) + b"hello", bytes([0x40, 2, 0, 1])]
+    peer.sendall(b"".join(packets))
+    recv = mqtt_session._BufferedRecv(_Client(ours))
+    got = []
+    for packet in packets:  # as paho reads: command, one length byte, then the body
+        command, length = recv(1), recv(1)
+        got.append(command + length + recv(length[0]))
+        assert recv.holding == (packet is not packets[-1])
+    assert got == packets
+    with pytest.raises(BlockingIOError):  # empty buffer, empty socket: paho's "again"
+        recv(1)
+
+
+def test_a_body_split_across_reads_is_completed_by_the_next_recv(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, peer = pair
+    recv = mqtt_session._BufferedRecv(_Client(ours))
+    peer.sendall(bytes([0x30, 6]) + b"abc")
+    assert recv(1) == b"\x30" and recv(1) == b"\x06"
+    assert recv(6) == b"abc"  # what there is; paho asks again for the rest
+    peer.sendall(b"def")
+    assert recv(3) == b"def"
+
+
+def test_a_new_socket_starts_empty_and_end_of_file_reads_empty(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, peer = pair
+    client = _Client(ours)
+    recv = mqtt_session._BufferedRecv(client)
+    peer.sendall(b"\x30\x01xleft-over")
+    assert recv(1) == b"\x30" and recv.holding
+    other, other_peer = socket.socketpair()
+    other.setblocking(False)
+    try:
+        client.sock = other  # a reconnect: bytes of the old connection are not served
+        assert not recv.holding
+        other_peer.sendall(b"\xd0\x00")
+        assert recv(2) == b"\xd0\x00"
+        other_peer.close()
+        assert recv(1) == b""  # paho takes that as the connection lost
+    finally:
+        other.close()
+    client.sock = None
+    with pytest.raises(ConnectionError):
+        recv(1)
