@@ -237,9 +237,30 @@ class _BufferedRecv:
             if not data:
                 return data  # end of file: paho loses the connection
             self._buf, self._pos = data, 0
+            _quick_ack(sock)
         start = self._pos
         self._pos = min(start + bufsize, len(self._buf))
         return self._buf[start : self._pos]
+
+
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux
+
+
+def _quick_ack(sock: Any) -> None:  # noqa: ANN401 - paho's socket
+    """Acknowledge at the TCP level at once, not after the kernel's delayed-ACK timer.
+
+    twinql sends its PUBACK only once a message is durable, so the broker's packets
+    mostly wait for a delayed ACK (up to 40 ms on Linux); a broker whose socket uses
+    Nagle's algorithm (Mosquitto unless ``set_tcp_nodelay true``) holds back its next
+    small packets until that ACK: measured, 8.6 ms of the 15 ms p50 from publish to
+    subscriber at 1,000 messages/s. Linux clears the flag as it sees fit, hence once
+    per read of the socket."""
+    if _QUICKACK is None:
+        return
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+    except (OSError, AttributeError, ValueError):
+        return  # not a TCP socket (or a closed one): nothing to speed up
 
 
 def _buffered(paho: Any) -> _BufferedRecv:  # noqa: ANN401 - paho's client

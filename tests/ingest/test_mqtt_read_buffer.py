@@ -6,6 +6,7 @@ End to end (a real broker, reading paused with packets in the buffer and resumed
 
 from __future__ import annotations
 
+import select
 import socket
 from collections.abc import Iterator
 
@@ -84,3 +85,20 @@ def test_a_new_socket_starts_empty_and_end_of_file_reads_empty(
     client.sock = None
     with pytest.raises(ConnectionError):
         recv(1)
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="TCP_QUICKACK is Linux's")
+def test_each_read_asks_tcp_to_acknowledge_at_once() -> None:
+    """twinql acknowledges MQTT messages late (once durable), so without a quick TCP ACK
+    a Nagle-ing broker holds its next packets for the delayed-ACK timer."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        ours = socket.create_connection(server.getsockname())
+        peer, _ = server.accept()
+        with ours, peer:
+            ours.setblocking(False)
+            ours.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
+            peer.sendall(b"\x30\x01x")
+            assert select.select([ours], [], [], 5)[0], "nothing arrived"
+            recv = mqtt_session._BufferedRecv(_Client(ours))
+            assert recv(1) == b"\x30"
+            assert ours.getsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK) == 1
