@@ -61,7 +61,8 @@ async def test_unknown_and_sneaky_asset_names_are_404(api: Api) -> None:
 
 async def test_the_page_opens_with_a_valid_example_and_the_token_hint(api: Api) -> None:
     html = await _page(api)
-    assert '{"Authorization": "Bearer <token>"}' in html
+    assert '{"Authorization": "Bearer <key>"}' in html
+    assert ".twinql/first-keys.json" in html and ".twinql/tokens.json" not in html
     example = re.search(r"const EXAMPLE_QUERY = `(.*?)`;", html, re.S)
     assert example is not None
     query = "\n".join(

@@ -101,7 +101,8 @@ def test_graphiql_runs_the_example_with_the_network_cut(offline: Offline, tmp_pa
     offline.open()
     query = offline.editor(QUERY_EDITOR)
     assert query.startswith("# twinql: the knowledge graph of assets")
-    assert '{"Authorization": "Bearer <token>"}' in query  # the token hint
+    assert '{"Authorization": "Bearer <key>"}' in query  # the token hint
+    assert ".twinql/first-keys.json" in query  # where the keys are (no stale tokens.json)
     assert 'asset(id: "ps-line-1")' in query and 'impact(assetId: "pump-101")' in query
     assert offline.editor(RESPONSE).strip() == ""
 
