@@ -65,8 +65,6 @@ async def test_the_page_opens_with_a_valid_example_and_the_token_hint(api: Api) 
     assert ".twinql/first-keys.json" in html and ".twinql/tokens.json" not in html
     example = re.search(r"const EXAMPLE_QUERY = `(.*?)`;", html, re.S)
     assert example is not None
-    query = "\n".join(
-        line for line in example.group(1).splitlines() if not line.startswith("#")
-    )
+    query = "\n".join(line for line in example.group(1).splitlines() if not line.startswith("#"))
     assert validate(build_schema()._schema, parse(query)) == []
     assert "asset(id:" in query and "impact(assetId:" in query
