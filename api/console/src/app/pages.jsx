@@ -52,7 +52,7 @@ export function SourcesPage() {
         {c ? <div><b>{c.total}</b> connectors: {c.byState.map((b) => `${b.count} ${b.state.toLowerCase()}`).join(', ')}</div> : null}
         {i ? <div><b>{fmt(i.stored, 6)}</b> stored · {fmt(i.rejected, 6)} rejected · queue {i.queueDepth} · lag {fmt(i.lagSeconds)} s</div> : null}
       </div>
-      <table data-testid="sources">
+      <table class="sources" data-testid="sources">
         <thead><tr><th>source</th><th>protocol</th><th>endpoint</th><th>state</th><th>bindings</th><th>last value</th><th class="num">readings</th><th class="num">errors</th><th>last error</th></tr></thead>
         <tbody>{dataSources.map((d) => {
           const s = d.status;
