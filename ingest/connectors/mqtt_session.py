@@ -263,6 +263,13 @@ def _quick_ack(sock: Any) -> None:  # noqa: ANN401 - paho's socket
         return  # not a TCP socket (or a closed one): nothing to speed up
 
 
+def _holds_packets(paho: Any) -> bool:  # noqa: ANN401 - paho's client
+    """Whether the reader's buffer holds bytes of this socket not yet handled (reading
+    paused after the broker sent them)."""
+    recv = paho.__dict__.get("_sock_recv")
+    return isinstance(recv, _BufferedRecv) and recv.holding
+
+
 def _buffered(paho: Any) -> _BufferedRecv:  # noqa: ANN401 - paho's client
     recv = paho.__dict__.get("_sock_recv")
     if not isinstance(recv, _BufferedRecv):
@@ -337,7 +344,7 @@ async def watch(client: aiomqtt.Client, flow: ReadFlow, every: float = 1.0) -> N
         if error:
             lose(paho, f"socket error: {error}")
             return
-        if _at_eof(sock):
+        if _at_eof(sock) and not _holds_packets(paho):  # else read them first (resume)
             lose(paho, "the broker closed the connection")
             return
         if not flow.paused:

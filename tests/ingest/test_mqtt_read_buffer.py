@@ -102,3 +102,22 @@ def test_each_read_asks_tcp_to_acknowledge_at_once() -> None:
             recv = mqtt_session._BufferedRecv(_Client(ours))
             assert recv(1) == b"\x30"
             assert ours.getsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK) == 1
+
+
+def test_packets_held_while_paused_keep_an_ended_connection_until_read(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """The watchdog loses a connection at end of file only once nothing read from it is
+    still waiting in the buffer (reading paused): those packets are handled first."""
+    ours, peer = pair
+    client = _Client(ours)
+    assert not mqtt_session._holds_packets(client)  # no buffered reader yet
+    recv = mqtt_session._buffered(client)
+    assert mqtt_session._buffered(client) is recv  # one per client
+    peer.sendall(b"\x30\x01x\x30\x01y")
+    peer.close()  # the broker ends the connection after sending
+    assert recv(1) == b"\x30"
+    assert mqtt_session._holds_packets(client)
+    assert recv(1) + recv(1) + recv(1) + recv(1) + recv(1) == b"\x01x\x30\x01y"
+    assert not mqtt_session._holds_packets(client)
+    assert recv(1) == b""  # then the end of file
