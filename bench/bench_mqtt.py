@@ -23,6 +23,7 @@ rounds: a bare aiomqtt subscriber (QoS 1) that decodes each message's JSON, fed 
 same publisher on a ``ref/`` topic prefix the app does not subscribe to. Each round
 prints twinql's figures, the reference's and their ratio; the closing lines give the
 min and median ratio per figure and the machine's load average.
+``--no-subscriber`` measures twinql without one (stored readings only, so no latency).
 ``--subscription`` picks the GraphQL field: ``liveReadings`` (one object per reading)
 or ``liveReadingBatches`` (columnar: ids, timestamps, values, qualities as arrays).
 
@@ -255,8 +256,23 @@ async def publish(
     return sent
 
 
+class StoreWatch:
+    """Stands in for the GraphQL subscriber with ``--no-subscriber``: what counts as
+    received is what the store has (no latency: nothing is delivered live)."""
+
+    def __init__(self, stored: Callable[[], int]) -> None:
+        self._stored = stored
+        self.latencies: list[float] = []
+        self.record = False
+        self.missed = 0
+
+    @property
+    def received(self) -> int:
+        return self._stored()
+
+
 async def wait_for(
-    sub: Subscriber | RefSubscriber,
+    sub: Subscriber | RefSubscriber | StoreWatch,
     stored_now: Callable[[], int],
     target_rx: int,
     target_stored: int,
@@ -294,7 +310,7 @@ def shortfall(
 
 async def phases(
     who: str,
-    sub: Subscriber | RefSubscriber,
+    sub: Subscriber | RefSubscriber | StoreWatch,
     stored_now: Callable[[], int],
     mport: int,
     layout: list[tuple[str, list[str]]],
@@ -380,22 +396,30 @@ async def run(args: argparse.Namespace) -> None:
                 if st is not None and st.state.value == "connected":
                     break
                 await asyncio.sleep(0.05)
-            sub = Subscriber(args.subscription)
+
+            def stored() -> int:
+                return services.ingest.stats().stored
+
             ref = RefSubscriber()
             ready, ref_ready = asyncio.Event(), asyncio.Event()
-            sub_task = asyncio.create_task(sub.run(base, ready))
-            ref_task = asyncio.create_task(ref.run(mport, ref_ready))
+            sub: Subscriber | StoreWatch
+            if args.no_subscriber:
+                sub = StoreWatch(stored)
+                ready.set()
+                tasks = []
+            else:
+                sub = Subscriber(args.subscription)
+                tasks = [asyncio.create_task(sub.run(base, ready))]
+            tasks.append(asyncio.create_task(ref.run(mport, ref_ready)))
             await ready.wait()
             await ref_ready.wait()
             await asyncio.sleep(0.3)
             print(
                 f"sensors: {args.assets} assets x {args.sensors}; rate {args.rate}/s "
                 f"for {args.seconds}s; flood {args.flood} readings; subscription "
-                f"{args.subscription}; {args.rounds} rounds; load {os.getloadavg()}"
+                f"{'none (stored only)' if args.no_subscriber else args.subscription}; "
+                f"{args.rounds} rounds; load {os.getloadavg()}"
             )
-
-            def stored() -> int:
-                return services.ingest.stats().stored
 
             def received() -> int:
                 return ref.received
@@ -415,7 +439,7 @@ async def run(args: argparse.Namespace) -> None:
             print(f"summary over {args.rounds} rounds (load {os.getloadavg()}):")
             for name, xs in ratios.items():
                 print(f"  {name:34s} min {min(xs):7.2f}  median {statistics.median(xs):7.2f}")
-            for t in (sub_task, ref_task):
+            for t in tasks:
                 t.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
@@ -457,6 +481,11 @@ def main() -> None:
         "over the durable latency bounds a single connector's rate",
     )
     p.add_argument("--subscription", choices=sorted(QUERIES), default="liveReadings")
+    p.add_argument(
+        "--no-subscriber",
+        action="store_true",
+        help="no GraphQL subscriber: twinql's figures are readings stored (no latency)",
+    )
     asyncio.run(run(p.parse_args()))
 
 
