@@ -57,7 +57,6 @@ import logging
 import os
 import re
 import socket
-import ssl
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -153,8 +152,9 @@ class ReadFlow:
         if sock is None or sock.fileno() != fd:
             return  # the connection went while paused: its reader went with it
         self.install()
-        if _buffered(_paho(self.client)).holding:  # read before the pause, not yet handled
-            asyncio.get_running_loop().call_soon(self._read, _paho(self.client))
+        paho = _paho(self.client)
+        if _holds_packets(paho):  # read before the pause, not yet handled
+            asyncio.get_running_loop().call_soon(self._read, paho)
 
     def install(self) -> None:
         """Read the socket with the guarded reader (replacing aiomqtt's, or a reader
@@ -205,13 +205,15 @@ _CHUNK = 65536
 class _BufferedRecv:
     """paho's ``_sock_recv`` for a reader that reads until the socket is empty: paho
     asks for a packet in three or more ``recv`` calls (its command byte, each byte of
-    its length, its body); this answers them from one ``recv`` of up to 64 KiB. Bound
-    to one socket: a new socket starts with an empty buffer."""
+    its length, its body); this answers them from one call of paho's own ``_sock_recv``
+    (its closed-socket and TLS handling included) for up to 64 KiB. Bound to one
+    socket: a new socket starts with an empty buffer."""
 
-    __slots__ = ("_buf", "_paho", "_pos", "_sock")
+    __slots__ = ("_buf", "_paho", "_pos", "_recv", "_sock")
 
     def __init__(self, paho: Any) -> None:  # noqa: ANN401 - paho's client
         self._paho = paho
+        self._recv = functools.partial(type(paho)._sock_recv, paho)
         self._sock: Any = None
         self._buf = b""
         self._pos = 0
@@ -222,18 +224,10 @@ class _BufferedRecv:
 
     def __call__(self, bufsize: int) -> bytes:
         sock = self._paho.socket()
-        if sock is None:
-            raise ConnectionError("the socket is closed")
         if sock is not self._sock:
             self._sock, self._buf, self._pos = sock, b"", 0
         if self._pos >= len(self._buf):
-            try:
-                data = sock.recv(_CHUNK)
-            except ssl.SSLWantReadError as err:
-                raise BlockingIOError() from err
-            except ssl.SSLWantWriteError as err:
-                self._paho._call_socket_register_write()
-                raise BlockingIOError() from err
+            data = self._recv(_CHUNK)  # raises as paho's does: closed, would block
             if not data:
                 return data  # end of file: paho loses the connection
             self._buf, self._pos = data, 0
@@ -263,16 +257,21 @@ def _quick_ack(sock: Any) -> None:  # noqa: ANN401 - paho's socket
         return  # not a TCP socket (or a closed one): nothing to speed up
 
 
+def _installed(paho: Any) -> _BufferedRecv | None:  # noqa: ANN401 - paho's client
+    recv = paho.__dict__.get("_sock_recv")
+    return recv if isinstance(recv, _BufferedRecv) else None
+
+
 def _holds_packets(paho: Any) -> bool:  # noqa: ANN401 - paho's client
     """Whether the reader's buffer holds bytes of this socket not yet handled (reading
     paused after the broker sent them)."""
-    recv = paho.__dict__.get("_sock_recv")
-    return isinstance(recv, _BufferedRecv) and recv.holding
+    recv = _installed(paho)
+    return recv is not None and recv.holding
 
 
 def _buffered(paho: Any) -> _BufferedRecv:  # noqa: ANN401 - paho's client
-    recv = paho.__dict__.get("_sock_recv")
-    if not isinstance(recv, _BufferedRecv):
+    recv = _installed(paho)
+    if recv is None:
         recv = _BufferedRecv(paho)
         paho._sock_recv = recv  # the instance's reads, from here on through the buffer
     return recv

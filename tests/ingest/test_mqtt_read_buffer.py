@@ -10,19 +10,27 @@ import select
 import socket
 from collections.abc import Iterator
 
+import paho.mqtt.client as paho_mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from ingest.connectors import mqtt_session
 
 
-class _Client:
-    """The one thing the buffer asks of paho's client: its current socket."""
+class _Client(paho_mqtt.Client):
+    """A real paho client whose socket is the test's (``sock``: what a connect set)."""
 
     def __init__(self, sock: socket.socket | None) -> None:
+        super().__init__(CallbackAPIVersion.VERSION2)
         self.sock = sock
 
-    def socket(self) -> socket.socket | None:
-        return self.sock
+    @property
+    def sock(self) -> socket.socket | None:
+        return self._sock  # type: ignore[no-any-return]
+
+    @sock.setter
+    def sock(self, value: socket.socket | None) -> None:
+        self._sock = value
 
 
 @pytest.fixture
